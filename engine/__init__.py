@@ -1,0 +1,1 @@
+"""Engine: the sans-I/O matching core (see docs/engine.md)."""

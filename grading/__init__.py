@@ -1,0 +1,1 @@
+"""Grading and traceability: herb catalogue, assays to grades, lots, trace codes (issue 3)."""

@@ -1,0 +1,1 @@
+"""Load tests with locust (a later issue)."""

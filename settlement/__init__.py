@@ -1,0 +1,1 @@
+"""Settlement: trades to official-channel transactions and double-entry postings (a later issue)."""
