@@ -1,0 +1,293 @@
+"""The fast order book of one instrument: price levels, time priority, matching.
+
+Owns the resting orders of one symbol and the walk that matches an incoming order against them.
+It knows nothing of accounts, cash or lots: `match` returns the fills and the `Exchange` settles
+them. `engine.naive_book.NaiveBook` implements the same interface in the plainest way; tests
+run seeded streams through both and demand identical events.
+
+Structure and costs (n = resting orders, L = price levels):
+- each side is a dict ``price -> Level`` plus a SortedList of its prices; the best price of each
+  side is cached, so reading it is O(1); creating or deleting a level is O(log L);
+- a level is a FIFO deque of orders with its total quantity and live count. A cancel is O(1):
+  the order is marked not resting and the level's totals drop, and the dead entry is discarded
+  when it reaches the head (or when the level compacts itself, so dead entries never outnumber
+  live ones by much). A level whose live count reaches zero is deleted at once.
+
+Every method that changes a level records its price, and `take_changes` hands the changed levels
+(absolute quantities) to the exchange for one `BookUpdated` event per command.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+
+from sortedcontainers import SortedList
+
+from engine.order import Order
+
+Fill = tuple[Order, int]  # (maker order, quantity) at the maker's price
+
+_COMPACT_MIN_DEAD = 16
+
+
+class Level:
+    """Orders resting at one price, oldest first; ``qty`` and ``count`` cover live ones only."""
+
+    __slots__ = ("orders", "qty", "count")
+
+    def __init__(self) -> None:
+        self.orders: deque[Order] = deque()
+        self.qty = 0
+        self.count = 0
+
+
+class Book:
+    """One instrument's book. See the module docstring for the structure and its costs."""
+
+    __slots__ = (
+        "symbol",
+        "book_seq",
+        "bids",
+        "asks",
+        "bid_prices",
+        "ask_prices",
+        "best_bid",
+        "best_ask",
+        "changed_bids",
+        "changed_asks",
+    )
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.book_seq = 0
+        self.bids: dict[int, Level] = {}
+        self.asks: dict[int, Level] = {}
+        self.bid_prices = SortedList()
+        self.ask_prices = SortedList()
+        self.best_bid: int | None = None
+        self.best_ask: int | None = None
+        self.changed_bids: dict[int, None] = {}
+        self.changed_asks: dict[int, None] = {}
+
+    # -- resting orders -------------------------------------------------------------------------
+
+    def add(self, order: Order) -> None:
+        """Rest ``order`` at the back of its price level. O(1), O(log L) for a new level."""
+        price = order.price
+        if order.is_buy:
+            levels = self.bids
+            level = levels.get(price)
+            if level is None:
+                level = levels[price] = Level()
+                self.bid_prices.add(price)
+                if self.best_bid is None or price > self.best_bid:
+                    self.best_bid = price
+            self.changed_bids[price] = None
+        else:
+            levels = self.asks
+            level = levels.get(price)
+            if level is None:
+                level = levels[price] = Level()
+                self.ask_prices.add(price)
+                if self.best_ask is None or price < self.best_ask:
+                    self.best_ask = price
+            self.changed_asks[price] = None
+        level.orders.append(order)
+        level.qty += order.leaves
+        level.count += 1
+        order.resting = True
+
+    def remove(self, order: Order) -> None:
+        """Take a resting order out of the book (cancel, expiry, replace). O(1) amortised."""
+        price = order.price
+        is_buy = order.is_buy
+        level = (self.bids if is_buy else self.asks)[price]
+        order.resting = False
+        level.qty -= order.leaves
+        level.count -= 1
+        if is_buy:
+            self.changed_bids[price] = None
+        else:
+            self.changed_asks[price] = None
+        if level.count == 0:
+            self._drop_level(is_buy, price)
+        elif len(level.orders) - level.count > max(_COMPACT_MIN_DEAD, level.count):
+            level.orders = deque(o for o in level.orders if o.resting)
+
+    def reduce(self, order: Order, new_leaves: int) -> None:
+        """Lower a resting order's leaves in place; it keeps its time priority."""
+        level = (self.bids if order.is_buy else self.asks)[order.price]
+        level.qty -= order.leaves - new_leaves
+        order.leaves = new_leaves
+        if order.is_buy:
+            self.changed_bids[order.price] = None
+        else:
+            self.changed_asks[order.price] = None
+
+    def _drop_level(self, is_buy: bool, price: int) -> None:
+        if is_buy:
+            del self.bids[price]
+            self.bid_prices.remove(price)
+            if price == self.best_bid:
+                self.best_bid = self.bid_prices[-1] if self.bid_prices else None
+        else:
+            del self.asks[price]
+            self.ask_prices.remove(price)
+            if price == self.best_ask:
+                self.best_ask = self.ask_prices[0] if self.ask_prices else None
+
+    # -- matching -------------------------------------------------------------------------------
+
+    def would_cross(self, is_buy: bool, price: int) -> bool:
+        if is_buy:
+            return self.best_ask is not None and self.best_ask <= price
+        return self.best_bid is not None and self.best_bid >= price
+
+    def match(
+        self,
+        is_buy: bool,
+        limit: int | None,
+        qty: int,
+        account: str,
+        cash_cap: int | None,
+        step: int,
+    ) -> tuple[list[Fill], str | None]:
+        """Match an incoming order against the opposite side, best price first, oldest first.
+
+        ``limit`` None means a market order. Stops when ``qty`` is filled, the next price is
+        worse than ``limit``, the side is empty, the next maker belongs to ``account``
+        (self-trade prevention: returns ``"self_trade"``), or a buy's remaining ``cash_cap``
+        cannot pay for one more ``step`` (returns ``"cash_cap"``). Updates the makers' leaves and
+        the levels; the caller settles the fills and the makers' statuses.
+        """
+        fills: list[Fill] = []
+        levels = self.asks if is_buy else self.bids
+        changed = self.changed_asks if is_buy else self.changed_bids
+        while qty:
+            best = self.best_ask if is_buy else self.best_bid
+            if best is None:
+                return fills, None
+            if limit is not None and (best > limit if is_buy else best < limit):
+                return fills, None
+            level = levels[best]
+            dq = level.orders
+            while qty:
+                maker = dq[0]
+                if not maker.resting:
+                    dq.popleft()
+                    continue
+                if maker.account == account:
+                    return fills, "self_trade"
+                q = maker.leaves if maker.leaves < qty else qty
+                if cash_cap is not None:
+                    afford = cash_cap // best
+                    afford -= afford % step
+                    if afford < q:
+                        if afford == 0:
+                            return fills, "cash_cap"
+                        q = afford
+                    cash_cap -= q * best
+                fills.append((maker, q))
+                changed[best] = None
+                qty -= q
+                level.qty -= q
+                maker.leaves -= q
+                if maker.leaves == 0:
+                    dq.popleft()
+                    maker.resting = False
+                    level.count -= 1
+                    if level.count == 0:
+                        self._drop_level(not is_buy, best)
+                        break
+        return fills, None
+
+    def fillable_qty(
+        self,
+        is_buy: bool,
+        limit: int | None,
+        qty: int,
+        account: str,
+        cash_cap: int | None,
+        step: int,
+    ) -> int:
+        """How much of ``qty`` `match` would fill now, without changing anything (for FOK)."""
+        total = 0
+        prices = self.ask_prices if is_buy else reversed(self.bid_prices)
+        levels = self.asks if is_buy else self.bids
+        for price in prices:
+            if limit is not None and (price > limit if is_buy else price < limit):
+                break
+            for maker in levels[price].orders:
+                if not maker.resting:
+                    continue
+                if maker.account == account:
+                    return total
+                q = min(maker.leaves, qty - total)
+                if cash_cap is not None:
+                    afford = cash_cap // price
+                    afford -= afford % step
+                    q = min(q, afford)
+                    if q == 0:
+                        return total
+                    cash_cap -= q * price
+                total += q
+                if total == qty:
+                    return total
+        return total
+
+    # -- market data and state ------------------------------------------------------------------
+
+    def take_changes(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
+        """The levels changed since the last call, as (price, absolute qty), bids best first,
+        asks best first; None when nothing changed."""
+        if not self.changed_bids and not self.changed_asks:
+            return None
+        bids = self.bids
+        asks = self.asks
+        b = [
+            (p, lv.qty if (lv := bids.get(p)) is not None else 0)
+            for p in sorted(self.changed_bids, reverse=True)
+        ]
+        a = [(p, lv.qty if (lv := asks.get(p)) is not None else 0) for p in sorted(self.changed_asks)]
+        self.changed_bids = {}
+        self.changed_asks = {}
+        return b, a
+
+    def level_qty(self, is_buy: bool, price: int) -> int:
+        level = (self.bids if is_buy else self.asks).get(price)
+        return 0 if level is None else level.qty
+
+    def depth(self, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The top ``n`` levels of each side, best first, as (price, qty)."""
+        bids = [(p, self.bids[p].qty) for p in self.bid_prices.islice(0, n, reverse=True)]
+        asks = [(p, self.asks[p].qty) for p in self.ask_prices.islice(0, n)]
+        return bids, asks
+
+    def resting_orders(self, is_buy: bool) -> Iterator[Order]:
+        """Live orders of one side in priority order (best price, then oldest)."""
+        prices = reversed(self.bid_prices) if is_buy else iter(self.ask_prices)
+        levels = self.bids if is_buy else self.asks
+        for price in prices:
+            for order in levels[price].orders:
+                if order.resting:
+                    yield order
+
+    def _check(self) -> None:
+        """Assert the structure's invariants (tests call this after random steps)."""
+        for is_buy, levels, prices, best in (
+            (True, self.bids, self.bid_prices, self.best_bid),
+            (False, self.asks, self.ask_prices, self.best_ask),
+        ):
+            assert list(prices) == sorted(levels), "price index out of step with levels"
+            expected_best = (prices[-1] if is_buy else prices[0]) if prices else None
+            assert best == expected_best, f"cached best {best} != {expected_best}"
+            for price, level in levels.items():
+                live = [o for o in level.orders if o.resting]
+                assert live, f"empty level {price} kept"
+                assert level.count == len(live), f"level {price} count"
+                assert level.qty == sum(o.leaves for o in live), f"level {price} qty"
+                for o in live:
+                    assert o.price == price and o.is_buy == is_buy and o.leaves > 0
+        if self.best_bid is not None and self.best_ask is not None:
+            assert self.best_bid < self.best_ask, "crossed book at rest"
