@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.accounts import Account, Holding
+from engine.auctions import AuctionHouse
 from engine.book import Book
 from engine.messages import (
     AddInstrument,
@@ -135,6 +136,8 @@ class Exchange:
             HaltInstrument: self._halt,
             ResumeInstrument: self._resume,
         }
+        self.auctions = AuctionHouse(self)
+        self._handlers.update(self.auctions.handlers())
 
     # -- the one entry point --------------------------------------------------------------------
 
@@ -570,6 +573,7 @@ class Exchange:
             self._finish(order, EXPIRED, "", 0, events, cmd.seq, ts)
         for book in touched.values():
             self._publish(book, events, cmd.seq, ts)
+        events.extend(self.auctions.on_tick(cmd))
         return events
 
     # -- operator, cash and custody -------------------------------------------------------------
@@ -760,8 +764,9 @@ class Exchange:
 
     def _check(self) -> None:
         """Assert every invariant of the whole state (tests call this after random steps)."""
-        held_cash: dict[str, int] = {}
-        held_goods: dict[tuple[str, str], int] = {}
+        auction_cash, auction_goods = self.auctions.holds()
+        held_cash: dict[str, int] = dict(auction_cash)
+        held_goods: dict[tuple[str, str], int] = dict(auction_goods)
         for book in self.books.values():
             book._check()
         for o in self.orders.values():
@@ -773,6 +778,7 @@ class Exchange:
                 else:
                     key = (o.account, o.symbol)
                     held_goods[key] = held_goods.get(key, 0) + o.leaves
+        self.auctions._check()
         for account in self.accounts.values():
             account._check()
             assert account.cash_held_vnd == held_cash.get(account.account_id, 0), (

@@ -80,6 +80,7 @@ class ExchangeState(Struct, array_like=True):
     orders: list[OrderState]
     lots: list[tuple[str, str]]
     gtd_heap: list[tuple[int, int]]
+    auctions: msgspec.Raw  # the auction house's own encoding
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -119,7 +120,7 @@ def encode_state(ex: Exchange) -> bytes:
     ]
     state = ExchangeState(
         FORMAT_VERSION, ex.last_seq, ex.trade_seq, instruments, accounts, orders,
-        list(ex.lots.items()), list(ex.gtd_heap),
+        list(ex.lots.items()), list(ex.gtd_heap), msgspec.Raw(ex.auctions.encode_state()),
     )
     return _encoder.encode(state)
 
@@ -168,4 +169,5 @@ def decode_state(data: bytes, ex: Exchange) -> Exchange:
         ex.accounts[a.account_id] = account
     ex.lots.update(state.lots)
     ex.gtd_heap[:] = state.gtd_heap
+    ex.auctions.restore_state(bytes(state.auctions))
     return ex
