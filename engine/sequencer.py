@@ -54,6 +54,8 @@ class Engine(Protocol):
 
     def snapshot(self) -> bytes: ...
 
+    def state_hash(self) -> str: ...
+
 
 class EngineFactory(Protocol):
     """``Exchange`` itself: ``Exchange()`` and ``Exchange.restore(data)``."""

@@ -500,12 +500,12 @@ def test_uncommitted_commands_are_lost_committed_ones_survive(tmp_path: Path) ->
     for _ in range(5):
         sq.submit(deposit(0))
     sq.commit()
-    hash_at_5 = sq.exchange.state_hash()  # type: ignore[attr-defined]
+    hash_at_5 = sq.exchange.state_hash()
     for _ in range(3):
         sq.submit(deposit(0))
     sq._lock.close()  # simulate a crash: no commit, no close
     ex, info = recover(tmp_path, exchange_cls=FakeEngine)
-    assert info.last_seq == 5 and ex.state_hash() == hash_at_5  # type: ignore[attr-defined]
+    assert info.last_seq == 5 and ex.state_hash() == hash_at_5
 
 
 def test_snapshot_plus_replay_equals_live_state(tmp_path: Path) -> None:
@@ -515,13 +515,13 @@ def test_snapshot_plus_replay_equals_live_state(tmp_path: Path) -> None:
         if i % 10 == 9:
             sq.commit()
     sq.close()
-    live = sq.exchange.state_hash()  # type: ignore[attr-defined]
+    live = sq.exchange.state_hash()
     snaps = [s for s, _ in list_snapshots(tmp_path / "snapshots")]
     assert snaps == [75, 100]  # two kept, older ones pruned
     assert list_segments(tmp_path / "journal")[0].first_seq == 76  # journal before 75 pruned
     with open_seq(tmp_path) as again:
         assert again.recovery.snapshot_seq == 100 and again.recovery.replayed == 10
-        assert again.exchange.state_hash() == live  # type: ignore[attr-defined]
+        assert again.exchange.state_hash() == live
         assert again.submit(deposit(0)) == [] and again.last_seq == 111
 
 
@@ -533,13 +533,13 @@ def test_corrupt_newest_snapshot_falls_back_and_replays_more(
             sq.submit(deposit(0, amount=i + 1))
             if i in (9, 19):
                 sq.snapshot()
-        live = sq.exchange.state_hash()  # type: ignore[attr-defined]
+        live = sq.exchange.state_hash()
     newest = tmp_path / "snapshots" / "snapshot-00000000000000000020.snap"
     flip(newest, 50)
     with caplog.at_level(logging.ERROR):
         ex, info = recover(tmp_path, exchange_cls=FakeEngine)
     assert info.snapshot_seq == 10 and info.replayed == 20 and info.skipped_snapshots == (newest,)
-    assert ex.state_hash() == live  # type: ignore[attr-defined]
+    assert ex.state_hash() == live
     assert "falling back" in caplog.text and newest.name in caplog.text
 
 
