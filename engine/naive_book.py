@@ -64,14 +64,18 @@ class NaiveBook:
             if maker.account == account:
                 return fills, "self_trade"
             q = min(qty, maker.leaves)
+            capped = False
             if cash_cap is not None:
                 afford = (cash_cap // maker.price) // step * step
-                q = min(q, afford)
+                if afford < q:
+                    q, capped = afford, True
                 if q == 0:
                     return fills, "cash_cap"
                 cash_cap -= q * maker.price
             fills.append((maker, q))
             qty -= q
+            if capped:
+                return fills, "cash_cap"
         return fills, None
 
     def match(

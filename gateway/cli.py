@@ -1,0 +1,96 @@
+"""The `herbx` command line: one entry point for every part of the market.
+
+Subcommands import their modules lazily so that `herbx scenario` never pays for aiohttp.
+Every flag has an environment variable (HERBX_<FLAG>), read as the flag's default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"HERBX_{name.upper().replace('-', '_')}", default)
+
+
+def _int_env(name: str, default: int) -> int:
+    value = _env(name)
+    return default if value is None else int(value)
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    from engine.scenario import ScenarioError, run_to
+
+    try:
+        if args.file == "-":
+            run_to(sys.stdin, sys.stdout.buffer)
+        else:
+            with open(args.file, encoding="utf-8") as f:
+                run_to(f, sys.stdout.buffer)
+    except ScenarioError as exc:
+        print(f"herbx scenario: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"herbx scenario: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from engine.demo import main as demo_main
+
+    return demo_main(seed=args.seed, minutes=args.minutes, pace=args.pace)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.part == "engine":
+        from engine.bench import main as bench_main
+
+        return bench_main(
+            orders=args.orders, seed=args.seed, journal=args.journal, resting=args.resting
+        )
+    if args.part == "auctions":
+        from engine.auctions.bench import main as auctions_main
+
+        return auctions_main(seed=args.seed)
+    print(f"herbx bench: unknown part {args.part!r}", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="herbx", description="HerbX herb market engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("scenario", help="run a JSON-lines command file, print events")
+    p.add_argument("file", help="scenario file (one JSON command per line), or - for stdin")
+    p.set_defaults(func=cmd_scenario)
+
+    p = sub.add_parser("demo", help="replay a seeded trading session and print books and trades")
+    p.add_argument("--seed", type=int, default=_int_env("seed", 7))
+    p.add_argument("--minutes", type=int, default=_int_env("minutes", 30),
+                   help="simulated trading minutes")
+    p.add_argument("--pace", type=float, default=float(_env("pace", "0.02") or 0.02),
+                   help="wall seconds between printed steps (0 = as fast as possible)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
+    p.add_argument("part", choices=["engine", "auctions"])
+    p.add_argument("--orders", type=int, default=_int_env("orders", 200_000))
+    p.add_argument("--seed", type=int, default=_int_env("seed", 42))
+    p.add_argument("--journal", default=_env("journal"),
+                   help="journal directory (engine: measure with the journal on)")
+    p.add_argument("--resting", type=int, default=_int_env("resting", 0),
+                   help="engine: also fill a book with this many resting orders and measure memory")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
