@@ -32,6 +32,7 @@ from engine.journal import (
     JournalError,
     JournalReader,
     JournalWriter,
+    RecordTooLarge,
     TailCut,
     prune_segments,
 )
@@ -163,7 +164,10 @@ def _recover(
     reader = JournalReader(data_dir / "journal", after_seq=snap_seq, repair=repair)
     replayed = 0
     for cmd in reader:
-        events = exchange.apply(cmd)
+        try:
+            events = exchange.apply(cmd)
+        except Exception as exc:  # an engine bug, or a journal written by another engine version
+            raise RecoveryError(f"replaying seq {cmd.seq} raised {exc!r}") from exc
         replayed += 1
         if on_events is not None:
             on_events(events)
@@ -267,7 +271,13 @@ class Sequencer:
             ts = self._last_ts_ns
         cmd.seq = seq
         cmd.ts_ns = ts
-        self._writer.append(cmd)
+        try:
+            self._writer.append(cmd)
+        except RecordTooLarge:
+            raise
+        except JournalError as exc:  # an early group commit failed: nothing can be trusted now
+            self._failed = exc
+            raise
         try:
             events = self._exchange.apply(cmd)
         except BaseException as exc:
@@ -276,8 +286,21 @@ class Sequencer:
         self._last_seq = seq
         self._last_ts_ns = ts
         if seq == self._next_snapshot_seq and self._snapshot_every:
-            self.snapshot()
+            self._periodic_snapshot()
         return events
+
+    def _periodic_snapshot(self) -> None:
+        # The command is applied already, so its events must reach the caller: a snapshot that
+        # fails here is logged and tried again after the next interval. The journal still holds
+        # everything, so recovery only replays more. A failed journal roll stops the sequencer.
+        try:
+            self.snapshot()
+        except JournalError as exc:  # commit() will raise SequencerFailed: nothing is acked
+            self._failed = exc
+            log.exception("journal roll for the snapshot at seq %d failed", self._last_seq)
+        except Exception:
+            log.exception("periodic snapshot at seq %d failed; retrying later", self._last_seq)
+            self._next_snapshot_seq = self._last_seq + self._snapshot_every
 
     def _fail(self, exc: BaseException) -> None:
         # The exchange may be half-changed, so stop. The poison command is still pending (the

@@ -596,3 +596,25 @@ def test_drive_commits_in_groups(tmp_path: Path) -> None:
         assert drive(sq, (deposit(0) for _ in range(25)), commit_every=10) == 0
         assert sq.journal.flushes == 3 and sq.journal.pending == 0
     assert len(read_all(tmp_path / "journal")[0]) == 25
+
+
+def test_failed_periodic_snapshot_does_not_lose_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def disk_full(*args: object) -> Path:
+        raise OSError(28, "No space left on device")
+
+    import engine.sequencer as sequencer_module
+
+    with open_seq(tmp_path, snapshot_every=5) as sq:
+        monkeypatch.setattr(sequencer_module, "write_snapshot", disk_full)
+        for _ in range(5):
+            sq.submit(deposit(0))
+        assert "periodic snapshot at seq 5 failed" in caplog.text
+        monkeypatch.undo()
+        for _ in range(5):
+            sq.submit(deposit(0))
+        sq.commit()
+    assert [s for s, _ in list_snapshots(tmp_path / "snapshots")] == [10]
+    _, info = recover(tmp_path, exchange_cls=FakeEngine)
+    assert info.last_seq == 10 and info.snapshot_seq == 10

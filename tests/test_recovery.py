@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import random
 import shutil
+import tempfile
 from pathlib import Path
 
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.exchange import Exchange
 from engine.journal import JournalReader, list_segments
@@ -226,3 +229,31 @@ def test_crash_mid_group_torn_tail_recovers_and_continues(tmp_path: Path) -> Non
         assert info.last_seq == 700 and info.tail_cut is None
         assert isinstance(ex, Exchange)
         ex._check()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(20, 400),
+    snapshot_every=st.sampled_from([0, 1, 7, 50, 150]),
+    commit_every=st.integers(1, 64),
+)
+def test_property_recovery_equals_live(
+    seed: int, n: int, snapshot_every: int, commit_every: int
+) -> None:
+    """Any session, any snapshot interval, any group size: recovering gives the live state,
+    and the replayed events are exactly the live events after the snapshot."""
+    with tempfile.TemporaryDirectory() as d:
+        data_dir = Path(d)
+        live, live_events = run_live(
+            data_dir,
+            command_stream(seed, n),
+            commit_every=commit_every,
+            snapshot_every=snapshot_every,
+        )
+        replayed: list[bytes] = []
+        ex, info = recover(data_dir, on_events=lambda evs: replayed.extend(encode_events(evs)))
+        assert ex.state_hash() == live.state_hash()
+        assert info.last_seq == n
+        after = [e for e in live_events if msgspec.msgpack.decode(e)["seq"] > info.snapshot_seq]
+        assert replayed == after
