@@ -1,0 +1,202 @@
+"""The lot lifecycle: one transition table and the one function that changes a lot.
+
+Owns: `TRANSITIONS` (state, action) → state, and `apply(lot, command)`, which returns
+`Accepted` with the new lot or `Refused` with a reason code: a business refusal is a result,
+not an exception. Re-assay is allowed until the lot is listed; each assay appends a grade
+record. Must never mutate a lot, do I/O or read the clock.
+
+    registered ─sample→ sampled ─assay→ graded | rejected
+    graded ─receive→ received ─list→ listed ─sale→ partly_sold | sold
+    graded/rejected/received ─assay→ (re-assay: new grade record)
+    any non-final state ─withdraw→ withdrawn;  listed/partly_sold ─delist→ received
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+from msgspec import Struct
+
+from grading.instruments import instrument_symbol
+from grading.lot import (
+    Assay,
+    Certification,
+    Cooperative,
+    Delist,
+    GradeRecord,
+    GrowingArea,
+    HistoryEntry,
+    ListLot,
+    Lot,
+    LotCommand,
+    LotState,
+    Process,
+    Receive,
+    RecordSale,
+    Register,
+    Sale,
+    Sample,
+    Withdraw,
+)
+
+Action = Literal[
+    "sample", "assay_pass", "assay_fail", "process", "receive", "list", "delist", "sell_part",
+    "sell_all", "withdraw",
+]
+
+TRANSITIONS: dict[tuple[LotState, Action], LotState] = {
+    ("registered", "process"): "registered",
+    ("registered", "sample"): "sampled",
+    ("registered", "withdraw"): "withdrawn",
+    ("sampled", "assay_pass"): "graded",
+    ("sampled", "assay_fail"): "rejected",
+    ("sampled", "withdraw"): "withdrawn",
+    ("graded", "assay_pass"): "graded",
+    ("graded", "assay_fail"): "rejected",
+    ("graded", "receive"): "received",
+    ("graded", "withdraw"): "withdrawn",
+    ("rejected", "assay_pass"): "graded",
+    ("rejected", "assay_fail"): "rejected",
+    ("rejected", "withdraw"): "withdrawn",
+    ("received", "assay_pass"): "received",
+    ("received", "assay_fail"): "rejected",
+    ("received", "list"): "listed",
+    ("received", "withdraw"): "withdrawn",
+    ("listed", "sell_part"): "partly_sold",
+    ("listed", "sell_all"): "sold",
+    ("listed", "delist"): "received",
+    ("listed", "withdraw"): "withdrawn",
+    ("partly_sold", "sell_part"): "partly_sold",
+    ("partly_sold", "sell_all"): "sold",
+    ("partly_sold", "delist"): "received",
+    ("partly_sold", "withdraw"): "withdrawn",
+}
+FINAL_STATES: tuple[LotState, ...] = ("sold", "withdrawn")
+
+RefusalCode = Literal[
+    "illegal_transition", "bad_quantity", "bad_price", "wrong_spec", "wrong_instrument",
+    "growing_area_not_valid", "time_went_back", "bad_record",
+]
+
+
+class Accepted(Struct, frozen=True, kw_only=True):
+    lot: Lot
+
+
+class Refused(Struct, frozen=True, kw_only=True):
+    code: RefusalCode
+    detail: str
+
+
+def register_lot(
+    *, lot_id: str, cooperative: Cooperative, spec_id: str, qty: int, harvest_date: object,
+    growing_area: GrowingArea, commune: str, certifications: tuple[Certification, ...] = (),
+    ts: datetime,
+) -> Accepted | Refused:
+    """A new lot in state ``registered``. The growing-area code must be valid on the harvest
+    date; field formats are checked by msgspec (``bad_record`` names the field)."""
+    if qty <= 0:
+        return Refused(code="bad_quantity", detail=f"quantity must be positive, got {qty}")
+    try:
+        lot = msgspec.convert(
+            dict(lot_id=lot_id, cooperative=cooperative, spec_id=spec_id, qty=qty,
+                 harvest_date=harvest_date, growing_area=growing_area, commune=commune,
+                 certifications=certifications,
+                 history=(HistoryEntry(state="registered", command=Register(ts=ts, qty=qty)),)),
+            Lot, from_attributes=True,
+        )
+    except msgspec.ValidationError as exc:
+        return Refused(code="bad_record", detail=str(exc))
+    if not growing_area.valid_on(lot.harvest_date):
+        return Refused(code="growing_area_not_valid",
+                       detail=f"growing-area code {growing_area.code} is not valid on "
+                              f"{lot.harvest_date.isoformat()}")
+    return Accepted(lot=lot)
+
+
+def _action(lot: Lot, cmd: LotCommand) -> Action:
+    match cmd:
+        case Sample():
+            return "sample"
+        case Assay():
+            return "assay_pass" if cmd.decision.passed else "assay_fail"
+        case Process():
+            return "process"
+        case Receive():
+            return "receive"
+        case ListLot():
+            return "list"
+        case Delist():
+            return "delist"
+        case RecordSale():
+            return "sell_all" if cmd.qty == lot.remaining_qty else "sell_part"
+        case Withdraw():
+            return "withdraw"
+    raise AssertionError(cmd)
+
+
+def _check(lot: Lot, cmd: LotCommand) -> Refused | None:
+    """Business checks beyond the table."""
+    match cmd:
+        case Assay() if cmd.decision.spec_id != lot.spec_id:
+            return Refused(code="wrong_spec",
+                           detail=f"assay graded {cmd.decision.spec_id}, lot is {lot.spec_id}")
+        case Process() if cmd.qty_after <= 0 or cmd.qty_after > lot.qty:
+            return Refused(code="bad_quantity", detail="processing cannot add weight or "
+                           f"empty the lot: {lot.qty} → {cmd.qty_after}")
+        case Receive() if cmd.qty_received <= 0 or cmd.qty_received > lot.qty:
+            return Refused(code="bad_quantity",
+                           detail=f"received {cmd.qty_received} of a {lot.qty} kg lot")
+        case ListLot() if cmd.venue == "book":
+            code, product = lot.spec_id.split("-", 1)
+            assert lot.grade is not None
+            want = instrument_symbol(code, product, lot.grade.decision.grade)
+            if cmd.symbol != want:
+                return Refused(code="wrong_instrument",
+                               detail=f"a {lot.grade.decision.grade} lot trades on {want}")
+        case RecordSale() if cmd.qty <= 0 or cmd.qty > lot.remaining_qty:
+            return Refused(code="bad_quantity",
+                           detail=f"sale of {cmd.qty} kg, {lot.remaining_qty} kg remain")
+        case RecordSale() if cmd.price_vnd <= 0:
+            return Refused(code="bad_price", detail="price must be a positive integer VND")
+    return None
+
+
+def apply(lot: Lot, cmd: LotCommand) -> Accepted | Refused:
+    """Apply one command; the table decides whether it is legal in the lot's state."""
+    if cmd.ts < lot.history[-1].command.ts:
+        return Refused(code="time_went_back", detail="command is older than the lot's last event")
+    action = _action(lot, cmd)
+    new_state = TRANSITIONS.get((lot.state, action))
+    if new_state is None:
+        return Refused(code="illegal_transition",
+                       detail=f"cannot {action.replace('_', ' ')} a lot that is {lot.state}")
+    refusal = _check(lot, cmd)
+    if refusal is not None:
+        return refusal
+    changes: dict[str, object] = {}
+    match cmd:
+        case Assay():
+            changes["grades"] = (*lot.grades, GradeRecord(
+                no=len(lot.grades) + 1, ts=cmd.ts, lab=cmd.lab, sample_id=cmd.sample_id,
+                results=cmd.results, decision=cmd.decision))
+        case Process():
+            changes["qty"] = cmd.qty_after
+        case Receive():
+            changes["qty"] = cmd.qty_received
+        case ListLot():
+            changes["listing"] = cmd
+        case Delist() | Withdraw():
+            changes["listing"] = None
+        case RecordSale():
+            assert lot.listing is not None
+            changes["sales"] = (*lot.sales, Sale(
+                ts=cmd.ts, qty=cmd.qty, price_vnd=cmd.price_vnd, buyer=cmd.buyer,
+                invoice_no=cmd.invoice_no, venue=lot.listing.symbol))
+            if new_state == "sold":
+                changes["listing"] = None
+    history = (*lot.history, HistoryEntry(state=new_state, command=cmd))
+    return Accepted(lot=msgspec.structs.replace(lot, state=new_state, history=history,
+                                                **changes))

@@ -1,0 +1,211 @@
+"""Lot records: one physical batch from one cooperative, and what it accumulates.
+
+Owns: the immutable record types (`Lot`, `GrowingArea`, `Certification`, `GradeRecord`,
+`Sale`, the history entries) and their field rules. A record changes only through
+`grading.lifecycle.apply`, which returns a new `Lot`; grades, custody events and sales are
+append-only tuples, so a re-assay adds a grade record and never overwrites one. Must never read
+the clock: every timestamp is passed in, timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from msgspec import Meta, Struct
+
+from grading.assay import AssayResult, GradeDecision
+
+Ts = Annotated[datetime, Meta(tz=True)]
+LotId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-._]{0,19}$")]  # also GS1 AI (10)
+Name = Annotated[str, Meta(min_length=1, max_length=120)]
+# A growing-area code (mã số vùng trồng) has no national pattern we can rely on: issuers
+# (Plant Protection Department, provincial sub-departments) format them differently. We only
+# bound it to printable ASCII code characters; the issuer and validity dates carry the rest.
+AreaCode = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-._/]{1,63}$")]
+CertScheme = Literal["GACP-WHO", "organic", "OCOP", "FSC"]
+LotState = Literal[
+    "registered", "sampled", "graded", "rejected", "received", "listed", "partly_sold",
+    "sold", "withdrawn",
+]
+
+
+class GrowingArea(Struct, frozen=True, kw_only=True):
+    """Mã số vùng trồng: the code, who issued it and when it is valid (until ``None`` =
+    open-ended)."""
+
+    code: AreaCode
+    issuer: Name
+    valid_from: date
+    valid_until: date | None = None
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+
+class Certification(Struct, frozen=True, kw_only=True):
+    """A certificate the lot's producer holds; OCOP certificates carry 1–5 stars."""
+
+    scheme: CertScheme
+    certificate_no: Name
+    issuer: Name
+    valid_from: date
+    valid_until: date
+    stars: Annotated[int, Meta(ge=1, le=5)] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.scheme == "OCOP") != (self.stars is not None):
+            raise ValueError("stars are given for OCOP certificates and only for them")
+        if self.valid_until < self.valid_from:
+            raise ValueError("certificate valid_until is before valid_from")
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day <= self.valid_until
+
+
+class Cooperative(Struct, frozen=True, kw_only=True):
+    """A seller. ``number`` is the market's registration number (the placeholder GTIN uses
+    it); ``gtins`` maps spec ids to real GS1 GTINs once the cooperative has them."""
+
+    id: Annotated[str, Meta(min_length=1, max_length=64)]
+    name: Name
+    number: Annotated[int, Meta(ge=1, le=99999)]
+    gtins: dict[str, str] = {}
+
+
+class GradeRecord(Struct, frozen=True, kw_only=True):
+    """One assay and its grade; ``no`` counts from 1 and never repeats within a lot."""
+
+    no: int
+    ts: Ts
+    lab: Name
+    sample_id: Name
+    results: tuple[AssayResult, ...]
+    decision: GradeDecision
+
+
+class Sale(Struct, frozen=True, kw_only=True):
+    ts: Ts
+    qty: int
+    price_vnd: int  # per kg of herb
+    buyer: Name
+    invoice_no: Name
+    venue: str  # instrument symbol or auction id
+
+
+# --- history entries: the commands a lot accepted, in order --------------------------------
+
+
+class Register(Struct, frozen=True, kw_only=True, tag="register"):
+    ts: Ts
+    qty: int  # as registered, before any processing or weighing at receipt
+
+
+class Sample(Struct, frozen=True, kw_only=True, tag="sample"):
+    ts: Ts
+    sample_id: Name
+    sampled_by: Name
+
+
+class Assay(Struct, frozen=True, kw_only=True, tag="assay"):
+    """The lab's results with the decision `grade_lot` made from them."""
+
+    ts: Ts
+    lab: Name
+    sample_id: Name
+    results: tuple[AssayResult, ...]
+    decision: GradeDecision
+
+
+class Process(Struct, frozen=True, kw_only=True, tag="process"):
+    """A transformation before sampling (drying, cutting, sorting): the quantity changes."""
+
+    ts: Ts
+    description: Name
+    qty_after: int
+
+
+class Receive(Struct, frozen=True, kw_only=True, tag="receive"):
+    """Into the market's custody, weighed: ``qty_received`` ≤ the registered quantity."""
+
+    ts: Ts
+    warehouse: Name
+    qty_received: int
+
+
+class ListLot(Struct, frozen=True, kw_only=True, tag="list"):
+    ts: Ts
+    venue: Literal["book", "auction"]
+    symbol: Name  # the instrument (book) or auction id
+
+
+class Delist(Struct, frozen=True, kw_only=True, tag="delist"):
+    ts: Ts
+
+
+class RecordSale(Struct, frozen=True, kw_only=True, tag="sale"):
+    ts: Ts
+    qty: int
+    price_vnd: int
+    buyer: Name
+    invoice_no: Name
+
+
+class Withdraw(Struct, frozen=True, kw_only=True, tag="withdraw"):
+    ts: Ts
+    reason: Name
+
+
+LotCommand = Sample | Assay | Process | Receive | ListLot | Delist | RecordSale | Withdraw
+HistoryCommand = Register | LotCommand
+
+
+class HistoryEntry(Struct, frozen=True, kw_only=True):
+    state: LotState  # the state the command left the lot in
+    command: HistoryCommand
+
+
+class Lot(Struct, frozen=True, kw_only=True):
+    lot_id: LotId
+    cooperative: Cooperative
+    spec_id: Name
+    qty: int  # kg (the instrument unit); after receipt, the weighed quantity
+    harvest_date: date
+    growing_area: GrowingArea
+    commune: Name
+    certifications: tuple[Certification, ...] = ()
+    state: LotState = "registered"
+    grades: tuple[GradeRecord, ...] = ()
+    sales: tuple[Sale, ...] = ()
+    listing: ListLot | None = None
+    history: tuple[HistoryEntry, ...] = ()
+
+    @property
+    def grade(self) -> GradeRecord | None:
+        """The latest grade record (earlier ones stay in ``grades``)."""
+        return self.grades[-1] if self.grades else None
+
+    @property
+    def sold_qty(self) -> int:
+        return sum(s.qty for s in self.sales)
+
+    @property
+    def remaining_qty(self) -> int:
+        return self.qty - self.sold_qty
+
+    def active_certifications(self, day: date) -> tuple[Certification, ...]:
+        return tuple(c for c in self.certifications if c.valid_on(day))
+
+    def check(self) -> None:
+        """Invariants; tests call this after every step."""
+        assert self.qty > 0 and 0 <= self.sold_qty <= self.qty
+        assert [g.no for g in self.grades] == list(range(1, len(self.grades) + 1))
+        assert self.history and isinstance(self.history[0].command, Register)
+        assert self.history[-1].state == self.state
+        assert (self.listing is not None) == (self.state in ("listed", "partly_sold"))
+        stamps = [h.command.ts for h in self.history]
+        assert stamps == sorted(stamps), "history is in time order"
+        if self.state in ("graded", "received", "listed", "partly_sold", "sold"):
+            assert self.grade is not None and self.grade.decision.passed
+        if self.state == "rejected":
+            assert self.grade is not None and not self.grade.decision.passed
