@@ -171,6 +171,10 @@ def _recover(
         replayed += 1
         if on_events is not None:
             on_events(events)
+    if reader.end_seq is None and snap_seq > 0:
+        # A snapshot is always written after its journal segment exists, so this directory
+        # lost its journal: commands after the snapshot may be gone.
+        raise RecoveryError(f"snapshot {snap_path} exists but the journal has no segment")
     if reader.end_seq is not None and reader.end_seq < snap_seq:
         raise RecoveryError(
             f"journal ends at seq {reader.end_seq} but snapshot {snap_path} is at {snap_seq}"

@@ -618,3 +618,27 @@ def test_failed_periodic_snapshot_does_not_lose_the_command(
     assert [s for s, _ in list_snapshots(tmp_path / "snapshots")] == [10]
     _, info = recover(tmp_path, exchange_cls=FakeEngine)
     assert info.last_seq == 10 and info.snapshot_seq == 10
+
+
+def test_lost_journal_directory_is_an_error_not_a_silent_rewind(tmp_path: Path) -> None:
+    with open_seq(tmp_path) as sq:
+        for _ in range(5):
+            sq.submit(deposit(0))
+        sq.snapshot()
+        sq.submit(deposit(0))
+    shutil.rmtree(tmp_path / "journal")
+    with pytest.raises(RecoveryError, match="journal has no segment"):
+        open_seq(tmp_path)
+    open_seq(tmp_path / "fresh").close()  # an empty directory is simply a new market
+
+
+def test_snapshot_on_an_empty_market_and_reopen(tmp_path: Path) -> None:
+    with open_seq(tmp_path) as sq:
+        sq.snapshot()
+        sq.snapshot()  # no new segment: the current one holds no record yet
+    assert [s.first_seq for s in list_segments(tmp_path / "journal")] == [1]
+    with open_seq(tmp_path) as sq:
+        assert sq.recovery.snapshot_seq == 0
+        sq.submit(deposit(0))
+    with open_seq(tmp_path) as sq:
+        assert sq.last_seq == 1
