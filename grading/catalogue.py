@@ -53,22 +53,25 @@ class Catalogue:
         return [s for s in self._by_id.values() if s.code == code]
 
 
-def _read_toml(path: Path) -> dict[str, object]:
+def _read_toml(path: Path, name: str) -> dict[str, object]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(path.name, "$", f"not valid TOML: {exc}") from None
+        raise SpecError(name, "$", f"not valid TOML: {exc}") from None
 
 
 def load_catalogue(specs_dir: Path | None = None) -> Catalogue:
     """Load and validate every spec under ``specs_dir`` (default: the packaged specs)."""
     root = SPECS_DIR if specs_dir is None else Path(specs_dir)
     profiles = validate_contaminants(
-        _read_toml(root / "contaminants.toml"), "contaminants.toml"
+        _read_toml(root / "contaminants.toml", "contaminants.toml"), "contaminants.toml"
     )
     files = sorted((root / "herbs").glob("*.toml"))
     if not files:
         raise SpecError(str(root / "herbs"), "$", "no herb specification files")
-    specs = [validate_spec(_read_toml(p), f"herbs/{p.name}", profiles) for p in files]
+    specs = [
+        validate_spec(_read_toml(p, f"herbs/{p.name}"), f"herbs/{p.name}", profiles)
+        for p in files
+    ]
     return Catalogue(specs)

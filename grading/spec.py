@@ -56,8 +56,10 @@ class RawParameter(Struct, kw_only=True, forbid_unknown_fields=True):
 
 class RawBand(Struct, kw_only=True, forbid_unknown_fields=True):
     grade: GradeName
-    min: dict[ParamName, DecimalText] = {}
-    max: dict[ParamName, DecimalText] = {}
+    # Values are checked one by one (`_dec`) so that an error can name the key: msgspec
+    # reports dict keys only as "[...]".
+    min: dict[str, object] = {}
+    max: dict[str, object] = {}
 
 
 class RawClass(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -99,7 +101,7 @@ class RawContaminant(Struct, kw_only=True, forbid_unknown_fields=True):
 class RawContaminantFile(Struct, kw_only=True, forbid_unknown_fields=True):
     sources: list[Text]
     contaminants: dict[ParamName, RawContaminant]
-    profiles: dict[ParamName, dict[ParamName, dict[ParamName, DecimalText]]]
+    profiles: dict[str, dict[str, dict[str, object]]]  # values checked by `_dec`
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,6 +161,7 @@ class HerbSpec(Struct, frozen=True, kw_only=True):
     grades: tuple[GradeBand, ...]
     physical: PhysicalGrading | None
     contaminants: dict[str, dict[str, ParamSpec]]  # destination -> parameter -> limit
+    known_contaminants: dict[str, ParamSpec]  # every defined contaminant, without limits
     sources: tuple[str, ...]
     unsourced: tuple[str, ...]
     file: str
@@ -172,7 +175,7 @@ class HerbSpec(Struct, frozen=True, kw_only=True):
         return tuple(b.grade for b in self.grades)
 
 
-def _dec(file: str, field: str, text: str) -> Decimal:
+def _dec(file: str, field: str, text: object) -> Decimal:
     try:
         return units.parse_decimal(text)
     except units.DecimalFormatError as exc:
@@ -193,11 +196,17 @@ def _convert(raw: object, typ: type, file: str) -> object:
         # msgspec says "Expected `str`, got `float` - at `$.parameters[0].min`"
         text = str(exc)
         msg, _, path = text.partition(" - at ")
-        raise SpecError(file, path.strip("`") or "$", msg) from None
+        path = path.strip("`").removeprefix("$.") or "$"
+        raise SpecError(file, path, msg) from None
 
 
-def validate_contaminants(raw: object, file: str) -> dict[str, dict[str, dict[str, ParamSpec]]]:
-    """Validate the contaminant file; returns profile -> destination -> parameter -> limit."""
+Profiles = dict[str, dict[str, dict[str, ParamSpec]]]
+
+
+def validate_contaminants(raw: object, file: str) -> Profiles:
+    """Validate the contaminant file; returns profile -> destination -> parameter -> limit.
+    The profile ``"*"`` holds every defined contaminant without a limit (accepted, not
+    checked, where a product's own profile does not list it)."""
     data = _convert(raw, RawContaminantFile, file)
     assert isinstance(data, RawContaminantFile)
     defs = {}
@@ -220,12 +229,17 @@ def validate_contaminants(raw: object, file: str) -> dict[str, dict[str, dict[st
                     max=_dec(file, field, text), required=c.required,
                 )
             profiles[pname][dest] = out
+    if "*" in profiles:
+        raise SpecError(file, "profiles.*", "'*' is reserved")
+    profiles["*"] = {"*": {
+        name: ParamSpec(name=name, label=c.label, unit=unit, method=c.method,
+                        kind="contaminant", required=False)
+        for name, (c, unit) in defs.items()
+    }}
     return profiles
 
 
-def validate_spec(
-    raw: object, file: str, profiles: dict[str, dict[str, dict[str, ParamSpec]]]
-) -> HerbSpec:
+def validate_spec(raw: object, file: str, profiles: Profiles) -> HerbSpec:
     """Validate one herb file's parsed TOML against the schema and the consistency rules."""
     data = _convert(raw, RawHerbSpec, file)
     assert isinstance(data, RawHerbSpec)
@@ -248,27 +262,27 @@ def validate_spec(
     val = params.get(data.valuation)
     if val is None or val.kind != "quality":
         raise SpecError(file, "valuation", f"{data.valuation!r} is not a quality parameter")
-    if val.unit not in (units.PERCENT, units.PERCENT_VW) or not val.required:
-        raise SpecError(file, "valuation", "the valuation parameter must be a required % or "
-                        "% v/w content")
+    if val.unit not in (units.PERCENT, units.PERCENT_VW) or not val.required or val.min is None:
+        raise SpecError(file, "valuation", "the valuation parameter must be a required content "
+                        "(% or % v/w) with a min limit")
 
     grades = _validate_bands(data, params, file)
     physical = _validate_physical(data, params, file)
 
-    if data.contaminant_profile not in profiles:
+    if data.contaminant_profile not in profiles or data.contaminant_profile == "*":
         raise SpecError(file, "contaminant_profile",
                         f"unknown profile {data.contaminant_profile!r}")
     contaminants = profiles[data.contaminant_profile]
-    for dest in contaminants.values():
-        for cname in dest:
-            if cname in params:
-                raise SpecError(file, "parameters", f"{cname!r} is also a contaminant")
+    for i, name in enumerate(params):
+        if name in profiles["*"]["*"]:
+            raise SpecError(file, f"parameters[{i}].name", f"{name!r} is a contaminant")
     return HerbSpec(
         id=f"{data.code}-{data.product}", code=data.code, product=data.product,
         name_vi=data.name_vi, name_latin=data.name_latin, plant_part=data.plant_part,
         unit=data.unit, tick_vnd=data.tick_vnd, gtin_item=data.gtin_item,
         valuation=data.valuation, parameters=params, grades=grades, physical=physical,
-        contaminants=contaminants, sources=tuple(data.sources),
+        contaminants=contaminants, known_contaminants=profiles["*"]["*"],
+        sources=tuple(data.sources),
         unsourced=tuple(data.unsourced), file=file,
     )
 
