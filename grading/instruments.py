@@ -36,7 +36,7 @@ def instrument_symbol(herb_code: str, product: str, grade: str) -> str:
     if grade == REJECT:
         raise ValueError("a rejected lot has no instrument: it cannot be sold")
     for what, part in (("herb code", herb_code), ("product", product), ("grade", grade)):
-        if not _PART.match(part):
+        if not _PART.fullmatch(part):
             raise ValueError(f"{what} {part!r} must be A-Z/0-9, starting with a letter")
     return f"{herb_code}-{product}-{grade}"
 

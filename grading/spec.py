@@ -18,9 +18,9 @@ from msgspec import Meta, Struct
 
 from grading import units
 
-ParamName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
-Code = Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9]{1,11}$")]
-GradeName = Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9]{0,3}$")]
+ParamName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,47}\Z")]
+Code = Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9]{1,11}\Z")]
+GradeName = Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9]{0,3}\Z")]
 Text = Annotated[str, Meta(min_length=1, max_length=300)]
 DecimalText = Annotated[str, Meta(min_length=1, max_length=24)]
 ParamKind = Literal["quality", "physical", "contaminant"]
@@ -63,7 +63,7 @@ class RawBand(Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class RawClass(Struct, kw_only=True, forbid_unknown_fields=True):
-    name: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,16}$")]
+    name: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,16}\Z")]
     min: DecimalText | None = None
     max: DecimalText | None = None
 

@@ -34,7 +34,7 @@ class TraceConfig(Struct, frozen=True, kw_only=True):
     scheme: str = "https"
 
     def __post_init__(self) -> None:
-        if not _HOST.match(self.resolver_host):
+        if not _HOST.fullmatch(self.resolver_host):
             raise ValueError(f"resolver host {self.resolver_host!r} is not a lower-case DNS name")
         if self.scheme not in ("https", "http"):
             raise ValueError(f"scheme must be https or http, got {self.scheme!r}")
@@ -75,7 +75,7 @@ def placeholder_gtin(cooperative_no: int, item_no: int) -> str:
 
 def validate_lot_part(lot: str) -> str:
     """An AI (10) batch/lot number: 1–20 characters of GS1 character set 82."""
-    if not _CSET82.match(lot):
+    if not _CSET82.fullmatch(lot):
         raise ValueError(f"lot {lot!r} must be 1-{LOT_MAX_LEN} characters of GS1 set 82 "
                          "(A-Z a-z 0-9 and !\"%&'()*+,-./:;<=>?_)")
     return lot

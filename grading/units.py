@@ -65,7 +65,7 @@ def parse_decimal(text: object) -> Decimal:
         )
     if "," in text:
         raise DecimalFormatError(f"{text!r}: use '.' as the decimal separator, not ','")
-    if not _DECIMAL_RE.match(text):
+    if not _DECIMAL_RE.fullmatch(text):
         raise DecimalFormatError(
             f"{text!r} is not a plain non-negative decimal (digits, optional '.' and up to "
             "9 fraction digits; no sign, exponent or spaces)"
