@@ -99,13 +99,16 @@ def register_lot(
     date; field formats are checked by msgspec (``bad_record`` names the field)."""
     if qty <= 0:
         return Refused(code="bad_quantity", detail=f"quantity must be positive, got {qty}")
+    # Round-trip through builtins so that nested records built in Python (which msgspec does
+    # not validate on construction) are checked exactly like a decoded request would be.
     try:
         lot = msgspec.convert(
-            dict(lot_id=lot_id, cooperative=cooperative, spec_id=spec_id, qty=qty,
-                 harvest_date=harvest_date, growing_area=growing_area, commune=commune,
-                 certifications=certifications,
-                 history=(HistoryEntry(state="registered", command=Register(ts=ts, qty=qty)),)),
-            Lot, from_attributes=True,
+            msgspec.to_builtins(dict(
+                lot_id=lot_id, cooperative=cooperative, spec_id=spec_id, qty=qty,
+                harvest_date=harvest_date, growing_area=growing_area, commune=commune,
+                certifications=certifications,
+                history=(HistoryEntry(state="registered", command=Register(ts=ts, qty=qty)),))),
+            Lot,
         )
     except msgspec.ValidationError as exc:
         return Refused(code="bad_record", detail=str(exc))

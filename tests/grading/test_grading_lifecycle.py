@@ -1,0 +1,232 @@
+from datetime import date, timedelta
+from typing import get_args
+
+import msgspec
+import pytest
+from lots import AREA, CERTS, COOP, T0, Clock, assay_cmd, command_for, lot_in, new_lot
+
+from grading.lifecycle import FINAL_STATES, TRANSITIONS, Accepted, Action, Refused, apply
+from grading.lifecycle import register_lot as register
+from grading.lot import (
+    GrowingArea,
+    ListLot,
+    LotState,
+    Process,
+    Receive,
+    RecordSale,
+    Sample,
+    Withdraw,
+)
+
+STATES = get_args(LotState)
+ACTIONS = get_args(Action)
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("action", ACTIONS)
+def test_every_state_action_pair_follows_the_table(catalogue, state, action):
+    lot = lot_in(catalogue, state, clock := Clock())
+    r = apply(lot, command_for(catalogue, lot, action, clock()))
+    expected = TRANSITIONS.get((state, action))
+    if expected is None:
+        assert isinstance(r, Refused) and r.code == "illegal_transition"
+        assert state in r.detail
+    else:
+        assert isinstance(r, Accepted), r
+        assert r.lot.state == expected
+        r.lot.check()
+
+
+def test_final_states_have_no_way_out():
+    assert not [k for k in TRANSITIONS if k[0] in FINAL_STATES]
+    assert {s for s, _ in TRANSITIONS} == set(STATES) - set(FINAL_STATES)
+
+
+def test_full_life_of_a_cinnamon_lot(catalogue):
+    clock = Clock()
+    lot = new_lot(qty=500)
+    steps = [
+        Process(ts=clock(), description="sun-dried, bundled", qty_after=480),
+        Sample(ts=clock(), sample_id="S-1", sampled_by="inspector 1"),
+        assay_cmd(catalogue, lot, clock()),
+        Receive(ts=clock(), warehouse="Kho Bảo Thắng", qty_received=478),
+        ListLot(ts=clock(), venue="book", symbol="QUE-BARK-A"),
+        RecordSale(ts=clock(), qty=300, price_vnd=61_500, buyer="Traphaco", invoice_no="HX-1"),
+        RecordSale(ts=clock(), qty=178, price_vnd=61_600, buyer="Sao Thái Dương",
+                   invoice_no="HX-2"),
+    ]
+    states = []
+    for cmd in steps:
+        r = apply(lot, cmd)
+        assert isinstance(r, Accepted), r
+        lot = r.lot
+        lot.check()
+        states.append(lot.state)
+    assert states == ["registered", "sampled", "graded", "received", "listed", "partly_sold",
+                      "sold"]
+    assert lot.qty == 478 and lot.remaining_qty == 0
+    assert [(s.invoice_no, s.venue) for s in lot.sales] == [("HX-1", "QUE-BARK-A"),
+                                                           ("HX-2", "QUE-BARK-A")]
+    assert lot.listing is None
+
+
+def test_reassay_keeps_every_grade_record(catalogue):
+    clock = Clock()
+    lot = lot_in(catalogue, "graded", clock)
+    first = lot.grade
+    steps = [
+        (assay_cmd(catalogue, lot, clock(), passed=False), "rejected"),
+        (assay_cmd(catalogue, lot, clock(), overrides={"essential_oil_pct": "2.9",
+                                                       "cinnamaldehyde_pct": "2.2"}), "graded"),
+    ]
+    for cmd, state in steps:
+        lot = apply(lot, cmd).lot
+        assert lot.state == state
+    lot = apply(lot, Receive(ts=clock(), warehouse="K", qty_received=lot.qty)).lot
+    lot = apply(lot, assay_cmd(catalogue, lot, clock())).lot  # re-assay in custody
+    assert lot.state == "received"
+    assert [g.no for g in lot.grades] == [1, 2, 3, 4]
+    assert [g.decision.grade for g in lot.grades] == ["A", "REJECT", "B", "A"]
+    assert lot.grades[0] == first  # never overwritten
+    lot.check()
+
+
+def test_no_reassay_once_listed(catalogue):
+    clock = Clock()
+    lot = lot_in(catalogue, "listed", clock)
+    r = apply(lot, assay_cmd(catalogue, lot, clock()))
+    assert isinstance(r, Refused) and r.code == "illegal_transition"
+    assert r.detail == "cannot assay pass a lot that is listed"
+
+
+def test_rejected_lot_cannot_be_received_or_listed(catalogue):
+    clock = Clock()
+    lot = lot_in(catalogue, "rejected", clock)
+    for action in ("receive", "list", "sell_all"):
+        r = apply(lot, command_for(catalogue, lot, action, clock()))
+        assert isinstance(r, Refused) and r.code == "illegal_transition"
+
+
+def test_listing_must_name_the_lots_instrument(catalogue):
+    clock = Clock()
+    lot = lot_in(catalogue, "received", clock)
+    r = apply(lot, ListLot(ts=clock(), venue="book", symbol="QUE-BARK-B"))
+    assert isinstance(r, Refused) and r.code == "wrong_instrument"
+    assert "QUE-BARK-A" in r.detail
+    ok = apply(lot, ListLot(ts=clock(), venue="auction", symbol="AUC-2026-11-30-01"))
+    assert isinstance(ok, Accepted) and ok.lot.listing.venue == "auction"
+
+
+def test_assay_of_another_herb_is_refused(catalogue):
+    clock = Clock()
+    lot = lot_in(catalogue, "sampled", clock)
+    other = new_lot("ATISO-LEAF")
+    r = apply(lot, assay_cmd(catalogue, other, clock()))
+    assert isinstance(r, Refused) and r.code == "wrong_spec"
+
+
+@pytest.mark.parametrize("qty,code", [(0, "bad_quantity"), (501, "bad_quantity")])
+def test_sale_quantity_is_bounded(catalogue, qty, code):
+    clock = Clock()
+    lot = lot_in(catalogue, "listed", clock)
+    r = apply(lot, RecordSale(ts=clock(), qty=qty, price_vnd=1, buyer="b", invoice_no="i"))
+    assert isinstance(r, Refused) and r.code == code
+
+
+def test_sale_price_must_be_positive(catalogue):
+    clock = Clock()
+    lot = lot_in(catalogue, "listed", clock)
+    r = apply(lot, RecordSale(ts=clock(), qty=1, price_vnd=0, buyer="b", invoice_no="i"))
+    assert isinstance(r, Refused) and r.code == "bad_price"
+
+
+def test_receipt_and_processing_cannot_add_weight(catalogue):
+    clock = Clock()
+    lot = lot_in(catalogue, "graded", clock)
+    assert apply(lot, Receive(ts=clock(), warehouse="K", qty_received=501)).code == \
+        "bad_quantity"
+    fresh = new_lot()
+    assert apply(fresh, Process(ts=clock(), description="x", qty_after=600)).code == \
+        "bad_quantity"
+
+
+def test_time_cannot_go_back(catalogue):
+    lot = new_lot()
+    r = apply(lot, Sample(ts=T0 - timedelta(seconds=1), sample_id="S", sampled_by="x"))
+    assert isinstance(r, Refused) and r.code == "time_went_back"
+
+
+def test_apply_never_mutates(catalogue):
+    clock = Clock()
+    lot = lot_in(catalogue, "listed", clock)
+    before = msgspec.json.encode(lot)
+    apply(lot, Withdraw(ts=clock(), reason="x"))
+    assert msgspec.json.encode(lot) == before
+
+
+# --- the lot record -------------------------------------------------------------------------------
+
+
+def test_lot_record_round_trips_as_json(catalogue):
+    lot = lot_in(catalogue, "partly_sold", Clock())
+    from grading.lot import Lot
+
+    assert msgspec.json.decode(msgspec.json.encode(lot), type=Lot) == lot
+
+
+def test_growing_area_must_be_valid_at_harvest():
+    expired = GrowingArea(code="LC-BX-QUE-0007", issuer="Chi cục", valid_from=date(2020, 1, 1),
+                          valid_until=date(2025, 12, 31))
+    r = register(lot_id="L1", cooperative=COOP, spec_id="QUE-BARK", qty=10,
+                 harvest_date=date(2026, 10, 20), growing_area=expired, commune="Bản Xèo",
+                 ts=T0)
+    assert isinstance(r, Refused) and r.code == "growing_area_not_valid"
+
+
+@pytest.mark.parametrize("code", ["VN-LCI-BX-001", "LC.BX.07", "22/LC/2025", "ABCD1234"])
+def test_growing_area_codes_have_no_hard_coded_pattern(code):
+    area = GrowingArea(code=code, issuer="x", valid_from=date(2024, 1, 1))
+    r = register(lot_id="L1", cooperative=COOP, spec_id="QUE-BARK", qty=10,
+                 harvest_date=date(2026, 1, 1), growing_area=area, commune="c", ts=T0)
+    assert isinstance(r, Accepted) and r.lot.growing_area.code == code
+
+
+@pytest.mark.parametrize("field,value", [
+    ("lot_id", "LÔ 1"), ("lot_id", "x" * 21), ("commune", ""), ("spec_id", ""),
+])
+def test_bad_lot_fields_are_refused_with_the_field_named(field, value):
+    kw = dict(lot_id="L1", cooperative=COOP, spec_id="QUE-BARK", qty=10,
+              harvest_date=date(2026, 10, 20), growing_area=AREA, commune="c", ts=T0)
+    kw[field] = value
+    r = register(**kw)
+    assert isinstance(r, Refused) and r.code == "bad_record" and f"$.{field}" in r.detail
+
+
+def test_bad_growing_area_code_is_refused():
+    area = GrowingArea(code="LC BX 07", issuer="x", valid_from=date(2024, 1, 1))
+    r = register(lot_id="L1", cooperative=COOP, spec_id="QUE-BARK", qty=10,
+                 harvest_date=date(2026, 1, 1), growing_area=area, commune="c", ts=T0)
+    assert isinstance(r, Refused) and "$.growing_area.code" in r.detail
+
+
+def test_zero_quantity_is_refused():
+    r = register(lot_id="L1", cooperative=COOP, spec_id="QUE-BARK", qty=0,
+                 harvest_date=date(2026, 10, 20), growing_area=AREA, commune="c", ts=T0)
+    assert isinstance(r, Refused) and r.code == "bad_quantity"
+
+
+def test_certifications_with_validity():
+    lot = new_lot()
+    active = lot.active_certifications(date(2026, 11, 2))
+    assert [c.scheme for c in active] == ["GACP-WHO", "OCOP"]  # organic expired 2025-12-31
+    assert active[1].stars == 4
+    with pytest.raises(ValueError, match="stars"):
+        type(CERTS[0])(scheme="OCOP", certificate_no="x", issuer="y", valid_from=date(2025, 1, 1),
+                       valid_until=date(2026, 1, 1))
+    with pytest.raises(ValueError, match="before"):
+        type(CERTS[0])(scheme="FSC", certificate_no="x", issuer="y", valid_from=date(2025, 1, 1),
+                       valid_until=date(2024, 1, 1))
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"scheme": "OCOP", "certificate_no": "x", "issuer": "y",
+                         "valid_from": "2025-01-01", "valid_until": "2026-01-01", "stars": 6},
+                        type(CERTS[0]))
