@@ -14,6 +14,9 @@ from xml.sax.saxutils import escape, quoteattr
 import segno
 from msgspec import Struct
 
+from grading.lot import Lot
+from grading.spec import HerbSpec
+
 ERROR_LEVEL = "q"
 QUIET_ZONE = 4  # modules; ISO/IEC 18004 requires 4
 LABEL_W_MM, LABEL_H_MM = 100, 60
@@ -100,4 +103,17 @@ def label_svg(info: LabelInfo) -> str:
         f"{escape(info.trace_url)}</text>"
         + qr_el
         + "</svg>"
+    )
+
+
+def label_info(lot: Lot, spec: HerbSpec, trace_url: str) -> LabelInfo:
+    """What the label of a graded lot shows (the latest grade record)."""
+    if lot.grade is None:
+        raise ValueError(f"lot {lot.lot_id} has no grade yet")
+    d = lot.grade.decision
+    return LabelInfo(
+        herb_name_vi=spec.name_vi, herb_name_latin=spec.name_latin, grade=d.grade,
+        physical_class=d.physical_class, lot_id=lot.lot_id, weight_kg=lot.remaining_qty,
+        cooperative=lot.cooperative.name, growing_area_code=lot.growing_area.code,
+        harvest_date=lot.harvest_date.isoformat(), trace_url=trace_url,
     )

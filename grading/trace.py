@@ -18,6 +18,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 from msgspec import Struct
 
+from grading.lot import Lot
+from grading.spec import HerbSpec
+
 # GS1 AI encodable character set 82 (GS1 General Specifications, figure 7.11-1).
 _CSET82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
@@ -100,3 +103,18 @@ def parse_trace_url(url: str) -> tuple[str, str]:
     if len(gtin) != 14 or not is_valid_gtin(gtin):
         raise ValueError(f"GTIN {gtin!r} in {url!r} fails its check digit or length")
     return gtin, validate_lot_part(lot)
+
+
+def lot_gtin(lot: Lot, spec: HerbSpec) -> str:
+    """The cooperative's real GTIN for this product if it has one, else the placeholder."""
+    real = lot.cooperative.gtins.get(spec.id)
+    if real is not None:
+        return to_gtin14(real)
+    return placeholder_gtin(lot.cooperative.number, spec.gtin_item)
+
+
+def lot_trace_url(config: TraceConfig, lot: Lot, spec: HerbSpec) -> str:
+    """The trace URL printed on the lot's label and used as its EPCIS class identifier."""
+    if spec.id != lot.spec_id:
+        raise ValueError(f"spec {spec.id} is not the lot's ({lot.spec_id})")
+    return trace_url(config, lot_gtin(lot, spec), lot.lot_id)

@@ -1,0 +1,95 @@
+import json
+import re
+from datetime import UTC, datetime
+
+from lots import Clock, assay_cmd, lot_in, new_lot
+
+from grading.epcis import EPCIS_CONTEXT, epcis_document, epcis_json
+from grading.lifecycle import apply
+from grading.lot import ListLot, Process, Receive, RecordSale, Sample, Withdraw
+from grading.trace import TraceConfig, lot_trace_url
+
+CREATED = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
+ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
+
+
+def _sold_lot(catalogue):
+    clock = Clock()
+    lot = new_lot(qty=500)
+    for make in [
+        lambda lot: Process(ts=clock(), description="sun-dried", qty_after=480),
+        lambda lot: Sample(ts=clock(), sample_id="S-1", sampled_by="inspector"),
+        lambda lot: assay_cmd(catalogue, lot, clock(), passed=False),
+        lambda lot: assay_cmd(catalogue, lot, clock()),
+        lambda lot: Receive(ts=clock(), warehouse="Kho Bảo Thắng", qty_received=478),
+        lambda lot: ListLot(ts=clock(), venue="book", symbol="QUE-BARK-A"),
+        lambda lot: RecordSale(ts=clock(), qty=300, price_vnd=61_500, buyer="Traphaco",
+                           invoice_no="HX-2026-000812"),
+    ]:
+        lot = apply(lot, make(lot)).lot
+    return lot
+
+
+def test_epcis_document_shape(catalogue):
+    lot = _sold_lot(catalogue)
+    uri = lot_trace_url(TraceConfig(), lot, catalogue.get(lot.spec_id))
+    doc = epcis_document(lot, uri, CREATED)
+    assert doc["@context"][0] == EPCIS_CONTEXT
+    assert doc["type"] == "EPCISDocument" and doc["schemaVersion"] == "2.0"
+    assert doc["creationDate"] == "2026-11-29T03:00:00.000+00:00"
+    events = doc["epcisBody"]["eventList"]
+    assert [(e["type"], e.get("bizStep")) for e in events] == [
+        ("ObjectEvent", "commissioning"),
+        ("TransformationEvent", "other"),
+        ("ObjectEvent", "sampling"),
+        ("ObjectEvent", "inspecting"),
+        ("ObjectEvent", "inspecting"),
+        ("ObjectEvent", "receiving"),
+        ("ObjectEvent", "holding"),
+        ("TransactionEvent", "accepting"),
+    ]
+    for e in events:
+        assert ISO_MS.match(e["eventTime"]) and e["eventTimeZoneOffset"] == "+07:00"
+        assert e["eventID"].startswith("urn:uuid:")
+        if e["type"] != "TransformationEvent":
+            assert e["action"] in ("ADD", "OBSERVE", "DELETE")
+            (q,) = e["quantityList"]
+            assert q["epcClass"] == uri and q["uom"] == "KGM" and isinstance(q["quantity"], int)
+    assert len({e["eventID"] for e in events}) == len(events)
+
+    reg = events[0]
+    assert reg["action"] == "ADD" and reg["quantityList"][0]["quantity"] == 500
+    assert reg["ilmd"]["cbvmda:lotNumber"] == lot.lot_id
+    assert reg["ilmd"]["cbvmda:harvestStartDate"] == "2026-10-20"
+    assert reg["ilmd"]["herbx:growingAreaCode"] == "LC-BX-QUE-0007"
+    assert events[1]["inputQuantityList"][0]["quantity"] == 500
+    assert events[1]["outputQuantityList"][0]["quantity"] == 480
+    fail, ok = events[3], events[4]
+    assert (fail["disposition"], fail["herbx:grade"], fail["herbx:failedLimits"]) == (
+        "non_conformant", "REJECT", ["moisture_pct"])
+    assert (ok["disposition"], ok["herbx:grade"]) == ("conformant", "A")
+    assert {"herbx:parameter": "cinnamaldehyde_pct", "herbx:value": "2.91",
+            "herbx:unit": "%"} in ok["herbx:assay"]
+    assert events[5]["quantityList"][0]["quantity"] == 478
+    sale = events[-1]
+    assert sale["action"] == "ADD" and sale["quantityList"][0]["quantity"] == 300
+    assert sale["bizTransactionList"] == [
+        {"type": "inv", "bizTransaction": "urn:herbx:inv:HX-2026-000812"}]
+
+
+def test_export_is_json_ld_and_deterministic(catalogue):
+    lot = _sold_lot(catalogue)
+    uri = lot_trace_url(TraceConfig(), lot, catalogue.get(lot.spec_id))
+    raw = epcis_json(lot, uri, CREATED)
+    assert json.loads(raw) == epcis_document(lot, uri, CREATED)
+    assert raw == epcis_json(_sold_lot(catalogue), uri, CREATED)  # same lot, same bytes
+
+
+def test_withdrawal_decommissions(catalogue):
+    clock = Clock()
+    lot = lot_in(catalogue, "received", clock)
+    lot = apply(lot, Withdraw(ts=clock(), reason="cooperative request")).lot
+    doc = epcis_document(lot, "https://r.example/01/00400042001018/10/L", CREATED)
+    last = doc["epcisBody"]["eventList"][-1]
+    assert (last["type"], last["action"], last["bizStep"], last["disposition"]) == (
+        "ObjectEvent", "DELETE", "decommissioning", "inactive")
