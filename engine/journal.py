@@ -12,21 +12,24 @@ bytes. Records follow back to back: ``struct "<II"`` (payload length, CRC32 of t
 the payload, a msgpack-encoded ``Command`` already stamped with ``seq`` and ``ts_ns``. Seqs are
 consecutive across the whole journal; a segment's first record has its file's first seq.
 
-Durability contract: ``append`` only buffers. A record is durable once a ``flush`` (alias
-``commit``) that began after its ``append`` has returned; only then may anyone (the gateway,
-market data) act on its outcome. ``append`` flushes by itself when the pending group reaches its
-bounds *before* adding the new record, so the record just appended is always still pending and
-can be taken back with ``discard_last`` (the sequencer uses this when applying it raised).
+Durability contract: ``append`` only buffers. A record is durable once a ``flush(wait=True)``
+(alias ``commit``) that began after its ``append`` has returned, or once ``durable_seq`` has
+reached its seq (pipelined ``flush(wait=False)``); only then may anyone (the gateway, market
+data) act on its outcome. ``append`` flushes by itself when the pending group reaches its bounds
+*before* adding the new record, so the record just appended is always still pending and can be
+taken back with ``discard_last`` (the sequencer uses this when applying it raised).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import struct
 import zlib
 from collections.abc import Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,9 +157,10 @@ class JournalWriter:
 
     Open it only after the journal has been read with ``repair=True`` (``JournalReader``), so
     that it appends after valid data; ``next_seq`` is the seq the next command will carry.
-    Not thread-safe: the single sequencer owns it. After a failed write or sync the writer
-    refuses all further calls; the process must stop and recover from disk, because the state
-    of a file after a failed fsync is unknown.
+    Not thread-safe: the single sequencer owns it (a pipelined flush uses one helper thread
+    that only writes and syncs a group the writer has already let go of). After a failed write
+    or sync the writer refuses all further calls; the process must stop and recover from disk,
+    because the state of a file after a failed fsync is unknown.
     """
 
     def __init__(
@@ -190,6 +194,9 @@ class JournalWriter:
         self._last_start = -1
         self._next_seq = next_seq
         self._failed: BaseException | None = None
+        self._durable_seq = next_seq - 1
+        self._executor: ThreadPoolExecutor | None = None
+        self._inflight: Future[None] | None = None
         # Figures for benchmarks and monitoring.
         self.records_written = 0
         self.bytes_written = 0
@@ -214,7 +221,7 @@ class JournalWriter:
 
     @property
     def pending(self) -> int:
-        """Records appended but not yet durable."""
+        """Records appended but not yet handed to a flush."""
         return self._pending
 
     @property
@@ -224,7 +231,7 @@ class JournalWriter:
     def append(self, cmd: Command) -> None:
         """Buffer one stamped command; it is durable only after the next ``flush``."""
         if self._failed is not None:
-            raise JournalError("journal writer failed earlier; recover from disk") from self._failed
+            self._raise_if_failed()
         if cmd.seq != self._next_seq:
             raise JournalError(f"append of seq {cmd.seq}, expected {self._next_seq}")
         payload = self._encoder.encode(cmd)
@@ -235,7 +242,8 @@ class JournalWriter:
             )
         buf = self._buf
         if self._pending >= self._max_records or len(buf) + 8 + size > self._max_bytes:
-            self.flush()
+            self.flush(wait=False)  # early, so never late; the caller's commit still waits
+            buf = self._buf
         self._last_start = len(buf)
         buf += RECORD_HEADER.pack(size, zlib.crc32(payload))
         buf += payload
@@ -251,37 +259,81 @@ class JournalWriter:
         self._pending -= 1
         self._next_seq -= 1
 
-    def flush(self) -> int:
-        """Write and sync the pending group; returns how many records became durable."""
-        if self._failed is not None:
-            raise JournalError("journal writer failed earlier; recover from disk") from self._failed
-        count = self._pending
-        if count:
-            try:
-                _write_all(self._fd, self._buf)
-                if self._sync:
-                    _fdatasync(self._fd)
-            except OSError as exc:
-                self._failed = exc
-                raise JournalError(f"journal write to {self._segment.path} failed: {exc}") from exc
-            self._segment_bytes += len(self._buf)
-            self.bytes_written += len(self._buf)
-            self.records_written += count
-            self.flushes += 1
-            self._buf.clear()
-            self._pending = 0
-            self._last_start = -1
+    @property
+    def durable_seq(self) -> int:
+        """Every record with a seq up to this one is on disk and synced."""
+        return self._durable_seq
+
+    def flush(self, wait: bool = True) -> int:
+        """Hand the pending group to the disk; returns its number of records.
+
+        ``wait=True``: write and fdatasync now; the records are durable when this returns.
+        ``wait=False`` (pipelined): a background thread writes and syncs the group while the
+        caller goes on; ``durable_seq`` rises when it is done, ``wait_durable`` waits for it.
+        At most one group is ever in flight: a second flush first waits for the previous one.
+        """
+        count = self._hand_off(wait)
         if self._segment_bytes >= self._max_segment_bytes:
-            self.roll()
+            self.roll()  # waits for the group in flight
+        elif wait:
+            self._wait_inflight()
         return count
 
     commit = flush
 
+    def _hand_off(self, wait: bool) -> int:
+        self._raise_if_failed()
+        count = self._pending
+        if count:
+            self._wait_inflight()
+            buf, upto = self._buf, self._next_seq - 1
+            self._buf = bytearray()
+            self._pending = 0
+            self._last_start = -1
+            self._segment_bytes += len(buf)
+            self.bytes_written += len(buf)
+            self.records_written += count
+            self.flushes += 1
+            if wait:
+                self._write_group(buf, upto)
+            else:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="herbx-journal")
+                self._inflight = self._executor.submit(self._write_group, buf, upto)
+        return count
+
+    def wait_durable(self) -> int:
+        """Wait for the group in flight, if any; returns ``durable_seq``."""
+        self._wait_inflight()
+        return self._durable_seq
+
+    def _write_group(self, buf: bytearray, upto: int) -> None:
+        # Runs on the caller's thread or on the one journal thread, never on both at once:
+        # the fd is only touched by whoever holds the single in-flight slot.
+        try:
+            _write_all(self._fd, buf)
+            if self._sync:
+                _fdatasync(self._fd)
+        except OSError as exc:
+            self._failed = exc
+            raise JournalError(f"journal write to {self._segment.path} failed: {exc}") from exc
+        self._durable_seq = upto
+
+    def _wait_inflight(self) -> None:
+        inflight = self._inflight
+        if inflight is not None:
+            self._inflight = None
+            inflight.result()  # re-raises the JournalError of a failed background write
+
+    def _raise_if_failed(self) -> None:
+        if self._failed is not None:
+            raise JournalError("journal writer failed earlier; recover from disk") from self._failed
+
     def roll(self) -> Segment:
-        """Flush, then continue in a new segment starting at ``next_seq`` (no-op if the current
-        segment holds no record yet)."""
-        if self._pending:
-            self.flush()
+        """Flush (and wait), then continue in a new segment starting at ``next_seq`` (no-op if
+        the current segment holds no record yet)."""
+        self._hand_off(wait=True)
+        self._wait_inflight()
         if self._segment.first_seq == self._next_seq:
             return self._segment
         path = _create_segment(self.directory, self._next_seq)
@@ -292,13 +344,18 @@ class JournalWriter:
         return self._segment
 
     def close(self) -> None:
-        """Flush what is pending and close the file."""
+        """Flush what is pending, wait for it, close the file and the journal thread."""
         if self._fd < 0:
             return
         try:
             if self._failed is None:
-                self.flush()
+                self.flush(wait=True)
         finally:
+            with contextlib.suppress(JournalError):  # already failed: nothing more to save
+                self._wait_inflight()
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
             os.close(self._fd)
             self._fd = -1
 

@@ -7,7 +7,8 @@ two processes never write one journal. It must never change a command after jour
 apply a command that is not in the journal, or let events escape as final before ``commit``.
 
 Durability contract (see docs/journal.md): ``submit`` journals the command (buffered) *before*
-applying it and returns its events at once; they become final only when ``commit()`` returns.
+applying it and returns its events at once; they become final only when ``commit()`` returns
+(or, with pipelined ``commit(wait=False)``, when ``durable_seq`` reaches the command's seq).
 The gateway acknowledges clients, and publishes market data, only after that commit. A crash
 before the commit may lose the uncommitted commands and their events, never anything else.
 
@@ -318,13 +319,31 @@ class Sequencer:
         except JournalError:
             log.exception("journal flush after the failure failed too")
 
-    def commit(self) -> int:
+    def commit(self, wait: bool = True) -> int:
         """Make every submitted command durable (one write + fdatasync); returns how many
-        records it wrote."""
+        records the group holds.
+
+        ``wait=False`` pipelines the commit: a helper thread writes and syncs the group while
+        the caller submits the next one; a command is durable once ``durable_seq`` reaches its
+        seq (``wait_durable()`` blocks until the group in flight is done). A failure of that
+        background write surfaces at the next commit and stops the sequencer."""
         if self._failed is not None:
             raise SequencerFailed("sequencer failed earlier; restart") from self._failed
         try:
-            return self._writer.flush()
+            return self._writer.flush(wait)
+        except JournalError as exc:
+            self._failed = exc
+            raise
+
+    @property
+    def durable_seq(self) -> int:
+        """Every command up to this seq is on disk and synced."""
+        return self._writer.durable_seq
+
+    def wait_durable(self) -> int:
+        """Wait for a pipelined commit in flight; returns ``durable_seq``."""
+        try:
+            return self._writer.wait_durable()
         except JournalError as exc:
             self._failed = exc
             raise
@@ -359,20 +378,25 @@ class Sequencer:
         self.close()
 
 
-def drive(sequencer: Sequencer, commands: Iterable[Command], commit_every: int) -> int:
-    """Submit ``commands`` in order, committing after every ``commit_every`` of them and at the
-    end; returns the number of events. A lean loop for benchmarks and bulk loads."""
+def drive(
+    sequencer: Sequencer, commands: Iterable[Command], commit_every: int, *, pipelined: bool = False
+) -> int:
+    """Submit ``commands`` in order, committing after every ``commit_every`` of them, and wait
+    at the end until all are durable; returns the number of events. A lean loop for benchmarks
+    and bulk loads. ``pipelined`` overlaps each group's fdatasync with the next group's work
+    (``commit(wait=False)``); ``pipelined=False`` waits for every group's sync in turn."""
     if commit_every < 1:
         raise ValueError("commit_every must be >= 1")
     submit = sequencer.submit
     commit = sequencer.commit
+    wait = not pipelined
     events = 0
     n = 0
     for cmd in commands:
         events += len(submit(cmd))
         n += 1
         if n == commit_every:
-            commit()
+            commit(wait)
             n = 0
-    commit()
+    commit(True)
     return events

@@ -642,3 +642,45 @@ def test_snapshot_on_an_empty_market_and_reopen(tmp_path: Path) -> None:
         sq.submit(deposit(0))
     with open_seq(tmp_path) as sq:
         assert sq.last_seq == 1
+
+
+def test_pipelined_commit_becomes_durable_in_the_background(tmp_path: Path) -> None:
+    with open_seq(tmp_path) as sq:
+        assert sq.durable_seq == 0
+        for _ in range(10):
+            sq.submit(deposit(0))
+        assert sq.commit(wait=False) == 10
+        for _ in range(5):
+            sq.submit(deposit(0))  # the next group fills while the first one syncs
+        assert sq.wait_durable() == 10
+        assert len(read_all(tmp_path / "journal")[0]) == 10
+        sq.commit(wait=False)
+        sq.commit(wait=False)  # nothing new: no second group
+        assert sq.wait_durable() == 15
+    with open_seq(tmp_path) as sq:
+        assert drive(sq, (deposit(0) for _ in range(30)), 7, pipelined=True) == 0
+        assert sq.durable_seq == 45
+    _, info = recover(tmp_path, exchange_cls=FakeEngine)
+    assert info.last_seq == 45
+
+
+def test_failed_background_sync_stops_the_sequencer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    sq = open_seq(tmp_path)
+    sq.submit(deposit(0))
+    sq.commit()
+    monkeypatch.setattr(jr, "_fdatasync", broken)
+    sq.submit(deposit(0))
+    sq.commit(wait=False)
+    with pytest.raises(JournalError, match="Input/output error"):
+        sq.wait_durable()
+    assert sq.durable_seq == 1
+    with pytest.raises(SequencerFailed):
+        sq.submit(deposit(0))
+    with pytest.raises(SequencerFailed):
+        sq.commit()
+    sq.close()
