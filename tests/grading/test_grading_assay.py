@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-from conftest import ALL_SPECS, CLEAN, GRADE_B, GRADE_C
+from grading_data import ALL_SPECS, CLEAN, GRADE_B, GRADE_C
 
 from grading.assay import AssayError, AssayResult, GradeDecision, grade_lot
 from grading.spec import REJECT

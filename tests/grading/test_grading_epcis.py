@@ -2,7 +2,7 @@ import json
 import re
 from datetime import UTC, datetime
 
-from lots import Clock, assay_cmd, lot_in, new_lot
+from grading_lots import Clock, assay_cmd, lot_in, new_lot
 
 from grading.epcis import EPCIS_CONTEXT, epcis_document, epcis_json
 from grading.lifecycle import apply

@@ -3,7 +3,7 @@ from typing import get_args
 
 import msgspec
 import pytest
-from lots import AREA, CERTS, COOP, T0, Clock, assay_cmd, command_for, lot_in, new_lot
+from grading_lots import AREA, CERTS, COOP, T0, Clock, assay_cmd, command_for, lot_in, new_lot
 
 from grading.lifecycle import FINAL_STATES, TRANSITIONS, Accepted, Action, Refused, apply
 from grading.lifecycle import register_lot as register

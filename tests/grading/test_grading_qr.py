@@ -3,7 +3,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import zxingcpp
-from lots import Clock, lot_in
+from grading_lots import Clock, lot_in
 from PIL import Image
 
 from grading.lot import Cooperative

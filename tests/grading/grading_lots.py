@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from conftest import GRADE_C, make_assay
+from grading_data import GRADE_C, make_assay
 
 from grading.assay import grade_lot
 from grading.lifecycle import Accepted, apply, register_lot
