@@ -96,7 +96,8 @@ def register_lot(
     ts: datetime,
 ) -> Accepted | Refused:
     """A new lot in state ``registered``. The growing-area code must be valid on the harvest
-    date; field formats are checked by msgspec (``bad_record`` names the field)."""
+    date, which cannot be after ``ts``; field formats are checked by msgspec (``bad_record``
+    names the field)."""
     if qty <= 0:
         return Refused(code="bad_quantity", detail=f"quantity must be positive, got {qty}")
     # Round-trip through builtins so that nested records built in Python (which msgspec does
@@ -112,6 +113,9 @@ def register_lot(
         )
     except msgspec.ValidationError as exc:
         return Refused(code="bad_record", detail=str(exc))
+    if lot.harvest_date > ts.date():
+        return Refused(code="bad_record", detail=f"harvest date {lot.harvest_date.isoformat()} "
+                       "is after the registration")
     if not growing_area.valid_on(lot.harvest_date):
         return Refused(code="growing_area_not_valid",
                        detail=f"growing-area code {growing_area.code} is not valid on "

@@ -230,3 +230,10 @@ def test_certifications_with_validity():
         msgspec.convert({"scheme": "OCOP", "certificate_no": "x", "issuer": "y",
                          "valid_from": "2025-01-01", "valid_until": "2026-01-01", "stars": 6},
                         type(CERTS[0]))
+
+
+def test_harvest_cannot_be_after_registration():
+    r = register(lot_id="L1", cooperative=COOP, spec_id="QUE-BARK", qty=10,
+                 harvest_date=T0.date() + timedelta(days=1), growing_area=AREA, commune="c",
+                 ts=T0)
+    assert isinstance(r, Refused) and r.code == "bad_record" and "harvest" in r.detail
