@@ -168,18 +168,21 @@ def grade_lot(spec: HerbSpec, results: Iterable[AssayResult], destination: str) 
     not_tested = tuple(
         n for n in [*spec.parameters, *spec.contaminants[destination]] if n not in tested
     )
-    common = dict(
-        spec_id=spec.id, destination=destination, failures=tuple(failures),
-        active_parameter=spec.valuation, active_content=values[spec.valuation],
-        active_unit=spec.parameters[spec.valuation].unit,
-        physical_class=_physical_class(spec, values), values=values, not_tested=not_tested,
-    )
+    def decision(grade: str, decided_by: str) -> GradeDecision:
+        return GradeDecision(
+            spec_id=spec.id, destination=destination, grade=grade, decided_by=decided_by,
+            failures=tuple(failures), active_parameter=spec.valuation,
+            active_content=values[spec.valuation],
+            active_unit=spec.parameters[spec.valuation].unit,
+            physical_class=_physical_class(spec, values), values=values, not_tested=not_tested,
+        )
+
     if failures:
-        return GradeDecision(grade=REJECT, decided_by=failures[0].parameter, **common)
+        return decision(REJECT, failures[0].parameter)
     decided_by = spec.valuation
     for band in spec.grades:
         unmet = _first_unmet(band.min, band.max, values)
         if unmet is None:
-            return GradeDecision(grade=band.grade, decided_by=decided_by, **common)
+            return decision(band.grade, decided_by)
         decided_by = unmet
     raise AssertionError(f"{spec.file}: lowest band did not hold")  # validate_spec forbids it

@@ -9,6 +9,7 @@ a market must never open with a spec it only half understood.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 from grading.spec import HerbSpec, SpecError, validate_contaminants, validate_spec
@@ -35,7 +36,7 @@ class Catalogue:
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[HerbSpec]:
         return iter(self._by_id.values())
 
     def __contains__(self, spec_id: object) -> bool:
