@@ -6,8 +6,13 @@ them. `engine.naive_book.NaiveBook` implements the same interface in the plaines
 run seeded streams through both and demand identical events.
 
 Structure and costs (n = resting orders, L = price levels):
-- each side is a dict ``price -> Level`` plus a SortedList of its prices; the best price of each
-  side is cached, so reading it is O(1); creating or deleting a level is O(log L);
+- each side is a dict ``price -> Level`` plus a binary heap of its prices (negated for bids),
+  cleaned lazily: a deleted level's price stays in the heap until it reaches the top, and the
+  heap is rebuilt when stale entries outnumber live ones. The best price of each side is cached,
+  so reading it is O(1); creating a level is O(log L) in C (heapq), deleting one is O(1), plus
+  O(log L) when it was the best. This is several times cheaper than a SortedList in pure Python
+  for the hot path (levels near the top come and go all the time); ordered walks that need more
+  than the best price (depth, FOK, snapshots) sort the level keys, O(L log L), off the hot path;
 - a level is a FIFO deque of orders with its total quantity and live count. A cancel is O(1):
   the order is marked not resting and the level's totals drop, and the dead entry is discarded
   when it reaches the head (or when the level compacts itself, so dead entries never outnumber
@@ -19,16 +24,16 @@ Every method that changes a level records its price, and `take_changes` hands th
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Iterator
-
-from sortedcontainers import SortedList
 
 from engine.order import Order
 
 Fill = tuple[Order, int]  # (maker order, quantity) at the maker's price
 
 _COMPACT_MIN_DEAD = 16
+_HEAP_SLACK = 64  # stale heap entries tolerated beyond the number of live levels
 
 
 class Level:
@@ -50,8 +55,8 @@ class Book:
         "book_seq",
         "bids",
         "asks",
-        "bid_prices",
-        "ask_prices",
+        "bid_heap",
+        "ask_heap",
         "best_bid",
         "best_ask",
         "changed_bids",
@@ -63,12 +68,13 @@ class Book:
         self.book_seq = 0
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
-        self.bid_prices = SortedList()
-        self.ask_prices = SortedList()
+        self.bid_heap: list[int] = []  # -price of bid levels (may hold stale entries)
+        self.ask_heap: list[int] = []  # price of ask levels (may hold stale entries)
         self.best_bid: int | None = None
         self.best_ask: int | None = None
-        self.changed_bids: dict[int, None] = {}
-        self.changed_asks: dict[int, None] = {}
+        # price -> the level object it had when last changed (a deleted level has qty 0)
+        self.changed_bids: dict[int, Level] = {}
+        self.changed_asks: dict[int, Level] = {}
 
     # -- resting orders -------------------------------------------------------------------------
 
@@ -80,19 +86,29 @@ class Book:
             level = levels.get(price)
             if level is None:
                 level = levels[price] = Level()
-                self.bid_prices.add(price)
+                heap = self.bid_heap
+                if len(heap) > 2 * len(levels) + _HEAP_SLACK:
+                    heap[:] = [-p for p in levels]
+                    heapq.heapify(heap)
+                else:
+                    heapq.heappush(heap, -price)
                 if self.best_bid is None or price > self.best_bid:
                     self.best_bid = price
-            self.changed_bids[price] = None
+            self.changed_bids[price] = level
         else:
             levels = self.asks
             level = levels.get(price)
             if level is None:
                 level = levels[price] = Level()
-                self.ask_prices.add(price)
+                heap = self.ask_heap
+                if len(heap) > 2 * len(levels) + _HEAP_SLACK:
+                    heap[:] = list(levels)
+                    heapq.heapify(heap)
+                else:
+                    heapq.heappush(heap, price)
                 if self.best_ask is None or price < self.best_ask:
                     self.best_ask = price
-            self.changed_asks[price] = None
+            self.changed_asks[price] = level
         level.orders.append(order)
         level.qty += order.leaves
         level.count += 1
@@ -107,9 +123,9 @@ class Book:
         level.qty -= order.leaves
         level.count -= 1
         if is_buy:
-            self.changed_bids[price] = None
+            self.changed_bids[price] = level
         else:
-            self.changed_asks[price] = None
+            self.changed_asks[price] = level
         if level.count == 0:
             self._drop_level(is_buy, price)
         elif len(level.orders) - level.count > max(_COMPACT_MIN_DEAD, level.count):
@@ -121,21 +137,27 @@ class Book:
         level.qty -= order.leaves - new_leaves
         order.leaves = new_leaves
         if order.is_buy:
-            self.changed_bids[order.price] = None
+            self.changed_bids[order.price] = level
         else:
-            self.changed_asks[order.price] = None
+            self.changed_asks[order.price] = level
 
     def _drop_level(self, is_buy: bool, price: int) -> None:
         if is_buy:
-            del self.bids[price]
-            self.bid_prices.remove(price)
+            levels = self.bids
+            del levels[price]
             if price == self.best_bid:
-                self.best_bid = self.bid_prices[-1] if self.bid_prices else None
+                heap = self.bid_heap
+                while heap and -heap[0] not in levels:
+                    heapq.heappop(heap)
+                self.best_bid = -heap[0] if heap else None
         else:
-            del self.asks[price]
-            self.ask_prices.remove(price)
+            levels = self.asks
+            del levels[price]
             if price == self.best_ask:
-                self.best_ask = self.ask_prices[0] if self.ask_prices else None
+                heap = self.ask_heap
+                while heap and heap[0] not in levels:
+                    heapq.heappop(heap)
+                self.best_ask = heap[0] if heap else None
 
     # -- matching -------------------------------------------------------------------------------
 
@@ -189,7 +211,7 @@ class Book:
                         q = afford
                     cash_cap -= q * best
                 fills.append((maker, q))
-                changed[best] = None
+                changed[best] = level
                 qty -= q
                 level.qty -= q
                 maker.leaves -= q
@@ -213,9 +235,8 @@ class Book:
     ) -> int:
         """How much of ``qty`` `match` would fill now, without changing anything (for FOK)."""
         total = 0
-        prices = self.ask_prices if is_buy else reversed(self.bid_prices)
         levels = self.asks if is_buy else self.bids
-        for price in prices:
+        for price in sorted(levels, reverse=not is_buy):
             if limit is not None and (price > limit if is_buy else price < limit):
                 break
             for maker in levels[price].orders:
@@ -241,18 +262,26 @@ class Book:
     def take_changes(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
         """The levels changed since the last call, as (price, absolute qty), bids best first,
         asks best first; None when nothing changed."""
-        if not self.changed_bids and not self.changed_asks:
+        changed_bids = self.changed_bids
+        changed_asks = self.changed_asks
+        if not changed_bids and not changed_asks:
             return None
-        bids = self.bids
-        asks = self.asks
-        b = [
-            (p, lv.qty if (lv := bids.get(p)) is not None else 0)
-            for p in sorted(self.changed_bids, reverse=True)
-        ]
-        a = [(p, lv.qty if (lv := asks.get(p)) is not None else 0) for p in sorted(self.changed_asks)]
-        self.changed_bids = {}
-        self.changed_asks = {}
-        return b, a
+        bids: list[tuple[int, int]] = []
+        asks: list[tuple[int, int]] = []
+        # plain loops: a comprehension costs a frame of its own on Python 3.11
+        if changed_bids:
+            for p, lv in changed_bids.items():
+                bids.append((p, lv.qty))
+            if len(bids) > 1:
+                bids.sort(reverse=True)
+            self.changed_bids = {}
+        if changed_asks:
+            for p, lv in changed_asks.items():
+                asks.append((p, lv.qty))
+            if len(asks) > 1:
+                asks.sort()
+            self.changed_asks = {}
+        return bids, asks
 
     def level_qty(self, is_buy: bool, price: int) -> int:
         level = (self.bids if is_buy else self.asks).get(price)
@@ -260,27 +289,27 @@ class Book:
 
     def depth(self, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """The top ``n`` levels of each side, best first, as (price, qty)."""
-        bids = [(p, self.bids[p].qty) for p in self.bid_prices.islice(0, n, reverse=True)]
-        asks = [(p, self.asks[p].qty) for p in self.ask_prices.islice(0, n)]
+        bids = [(p, self.bids[p].qty) for p in heapq.nlargest(n, self.bids)]
+        asks = [(p, self.asks[p].qty) for p in heapq.nsmallest(n, self.asks)]
         return bids, asks
 
     def resting_orders(self, is_buy: bool) -> Iterator[Order]:
         """Live orders of one side in priority order (best price, then oldest)."""
-        prices = reversed(self.bid_prices) if is_buy else iter(self.ask_prices)
         levels = self.bids if is_buy else self.asks
-        for price in prices:
+        for price in sorted(levels, reverse=is_buy):
             for order in levels[price].orders:
                 if order.resting:
                     yield order
 
     def _check(self) -> None:
         """Assert the structure's invariants (tests call this after random steps)."""
-        for is_buy, levels, prices, best in (
-            (True, self.bids, self.bid_prices, self.best_bid),
-            (False, self.asks, self.ask_prices, self.best_ask),
+        for is_buy, levels, heap, best in (
+            (True, self.bids, [-p for p in self.bid_heap], self.best_bid),
+            (False, self.asks, self.ask_heap, self.best_ask),
         ):
-            assert list(prices) == sorted(levels), "price index out of step with levels"
-            expected_best = (prices[-1] if is_buy else prices[0]) if prices else None
+            assert set(levels) <= set(heap), "a level missing from the price heap"
+            assert len(heap) <= 2 * len(levels) + _HEAP_SLACK + 1, "price heap not compacted"
+            expected_best = (max(levels) if is_buy else min(levels)) if levels else None
             assert best == expected_best, f"cached best {best} != {expected_best}"
             for price, level in levels.items():
                 live = [o for o in level.orders if o.resting]
