@@ -66,6 +66,7 @@ def test_values_exactly_at_the_limit_pass(catalogue, assay, spec_id):
     ("so2_mg_kg", "180"),
 ])
 def test_each_contaminant_rejects_a_dried_herb(catalogue, assay, contaminant, value):
+    """One realistic reading per contaminant; the sweep below covers every herb."""
     spec = catalogue.get("TAMTHAT-ROOT")
     d = grade_lot(spec, assay(catalogue, spec.id, {contaminant: value}), "domestic")
     assert d.grade == REJECT and d.decided_by == contaminant
@@ -261,3 +262,18 @@ def test_contaminants_clean_panel_is_complete(catalogue):
     for spec in catalogue:
         for dest in spec.destinations:
             assert set(spec.contaminants[dest]) <= set(CLEAN)
+
+
+def test_each_contaminant_limit_of_each_herb_and_destination_rejects(catalogue, assay):
+    seen = 0
+    for spec in catalogue:
+        for dest, limits in spec.contaminants.items():
+            for name, p in limits.items():
+                over = str(p.max + Decimal("0.01"))
+                d = grade_lot(spec, assay(catalogue, spec.id, {name: over}, destination=dest),
+                              dest)
+                assert (d.grade, d.decided_by) == (REJECT, name), (spec.id, dest, name)
+                assert grade_lot(spec, assay(catalogue, spec.id, {name: str(p.max)},
+                                             destination=dest), dest).passed
+                seen += 1
+    assert seen == 7 * 3 * 8 + 3 * 4
