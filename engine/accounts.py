@@ -82,6 +82,26 @@ class Holding:
         assert self.qty >= self.held
         return qty
 
+    def take_lot(self, lot_id: str, qty: int) -> list[LotLeg]:
+        """Take ``qty`` units of the one lot ``lot_id`` out of the holding, oldest entries of it
+        first (auctions move a lot into their own custody this way, so FIFO draws of book sells
+        can never deliver it). The caller checked the units exist and are not held."""
+        assert 0 < qty <= self.qty - self.held, (qty, self.qty, self.held)
+        assert qty <= self.lot_qty(lot_id), (lot_id, qty)
+        left = qty
+        kept: deque[LotEntry] = deque()
+        for entry in self.lots:
+            if left and entry.lot_id == lot_id:
+                take = entry.qty if entry.qty < left else left
+                left -= take
+                if take == entry.qty:
+                    continue
+                entry.qty -= take
+            kept.append(entry)
+        self.lots = kept
+        self.qty -= qty
+        return [LotLeg(lot_id, qty)]
+
     def _check(self) -> None:
         assert 0 <= self.held <= self.qty
         assert self.qty == sum(e.qty for e in self.lots)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.accounts import Account, Holding
-from engine.auctions import AuctionHouse
+from engine.auctions import CONTINUOUS, AuctionHouse
 from engine.book import Book
 from engine.messages import (
     AddInstrument,
@@ -72,6 +72,7 @@ class Instrument:
         "ref_price_vnd",
         "last_price_vnd",
         "halted",
+        "phase",  # auctions issue: CONTINUOUS, or CALL while a call auction collects orders
     )
 
     def __init__(
@@ -95,6 +96,7 @@ class Instrument:
         self.ref_price_vnd = ref_price_vnd
         self.last_price_vnd: int | None = None
         self.halted = False
+        self.phase: str = CONTINUOUS
 
     def reference_price(self) -> int | None:
         """The price the band is measured from: the last trade, else the listed reference."""
@@ -256,6 +258,9 @@ class Exchange:
             holding = None if account is None else account.holdings.get(cmd.symbol)
             if holding is None or holding.qty - holding.held < qty:
                 return self._reject(cmd, "insufficient_goods", f"needs {qty} available")
+        assert account is not None
+        if inst.phase is not CONTINUOUS:  # auctions issue: a call collects, never matches
+            return self.auctions.calls.place(cmd, account, hold, price, tif)
         book = self.books[cmd.symbol]
         if cmd.post_only and book.would_cross(is_buy, price):
             return self._reject(cmd, "post_only_would_cross")

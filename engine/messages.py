@@ -143,19 +143,6 @@ class Tick(Cmd, tag="tick", kw_only=True, omit_defaults=True):
     auction clocks)."""
 
 
-Command = (
-    AddInstrument
-    | HaltInstrument
-    | ResumeInstrument
-    | Deposit
-    | Withdraw
-    | ReceiveLot
-    | WithdrawLot
-    | PlaceOrder
-    | CancelOrder
-    | ReplaceOrder
-    | Tick
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,6 +331,248 @@ class BookUpdated(Ev, tag="book_updated", kw_only=True, omit_defaults=True, froz
     asks: list[tuple[int, int]]
 
 
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Auctions (engine/auctions): lot auctions and the call phase of a book. Appended; see
+# docs/auctions.md. An auction's id is the seq of the command that created it, a bid's id the
+# seq of the command that placed it, so neither can collide with an order id.
+# Events with a ``recipient`` are private to that account (the gateway routes them to it
+# alone); events without one are public.
+# ---------------------------------------------------------------------------------------------
+
+AuctionKind = Literal["english", "dutch", "sealed"]
+SealedPricing = Literal["first", "second"]
+
+
+class CreateAuction(Cmd, tag="create_auction", kw_only=True, omit_defaults=True):
+    """Operator or the selling cooperative: sell ``qty`` of lot ``lot_id`` (owned by ``seller``,
+    in custody, tradable on its instrument) by auction. Prices are VND per unit (kg).
+
+    english: ``start_price_vnd`` is the opening bid; soft close extends the close by
+    ``extend_ns`` for a lead taken in the last ``extend_ns``, at most ``extension_cap_ns`` in all.
+    sealed: ``start_price_vnd`` is the minimum bid; ``pricing`` first or second price.
+    dutch: the clock starts at ``start_price_vnd`` and falls ``step_vnd`` every ``interval_ns``
+    down to ``floor_vnd``; purchases of at least ``min_qty``; after a partial purchase it restarts
+    ``restart_steps`` steps above the price paid. ``end_ns`` is not used.
+    ``reserve_vnd`` (english, sealed) is hidden from bidders."""
+
+    kind: AuctionKind
+    seller: AccountId
+    lot_id: LotId
+    qty: int
+    start_ns: int
+    end_ns: int = 0
+    start_price_vnd: int
+    reserve_vnd: int | None = None
+    extend_ns: int = 0
+    extension_cap_ns: int = 0
+    pricing: SealedPricing = "first"
+    step_vnd: int = 0
+    interval_ns: int = 0
+    floor_vnd: int = 0
+    min_qty: int = 0
+    restart_steps: int = 0
+
+
+class PlaceBid(Cmd, tag="place_bid", kw_only=True, omit_defaults=True):
+    """Trader: a binding bid. English: ``price_vnd`` is the bidder's maximum per unit (the
+    engine bids for them only as much as needed); sealed: the bid per unit. Either may be raised
+    by a later bid, never lowered or withdrawn."""
+
+    auction_id: int
+    account: AccountId
+    price_vnd: int
+
+
+class DutchBuy(Cmd, tag="dutch_buy", kw_only=True, omit_defaults=True):
+    """Trader: stop the Dutch clock at ``price_vnd`` (the price the buyer saw) and buy ``qty``."""
+
+    auction_id: int
+    account: AccountId
+    price_vnd: int
+    qty: int
+
+
+class StartCall(Cmd, tag="start_call", kw_only=True, omit_defaults=True):
+    """Operator: put an instrument into a call phase (start of day, or re-opening a halted
+    instrument). ``close_at_ns``: the first tick at or after it uncrosses the book."""
+
+    symbol: Symbol
+    close_at_ns: int | None = None
+
+
+class EndCall(Cmd, tag="end_call", kw_only=True, omit_defaults=True):
+    """Operator: uncross the call now and return the instrument to continuous trading."""
+
+    symbol: Symbol
+
+
+class AuctionCreated(Ev, tag="auction_created", kw_only=True, omit_defaults=True, frozen=True):
+    """Public terms of a new auction (never the reserve: ``reserve_set`` says if there is one)."""
+
+    auction_id: int
+    kind: AuctionKind
+    seller: str
+    lot_id: str
+    symbol: str
+    qty: int
+    start_ns: int
+    end_ns: int = 0
+    start_price_vnd: int
+    reserve_set: bool = False
+    extend_ns: int = 0
+    extension_cap_ns: int = 0
+    pricing: SealedPricing | None = None
+    step_vnd: int = 0
+    interval_ns: int = 0
+    floor_vnd: int = 0
+    min_qty: int = 0
+    restart_steps: int = 0
+
+
+class AuctionOpened(Ev, tag="auction_opened", kw_only=True, omit_defaults=True, frozen=True):
+    """Bidding is open; ``price_vnd`` is the minimum first bid (english, sealed) or the clock
+    price (dutch)."""
+
+    auction_id: int
+    kind: AuctionKind
+    price_vnd: int
+    close_ns: int = 0
+
+
+class AuctionBidRejected(
+    Ev, tag="auction_bid_rejected", kw_only=True, omit_defaults=True, frozen=True
+):
+    """Private: a bid, Dutch buy or auction command was refused; nothing changed.
+    ``request`` is the command's tag."""
+
+    auction_id: int
+    recipient: str
+    request: str
+    reason: str
+    detail: str = ""
+
+
+class BidAccepted(Ev, tag="bid_accepted", kw_only=True, omit_defaults=True, frozen=True):
+    """Public (english): the visible price after a bid. Never a hidden maximum."""
+
+    auction_id: int
+    bid_id: int
+    price_vnd: int
+    min_next_bid_vnd: int
+    reserve_met: bool
+    bids: int
+    close_ns: int
+
+
+class BidPlaced(Ev, tag="bid_placed", kw_only=True, omit_defaults=True, frozen=True):
+    """Private to the bidder: their bid or maximum as the engine holds it, and whether they lead
+    (english); ``held_vnd`` is the cash the bid now holds."""
+
+    auction_id: int
+    recipient: str
+    bid_id: int
+    kind: AuctionKind
+    max_price_vnd: int
+    leading: bool = False
+    price_vnd: int = 0
+    held_vnd: int
+
+
+class Outbid(Ev, tag="outbid", kw_only=True, omit_defaults=True, frozen=True):
+    """Private: the recipient no longer leads; their hold is released."""
+
+    auction_id: int
+    recipient: str
+    price_vnd: int
+    released_vnd: int
+
+
+class AuctionExtended(Ev, tag="auction_extended", kw_only=True, omit_defaults=True, frozen=True):
+    auction_id: int
+    close_ns: int
+    extended_by_ns: int
+    total_extension_ns: int
+
+
+class ClockTicked(Ev, tag="clock_ticked", kw_only=True, omit_defaults=True, frozen=True):
+    """Public (dutch): the clock shows ``price_vnd`` until ``next_step_ns``. ``restarted`` after
+    a partial purchase."""
+
+    auction_id: int
+    price_vnd: int
+    remaining_qty: int
+    next_step_ns: int
+    restarted: bool = False
+
+
+class AuctionClosed(Ev, tag="auction_closed", kw_only=True, omit_defaults=True, frozen=True):
+    """Public: the auction is over. ``outcome`` sold, partly_sold (dutch) or unsold; ``reason``
+    says why it ended (``sold``, ``no_bids``, ``reserve_not_met``, ``floor_reached``,
+    ``sold_out``). ``trade_ids`` are its `TradeExecuted` events (all of them, for dutch)."""
+
+    auction_id: int
+    kind: AuctionKind
+    outcome: Literal["sold", "partly_sold", "unsold"]
+    reason: str
+    sold_qty: int
+    unsold_qty: int
+    price_vnd: int | None = None
+    winner: str | None = None
+    trade_ids: list[int] = []
+
+
+class CallStarted(Ev, tag="call_started", kw_only=True, omit_defaults=True, frozen=True):
+    symbol: str
+    close_at_ns: int | None = None
+    reopening: bool = False
+
+
+class IndicativePrice(Ev, tag="indicative_price", kw_only=True, omit_defaults=True, frozen=True):
+    """Public: the price and volume the call would uncross at now (None: nothing crosses);
+    ``imbalance_qty`` is surplus demand (+) or supply (-) at that price."""
+
+    symbol: str
+    price_vnd: int | None
+    volume: int
+    imbalance_qty: int
+
+
+class CallUncrossed(Ev, tag="call_uncrossed", kw_only=True, omit_defaults=True, frozen=True):
+    """Public: the call closed; ``volume`` traded at ``price_vnd`` (None when nothing crossed);
+    continuous trading resumes."""
+
+    symbol: str
+    price_vnd: int | None
+    volume: int
+    imbalance_qty: int
+
+
+# ---------------------------------------------------------------------------------------------
+# The unions and their decoders (after every class, so appended messages can join them)
+# ---------------------------------------------------------------------------------------------
+
+Command = (
+    AddInstrument
+    | HaltInstrument
+    | ResumeInstrument
+    | Deposit
+    | Withdraw
+    | ReceiveLot
+    | WithdrawLot
+    | PlaceOrder
+    | CancelOrder
+    | ReplaceOrder
+    | Tick
+    | CreateAuction
+    | PlaceBid
+    | DutchBuy
+    | StartCall
+    | EndCall
+)
+
 Event = (
     InstrumentAdded
     | InstrumentHalted
@@ -362,6 +591,18 @@ Event = (
     | OrderExpired
     | OrderReplaced
     | BookUpdated
+    | AuctionCreated
+    | AuctionOpened
+    | AuctionBidRejected
+    | BidAccepted
+    | BidPlaced
+    | Outbid
+    | AuctionExtended
+    | ClockTicked
+    | AuctionClosed
+    | CallStarted
+    | IndicativePrice
+    | CallUncrossed
 )
 
 command_json_decoder = msgspec.json.Decoder(Command)

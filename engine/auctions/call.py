@@ -1,0 +1,466 @@
+"""The uniform-price call auction that opens or re-opens an instrument's book.
+
+Owns the call phase of instruments: orders placed during a call are accepted (their holds
+taken) but kept here, outside the continuous `Book`, so the book never rests crossed; an
+indicative price and volume is published whenever it changes; the close (``end_call`` or a
+tick at ``close_at_ns``) executes every crossing order at one price and hands the remainder to
+continuous trading. Orders already resting in the book when the call starts take part too,
+ahead of call orders at the same price (they are older).
+
+Price choice (`equilibrium`), in order: maximum executable volume; minimum imbalance; the side
+of the imbalance (highest price if buyers are left over, lowest if sellers are); closest to the
+reference price, the higher when two are equally close (and the higher without a reference).
+Candidates are the limit prices of the orders; with only market orders, the reference price.
+Orders better than the price fill fully, orders at the price in time priority.
+
+While a call runs, the exchange's cancel and replace handlers are wrapped (see `_install`):
+cancels of call orders are handled here; replaces on an instrument in a call are refused
+(``replace_not_allowed_in_call``: cancel and enter again). FOK and post-only orders are
+refused in a call. It never matches during the call and never reads the clock.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+
+from engine.messages import (
+    CallStarted,
+    CallUncrossed,
+    CancelOrder,
+    CancelRejected,
+    CommandRejected,
+    EndCall,
+    Event,
+    IndicativePrice,
+    OrderAccepted,
+    OrderRejected,
+    PlaceOrder,
+    ReplaceOrder,
+    StartCall,
+    Tick,
+    TradeExecuted,
+)
+from engine.order import CANCELLED, EXPIRED, FILLED, PARTIALLY_FILLED, Order, transition
+
+if TYPE_CHECKING:
+    from engine.accounts import Account
+    from engine.exchange import Exchange, Instrument
+
+CONTINUOUS: Final = "continuous"
+CALL: Final = "call"
+MAX_CALL_ORDERS = 100_000  # per instrument: the uncross is O(candidates x orders)
+
+
+class CallState(msgspec.Struct, array_like=True):
+    symbol: str
+    close_at_ns: int | None
+    orders: dict[int, int]  # order id -> market buy cash cap (0 otherwise), arrival order
+    indicative: tuple[int | None, int, int] | None = None  # last published (price, vol, imb)
+
+
+class Side:
+    """One order's part in the uncross: ``limit`` None for a market order."""
+
+    __slots__ = ("order", "limit", "cap")
+
+    def __init__(self, order: Order, limit: int | None, cap: int) -> None:
+        self.order = order
+        self.limit = limit
+        self.cap = cap  # a market buy's cash cap, else 0
+
+
+def _qty_at(s: Side, price: int, step: int) -> int:
+    if s.cap:
+        afford = s.cap // price
+        afford -= afford % step
+        return s.order.leaves if s.order.leaves < afford else afford
+    return s.order.leaves
+
+
+def equilibrium(
+    buys: list[Side], sells: list[Side], ref: int | None, step: int
+) -> tuple[int | None, int, int]:
+    """(price or None, executable volume, imbalance = demand - supply at that price)."""
+    candidates = sorted({s.limit for s in buys + sells if s.limit is not None})
+    if not candidates:
+        if ref is None or not buys or not sells:
+            return None, 0, 0
+        candidates = [ref]
+    best: list[tuple[int, int, int]] = []  # (price, volume, imbalance)
+    for p in candidates:
+        demand = sum(_qty_at(b, p, step) for b in buys if b.limit is None or b.limit >= p)
+        supply = sum(s.order.leaves for s in sells if s.limit is None or s.limit <= p)
+        best.append((p, min(demand, supply), demand - supply))
+    top = max(v for _, v, _ in best)
+    if top == 0:
+        return None, 0, 0
+    tied = [c for c in best if c[1] == top]
+    least = min(abs(i) for _, _, i in tied)
+    tied = [c for c in tied if abs(c[2]) == least]
+    if all(i > 0 for _, _, i in tied):
+        chosen = tied[-1]  # buyers left over: the highest price
+    elif all(i < 0 for _, _, i in tied):
+        chosen = tied[0]  # sellers left over: the lowest price
+    elif ref is None:
+        chosen = tied[-1]
+    else:
+        chosen = min(tied, key=lambda c: (abs(c[0] - ref), -c[0]))
+    return chosen
+
+
+class CallDesk:
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.calls: dict[str, CallState] = {}
+
+    # -- the exchange's handlers while a call runs ---------------------------------------------
+
+    def _install(self) -> None:
+        """Route cancels and replaces through the call desk while any call runs, so the
+        continuous hot path pays nothing when none does."""
+        handlers: dict[type, Callable[[Any], list[Event]]] = self.exchange._handlers
+        if self.calls:
+            handlers[CancelOrder] = self._cancel
+            handlers[ReplaceOrder] = self._replace
+        else:
+            handlers[CancelOrder] = self.exchange._cancel
+            handlers[ReplaceOrder] = self.exchange._replace
+
+    def _cancel(self, cmd: CancelOrder) -> list[Event]:
+        ex = self.exchange
+        order = ex.orders.get(cmd.order_id)
+        state = None if order is None else self.calls.get(order.symbol)
+        if state is None or order is None:
+            return ex._cancel(cmd)
+        if cmd.order_id not in state.orders or order.account != cmd.account:
+            events = ex._cancel(cmd)  # a book order in the call, or the exchange's refusal
+        else:
+            cap = state.orders.pop(cmd.order_id)
+            events = []
+            ex._finish(order, CANCELLED, "user", cap, events, cmd.seq, cmd.ts_ns)
+        self._indicate(state, events, cmd.seq, cmd.ts_ns)
+        return events
+
+    def _replace(self, cmd: ReplaceOrder) -> list[Event]:
+        ex = self.exchange
+        order = ex.orders.get(cmd.order_id)
+        if order is None or order.symbol not in self.calls:
+            return ex._replace(cmd)
+        return [
+            CancelRejected(
+                seq=cmd.seq, ts_ns=cmd.ts_ns, account=cmd.account, order_id=cmd.order_id,
+                request="replace", reason="replace_not_allowed_in_call",
+                detail="cancel and enter a new order during the call",
+            )
+        ]
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def start(self, cmd: StartCall) -> list[Event]:
+        ex = self.exchange
+        inst = ex.instruments.get(cmd.symbol)
+        reason = ""
+        if inst is None:
+            reason = "unknown_symbol"
+        elif cmd.symbol in self.calls:
+            reason = "already_in_call"
+        elif cmd.close_at_ns is not None and cmd.close_at_ns <= cmd.ts_ns:
+            reason = "close_in_past"
+        if reason or inst is None:
+            return [
+                CommandRejected(
+                    seq=cmd.seq, ts_ns=cmd.ts_ns, command="start_call", reason=reason,
+                    detail=cmd.symbol,
+                )
+            ]
+        reopening = inst.halted
+        inst.halted = False  # a call re-opens a halted book
+        inst.phase = CALL
+        state = self.calls[cmd.symbol] = CallState(cmd.symbol, cmd.close_at_ns, {})
+        self._install()
+        events: list[Event] = [
+            CallStarted(
+                seq=cmd.seq, ts_ns=cmd.ts_ns, symbol=cmd.symbol, close_at_ns=cmd.close_at_ns,
+                reopening=reopening,
+            )
+        ]
+        self._indicate(state, events, cmd.seq, cmd.ts_ns)
+        return events
+
+    def end(self, cmd: EndCall) -> list[Event]:
+        ex = self.exchange
+        state = self.calls.get(cmd.symbol)
+        reason = ""
+        if state is None:
+            reason = "not_in_call"
+        elif ex.instruments[cmd.symbol].halted:
+            reason = "instrument_halted"
+        if reason or state is None:
+            return [
+                CommandRejected(
+                    seq=cmd.seq, ts_ns=cmd.ts_ns, command="end_call", reason=reason,
+                    detail=cmd.symbol,
+                )
+            ]
+        events: list[Event] = []
+        self._uncross(state, events, cmd.seq, cmd.ts_ns)
+        return events
+
+    def on_tick(self, cmd: Tick) -> list[Event]:
+        ts = cmd.ts_ns
+        events: list[Event] = []
+        ex = self.exchange
+        for state in list(self.calls.values()):
+            expired = [
+                oid for oid in state.orders
+                if (e := ex.orders[oid].expire_at) is not None and e <= ts
+            ]
+            for oid in expired:
+                del state.orders[oid]
+                ex._finish(ex.orders[oid], EXPIRED, "", 0, events, cmd.seq, ts)
+            close = state.close_at_ns
+            if close is not None and close <= ts and not ex.instruments[state.symbol].halted:
+                self._uncross(state, events, cmd.seq, ts)
+            else:
+                self._indicate(state, events, cmd.seq, ts)  # book orders may have expired
+        return events
+
+    def place(
+        self, cmd: PlaceOrder, account: Account, hold: int, price: int, tif: str
+    ) -> list[Event]:
+        """An order that passed the exchange's validation and risk check, on an instrument in
+        its call phase: accept it and keep it for the uncross."""
+        ex = self.exchange
+        state = self.calls[cmd.symbol]
+        reason = ""
+        if cmd.post_only:
+            reason = "post_only_not_allowed_in_call"
+        elif tif == "fok":
+            reason = "fok_not_allowed_in_call"
+        elif len(state.orders) >= MAX_CALL_ORDERS:
+            reason = "call_full"
+        if reason:
+            return [
+                OrderRejected(
+                    seq=cmd.seq, ts_ns=cmd.ts_ns, account=cmd.account,
+                    client_order_id=cmd.client_order_id, symbol=cmd.symbol, reason=reason,
+                )
+            ]
+        is_buy = cmd.side == "buy"
+        seq = cmd.seq
+        order = Order(
+            seq, cmd.account, cmd.client_order_id, cmd.symbol, is_buy, price, cmd.qty, tif,
+            False, cmd.expire_at_ns,
+        )
+        ex.orders[seq] = order
+        account.orders_by_cid[cmd.client_order_id] = seq
+        if is_buy:
+            account.cash_held_vnd += hold
+        else:
+            account.holdings[cmd.symbol].held += cmd.qty
+        state.orders[seq] = hold if price == 0 and is_buy else 0
+        events: list[Event] = [
+            OrderAccepted(
+                seq=seq, ts_ns=cmd.ts_ns, order_id=seq, account=cmd.account,
+                client_order_id=cmd.client_order_id, symbol=cmd.symbol, side=cmd.side,
+                order_type=cmd.order_type, price_vnd=cmd.price_vnd, qty=cmd.qty,
+                tif=tif,  # type: ignore[arg-type]
+                expire_at_ns=cmd.expire_at_ns,
+            )
+        ]
+        self._indicate(state, events, seq, cmd.ts_ns)
+        return events
+
+    # -- the uncross ---------------------------------------------------------------------------
+
+    def _sides(self, state: CallState) -> tuple[list[Side], list[Side]]:
+        """Buys and sells in priority order: market first, then price, then time (book orders,
+        older, before call orders at the same price)."""
+        ex = self.exchange
+        book = ex.books[state.symbol]
+        buys = [Side(o, o.price, 0) for o in book.resting_orders(True)]
+        sells = [Side(o, o.price, 0) for o in book.resting_orders(False)]
+        for oid, cap in state.orders.items():
+            o = ex.orders[oid]
+            s = Side(o, o.price or None, cap)
+            (buys if o.is_buy else sells).append(s)
+        buys.sort(key=lambda s: -(s.limit if s.limit is not None else 1 << 62))
+        sells.sort(key=lambda s: s.limit if s.limit is not None else -1)
+        return buys, sells
+
+    def indicative(self, symbol: str) -> tuple[int | None, int, int]:
+        state = self.calls[symbol]
+        inst = self.exchange.instruments[symbol]
+        buys, sells = self._sides(state)
+        return equilibrium(buys, sells, inst.reference_price(), inst.qty_step)
+
+    def _indicate(self, state: CallState, events: list[Event], seq: int, ts: int) -> None:
+        now = self.indicative(state.symbol)
+        if now != state.indicative:
+            state.indicative = now
+            events.append(
+                IndicativePrice(
+                    seq=seq, ts_ns=ts, symbol=state.symbol, price_vnd=now[0], volume=now[1],
+                    imbalance_qty=now[2],
+                )
+            )
+
+    def _uncross(self, state: CallState, events: list[Event], seq: int, ts: int) -> None:
+        ex = self.exchange
+        symbol = state.symbol
+        inst = ex.instruments[symbol]
+        book = ex.books[symbol]
+        step = inst.qty_step
+        buys, sells = self._sides(state)
+        price, volume, imbalance = equilibrium(buys, sells, inst.reference_price(), step)
+        caps = dict(state.orders)  # market buys' cash left
+        if price is not None:
+            buy_fills = _allocate(buys, price, volume, step, True)
+            sell_fills = _allocate(sells, price, volume, step, False)
+            self._execute(inst, book, buy_fills, sell_fills, price, caps, events, seq, ts)
+        for oid in state.orders:
+            o = ex.orders[oid]
+            cap_left = caps[oid]
+            if o.leaves == 0:
+                if cap_left:
+                    ex.accounts[o.account].cash_held_vnd -= cap_left
+            elif o.expire_at is not None and o.expire_at <= ts:
+                ex._finish(o, EXPIRED, "", 0, events, seq, ts)
+            elif o.price == 0 or o.tif == "ioc":
+                ex._finish(o, CANCELLED, "ioc", cap_left, events, seq, ts)
+            else:
+                book.add(o)
+                if o.expire_at is not None:
+                    heapq.heappush(ex.gtd_heap, (o.expire_at, o.order_id))
+        del self.calls[symbol]
+        inst.phase = CONTINUOUS
+        self._install()
+        ex._publish(book, events, seq, ts)
+        events.append(
+            CallUncrossed(
+                seq=seq, ts_ns=ts, symbol=symbol, price_vnd=price, volume=volume,
+                imbalance_qty=imbalance,
+            )
+        )
+
+    def _execute(
+        self, inst: Instrument, book: Any, buy_fills: list[tuple[Side, int]],
+        sell_fills: list[tuple[Side, int]], price: int, caps: dict[int, int],
+        events: list[Event], seq: int, ts: int,
+    ) -> None:
+        """Pair the allocations in priority order and settle each pair at ``price`` the way
+        the exchange settles a fill: the buyer's hold for the quantity is released (so a buy
+        filled below its limit gets the difference back), goods are drawn from the seller's
+        lots oldest first."""
+        ex = self.exchange
+        accounts = ex.accounts
+        symbol = inst.symbol
+        i = j = 0
+        bq = buy_fills[0][1] if buy_fills else 0
+        sq = sell_fills[0][1] if sell_fills else 0
+        while i < len(buy_fills) and j < len(sell_fills):
+            b = buy_fills[i][0].order
+            s = sell_fills[j][0].order
+            q = bq if bq < sq else sq
+            value = price * q
+            buyer = accounts[b.account]
+            seller = accounts[s.account]
+            if b.price == 0:
+                caps[b.order_id] -= value
+                release = value
+            else:
+                release = b.price * q
+            buyer.cash_vnd -= value
+            buyer.cash_held_vnd -= release
+            seller.cash_vnd += value
+            legs = seller.holdings[symbol].draw(q)
+            bh = buyer.holding(symbol)
+            for leg in legs:
+                bh.add_lot(leg.lot_id, leg.qty)
+            for o in (b, s):
+                if o.resting:
+                    if o.leaves == q:
+                        book.remove(o)
+                    else:
+                        book.reduce(o, o.leaves - q)
+                        continue
+                o.leaves -= q
+            transition(b, FILLED if b.leaves == 0 else PARTIALLY_FILLED)
+            transition(s, FILLED if s.leaves == 0 else PARTIALLY_FILLED)
+            maker, taker = (b, s) if b.order_id < s.order_id else (s, b)
+            ex.trade_seq += 1
+            events.append(
+                TradeExecuted(
+                    seq=seq, ts_ns=ts, trade_id=ex.trade_seq, symbol=symbol, price_vnd=price,
+                    qty=q, aggressor="buy" if taker is b else "sell",
+                    maker_order_id=maker.order_id, taker_order_id=taker.order_id,
+                    buyer=b.account, seller=s.account, maker_leaves_qty=maker.leaves,
+                    taker_leaves_qty=taker.leaves, lots=legs,
+                )
+            )
+            bq -= q
+            sq -= q
+            if bq == 0:
+                i += 1
+                bq = buy_fills[i][1] if i < len(buy_fills) else 0
+            if sq == 0:
+                j += 1
+                sq = sell_fills[j][1] if j < len(sell_fills) else 0
+        inst.last_price_vnd = price
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def state(self) -> list[CallState]:
+        return list(self.calls.values())
+
+    def restore(self, states: list[CallState]) -> None:
+        for state in states:
+            self.calls[state.symbol] = state
+            self.exchange.instruments[state.symbol].phase = CALL
+        self._install()
+
+    def holds(self, cash: dict[str, int], goods: dict[tuple[str, str], int]) -> None:
+        orders = self.exchange.orders
+        for state in self.calls.values():
+            for oid, cap in state.orders.items():
+                o = orders[oid]
+                if o.is_buy:
+                    cash[o.account] = cash.get(o.account, 0) + (cap or o.price * o.leaves)
+                else:
+                    key = (o.account, o.symbol)
+                    goods[key] = goods.get(key, 0) + o.leaves
+
+    def _check(self) -> None:
+        ex = self.exchange
+        for symbol, state in self.calls.items():
+            assert ex.instruments[symbol].phase is CALL
+            for oid in state.orders:
+                o = ex.orders[oid]
+                assert o.symbol == symbol and not o.resting and o.status == "new", o
+        for inst in ex.instruments.values():
+            assert (inst.phase is CALL) == (inst.symbol in self.calls)
+
+
+def _allocate(
+    sides: list[Side], price: int, volume: int, step: int, is_buy: bool
+) -> list[tuple[Side, int]]:
+    """Give ``volume`` to the orders that accept ``price``, in priority order."""
+    out: list[tuple[Side, int]] = []
+    left = volume
+    for s in sides:
+        if not left:
+            break
+        if s.limit is not None and (s.limit < price if is_buy else s.limit > price):
+            break  # sorted: no later order accepts the price either
+        q = _qty_at(s, price, step) if is_buy else s.order.leaves
+        if q > left:
+            q = left
+        if q:
+            out.append((s, q))
+            left -= q
+    assert left == 0, (left, volume)
+    return out

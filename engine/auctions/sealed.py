@@ -1,0 +1,31 @@
+"""Sealed-bid rules: ranking and the price paid, first or second (Vickrey) price.
+
+Bids are ranked by price, highest first, then by time (the seq of the bid or of its latest
+raise), earliest first. The winner is the top bid if it meets the reserve. First price: the
+winner pays their bid. Second price: the higher of the second-highest bid and the reserve; with
+a single bid and no reserve, the start (minimum) price.
+"""
+
+from __future__ import annotations
+
+from engine.auctions.model import Auction, SealedBid
+
+
+def ranking(a: Auction) -> list[SealedBid]:
+    return sorted(a.sealed.values(), key=lambda b: (-b.price_vnd, b.bid_id))
+
+
+def winner_and_price(a: Auction) -> tuple[SealedBid | None, int, str]:
+    """(winning bid or None, price to pay, reason)."""
+    ranked = ranking(a)
+    if not ranked:
+        return None, 0, "no_bids"
+    top = ranked[0]
+    reserve = a.reserve_vnd
+    if reserve is not None and top.price_vnd < reserve:
+        return None, 0, "reserve_not_met"
+    if a.pricing == "first":
+        return top, top.price_vnd, "sold"
+    second = ranked[1].price_vnd if len(ranked) > 1 else a.start_price_vnd
+    price = second if reserve is None or second >= reserve else reserve
+    return top, price, "sold"
