@@ -1,0 +1,67 @@
+"""The command line: scenario runner output, demo determinism, benchmark JSON line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+
+from engine.messages import Event, TradeExecuted
+
+HERBX = [sys.executable, "-m", "gateway.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def herbx(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HERBX, *args], capture_output=True, text=True, input=stdin,
+                          cwd=ROOT, timeout=300)
+
+
+SCENARIO = """\
+# a seller, a buyer, one trade
+{"type":"add_instrument","symbol":"QUE-BARK-A","herb":"QUE","grade":"A","tick_vnd":100}
+{"type":"deposit","account":"B1","amount_vnd":100000000}
+{"type":"receive_lot","lot_id":"L1","account":"S1","symbol":"QUE-BARK-A","qty":500}
+
+{"type":"place_order","account":"S1","client_order_id":"a","symbol":"QUE-BARK-A","side":"sell","price_vnd":61500,"qty":100}
+{"type":"place_order","account":"B1","client_order_id":"b","symbol":"QUE-BARK-A","side":"buy","price_vnd":61600,"qty":40,"ts_ns":5}
+"""
+
+
+def test_scenario_prints_one_event_per_line(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_text(SCENARIO)
+    result = herbx("scenario", str(path))
+    assert result.returncode == 0, result.stderr
+    events = [msgspec.json.decode(line, type=Event) for line in result.stdout.splitlines()]
+    assert [e.seq for e in events] == [1, 2, 3, 4, 4, 5, 5, 5]
+    trade = next(e for e in events if isinstance(e, TradeExecuted))
+    assert (trade.price_vnd, trade.qty, trade.ts_ns, trade.lots[0].lot_id) == (61500, 40, 5, "L1")
+    assert herbx("scenario", "-", stdin=SCENARIO).stdout == result.stdout
+
+
+def test_scenario_reports_a_bad_line() -> None:
+    result = herbx("scenario", "-", stdin='{"type":"place_order","qty":"many"}\n')
+    assert result.returncode == 2
+    assert "line 1" in result.stderr
+
+
+def test_demo_is_deterministic() -> None:
+    a = herbx("demo", "--minutes", "5", "--pace", "0")
+    b = herbx("demo", "--minutes", "5", "--pace", "0")
+    assert a.returncode == 0, a.stderr
+    assert a.stdout == b.stdout
+    assert "QUE-BARK-A" in a.stdout and "trades from" in a.stdout
+
+
+def test_bench_engine_last_line_is_json() -> None:
+    result = herbx("bench", "engine", "--orders", "3000", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in ("commands_per_s", "p50_ns", "p99_ns", "p999_ns", "trades", "resting_orders",
+                "peak_rss_bytes"):
+        assert isinstance(figures[key], int) and figures[key] >= 0, key
+    assert figures["trades"] > 0 and figures["commands"] == 3003
