@@ -29,7 +29,6 @@ import random
 import resource
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -67,10 +66,10 @@ def generate(orders: int, seed: int) -> list[Command]:
     rng = random.Random(seed)
     shadow = Exchange()
     cmds = setup_commands(orders)
-    for seq, cmd in enumerate(cmds, 1):
-        cmd.seq = seq
-        cmd.ts_ns = seq * 1000
-        shadow.apply(cmd)
+    for seq, setup_cmd in enumerate(cmds, 1):
+        setup_cmd.seq = seq
+        setup_cmd.ts_ns = seq * 1000
+        shadow.apply(setup_cmd)
     book = shadow.books[SYMBOL]
     resting: list[int] = []
     pos: dict[int, int] = {}
@@ -91,11 +90,10 @@ def generate(orders: int, seed: int) -> list[Command]:
         is_buy = rng.random() < 0.5
         qty = rng.randint(QTY_MIN, QTY_MAX)
         bb, ba = book.best_bid, book.best_ask
-        cmd: Command
         if c1 <= r < c2 and resting:
             oid = resting[rng.randrange(len(resting))]
             owner = shadow.orders[oid].account
-            cmd = CancelOrder(account=owner, order_id=oid)
+            cmd: Command = CancelOrder(account=owner, order_id=oid)
         elif r >= c3:
             account = BUYER if is_buy else SELLER
             cap = qty * PRICE_MAX if is_buy else None

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 
 from engine.messages import (
+    AddInstrument,
     BookUpdated,
     CancelRejected,
     CashWithdrawn,
     CommandRejected,
+    HaltInstrument,
     InstrumentAdded,
+    LotLeg,
     LotWithdrawn,
     OrderAccepted,
     OrderCancelled,
@@ -17,13 +20,10 @@ from engine.messages import (
     OrderRejected,
     OrderReplaced,
     OrderResent,
+    ResumeInstrument,
     TradeExecuted,
     Withdraw,
     WithdrawLot,
-    HaltInstrument,
-    ResumeInstrument,
-    AddInstrument,
-    LotLeg,
 )
 from engine.naive_book import NaiveBook
 from tests.support import SYMBOL, Sim, market, of, one
