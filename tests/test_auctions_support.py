@@ -29,9 +29,11 @@ class AuctionSim(Sim):
         super().__init__(**kw)
         self.deposited = 0
         self.goods_in = 0
+        self.commands: list[Any] = []  # every command, stamped, as a journal would hold it
 
     def do(self, cmd: Any, ts: int | None = None) -> list[Event]:
         events = super().do(cmd, ts)
+        self.commands.append(cmd)
         if self.check:
             conserved(self)
         return events
