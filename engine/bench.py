@@ -260,3 +260,42 @@ def main(orders: int, seed: int, journal: str | None = None, resting: int = 0) -
     result["peak_rss_bytes"] = peak_rss_bytes()
     print(json.dumps(result))
     return 0
+
+
+def peer_run(stream: list[tuple]) -> tuple[int, int]:  # type: ignore[type-arg]
+    """Adapter for ../shared/bench/peer_bench.py (``--extra engine.bench:peer_run``): feeds the
+    driver's tuples to a fresh exchange, commands built and stamped inside the timed loop as
+    every peer's adapter does; returns (maker fills, volume)."""
+    ex = Exchange()
+    setup = setup_commands(len(stream))
+    for seq, setup_cmd in enumerate(setup, 1):
+        setup_cmd.seq = seq
+        ex.apply(setup_cmd)
+    apply = ex.apply
+    ids: dict[int, tuple[int, str]] = {}
+    seq = len(setup)
+    trades = volume = 0
+    for c in stream:
+        seq += 1
+        kind = c[0]
+        if kind == 2:  # cancel
+            order_id, account = ids.pop(c[1], (0, BUYER))
+            cmd: Command = CancelOrder(account=account, order_id=order_id)
+        else:
+            is_buy = c[2]
+            account = BUYER if is_buy else SELLER
+            ids[c[1]] = (seq, account)
+            if kind == 3:  # market, IOC
+                cmd = PlaceOrder(account=account, client_order_id=str(seq), symbol=SYMBOL,
+                                 side="buy" if is_buy else "sell", order_type="market",
+                                 qty=c[3], tif="ioc",
+                                 cash_cap_vnd=c[3] * PRICE_MAX if is_buy else None)
+            else:
+                cmd = PlaceOrder(account=account, client_order_id=str(seq), symbol=SYMBOL,
+                                 side="buy" if is_buy else "sell", price_vnd=c[3], qty=c[4])
+        cmd.seq = seq
+        for e in apply(cmd):
+            if type(e) is TradeExecuted:
+                trades += 1
+                volume += e.qty
+    return trades, volume
