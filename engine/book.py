@@ -18,8 +18,8 @@ Structure and costs (n = resting orders, L = price levels):
   when it reaches the head (or when the level compacts itself, so dead entries never outnumber
   live ones by much). A level whose live count reaches zero is deleted at once.
 
-Every method that changes a level records its price, and `take_changes` hands the changed levels
-(absolute quantities) to the exchange for one `BookUpdated` event per command.
+Every method that changes a level records it, and `publish` turns the changed levels (absolute
+quantities) into one `BookUpdated` event per command.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import heapq
 from collections import deque
 from collections.abc import Iterator
 
+from engine.messages import BookUpdated, Event
 from engine.order import Order
 
 Fill = tuple[Order, int]  # (maker order, quantity) at the maker's price
@@ -274,14 +275,47 @@ class Book:
                 bids.append((p, lv.qty))
             if len(bids) > 1:
                 bids.sort(reverse=True)
-            self.changed_bids = {}
+            changed_bids.clear()
         if changed_asks:
             for p, lv in changed_asks.items():
                 asks.append((p, lv.qty))
             if len(asks) > 1:
                 asks.sort()
-            self.changed_asks = {}
+            changed_asks.clear()
         return bids, asks
+
+    def publish(self, events: list[Event], seq: int, ts: int) -> None:
+        """Append one `BookUpdated` with the levels changed since the last call, if any, and
+        advance ``book_seq``. The common single-level change takes a short path."""
+        changed_bids = self.changed_bids
+        changed_asks = self.changed_asks
+        if changed_bids:
+            if changed_asks or len(changed_bids) > 1:
+                self._publish_many(events, seq, ts)
+                return
+            for price, level in changed_bids.items():
+                bids = [(price, level.qty)]
+            changed_bids.clear()
+            self.book_seq += 1
+            events.append(BookUpdated(seq=seq, ts_ns=ts, symbol=self.symbol,
+                                      book_seq=self.book_seq, bids=bids, asks=[]))
+        elif changed_asks:
+            if len(changed_asks) > 1:
+                self._publish_many(events, seq, ts)
+                return
+            for price, level in changed_asks.items():
+                asks = [(price, level.qty)]
+            changed_asks.clear()
+            self.book_seq += 1
+            events.append(BookUpdated(seq=seq, ts_ns=ts, symbol=self.symbol,
+                                      book_seq=self.book_seq, bids=[], asks=asks))
+
+    def _publish_many(self, events: list[Event], seq: int, ts: int) -> None:
+        changes = self.take_changes()
+        assert changes is not None
+        self.book_seq += 1
+        events.append(BookUpdated(seq=seq, ts_ns=ts, symbol=self.symbol, book_seq=self.book_seq,
+                                  bids=changes[0], asks=changes[1]))
 
     def level_qty(self, is_buy: bool, price: int) -> int:
         level = (self.bids if is_buy else self.asks).get(price)

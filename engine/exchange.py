@@ -26,7 +26,6 @@ from engine.auctions import CONTINUOUS, AuctionHouse
 from engine.book import Book
 from engine.messages import (
     AddInstrument,
-    BookUpdated,
     CancelOrder,
     CancelRejected,
     CashDeposited,
@@ -292,16 +291,26 @@ class Exchange:
                 order_type=cmd.order_type,
                 price_vnd=cmd.price_vnd,
                 qty=qty,
-                tif=tif,  # type: ignore[arg-type]
+                tif=tif,
                 post_only=cmd.post_only,
                 expire_at_ns=expire_at,
             )
         ]
-        if tif == "fok" and book.fillable_qty(is_buy, limit, qty, cmd.account, cap, step) < qty:
+        opposite = book.best_ask if is_buy else book.best_bid
+        if (
+            (tif == "gtc" or tif == "gtd")
+            and limit is not None
+            and (opposite is None or (opposite > price if is_buy else opposite < price))
+        ):
+            # the common passive order: nothing to match, straight into the book
+            book.add(order)
+            if expire_at is not None:
+                heapq.heappush(self.gtd_heap, (expire_at, seq))
+        elif tif == "fok" and book.fillable_qty(is_buy, limit, qty, cmd.account, cap, step) < qty:
             self._finish(order, CANCELLED, "fok", cap or 0, events, seq, ts)
         else:
             self._execute(order, book, inst, limit, cap, events, seq, ts)
-        self._publish(book, events, seq, ts)
+        book.publish(events, seq, ts)
         return events
 
     def _execute(
@@ -318,7 +327,9 @@ class Exchange:
     ) -> None:
         """Match ``order`` (accepted, its hold taken), settle the fills, then rest the order or
         cancel its remainder. ``cap`` is a market buy's cash cap (held in full), else None."""
-        fills, stop = book.match(order.is_buy, limit, order.leaves, order.account, cap, inst.qty_step)
+        fills, stop = book.match(
+            order.is_buy, limit, order.leaves, order.account, cap, inst.qty_step
+        )
         cap_left = cap or 0
         if fills:
             cap_left = self._settle(order, fills, inst, cap, cap_left, events, seq, ts)
@@ -441,15 +452,7 @@ class Exchange:
             )
 
     def _publish(self, book: Book, events: list[Event], seq: int, ts: int) -> None:
-        changes = book.take_changes()
-        if changes is not None:
-            book.book_seq += 1
-            events.append(
-                BookUpdated(
-                    seq=seq, ts_ns=ts, symbol=book.symbol, book_seq=book.book_seq,
-                    bids=changes[0], asks=changes[1],
-                )
-            )
+        book.publish(events, seq, ts)
 
     def _own_open_order(
         self, cmd: CancelOrder | ReplaceOrder, request: str
@@ -728,7 +731,7 @@ class Exchange:
             return None
         return OrderView(
             order_id=o.order_id, account=o.account, client_order_id=o.client_order_id,
-            symbol=o.symbol, side=o.side, price_vnd=o.price or None, qty=o.qty,  # type: ignore[arg-type]
+            symbol=o.symbol, side=o.side, price_vnd=o.price or None, qty=o.qty,
             filled_qty=o.qty - o.leaves, leaves_qty=o.leaves, status=o.status, tif=o.tif,
             resting=o.resting,
         )

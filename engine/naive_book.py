@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from engine.book import Fill
+from engine.messages import BookUpdated, Event
 from engine.order import Order
 
 
@@ -110,6 +111,13 @@ class NaiveBook:
             [(p, self.level_qty(True, p)) for p in bids],
             [(p, self.level_qty(False, p)) for p in asks],
         )
+
+    def publish(self, events: list[Event], seq: int, ts: int) -> None:
+        changes = self.take_changes()
+        if changes is not None:
+            self.book_seq += 1
+            events.append(BookUpdated(seq=seq, ts_ns=ts, symbol=self.symbol,
+                                      book_seq=self.book_seq, bids=changes[0], asks=changes[1]))
 
     def depth(self, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         bid_prices = sorted({o.price for o in self.orders if o.is_buy}, reverse=True)[:n]
