@@ -54,7 +54,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.part == "auctions":
         from engine.auctions.bench import main as auctions_main
 
-        return auctions_main(seed=args.seed)
+        return auctions_main(seed=args.auction_seed)
     print(f"herbx bench: unknown part {args.part!r}", file=sys.stderr)
     return 2
 
@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=_int_env("seed", 42))
     p.add_argument("--journal", default=_env("journal"),
                    help="journal directory (engine: measure with the journal on)")
+    p.add_argument("--auction-seed", type=int, default=_int_env("auction_seed", 20261129),
+                   help="auctions: the workload seed")
     p.add_argument("--resting", type=int, default=_int_env("resting", 0),
                    help="engine: also fill a book with this many resting orders and measure memory")
     p.set_defaults(func=cmd_bench)

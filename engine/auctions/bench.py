@@ -122,8 +122,13 @@ def run(
     }
 
 
-def main() -> None:
-    print(json.dumps(run()))
+def main(seed: int = 20261129) -> int:
+    """`herbx bench auctions`: the figures as one JSON line (the last line of the output)."""
+    from engine.runtime import tune_gc
+
+    tune_gc()  # as the server runs: see engine/runtime.py
+    print(json.dumps(run(seed=seed)))
+    return 0
 
 
 if __name__ == "__main__":
