@@ -127,10 +127,13 @@ class Book:
             self.changed_bids[price] = level
         else:
             self.changed_asks[price] = level
-        if level.count == 0:
+        count = level.count
+        if count == 0:
             self._drop_level(is_buy, price)
-        elif len(level.orders) - level.count > max(_COMPACT_MIN_DEAD, level.count):
-            level.orders = deque(o for o in level.orders if o.resting)
+        else:
+            dead = len(level.orders) - count
+            if dead > _COMPACT_MIN_DEAD and dead > count:
+                level.orders = deque(o for o in level.orders if o.resting)
 
     def reduce(self, order: Order, new_leaves: int) -> None:
         """Lower a resting order's leaves in place; it keeps its time priority."""
