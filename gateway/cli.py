@@ -59,6 +59,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 2
 
 
+def _settings(args: argparse.Namespace) -> object:
+    from pathlib import Path
+
+    from gateway.config import Settings
+
+    return Settings(host=args.host, port=args.port, data_dir=Path(args.data_dir),
+                    database_url=args.database_url, redis_url=args.redis_url, demo=args.demo,
+                    log_level=args.log_level, tick_ms=args.tick_ms, public_url=args.public_url)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.serve import main as serve_main
+
+    return serve_main(_settings(args))  # type: ignore[arg-type]
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from gateway.watch import main as watch_main
+
+    return watch_main(args.symbol, url=args.url, depth=args.depth, count=args.count)
+
+
+def _flag(name: str) -> bool:
+    return (_env(name) or "").lower() in ("1", "true", "yes", "on")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="herbx", description="HerbX herb market engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +112,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resting", type=int, default=_int_env("resting", 0),
                    help="engine: also fill a book with this many resting orders and measure memory")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("serve", help="run the market (engine, API, WebSocket) in one process")
+    p.add_argument("--demo", action="store_true", default=_flag("demo"),
+                   help="seed a live demo market with bots (HERBX_DEMO=1)")
+    p.add_argument("--host", default=_env("host", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=_int_env("port", 8080))
+    p.add_argument("--data-dir", default=_env("data_dir", "./var"))
+    p.add_argument("--database-url", default=_env("database_url"))
+    p.add_argument("--redis-url", default=_env("redis_url"))
+    p.add_argument("--log-level", default=_env("log_level", "info"),
+                   choices=["debug", "info", "warning", "error"])
+    p.add_argument("--tick-ms", type=int, default=_int_env("tick_ms", 250),
+                   help="clock tick interval (0 = off)")
+    p.add_argument("--public-url", default=_env("public_url", ""),
+                   help="base URL that trace codes point at (default http://host:port)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("watch", help="tail a live book, verifying sequence and checksum")
+    p.add_argument("symbol")
+    p.add_argument("--url", default=_env("url", "ws://127.0.0.1:8080/ws"))
+    p.add_argument("--depth", type=int, default=_int_env("depth", 5))
+    p.add_argument("--count", type=int, default=_int_env("count", 0),
+                   help="stop after this many updates (0 = run until interrupted)")
+    p.set_defaults(func=cmd_watch)
     return parser
 
 

@@ -1,0 +1,117 @@
+"""Trading over REST: place, cancel, replace; own orders, fills and balances.
+
+Every handler acts for the authenticated participant's own account; an order of another account
+answers 404 exactly like an unknown one (no probing of other traders' order ids).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from engine.messages import CancelOrder, PlaceOrder, ReplaceOrder
+from gateway.auth import Participant
+from gateway.http import body, int_path, int_query, reply
+from gateway.orders import cancel_result, place_result, replace_result
+from gateway.problems import Problem
+from gateway.schemas import OrderOut, OrderRequest, OrderResultOut, ReplaceRequest
+from gateway.state import Gateway
+
+
+def order_command(who: Participant, req: OrderRequest) -> PlaceOrder:
+    expire_at_ns = None
+    if req.expire_at is not None:
+        if req.expire_at.tzinfo is None:
+            raise Problem(422, "invalid_field", "expire_at needs a time zone (e.g. Z)")
+        ts = req.expire_at
+        expire_at_ns = int(ts.timestamp()) * 1_000_000_000 + ts.microsecond * 1000
+    return PlaceOrder(
+        account=who.id, client_order_id=req.client_order_id or f"auto-{uuid.uuid4().hex[:20]}",
+        symbol=req.symbol, side=req.side, order_type=req.type, price_vnd=req.price,
+        qty=req.qty, tif=req.tif, post_only=req.post_only, expire_at_ns=expire_at_ns,
+        cash_cap_vnd=req.cash_cap)
+
+
+async def place(gw: Gateway, who: Participant, req: OrderRequest) -> tuple[int, OrderResultOut]:
+    return place_result(await gw.submit(order_command(who, req)))
+
+
+def own_order(gw: Gateway, who: Participant, order_id: int) -> Any:
+    view = gw.exchange.order_status(order_id)
+    if view is None or (view.account != who.id and who.role != "operator"):
+        raise Problem(404, "unknown_order", f"no order {order_id}")
+    return view
+
+
+async def cancel(gw: Gateway, who: Participant, order_id: int) -> OrderResultOut:
+    view = own_order(gw, who, order_id)
+    events = await gw.submit(CancelOrder(account=who.id, order_id=order_id))
+    return cancel_result(events, view.client_order_id)
+
+
+async def replace(gw: Gateway, who: Participant, order_id: int,
+                  req: ReplaceRequest) -> OrderResultOut:
+    view = own_order(gw, who, order_id)
+    events = await gw.submit(ReplaceOrder(account=who.id, order_id=order_id, qty=req.qty,
+                                          price_vnd=req.price))
+    return replace_result(events, view.client_order_id)
+
+
+def order_out(view: Any) -> OrderOut:
+    return OrderOut(order_id=view.order_id, client_order_id=view.client_order_id,
+                    symbol=view.symbol, side=view.side, price=view.price_vnd, qty=view.qty,
+                    filled_qty=view.filled_qty, leaves_qty=view.leaves_qty, status=view.status,
+                    tif=view.tif, resting=view.resting)
+
+
+# -- handlers -------------------------------------------------------------------------------------
+
+
+async def post_order(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    status, result = await place(gw, who, await body(request, OrderRequest))
+    return reply(result, status)
+
+
+async def delete_order(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    return reply(await cancel(gw, who, int_path(request, "order_id")))
+
+
+async def patch_order(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    req = await body(request, ReplaceRequest)
+    return reply(await replace(gw, who, int_path(request, "order_id"), req))
+
+
+async def get_order(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    return reply(order_out(own_order(gw, who, int_path(request, "order_id"))))
+
+
+async def list_orders(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    limit = int_query(request, "limit", 100, 1, gw.settings.page_max)
+    only_open = request.query.get("status", "open") == "open"
+    views = []
+    for oid in reversed(gw.market.orders_of(who.id)):
+        view = gw.exchange.order_status(oid)
+        if view is not None and (view.resting or not only_open):
+            views.append(order_out(view))
+            if len(views) == limit:
+                break
+    return reply({"orders": views})
+
+
+async def list_fills(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    limit = int_query(request, "limit", 100, 1, gw.settings.page_max)
+    return reply({"fills": gw.market.recent_fills(who.id, limit)})
+
+
+def balances_of(gw: Gateway, account: str) -> Any:
+    view = gw.exchange.balances(account)
+    if view is None:
+        return {"account": account, "cash_vnd": 0, "cash_held_vnd": 0,
+                "cash_available_vnd": 0, "goods": []}
+    return view
+
+
+async def my_balances(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    return reply(balances_of(gw, who.id))

@@ -1,0 +1,158 @@
+"""The aiohttp application: wiring, start-up and graceful shutdown.
+
+`create_app(settings)` builds the app; its one cleanup context opens the sequencer (recovering
+from the data directory), starts the pipeline, the clock, the heartbeats and, with ``demo``, the
+seeded market and its bots; on the way down it stops accepting, drains the queue, commits and
+closes the sequencer. WebSockets are closed first, on shutdown, with 1001 "going away".
+
+Layout of the data directory: ``engine/`` (the sequencer's journal and snapshots),
+``gateway/participants.json`` and ``gateway/lots.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from engine.messages import Event, Tick
+from engine.sequencer import Sequencer
+from gateway.auth import Participant, Registry
+from gateway.config import Settings
+from gateway.fanout import Hub
+from gateway.idempotency import IdempotencyStore
+from gateway.lots import LotStore
+from gateway.marketdata import MarketData
+from gateway.pipeline import Checksums, Overloaded, Pipeline, PipelineFailed
+from gateway.problems import error_middleware
+from gateway.ratelimit import RateLimiter
+from gateway.routes import setup_routes
+from gateway.state import GATEWAY, Gateway
+from grading.catalogue import load_catalogue
+from grading.trace import TraceConfig
+
+log = logging.getLogger("herbx.gateway")
+
+SETTINGS = web.AppKey("settings", Settings)
+TASKS = web.AppKey("tasks", list[asyncio.Task[None]])
+GOING_AWAY = 1001
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[error_middleware],
+                          client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[TASKS] = []
+    setup_routes(app)
+    app.cleanup_ctx.append(market_ctx)
+    app.on_shutdown.append(close_websockets)
+    return app
+
+
+def trace_config(s: Settings) -> TraceConfig:
+    if s.public_url:
+        scheme, _, host = s.public_url.partition("://")
+        return TraceConfig(resolver_host=host.rstrip("/"), scheme=scheme)
+    host = "127.0.0.1" if s.host in ("0.0.0.0", "::", "") else s.host
+    return TraceConfig(resolver_host=f"{host.lower()}:{s.port}", scheme="http")
+
+
+def bootstrap_operator(registry: Registry) -> str | None:
+    """A fresh market gets one operator; its token comes from HERBX_OPERATOR_TOKEN or is made
+    up and returned (to be printed once)."""
+    if any(p.role == "operator" for p in registry.participants.values()):
+        return None
+    registry.add(Participant(id="operator", name="Ban quản lý chợ (operator)", role="operator"))
+    return registry.issue_token("operator", os.environ.get("HERBX_OPERATOR_TOKEN") or None)
+
+
+async def market_ctx(app: web.Application) -> AsyncIterator[None]:
+    s = app[SETTINGS]
+    data = Path(s.data_dir)
+    sequencer = Sequencer(data / "engine", sync=s.journal_sync)
+    try:
+        catalogue = load_catalogue()
+        hub = Hub()
+        market = MarketData(sequencer.exchange, trades_kept=s.trades_kept,
+                            fills_kept=s.fills_kept)
+        lots = LotStore(data / "gateway" / "lots.json", catalogue)
+
+        def publish(events: list[Event], checksums: Checksums) -> None:
+            hub.publish(market.apply(events, checksums))
+            lots.record_trades(events, datetime.now(UTC))
+
+        pipeline = Pipeline(sequencer, publish, queue_size=s.queue_size,
+                            batch_size=s.batch_size)
+        gw = Gateway(settings=s, sequencer=sequencer, pipeline=pipeline, market=market, hub=hub,
+                     registry=Registry(data / "gateway" / "participants.json"), lots=lots,
+                     catalogue=catalogue, idempotency=IdempotencyStore(s.idempotency_keys),
+                     limiter=RateLimiter(s.rate_per_s, s.rate_burst), trace=trace_config(s))
+        app[GATEWAY] = gw
+        token = bootstrap_operator(gw.registry)
+        if token is not None:
+            gw.demo_tokens["operator"] = token
+            log.warning("new market: operator token %s (shown once)", token)
+        pipeline.start()
+    except BaseException:
+        sequencer.close()
+        raise
+    tasks = app[TASKS]
+    try:
+        if s.tick_ms > 0:
+            tasks.append(asyncio.create_task(clock(gw), name="herbx-clock"))
+        tasks.append(asyncio.create_task(heartbeats(gw), name="herbx-heartbeat"))
+        if s.demo:
+            from gateway.demo import start_demo
+
+            tasks += await start_demo(gw)
+        yield
+    finally:
+        gw.closing = True
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        tasks.clear()
+        await pipeline.stop()  # drains, commits and answers everything queued
+        sequencer.close()
+
+
+async def close_websockets(app: web.Application) -> None:
+    gw = app.get(GATEWAY)
+    if gw is None:
+        return
+    gw.closing = True
+    clients = list(gw.clients)
+    for c in clients:
+        c.cut_off(GOING_AWAY, "server shutting down")
+    for c in clients:
+        if c.close_task is not None:
+            await c.close_task
+
+
+def _retrieve(f: asyncio.Future[list[Event]]) -> None:
+    if not f.cancelled():
+        f.exception()
+
+
+async def clock(gw: Gateway) -> None:
+    """A ``tick`` every ``tick_ms``: GTD expiry and auction clocks. A full queue skips one."""
+    interval = gw.settings.tick_ms / 1000
+    while True:
+        await asyncio.sleep(interval)
+        with contextlib.suppress(Overloaded, PipelineFailed):
+            gw.pipeline.submit_nowait(Tick()).add_done_callback(_retrieve)
+
+
+async def heartbeats(gw: Gateway) -> None:
+    while True:
+        await asyncio.sleep(gw.settings.heartbeat_s)
+        for c in list(gw.clients):
+            c.heartbeat()

@@ -1,0 +1,106 @@
+"""Participants, roles and bearer tokens.
+
+Owns the participant registry: id (the engine account), name, role and the SHA-256 hashes of its
+tokens (a token itself is shown once, when it is issued, and never stored). Persisted as one JSON
+file in the data directory, replaced atomically on every change. Roles:
+
+- ``trader``: places orders and bids with its own cash; reads its own orders, fills, balances
+- ``cooperative``: registers its own lots, lists them, sells from them (orders, auctions)
+- ``lab``: posts assay results; nothing else
+- ``analyst``: reads market data; changes nothing
+- ``operator``: administers instruments, participants, cash and custody
+
+Must never store or log a token in clear, nor compare hashes in a way that leaks timing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+Role = Literal["trader", "cooperative", "lab", "analyst", "operator"]
+ROLES: tuple[Role, ...] = ("trader", "cooperative", "lab", "analyst", "operator")
+#: roles whose participant id is an engine account that can hold cash or goods and trade
+TRADING_ROLES: frozenset[str] = frozenset({"trader", "cooperative"})
+ParticipantId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}\Z")]
+
+
+class Participant(Struct, kw_only=True):
+    id: ParticipantId
+    name: Annotated[str, Meta(min_length=1, max_length=120)]
+    role: Role
+    number: int = 0  # a cooperative's market registration number (placeholder GTINs use it)
+    token_hashes: list[str] = []
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "hx_" + secrets.token_urlsafe(24)
+
+
+class Registry:
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self.participants: dict[str, Participant] = {}
+        self._by_hash: dict[str, str] = {}
+        if path is not None and path.exists():
+            for p in msgspec.json.decode(path.read_bytes(), type=list[Participant]):
+                self._index(p)
+
+    def _index(self, p: Participant) -> None:
+        self.participants[p.id] = p
+        for h in p.token_hashes:
+            self._by_hash[h] = p.id
+
+    def save(self) -> None:
+        if self._path is None:
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._path.with_suffix(".tmp")
+        tmp.write_bytes(msgspec.json.encode(list(self.participants.values())))
+        os.replace(tmp, self._path)
+
+    def add(self, p: Participant) -> None:
+        if p.id in self.participants:
+            raise KeyError(p.id)
+        self._index(p)
+        self.save()
+
+    def issue_token(self, participant_id: str, token: str | None = None) -> str:
+        """A new token for the participant (``token`` fixes it: demo and bootstrap only)."""
+        p = self.participants[participant_id]
+        token = token or new_token()
+        h = hash_token(token)
+        if h not in self._by_hash:
+            p.token_hashes.append(h)
+            self._by_hash[h] = p.id
+            self.save()
+        return token
+
+    def revoke_tokens(self, participant_id: str) -> int:
+        p = self.participants[participant_id]
+        n = len(p.token_hashes)
+        for h in p.token_hashes:
+            self._by_hash.pop(h, None)
+        p.token_hashes = []
+        self.save()
+        return n
+
+    def authenticate(self, token: str) -> Participant | None:
+        h = hash_token(token)
+        pid = self._by_hash.get(h)
+        if pid is None:
+            return None
+        p = self.participants[pid]
+        # the dict lookup found it by hash; compare in constant time anyway for the record
+        return p if any(hmac.compare_digest(h, x) for x in p.token_hashes) else None

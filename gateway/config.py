@@ -1,0 +1,44 @@
+"""Settings of a gateway process: every bound and interval in one frozen record.
+
+Built from the command line (each flag has an environment variable, see `gateway.cli`) or by
+tests, which shrink the bounds to provoke 413, 429, 503 and slow-consumer disconnects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./var")
+    database_url: str | None = None  # used by the settlement issue; accepted and shown only
+    redis_url: str | None = None  # multi-process mode (not in this process)
+    demo: bool = False
+    log_level: str = "info"
+    # pipeline
+    queue_size: int = 4096  # commands waiting for the sequencer; full -> 503
+    batch_size: int = 512  # commands per group commit
+    tick_ms: int = 250  # clock tick interval; 0 turns the clock off (tests)
+    journal_sync: bool = True  # fdatasync each group (False only for tests of the CPU path)
+    retry_after_s: int = 1
+    # HTTP
+    max_body_bytes: int = 64 * 1024
+    rate_per_s: float = 200.0  # per token (or per peer address without one)
+    rate_burst: int = 400
+    idempotency_keys: int = 10_000  # remembered Idempotency-Key responses (LRU)
+    page_max: int = 1000  # the largest ?limit=
+    # WebSocket
+    ws_max_msg_bytes: int = 16 * 1024
+    ws_send_buffer: int = 1024  # queued messages per connection before it is cut off
+    ws_max_subscriptions: int = 64
+    heartbeat_s: float = 1.0
+    # market data memory
+    trades_kept: int = 1000  # recent trades kept per instrument
+    fills_kept: int = 1000  # recent fills kept per account
+    # demo
+    demo_pace_s: float = 1.0  # market-maker / trader bot step
+    public_url: str = ""  # where trace URLs point; default http://host:port

@@ -1,0 +1,64 @@
+"""The fan-out: who is subscribed to what, and delivery of published messages to them.
+
+Owns the subscription tables (channel → subscribers, account → private subscribers). Each
+message is encoded once and pushed to every subscriber's bounded buffer without awaiting, so
+one slow client never delays the sequencer or any other client; a subscriber whose buffer
+overflows cuts itself off (see `gateway.ws.Client.push`). Must never await, nor drop a message
+silently for a subscriber that stays connected.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+
+from gateway.marketdata import Message, Target
+
+_encode = msgspec.json.Encoder().encode
+
+
+class Subscriber(Protocol):
+    def push(self, text: str) -> None: ...
+
+
+def encode(msg: Message) -> str:
+    return _encode(msg).decode()
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.channels: dict[str, dict[Subscriber, None]] = {}
+        self.accounts: dict[str, dict[Subscriber, None]] = {}
+        self.delivered = 0
+
+    def subscribe(self, channel: str, sub: Subscriber) -> None:
+        self.channels.setdefault(channel, {})[sub] = None
+
+    def unsubscribe(self, channel: str, sub: Subscriber) -> None:
+        subs = self.channels.get(channel)
+        if subs is not None:
+            subs.pop(sub, None)
+            if not subs:
+                del self.channels[channel]
+
+    def follow_account(self, account: str, sub: Subscriber) -> None:
+        self.accounts.setdefault(account, {})[sub] = None
+
+    def unfollow_account(self, account: str, sub: Subscriber) -> None:
+        subs = self.accounts.get(account)
+        if subs is not None:
+            subs.pop(sub, None)
+            if not subs:
+                del self.accounts[account]
+
+    def publish(self, messages: list[tuple[Target, Message]]) -> None:
+        for (kind, name), msg in messages:
+            table = self.channels if kind == "channel" else self.accounts
+            subs = table.get(name)
+            if not subs:
+                continue
+            text = encode(msg)
+            for sub in list(subs):  # a push may unsubscribe a slow consumer
+                sub.push(text)
+            self.delivered += len(subs)

@@ -1,0 +1,244 @@
+"""Market data as published: mirror books, recent trades, tickers, recent fills per account.
+
+Owns the gateway's view of the market *as it has been published* (after each group commit),
+which is what snapshots must agree with: a book snapshot taken here at ``seq`` is followed on the
+stream by exactly the update ``seq + 1``. `MarketData.apply` turns a batch of committed events
+into addressed public messages; the fan-out delivers them. Everything kept is bounded.
+
+Must never read the live exchange after start-up (it runs ahead of what is durable), nor invent
+a value the events did not carry (checksums come from the pipeline).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from typing import Any
+
+from engine.messages import (
+    BookUpdated,
+    Event,
+    InstrumentAdded,
+    OrderAccepted,
+    TradeExecuted,
+)
+from gateway.checksum import book_checksum
+from gateway.wire import iso_ts, public
+
+Message = dict[str, Any]
+#: where a message goes: ("channel", "book:QUE-BARK-A") or ("account", "T01")
+Target = tuple[str, str]
+
+_ORDER_EVENTS = frozenset({
+    "order_accepted", "order_rejected", "order_cancelled", "order_expired", "order_replaced",
+    "order_resent", "cancel_rejected",
+})
+
+
+class MirrorBook:
+    """Price levels of one book as published; ``seq`` is the engine's ``book_seq``."""
+
+    __slots__ = ("symbol", "seq", "bids", "asks")
+
+    def __init__(self, symbol: str, seq: int = 0) -> None:
+        self.symbol = symbol
+        self.seq = seq
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+
+    def apply(self, ev: BookUpdated) -> None:
+        assert ev.book_seq == self.seq + 1, (self.symbol, self.seq, ev.book_seq)
+        self.seq = ev.book_seq
+        for side, levels in ((self.bids, ev.bids), (self.asks, ev.asks)):
+            for price, qty in levels:
+                if qty:
+                    side[price] = qty
+                else:
+                    side.pop(price, None)
+
+    def top(self, n: int) -> tuple[list[list[int]], list[list[int]]]:
+        bids = [[p, self.bids[p]] for p in heapq.nlargest(n, self.bids)]
+        asks = [[p, self.asks[p]] for p in heapq.nsmallest(n, self.asks)]
+        return bids, asks
+
+    def snapshot(self, depth: int) -> Message:
+        bids, asks = self.top(depth)
+        top_b, top_a = (bids, asks) if depth >= 10 else self.top(10)
+        return {"channel": f"book:{self.symbol}", "type": "snapshot", "symbol": self.symbol,
+                "seq": self.seq, "bids": bids, "asks": asks,
+                "checksum": book_checksum(top_b, top_a)}
+
+    def best(self) -> tuple[int | None, int | None]:
+        return (max(self.bids) if self.bids else None, min(self.asks) if self.asks else None)
+
+    def _check(self) -> None:
+        assert all(q > 0 for q in self.bids.values()) and all(q > 0 for q in self.asks.values())
+        if self.bids and self.asks:
+            assert max(self.bids) < min(self.asks), "crossed book at rest"
+
+
+class Stats:
+    """Session statistics of one instrument since this gateway started."""
+
+    __slots__ = ("open", "last", "high", "low", "volume", "trades", "last_trade_id")
+
+    def __init__(self) -> None:
+        self.open: int | None = None
+        self.last: int | None = None
+        self.high: int | None = None
+        self.low: int | None = None
+        self.volume = 0
+        self.trades = 0
+        self.last_trade_id = 0
+
+    def add(self, t: TradeExecuted) -> None:
+        p = t.price_vnd
+        if self.open is None:
+            self.open = self.high = self.low = p
+        self.last = p
+        self.high = max(self.high or p, p)
+        self.low = min(self.low or p, p)
+        self.volume += t.qty
+        self.trades += 1
+        self.last_trade_id = t.trade_id
+
+
+class MarketData:
+    def __init__(self, exchange: Any, *, trades_kept: int, fills_kept: int) -> None:
+        self.books: dict[str, MirrorBook] = {}
+        self.tapes: dict[str, deque[Message]] = {}
+        self.stats: dict[str, Stats] = {}
+        self.fills: dict[str, deque[Message]] = {}
+        self.channel_seqs: dict[str, int] = {"ticker": 0}
+        self.orders: dict[str, deque[int]] = {}  # account -> its recent order ids, oldest first
+        self._trades_kept = trades_kept
+        self._fills_kept = fills_kept
+        for symbol in exchange.instruments:  # start-up only: the recovered, durable state
+            snap = exchange.depth(symbol, 1 << 30)
+            book = self._add(symbol, snap.book_seq)
+            book.bids = dict(snap.bids)
+            book.asks = dict(snap.asks)
+        for order_id, order in exchange.orders.items():  # read-only; see docs/gateway.md
+            self._order(order.account, order_id)
+
+    def _order(self, account: str, order_id: int) -> None:
+        ids = self.orders.get(account)
+        if ids is None:
+            ids = self.orders[account] = deque(maxlen=self._fills_kept)
+        ids.append(order_id)
+
+    def orders_of(self, account: str) -> list[int]:
+        return list(self.orders.get(account, ()))
+
+    def _add(self, symbol: str, seq: int = 0) -> MirrorBook:
+        book = self.books[symbol] = MirrorBook(symbol, seq)
+        self.tapes[symbol] = deque(maxlen=self._trades_kept)
+        self.stats[symbol] = Stats()
+        return book
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def seq_of(self, channel: str) -> int:
+        kind, _, name = channel.partition(":")
+        if kind == "book" and name in self.books:
+            return self.books[name].seq
+        if kind == "trades" and name in self.stats:
+            return self.stats[name].last_trade_id
+        return self.channel_seqs.get(channel, 0)
+
+    def ticker(self, symbol: str) -> Message:
+        s = self.stats[symbol]
+        bid, ask = self.books[symbol].best()
+        return {"symbol": symbol, "last": s.last, "open": s.open, "high": s.high, "low": s.low,
+                "change": None if s.last is None or s.open is None else s.last - s.open,
+                "volume": s.volume, "trades": s.trades, "best_bid": bid, "best_ask": ask}
+
+    def recent_trades(self, symbol: str, limit: int) -> list[Message]:
+        tape = self.tapes[symbol]
+        return [tape[i] for i in range(len(tape) - 1, max(len(tape) - 1 - limit, -1), -1)]
+
+    def recent_fills(self, account: str, limit: int) -> list[Message]:
+        fills = self.fills.get(account)
+        if not fills:
+            return []
+        return [fills[i] for i in range(len(fills) - 1, max(len(fills) - 1 - limit, -1), -1)]
+
+    # -- the published stream -------------------------------------------------------------------
+
+    def _next(self, channel: str) -> int:
+        seq = self.channel_seqs.get(channel, 0) + 1
+        self.channel_seqs[channel] = seq
+        return seq
+
+    def apply(
+        self, events: list[Event], checksums: dict[tuple[str, int], int]
+    ) -> list[tuple[Target, Message]]:
+        out: list[tuple[Target, Message]] = []
+        tickers: dict[str, None] = {}
+        for ev in events:
+            match ev:
+                case BookUpdated():
+                    book = self.books[ev.symbol]
+                    book.apply(ev)
+                    ch = f"book:{ev.symbol}"
+                    out.append((("channel", ch), {
+                        "channel": ch, "type": "update", "seq": ev.book_seq,
+                        "bids": ev.bids, "asks": ev.asks,
+                        "checksum": checksums[(ev.symbol, ev.book_seq)]}))
+                    tickers[ev.symbol] = None
+                case TradeExecuted():
+                    self._trade(ev, out)
+                    tickers[ev.symbol] = None
+                case OrderAccepted():
+                    self._order(ev.account, ev.order_id)
+                    self._other(ev, out)
+                case InstrumentAdded():
+                    self._add(ev.symbol)
+                case _:
+                    self._other(ev, out)
+        for symbol in tickers:
+            out.append((("channel", "ticker"), {"channel": "ticker", "type": "ticker",
+                                                "seq": self._next("ticker"),
+                                                **self.ticker(symbol)}))
+        return out
+
+    def _trade(self, t: TradeExecuted, out: list[tuple[Target, Message]]) -> None:
+        self.stats[t.symbol].add(t)
+        ch = f"trades:{t.symbol}"
+        ts = iso_ts(t.ts_ns)
+        msg = {"channel": ch, "type": "trade", "seq": t.trade_id, "ts": ts, "price": t.price_vnd,
+               "qty": t.qty, "aggressor": t.aggressor}
+        self.tapes[t.symbol].append({k: v for k, v in msg.items() if k not in ("channel", "type")})
+        out.append((("channel", ch), msg))
+        for account, side, order_id, leaves, liquidity in (
+            (t.buyer, "buy", t.taker_order_id if t.aggressor == "buy" else t.maker_order_id,
+             t.taker_leaves_qty if t.aggressor == "buy" else t.maker_leaves_qty,
+             "taker" if t.aggressor == "buy" else "maker"),
+            (t.seller, "sell", t.taker_order_id if t.aggressor == "sell" else t.maker_order_id,
+             t.taker_leaves_qty if t.aggressor == "sell" else t.maker_leaves_qty,
+             "taker" if t.aggressor == "sell" else "maker"),
+        ):
+            fill = {"trade_id": t.trade_id, "order_id": order_id, "symbol": t.symbol,
+                    "side": side, "price": t.price_vnd, "qty": t.qty, "leaves_qty": leaves,
+                    "liquidity": liquidity, "ts": ts,
+                    "lots": [[leg.lot_id, leg.qty] for leg in t.lots]}
+            fills = self.fills.get(account)
+            if fills is None:
+                fills = self.fills[account] = deque(maxlen=self._fills_kept)
+            fills.append(fill)
+            out.append((("account", account), {"channel": "orders", "type": "fill", **fill}))
+
+    def _other(self, ev: Event, out: list[tuple[Target, Message]]) -> None:
+        tag = type(ev).__struct_config__.tag
+        recipient = getattr(ev, "recipient", None)
+        if recipient is not None:
+            out.append((("account", recipient), {"channel": "orders", **public(ev)}))
+        elif tag in _ORDER_EVENTS:
+            out.append((("account", ev.account), {"channel": "orders", **public(ev)}))  # type: ignore[union-attr]
+        elif hasattr(ev, "auction_id"):
+            ch = f"auction:{ev.auction_id}"
+            msg = {"channel": ch, **public(ev)}
+            msg["seq"] = self._next(ch)
+            msg["event_seq"] = ev.seq
+            out.append((("channel", ch), msg))
+            out.append((("channel", "auctions"), {**msg, "channel": "auctions"}))

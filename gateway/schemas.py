@@ -1,0 +1,285 @@
+"""The REST API's request and response bodies: the single source of its schema.
+
+Requests are decoded (and validated, with a JSON path in every error) straight into these
+Structs; responses are checked against them in the tests; `gateway.openapi` generates the OpenAPI
+document from them. Public names follow the contract (``price``, ``qty``, ISO ``ts``); the
+mapping to the engine's names (``price_vnd``) is in the handlers. Numbers a business rule decides
+(a zero quantity, an off-tick price) are not constrained here: the engine refuses them with a
+reason code, so the API and the journal agree on what is valid.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from msgspec import Meta, Struct
+
+from engine.messages import ClientOrderId, OrderType, Side, Symbol, TimeInForce
+from gateway.auth import ParticipantId, Role
+from grading.assay import AssayResult
+from grading.lot import Certification, GrowingArea, Lot, LotId
+
+Name = Annotated[str, Meta(min_length=1, max_length=120)]
+Level = Annotated[list[int], Meta(min_length=2, max_length=2)]
+
+
+class _In(Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class _Out(Struct, kw_only=True):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests
+# ---------------------------------------------------------------------------------------------
+
+
+class OrderRequest(_In, kw_only=True, forbid_unknown_fields=True):
+    """A new order. ``price`` in VND per unit (required for limit orders); ``cash_cap`` (VND):
+    the most a market buy may spend; ``expire_at`` (RFC 3339) for ``tif: gtd``."""
+
+    symbol: Symbol
+    side: Side
+    type: OrderType = "limit"
+    price: int | None = None
+    qty: int
+    tif: TimeInForce = "gtc"
+    post_only: bool = False
+    expire_at: datetime | None = None
+    client_order_id: ClientOrderId | None = None
+    cash_cap: int | None = None
+
+
+class ReplaceRequest(_In, kw_only=True, forbid_unknown_fields=True):
+    qty: int | None = None
+    price: int | None = None
+
+
+class CashRequest(_In, kw_only=True, forbid_unknown_fields=True):
+    account: ParticipantId
+    amount_vnd: int
+
+
+class InstrumentRequest(_In, kw_only=True, forbid_unknown_fields=True):
+    symbol: Symbol
+    herb: Annotated[str, Meta(min_length=1, max_length=32)]
+    grade: Annotated[str, Meta(min_length=1, max_length=16)]
+    unit: Annotated[str, Meta(min_length=1, max_length=8)] = "kg"
+    tick_vnd: int
+    qty_step: int = 1
+    band_bps: int | None = None
+    ref_price_vnd: int | None = None
+
+
+class ParticipantRequest(_In, kw_only=True, forbid_unknown_fields=True):
+    id: ParticipantId
+    name: Name
+    role: Role
+    number: Annotated[int, Meta(ge=0, le=99999)] = 0
+
+
+class LotRequest(_In, kw_only=True, forbid_unknown_fields=True):
+    """A cooperative registers a lot (it becomes the owner); quantities in kg."""
+
+    lot_id: LotId
+    spec_id: Annotated[str, Meta(min_length=1, max_length=32)]
+    qty: int
+    harvest_date: date
+    growing_area: GrowingArea
+    commune: Name
+    certifications: list[Certification] = []
+
+
+class AssayRequest(_In, kw_only=True, forbid_unknown_fields=True):
+    """A lab's results; the grade follows from them (grading.grade_lot)."""
+
+    sample_id: Name
+    results: Annotated[list[AssayResult], Meta(min_length=1, max_length=64)]
+    destination: Annotated[str, Meta(min_length=1, max_length=16)] = "domestic"
+
+
+class ReceiveRequest(_In, kw_only=True, forbid_unknown_fields=True):
+    qty_received: int
+    warehouse: Name = "Kho chợ đầu mối Lào Cai"
+
+
+class ListRequest(_In, kw_only=True, forbid_unknown_fields=True):
+    venue: Literal["book"] = "book"
+
+
+# ---------------------------------------------------------------------------------------------
+# Responses
+# ---------------------------------------------------------------------------------------------
+
+
+class InstrumentOut(_Out, kw_only=True):
+    symbol: str
+    herb: str
+    grade: str
+    unit: str
+    tick_vnd: int
+    qty_step: int
+    status: Literal["open", "halted", "call"]
+    band_bps: int | None = None
+    ref_price_vnd: int | None = None
+    last_price: int | None = None
+
+
+class InstrumentsOut(_Out, kw_only=True):
+    instruments: list[InstrumentOut]
+
+
+class BookOut(_Out, kw_only=True):
+    """The same object as a WebSocket book snapshot."""
+
+    channel: str
+    type: Literal["snapshot"]
+    symbol: str
+    seq: int
+    bids: list[Level]
+    asks: list[Level]
+    checksum: int
+
+
+class TradeOut(_Out, kw_only=True):
+    seq: int
+    ts: str
+    price: int
+    qty: int
+    aggressor: Side
+
+
+class TradesOut(_Out, kw_only=True):
+    trades: list[TradeOut]
+
+
+class FillOut(_Out, kw_only=True):
+    trade_id: int
+    order_id: int
+    symbol: str
+    side: Side
+    price: int
+    qty: int
+    leaves_qty: int
+    liquidity: Literal["maker", "taker"]
+    ts: str
+    lots: list[list[str | int]]
+
+
+class FillsOut(_Out, kw_only=True):
+    fills: list[FillOut]
+
+
+class OrderResultOut(_Out, kw_only=True):
+    """The outcome of placing (201), resending (200), replacing or cancelling an order."""
+
+    order_id: int
+    client_order_id: str
+    symbol: str
+    status: Literal["new", "partially_filled", "filled", "cancelled", "expired"]
+    filled_qty: int
+    leaves_qty: int
+    fills: list[FillOut] = []
+    cancel_reason: str | None = None
+    resent: bool = False
+
+
+class OrderOut(_Out, kw_only=True):
+    order_id: int
+    client_order_id: str
+    symbol: str
+    side: str
+    price: int | None
+    qty: int
+    filled_qty: int
+    leaves_qty: int
+    status: str
+    tif: str
+    resting: bool
+
+
+class OrdersOut(_Out, kw_only=True):
+    orders: list[OrderOut]
+
+
+class TickerOut(_Out, kw_only=True):
+    symbol: str
+    last: int | None
+    open: int | None
+    high: int | None
+    low: int | None
+    change: int | None
+    volume: int
+    trades: int
+    best_bid: int | None
+    best_ask: int | None
+
+
+class TickersOut(_Out, kw_only=True):
+    tickers: list[TickerOut]
+
+
+class GoodsOut(_Out, kw_only=True):
+    symbol: str
+    qty: int
+    held_qty: int
+    available_qty: int
+    lots: list[list[str | int]]
+
+
+class BalancesOut(_Out, kw_only=True):
+    account: str
+    cash_vnd: int
+    cash_held_vnd: int
+    cash_available_vnd: int
+    goods: list[GoodsOut]
+
+
+class CashOut(_Out, kw_only=True):
+    account: str
+    amount_vnd: int
+    balance_vnd: int
+
+
+class ParticipantOut(_Out, kw_only=True):
+    id: str
+    name: str
+    role: Role
+    number: int = 0
+
+
+class ParticipantsOut(_Out, kw_only=True):
+    participants: list[ParticipantOut]
+
+
+class TokenOut(_Out, kw_only=True):
+    """The token is shown here once; the server keeps only its SHA-256."""
+
+    participant: str
+    token: str
+
+
+class LotOut(_Out, kw_only=True):
+    lot_id: str
+    spec_id: str
+    cooperative: str
+    state: str
+    qty: int
+    remaining_qty: int
+    grade: str | None
+    symbol: str | None
+    trace_url: str
+    record: Lot  # the full lot record
+
+
+class LotsOut(_Out, kw_only=True):
+    lots: list[LotOut]
+
+
+class StatusOut(_Out, kw_only=True):
+    status: str
+    seq: int
+    queue_depth: int

@@ -1,0 +1,74 @@
+"""`herbx serve`: run the market in one process until SIGINT or SIGTERM (uvloop if present)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.state import GATEWAY
+
+
+def banner(app: web.Application, s: Settings) -> str:
+    gw = app[GATEWAY]
+    lines = [f"HerbX market on http://{s.host}:{s.port}/  (data {s.data_dir}, "
+             f"seq {gw.sequencer.last_seq}, {len(gw.market.books)} books"
+             f"{', demo' if s.demo else ''})",
+             f"  OpenAPI  http://{s.host}:{s.port}/api/v1/openapi.json   WebSocket "
+             f"ws://{s.host}:{s.port}/ws"]
+    if s.database_url:
+        lines.append(f"  database {s.database_url.split('@')[-1]} (used by settlement)")
+    if s.redis_url:
+        lines.append("  --redis-url given: multi-process mode is not built yet; "
+                     "running in one process")
+    if gw.demo_tokens:
+        lines.append("  tokens (Authorization: Bearer <token>):")
+        for pid, token in gw.demo_tokens.items():
+            p = gw.registry.participants[pid]
+            lines.append(f"    {pid:<12} {p.role:<12} {token}")
+    return "\n".join(lines)
+
+
+async def serve(s: Settings) -> None:
+    app = create_app(s)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, s.host, s.port)
+        await site.start()
+        print(banner(app, s), flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        print("herbx serve: shutting down (draining, committing, closing streams)", flush=True)
+    finally:
+        await runner.cleanup()
+
+
+def main(s: Settings) -> int:
+    logging.basicConfig(level=s.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from engine.runtime import tune_gc
+
+    loop_factory = None
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        pass
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            tune_gc()
+            runner.run(serve(s))
+    except OSError as exc:
+        print(f"herbx serve: {exc}", file=sys.stderr)
+        return 2
+    return 0

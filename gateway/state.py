@@ -1,0 +1,62 @@
+"""The typed application state: one `Gateway` record under one `web.AppKey`.
+
+Handlers reach every shared part through ``request.app[GATEWAY]``; nothing is global. `submit`
+is the handlers' only way to change the market (through the pipeline); it turns a full queue
+into 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from engine.messages import Command, Event
+from engine.sequencer import Sequencer
+from gateway.auth import Registry
+from gateway.config import Settings
+from gateway.fanout import Hub
+from gateway.idempotency import IdempotencyStore
+from gateway.lots import LotStore
+from gateway.marketdata import MarketData
+from gateway.pipeline import Overloaded, Pipeline, PipelineFailed
+from gateway.problems import Problem
+from gateway.ratelimit import RateLimiter
+from grading.catalogue import Catalogue
+from grading.trace import TraceConfig
+
+
+@dataclass(eq=False)
+class Gateway:
+    settings: Settings
+    sequencer: Sequencer
+    pipeline: Pipeline
+    market: MarketData
+    hub: Hub
+    registry: Registry
+    lots: LotStore
+    catalogue: Catalogue
+    idempotency: IdempotencyStore
+    limiter: RateLimiter
+    trace: TraceConfig = field(default_factory=TraceConfig)
+    clients: dict[Any, None] = field(default_factory=dict)  # open WebSocket clients
+    demo_tokens: dict[str, str] = field(default_factory=dict)  # participant -> token (demo only)
+    closing: bool = False
+
+    @property
+    def exchange(self) -> Any:
+        """The live exchange, for read-only queries."""
+        return self.sequencer.exchange
+
+    async def submit(self, cmd: Command) -> list[Event]:
+        try:
+            return await self.pipeline.submit(cmd)
+        except Overloaded as exc:
+            raise Problem(503, "overloaded", str(exc),
+                          headers={"Retry-After": str(self.settings.retry_after_s)}) from None
+        except PipelineFailed as exc:
+            raise Problem(503, "engine_unavailable", str(exc)) from None
+
+
+GATEWAY = web.AppKey("gateway", Gateway)

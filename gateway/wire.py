@@ -1,0 +1,52 @@
+"""Public JSON forms of engine events and values: the API's names, not the engine's.
+
+The public contract names prices ``price`` (integer VND per unit) and times ISO 8601 UTC with
+milliseconds (``ts``); the engine's names carry units (``price_vnd``, ``ts_ns``). This module is
+the one place that maps one to the other. It must never change a value, only names and formats.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+
+from engine.messages import Event
+
+_RENAME = {"price_vnd": "price", "max_price_vnd": "max_price", "min_next_bid_vnd": "min_next_bid"}
+_TIMES = {"ts_ns": "ts", "expire_at_ns": "expire_at", "close_ns": "close_at",
+          "start_ns": "start_at", "end_ns": "end_at", "next_step_ns": "next_step_at",
+          "close_at_ns": "close_at"}
+
+
+def iso_ts(ts_ns: int) -> str:
+    """``2026-11-29T09:00:00.123Z`` (UTC, milliseconds)."""
+    secs, ns = divmod(ts_ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{ns // 1_000_000:03d}Z"
+
+
+def parse_iso_ns(text: str) -> int:
+    """The inverse of `iso_ts` for any RFC 3339 timestamp with a zone (via msgspec)."""
+    from datetime import datetime
+
+    dt = msgspec.convert(text, datetime)
+    if dt.tzinfo is None:
+        raise ValueError("timestamp needs a zone (e.g. Z)")
+    return int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000
+
+
+def public(event: Event) -> dict[str, Any]:
+    """An event as a public dict: ``type`` kept, prices and times renamed, ``ts`` in ISO."""
+    raw: dict[str, Any] = msgspec.to_builtins(event)
+    out: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k in _TIMES:
+            out[_TIMES[k]] = iso_ts(v) if isinstance(v, int) and v else v
+        else:
+            out[_RENAME.get(k, k)] = v
+    return out
+
+
+def now_iso() -> str:
+    return iso_ts(time.time_ns())

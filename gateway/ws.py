@@ -1,0 +1,318 @@
+"""The WebSocket stream ``/ws``: subscriptions, snapshots, private order updates, order entry.
+
+One `Client` per connection owns a bounded send buffer and a writer task. The fan-out pushes
+encoded messages without awaiting; when a client's buffer is full it is cut off at once with
+close code 1008 and the reason ``slow consumer`` (it reconnects and resyncs from a snapshot), so
+a slow reader never delays the sequencer or anyone else. Limits: message size (aiohttp closes
+with 1009 above it), subscriptions per connection, the rate limit per participant or address.
+
+Protocol (JSON text frames; see docs/api.md): ``auth``, ``subscribe``, ``unsubscribe``,
+``snapshot`` (re-request a book after a gap), ``order``, ``cancel``, ``replace``, ``ping``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from typing import Any
+
+import msgspec
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from gateway import api_orders
+from gateway.auth import Participant
+from gateway.fanout import encode
+from gateway.http import authenticate
+from gateway.problems import Problem
+from gateway.schemas import OrderRequest, ReplaceRequest
+from gateway.state import GATEWAY, Gateway
+from gateway.wire import now_iso
+
+log = logging.getLogger("herbx.ws")
+
+SLOW_CONSUMER = 1008  # policy violation: the client did not keep up
+GOING_AWAY = 1001
+PRIVATE = "orders"
+
+
+class Op(msgspec.Struct, kw_only=True):
+    op: str
+    req_id: int | str | None = None
+
+
+class AuthOp(msgspec.Struct, kw_only=True):
+    token: str
+
+
+class SubscribeOp(msgspec.Struct, kw_only=True):
+    channels: list[str]
+
+
+class SnapshotOp(msgspec.Struct, kw_only=True):
+    channel: str
+
+
+class OrderIdOp(msgspec.Struct, kw_only=True):
+    order_id: int
+
+
+_decode_op = msgspec.json.Decoder(Op).decode
+
+
+class Client:
+    def __init__(self, gw: Gateway, ws: web.WebSocketResponse, peer: str) -> None:
+        self.gw = gw
+        self.ws = ws
+        self.peer = peer
+        self.who: Participant | None = None
+        self.channels: dict[str, None] = {}
+        self._buffer: deque[str] = deque()
+        self._limit = gw.settings.ws_send_buffer
+        self._wake = asyncio.Event()
+        self.closing = False
+        self.close_task: asyncio.Task[None] | None = None
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def push(self, text: str) -> None:
+        if self.closing:
+            return
+        if len(self._buffer) >= self._limit:
+            self.cut_off(SLOW_CONSUMER, "slow consumer: send buffer overflow")
+            return
+        self._buffer.append(text)
+        self._wake.set()
+
+    def send(self, msg: dict[str, Any]) -> None:
+        self.push(encode(msg))
+
+    async def writer(self) -> None:
+        buffer = self._buffer
+        while not self.closing:
+            await self._wake.wait()
+            self._wake.clear()
+            while buffer and not self.closing:
+                await self.ws.send_str(buffer.popleft())
+
+    def cut_off(self, code: int, reason: str) -> None:
+        """Stop sending, forget the subscriptions, close with ``code`` and ``reason``."""
+        if self.closing:
+            return
+        self.closing = True
+        self._buffer.clear()
+        self._wake.set()
+        self.detach()
+        self.close_task = asyncio.create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), 2.0)
+
+    def detach(self) -> None:
+        hub = self.gw.hub
+        for ch in self.channels:
+            hub.unsubscribe(ch, self)
+        self.channels.clear()
+        if self.who is not None:
+            hub.unfollow_account(self.who.id, self)
+
+    # -- receiving ------------------------------------------------------------------------------
+
+    def error(self, code: str, detail: str, req_id: Any = None, status: int | None = None) -> None:
+        msg: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
+        if req_id is not None:
+            msg["req_id"] = req_id
+        if status is not None:
+            msg["status"] = status
+        self.send(msg)
+
+    async def handle(self, data: str) -> None:
+        try:
+            op = _decode_op(data)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            self.error("bad_message", str(exc))
+            return
+        wait = self.gw.limiter.take(self.who.id if self.who else f"ip:{self.peer}")
+        if wait > 0:
+            self.error("rate_limited", f"retry after {wait:.3f} s", op.req_id, 429)
+            return
+        handler = _OPS.get(op.op)
+        if handler is None:
+            self.error("unknown_op", f"unknown op {op.op!r}", op.req_id)
+            return
+        try:
+            await handler(self, data, op)
+        except Problem as exc:
+            self.error(exc.code, exc.detail, op.req_id, exc.status)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            self.error("invalid_field", str(exc), op.req_id, 422)
+
+    def subscribe(self, channel: str) -> None:
+        gw = self.gw
+        kind, _, name = channel.partition(":")
+        if channel == PRIVATE:
+            if self.who is None or self.who.role not in ("trader", "cooperative"):
+                raise Problem(403, "forbidden", "the orders channel needs a trader or "
+                              "cooperative token")
+        elif kind in ("book", "trades"):
+            if name not in gw.market.books:
+                raise Problem(404, "unknown_symbol", f"no instrument {name!r}")
+        elif channel not in ("ticker", "auctions") and not (kind == "auction" and name.isdigit()):
+            raise Problem(404, "unknown_channel", f"no channel {channel!r}")
+        if channel not in self.channels and len(self.channels) >= gw.settings.ws_max_subscriptions:
+            raise Problem(429, "too_many_subscriptions",
+                          f"at most {gw.settings.ws_max_subscriptions} channels per connection")
+        if channel == PRIVATE:
+            assert self.who is not None
+            gw.hub.follow_account(self.who.id, self)
+        else:
+            gw.hub.subscribe(channel, self)
+        self.channels[channel] = None
+        if kind == "book":
+            # Taken from the published mirror in the same loop step as the subscription, so
+            # the next update this client gets is exactly seq + 1.
+            self.send(gw.market.books[name].snapshot(1 << 30))
+
+    def unsubscribe(self, channel: str) -> None:
+        if channel not in self.channels:
+            return
+        del self.channels[channel]
+        if channel == PRIVATE and self.who is not None:
+            self.gw.hub.unfollow_account(self.who.id, self)
+        else:
+            self.gw.hub.unsubscribe(channel, self)
+
+    def heartbeat(self) -> None:
+        seqs = {ch: self.gw.market.seq_of(ch) for ch in self.channels if ch != PRIVATE}
+        self.send({"type": "heartbeat", "ts": now_iso(), "seqs": seqs})
+
+
+# -- ops ------------------------------------------------------------------------------------------
+
+
+async def op_auth(c: Client, data: str, op: Op) -> None:
+    token = msgspec.json.decode(data, type=AuthOp).token
+    who = c.gw.registry.authenticate(token)
+    if who is None:
+        raise Problem(401, "unauthorized", "unknown or revoked token")
+    if c.who is not None and c.who.id != who.id:
+        c.unsubscribe(PRIVATE)
+    c.who = who
+    c.send({"type": "authenticated", "participant": who.id, "role": who.role,
+            **({"req_id": op.req_id} if op.req_id is not None else {})})
+
+
+async def op_subscribe(c: Client, data: str, op: Op) -> None:
+    channels = msgspec.json.decode(data, type=SubscribeOp).channels
+    done = []
+    for ch in channels:
+        try:
+            c.subscribe(ch)
+            done.append(ch)
+        except Problem as exc:
+            c.error(exc.code, exc.detail, op.req_id, exc.status)
+    if done:
+        c.send({"type": "subscribed", "channels": done})
+
+
+async def op_unsubscribe(c: Client, data: str, op: Op) -> None:
+    channels = msgspec.json.decode(data, type=SubscribeOp).channels
+    for ch in channels:
+        c.unsubscribe(ch)
+    c.send({"type": "unsubscribed", "channels": channels})
+
+
+async def op_snapshot(c: Client, data: str, op: Op) -> None:
+    channel = msgspec.json.decode(data, type=SnapshotOp).channel
+    kind, _, name = channel.partition(":")
+    if kind != "book" or name not in c.gw.market.books:
+        raise Problem(404, "unknown_channel", f"no book channel {channel!r}")
+    if channel not in c.channels:
+        c.subscribe(channel)  # sends the snapshot
+    else:
+        c.send(c.gw.market.books[name].snapshot(1 << 30))
+
+
+def _trader(c: Client) -> Participant:
+    if c.who is None:
+        raise Problem(401, "unauthorized", "authenticate first")
+    if c.who.role not in ("trader", "cooperative"):
+        raise Problem(403, "forbidden", f"role {c.who.role} may not trade")
+    return c.who
+
+
+def _result(c: Client, op: Op, status: int, body: Any) -> None:
+    c.send({"type": "result", "req_id": op.req_id, "status": status,
+            "body": msgspec.to_builtins(body)})
+
+
+async def op_order(c: Client, data: str, op: Op) -> None:
+    who = _trader(c)
+    raw = msgspec.json.decode(data)
+    raw.pop("op", None)
+    raw.pop("req_id", None)
+    req = msgspec.convert(raw, OrderRequest)
+    status, result = await api_orders.place(c.gw, who, req)
+    _result(c, op, status, result)
+
+
+async def op_cancel(c: Client, data: str, op: Op) -> None:
+    who = _trader(c)
+    order_id = msgspec.json.decode(data, type=OrderIdOp).order_id
+    _result(c, op, 200, await api_orders.cancel(c.gw, who, order_id))
+
+
+async def op_replace(c: Client, data: str, op: Op) -> None:
+    who = _trader(c)
+    raw = msgspec.json.decode(data)
+    order_id = msgspec.convert(raw, OrderIdOp).order_id
+    req = msgspec.convert({k: v for k, v in raw.items() if k in ("qty", "price")}, ReplaceRequest)
+    _result(c, op, 200, await api_orders.replace(c.gw, who, order_id, req))
+
+
+async def op_ping(c: Client, data: str, op: Op) -> None:
+    c.send({"type": "pong", "ts": now_iso(), **({"req_id": op.req_id} if op.req_id else {})})
+
+
+_OPS = {
+    "auth": op_auth, "subscribe": op_subscribe, "unsubscribe": op_unsubscribe,
+    "snapshot": op_snapshot, "order": op_order, "cancel": op_cancel, "replace": op_replace,
+    "ping": op_ping,
+}
+
+
+async def ws_handler(request: web.Request) -> web.StreamResponse:
+    gw = request.app[GATEWAY]
+    if gw.closing:
+        raise Problem(503, "shutting_down", "the server is shutting down",
+                      headers={"Retry-After": str(gw.settings.retry_after_s)})
+    who = authenticate(gw, request)  # 401 before the upgrade for a bad header token
+    ws = web.WebSocketResponse(max_msg_size=gw.settings.ws_max_msg_bytes, autoping=True)
+    await ws.prepare(request)
+    client = Client(gw, ws, request.remote or "?")
+    client.who = who
+    gw.clients[client] = None
+    writer = asyncio.create_task(client.writer())
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await client.handle(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                client.error("bad_message", "send JSON text frames")
+            if client.closing:
+                break
+    finally:
+        gw.clients.pop(client, None)
+        client.detach()
+        client.closing = True
+        client._wake.set()
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await writer
+        if client.close_task is not None:
+            await client.close_task
+        elif not ws.closed:
+            await ws.close(code=WSCloseCode.GOING_AWAY if gw.closing else WSCloseCode.OK)
+    return ws

@@ -1,0 +1,88 @@
+"""Fixtures for the gateway tests: a live server on a free port with a small seeded market.
+
+Participants: operator, traders T1 and T2, cooperative C1 (with a lot of QUE-BARK-A in custody),
+lab L1, analyst A1. Each has a token in ``market.tokens``; ``market.h(role_or_id)`` gives headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from engine.messages import ReceiveLot
+from gateway.app import create_app
+from gateway.auth import Participant
+from gateway.config import Settings
+from gateway.state import GATEWAY, Gateway
+
+SYMBOL = "QUE-BARK-A"
+PEOPLE = [("T1", "trader"), ("T2", "trader"), ("C1", "cooperative"), ("L1", "lab"),
+          ("A1", "analyst")]
+
+
+@dataclass
+class Market:
+    client: TestClient
+    gw: Gateway
+    tokens: dict[str, str]
+
+    def h(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    @property
+    def ws_url(self) -> str:
+        return str(self.client.make_url("/ws")).replace("http://", "ws://")
+
+    async def order(self, who: str, **fields: Any) -> Any:
+        body = {"symbol": SYMBOL, "side": "buy", "type": "limit", "qty": 10, **fields}
+        resp = await self.client.post("/api/v1/orders", json=body, headers=self.h(who))
+        return resp.status, await resp.json()
+
+
+def settings(tmp_path: Any, **over: Any) -> Settings:
+    base = Settings(data_dir=tmp_path, tick_ms=0, journal_sync=False, heartbeat_s=3600,
+                    rate_per_s=10_000, rate_burst=10_000)
+    return replace(base, **over)
+
+
+async def start(s: Settings, seed: bool = True) -> Market:
+    app = create_app(s)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    gw = app[GATEWAY]
+    tokens = {"operator": gw.demo_tokens.get("operator", "")}
+    m = Market(client, gw, tokens)
+    if seed:
+        await seed_market(m)
+    return m
+
+
+async def seed_market(m: Market) -> None:
+    gw = m.gw
+    for pid, role in PEOPLE:
+        if pid not in gw.registry.participants:
+            gw.registry.add(Participant(id=pid, name=f"{pid} name", role=role, number=7))  # type: ignore[arg-type]
+        m.tokens[pid] = gw.registry.issue_token(pid)
+        m.tokens[role] = m.tokens.get(role, m.tokens[pid])
+    m.tokens["operator"] = m.tokens["operator"] or gw.registry.issue_token("operator")
+    op = m.h("operator")
+    r = await m.client.post("/api/v1/instruments", headers=op, json={
+        "symbol": SYMBOL, "herb": "QUE", "grade": "A", "tick_vnd": 100})
+    assert r.status in (201, 409), await r.text()
+    for t in ("T1", "T2"):
+        r = await m.client.post("/api/v1/deposits", headers=op,
+                                json={"account": t, "amount_vnd": 1_000_000_000})
+        assert r.status == 201, await r.text()
+    if "LOT-C1" not in gw.exchange.lots:
+        await gw.submit(ReceiveLot(lot_id="LOT-C1", account="C1", symbol=SYMBOL, qty=1_000))
+
+
+@pytest.fixture
+async def market(tmp_path: Any) -> AsyncIterator[Market]:
+    m = await start(settings(tmp_path))
+    yield m
+    await m.client.close()
