@@ -71,6 +71,28 @@ class Holding:
         self.held -= qty
         return legs
 
+    def deliver(self, qty: int, to: Holding) -> list[LotLeg]:
+        """A trade: move ``qty`` of held goods to the buyer's holding ``to``, oldest lots first
+        (they join the buyer's holding at the back, lot ids kept), and say which lots gave it.
+        One call per fill, with a short path for the common case of one lot covering it."""
+        entry = self.lots[0]
+        if entry.qty > qty and self.held >= qty:
+            entry.qty -= qty
+            self.qty -= qty
+            self.held -= qty
+            lot_id = entry.lot_id
+            to.qty += qty
+            dest = to.lots
+            if dest and dest[-1].lot_id == lot_id:
+                dest[-1].qty += qty
+            else:
+                dest.append(LotEntry(lot_id, qty))
+            return [LotLeg(lot_id, qty)]
+        legs = self.draw(qty)
+        for leg in legs:
+            to.add_lot(leg.lot_id, leg.qty)
+        return legs
+
     def lot_qty(self, lot_id: str) -> int:
         return sum(e.qty for e in self.lots if e.lot_id == lot_id)
 

@@ -383,9 +383,7 @@ class Exchange:
             buyer.cash_vnd -= value
             buyer.cash_held_vnd -= release
             seller.cash_vnd += value
-            legs = seller_holding.draw(q)
-            for leg in legs:
-                buyer_holding.add_lot(leg.lot_id, leg.qty)
+            legs = seller_holding.deliver(q, buyer_holding)
             taker.leaves -= q
             transition(maker, FILLED if maker.leaves == 0 else PARTIALLY_FILLED)
             trade_seq += 1
