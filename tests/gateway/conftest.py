@@ -52,7 +52,11 @@ def settings(tmp_path: Any, **over: Any) -> Settings:
 async def start(s: Settings, seed: bool = True) -> Market:
     app = create_app(s)
     client = TestClient(TestServer(app))
-    await client.start_server()
+    try:
+        await client.start_server()
+    except BaseException:
+        await client.close()
+        raise
     gw = app[GATEWAY]
     tokens = {"operator": gw.demo_tokens.get("operator", "")}
     m = Market(client, gw, tokens)

@@ -1,0 +1,194 @@
+"""WebSocket /ws: book snapshot + updates proven by checksums, gap resync, trades, ticker,
+private orders channel, order entry, limits, slow consumers, heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.gateway.conftest import SYMBOL, Market, settings, start
+from tests.gateway.wsclient import Gap, LocalBook, recv, send
+
+BOOK = f"book:{SYMBOL}"
+
+
+async def test_book_snapshot_then_updates_verified_by_checksum(market: Market) -> None:
+    await market.order("C1", side="sell", price=62_000, qty=100)  # before the subscription
+    async with connect(market.ws_url) as ws:
+        await send(ws, op="subscribe", channels=[BOOK])
+        book = LocalBook()
+        book.apply(await recv(ws, channel=BOOK, type="snapshot"))
+        assert book.asks == {62_000: 100}
+        # a stream of changes: rests, trades, replaces and cancels on both sides
+        ids = []
+        for i in range(12):
+            _, o = await market.order("T1", side="buy", price=60_000 + 100 * i, qty=5 + i)
+            ids.append(o["order_id"])
+            await market.order("C1", side="sell", price=62_100 + 100 * (i % 4), qty=3)
+        await market.order("T2", side="buy", price=62_200, qty=50)  # sweeps some asks
+        await market.client.patch(f"/api/v1/orders/{ids[3]}", json={"price": 59_000},
+                                  headers=market.h("T1"))
+        for oid in ids[:6]:
+            await market.client.delete(f"/api/v1/orders/{oid}", headers=market.h("T1"))
+        r = await market.client.get(f"/api/v1/instruments/{SYMBOL}/book?depth=1000")
+        final = await r.json()
+        while book.seq != final["seq"]:
+            book.apply(await recv(ws, channel=BOOK))
+        assert book.top() == (final["bids"], final["asks"])
+        assert book.updates >= 30
+
+
+async def test_gap_is_detected_and_resynced_with_a_new_snapshot(market: Market) -> None:
+    async with connect(market.ws_url) as ws:
+        await send(ws, op="subscribe", channels=[BOOK])
+        book = LocalBook()
+        book.apply(await recv(ws, channel=BOOK, type="snapshot"))
+        await market.order("T1", price=60_000, qty=1)
+        await market.order("T1", price=60_100, qty=1)
+        await recv(ws, channel=BOOK, type="update")  # "lost" on the way
+        with pytest.raises(Gap):
+            book.apply(await recv(ws, channel=BOOK, type="update"))
+        await send(ws, op="snapshot", channel=BOOK)
+        book.apply(await recv(ws, channel=BOOK, type="snapshot"))
+        assert book.bids == {60_000: 1, 60_100: 1}
+        await market.order("T1", price=60_200, qty=1)
+        book.apply(await recv(ws, channel=BOOK, type="update"))
+        assert book.bids == {60_000: 1, 60_100: 1, 60_200: 1}
+
+
+async def test_trades_and_ticker_channels(market: Market) -> None:
+    async with connect(market.ws_url) as ws:
+        await send(ws, op="subscribe", channels=[f"trades:{SYMBOL}", "ticker"])
+        assert (await recv(ws, type="subscribed"))["channels"] == [f"trades:{SYMBOL}", "ticker"]
+        await market.order("C1", side="sell", price=61_000, qty=10)
+        await market.order("T1", side="buy", price=61_000, qty=4)
+        trade = await recv(ws, type="trade")
+        assert {k: trade[k] for k in ("channel", "price", "qty", "aggressor")} == {
+            "channel": f"trades:{SYMBOL}", "price": 61_000, "qty": 4, "aggressor": "buy"}
+        assert trade["ts"].endswith("Z") and trade["seq"] >= 1
+        tick = await recv(ws, type="ticker", last=61_000)
+        assert (tick["symbol"], tick["volume"], tick["best_ask"]) == (SYMBOL, 4, 61_000)
+
+
+async def test_private_orders_channel_and_order_entry(market: Market) -> None:
+    # one connection enters orders, another (same trader) follows the private channel: private
+    # updates may arrive before the answer to the request that caused them
+    async with connect(market.ws_url, additional_headers=market.h("T1")) as ws, \
+            connect(market.ws_url, additional_headers=market.h("T1")) as priv, \
+            connect(market.ws_url) as anon:
+        await send(anon, op="subscribe", channels=["orders"])
+        assert (await recv(anon, type="error"))["code"] == "forbidden"
+        await send(priv, op="subscribe", channels=["orders"])
+        await recv(priv, type="subscribed")
+        await send(ws, op="order", req_id=1, symbol=SYMBOL, side="buy", price=60_000, qty=7,
+                   client_order_id="ws-1")
+        res = await recv(ws, type="result", req_id=1)
+        assert res["status"] == 201 and res["body"]["status"] == "new"
+        acc = await recv(priv, channel="orders", type="order_accepted")
+        assert (acc["order_id"], acc["price"], acc["qty"]) == (res["body"]["order_id"], 60_000, 7)
+        await send(ws, op="order", req_id=2, symbol=SYMBOL, side="buy", price=60_000, qty=7,
+                   client_order_id="ws-1")
+        again = await recv(ws, type="result", req_id=2)
+        assert again["status"] == 200 and again["body"]["resent"] is True
+        await send(ws, op="replace", req_id=3, order_id=acc["order_id"], qty=3)
+        assert (await recv(ws, type="result", req_id=3))["body"]["leaves_qty"] == 3
+        await send(ws, op="order", req_id=4, symbol=SYMBOL, side="buy", price=60_001, qty=1)
+        err = await recv(ws, type="error", req_id=4)
+        assert (err["code"], err["status"]) == ("price_off_tick", 422)
+        await market.order("C1", side="sell", price=60_000, qty=2)
+        fill = await recv(priv, channel="orders", type="fill")
+        assert (fill["order_id"], fill["qty"], fill["liquidity"], fill["leaves_qty"]) == (
+            acc["order_id"], 2, "maker", 1)
+        await send(ws, op="cancel", req_id=5, order_id=acc["order_id"])
+        assert (await recv(ws, type="result", req_id=5))["body"]["status"] == "cancelled"
+        assert (await recv(priv, type="order_cancelled"))["order_id"] == acc["order_id"]
+        await send(anon, op="order", req_id=9, symbol=SYMBOL, side="buy", price=1, qty=1)
+        assert (await recv(anon, type="error", req_id=9))["status"] == 401
+
+
+async def test_auth_message_and_bad_input(market: Market) -> None:
+    async with connect(market.ws_url) as ws:
+        await send(ws, op="auth", token="nope")
+        assert (await recv(ws, type="error"))["code"] == "unauthorized"
+        await send(ws, op="auth", token=market.tokens["T2"], req_id="a")
+        assert (await recv(ws, type="authenticated"))["participant"] == "T2"
+        await ws.send("{nope")
+        assert (await recv(ws, type="error"))["code"] == "bad_message"
+        await send(ws, op="dance")
+        assert (await recv(ws, type="error"))["code"] == "unknown_op"
+        await send(ws, op="subscribe", channels=["book:NOPE", "weather"])
+        assert (await recv(ws, type="error"))["code"] == "unknown_symbol"
+        assert (await recv(ws, type="error"))["code"] == "unknown_channel"
+        await send(ws, op="subscribe")
+        assert (await recv(ws, type="error"))["code"] == "invalid_field"
+        await send(ws, op="order", req_id=3, symbol=SYMBOL, side="sideways", qty=1)
+        assert (await recv(ws, type="error", req_id=3))["status"] == 422
+
+
+async def test_bad_header_token_refuses_the_upgrade(market: Market) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(market.ws_url, additional_headers={"Authorization": "Bearer x"}):
+            pass
+    assert info.value.response.status_code == 401
+
+
+async def test_subscription_and_message_size_limits(tmp_path) -> None:
+    m = await start(settings(tmp_path, ws_max_subscriptions=2, ws_max_msg_bytes=512))
+    try:
+        async with connect(m.ws_url) as ws:
+            await send(ws, op="subscribe", channels=[BOOK, f"trades:{SYMBOL}", "ticker"])
+            assert (await recv(ws, type="error"))["code"] == "too_many_subscriptions"
+            await ws.send(json.dumps({"op": "ping", "pad": "x" * 2_000}))
+            with pytest.raises(ConnectionClosed) as info:
+                await recv(ws, type="never")
+            assert info.value.rcvd.code == 1009
+    finally:
+        await m.client.close()
+
+
+async def test_slow_consumer_is_cut_off_without_hurting_others(tmp_path) -> None:
+    m = await start(settings(tmp_path, ws_send_buffer=3))
+    try:
+        async with connect(m.ws_url) as slow, connect(m.ws_url) as fast:
+            for ws in (slow, fast):
+                await send(ws, op="subscribe", channels=[BOOK])
+                snap = await recv(ws, type="snapshot")
+            # One command that sweeps five levels publishes 5 trades, a book update and a
+            # ticker at once: more than the slow client's buffer (3) before its writer can run.
+            # The other client follows only the book (one message per command) and keeps up.
+            await send(slow, op="subscribe", channels=["ticker", f"trades:{SYMBOL}"])
+            await recv(slow, type="subscribed")
+            for i in range(5):
+                await m.order("C1", side="sell", price=61_000 + 100 * i, qty=1)
+            await m.order("T1", side="buy", price=62_000, qty=5)  # 5 trades in one command
+            with pytest.raises(ConnectionClosed) as info:
+                while True:
+                    await slow.recv()
+            assert info.value.rcvd.code == 1008
+            assert "slow consumer" in info.value.rcvd.reason
+            book = LocalBook()
+            book.apply(snap)
+            while book.asks:
+                book.apply(await recv(fast, channel=BOOK, type="update"))
+            assert m.gw.hub.channels[BOOK] == {c: None for c in m.gw.clients}
+    finally:
+        await m.client.close()
+
+
+async def test_heartbeat_carries_the_last_seqs(tmp_path) -> None:
+    m = await start(settings(tmp_path, heartbeat_s=0.02))
+    try:
+        await m.order("T1", price=60_000, qty=1)
+        async with connect(m.ws_url) as ws:
+            await send(ws, op="subscribe", channels=[BOOK])
+            snap = await recv(ws, type="snapshot")
+            hb = await asyncio.wait_for(recv(ws, type="heartbeat"), 30)
+            assert hb["seqs"] == {BOOK: snap["seq"]} and hb["ts"].endswith("Z")
+    finally:
+        await m.client.close()
