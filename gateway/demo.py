@@ -1,0 +1,202 @@
+"""`herbx serve --demo`: a seeded, live market with bots.
+
+Seeding (only on an empty market): every instrument of the grading catalogue; five cooperatives
+whose lots go through the real lot lifecycle (register → lab assay → receipt into custody → list),
+so every demo lot has a trace page; ten funded traders; a market maker with inventory. Then two
+bots run through the same pipeline as any client: the market maker keeps every book two-sided
+around a slowly drifting fair price, and traders and cooperatives trade against it at a pace of
+a few trades a second across the market. Demo tokens are fixed (``demo-<id>``) and printed at
+start-up; they are for a local demo only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import UTC, date, datetime, timedelta
+
+from engine.messages import (
+    AddInstrument,
+    CancelOrder,
+    Deposit,
+    OrderAccepted,
+    PlaceOrder,
+    ReceiveLot,
+)
+from gateway import demo_data as D
+from gateway.auth import Participant
+from gateway.pipeline import Overloaded, PipelineFailed
+from gateway.state import Gateway
+from grading.assay import AssayResult
+from grading.instruments import instruments
+from grading.lifecycle import Accepted
+from grading.lot import Cooperative, GrowingArea
+
+log = logging.getLogger("herbx.demo")
+
+
+def demo_token(pid: str) -> str:
+    return f"demo-{pid.lower()}"
+
+
+def fair_price(spec_id: str, grade: str, tick: int) -> int:
+    raw = D.FAIR_A_VND[spec_id] * D.GRADE_DISCOUNT_PCT[grade] // 100
+    return max(tick, raw // tick * tick)
+
+
+def assay_results(gw: Gateway, spec_id: str, grade: str) -> tuple[AssayResult, ...]:
+    spec = gw.catalogue.get(spec_id)
+    values = {**D.GRADE_A[spec_id], **D.GRADE_CHANGES.get(grade, {}).get(spec_id, {}),
+              **{k: v for k, v in D.CLEAN_PANEL.items() if k in spec.contaminants["domestic"]}}
+    units = {**{n: p.unit for n, p in spec.parameters.items()},
+             **{n: p.unit for n, p in spec.contaminants["domestic"].items()}}
+    return tuple(AssayResult(parameter=k, value=v, unit=units[k], method="demo")
+                 for k, v in values.items())
+
+
+def add_people(gw: Gateway) -> None:
+    people = [(pid, name, "cooperative", no) for pid, name, no, _, _ in D.COOPERATIVES]
+    people += [(pid, name, "trader", 0) for pid, name in D.TRADERS]
+    people += [(D.MAKER[0], D.MAKER[1], "trader", 0), (D.LAB[0], D.LAB[1], "lab", 0),
+               (D.ANALYST[0], D.ANALYST[1], "analyst", 0)]
+    for pid, name, role, no in people:
+        if pid not in gw.registry.participants:
+            gw.registry.add(Participant(id=pid, name=name, role=role, number=no))  # type: ignore[arg-type]
+    for pid in ["operator", *(p[0] for p in people)]:
+        gw.demo_tokens[pid] = gw.registry.issue_token(pid, demo_token(pid))
+
+
+async def seed(gw: Gateway) -> None:
+    """Fill an empty market; a market that has instruments already is left as it is."""
+    if gw.exchange.instruments:
+        return
+    for inst in instruments(gw.catalogue):
+        await gw.submit(AddInstrument(
+            symbol=inst.symbol, herb=inst.herb, grade=inst.grade, unit=inst.unit,
+            tick_vnd=inst.tick_vnd, band_bps=2_000,
+            ref_price_vnd=fair_price(inst.spec_id, inst.grade, inst.tick_vnd)))
+    for pid, _ in D.TRADERS:
+        await gw.submit(Deposit(account=pid, amount_vnd=50_000_000_000))
+    await gw.submit(Deposit(account=D.MAKER[0], amount_vnd=500_000_000_000))
+    now = datetime.now(UTC) - timedelta(hours=6)
+    harvest = (now - timedelta(days=20)).date()
+    specs = list(D.FAIR_A_VND)
+    rng = random.Random(7)
+    owners = [(pid, name, no, commune, area) for pid, name, no, commune, area in D.COOPERATIVES]
+    owners.append((D.MAKER[0], D.MAKER[1], 99, "Kho chợ đầu mối Lào Cai", "LC-KHO-0001"))
+    for i, (pid, name, no, commune, area_code) in enumerate(owners):
+        coop = Cooperative(id=pid, name=name, number=no)
+        area = GrowingArea(code=area_code, issuer="Chi cục Trồng trọt và BVTV Lào Cai",
+                           valid_from=date(2024, 1, 1), valid_until=date(2030, 12, 31))
+        for j, spec_id in enumerate(specs):
+            grades = ["A", "B", "C"] if pid == D.MAKER[0] else ["ABC"[(i + j) % 3]]
+            for k, grade in enumerate(grades):
+                lot_id = f"LC26-{no:02d}{j:02d}{k}"
+                qty = 3_000 if pid == D.MAKER[0] else rng.randrange(300, 2_000, 10)
+                await lot_through_lifecycle(gw, coop, area, commune, spec_id, grade, lot_id,
+                                            qty, harvest, now + timedelta(minutes=i * 40 + j))
+
+
+async def lot_through_lifecycle(
+    gw: Gateway, coop: Cooperative, area: GrowingArea, commune: str, spec_id: str, grade: str,
+    lot_id: str, qty: int, harvest: date, ts: datetime,
+) -> None:
+    r = gw.lots.register(lot_id=lot_id, cooperative=coop, spec_id=spec_id, qty=qty,
+                         harvest_date=harvest, growing_area=area, commune=commune,
+                         certifications=(), ts=ts)
+    assert isinstance(r, Accepted), r
+    r = gw.lots.assay(r.lot, lab=D.LAB[1], sample_id=f"S-{lot_id}",
+                      results=assay_results(gw, spec_id, grade), destination="domestic",
+                      ts=ts + timedelta(minutes=1))
+    assert isinstance(r, Accepted) and r.lot.grade is not None, r
+    assert r.lot.grade.decision.grade == grade, (lot_id, r.lot.grade.decision.grade, grade)
+    r = gw.lots.receive(r.lot, qty=qty, warehouse="Kho chợ đầu mối Lào Cai",
+                        ts=ts + timedelta(minutes=2))
+    assert isinstance(r, Accepted), r
+    symbol = gw.lots.symbol_of(r.lot)
+    assert symbol is not None
+    await gw.submit(ReceiveLot(lot_id=lot_id, account=coop.id, symbol=symbol, qty=qty))
+    gw.lots.put(r.lot)
+    r = gw.lots.list_on_book(r.lot, ts + timedelta(minutes=3))
+    assert isinstance(r, Accepted), r
+
+
+class Bots:
+    """The market maker and the random traders; every order goes through the pipeline."""
+
+    def __init__(self, gw: Gateway, seed: int = 7) -> None:
+        self.gw = gw
+        self.rng = random.Random(seed)
+        insts = gw.exchange.instruments
+        self.fair = {s: (i.last_price_vnd or i.ref_price_vnd or 10_000) for s, i in insts.items()}
+        self.ticks = {s: i.tick_vnd for s, i in insts.items()}
+        self.quotes: dict[str, list[int]] = {s: [] for s in insts}
+        self.n = 0
+
+    async def order(self, account: str, symbol: str, side: str, price: int, qty: int,
+                    tif: str = "gtc") -> list[int]:
+        self.n += 1
+        events = await self.gw.submit(PlaceOrder(
+            account=account, client_order_id=f"bot-{self.n}-{self.rng.getrandbits(32):x}",
+            symbol=symbol, side=side, price_vnd=price, qty=qty, tif=tif))  # type: ignore[arg-type]
+        return [e.order_id for e in events if type(e) is OrderAccepted]
+
+    async def requote(self, symbol: str) -> None:
+        tick, rng, mm = self.ticks[symbol], self.rng, D.MAKER[0]
+        fair = self.fair[symbol] = max(tick * 10, self.fair[symbol] + rng.randint(-2, 2)
+                                       * max(tick, self.fair[symbol] // 1000 // tick * tick))
+        for oid in self.quotes[symbol]:
+            await self.gw.submit(CancelOrder(account=mm, order_id=oid))
+        half = max(tick, fair // 300 // tick * tick)
+        ids = []
+        for level in range(3):
+            qty = rng.randrange(20, 200, 10)
+            ids += await self.order(mm, symbol, "buy", fair - half - level * tick, qty)
+            ids += await self.order(mm, symbol, "sell", fair + half + level * tick, qty)
+        self.quotes[symbol] = ids
+
+    async def take(self, symbol: str) -> None:
+        rng = self.rng
+        buy = rng.random() < 0.5
+        account = rng.choice(D.TRADERS)[0] if buy else self.seller_of(symbol)
+        if account is None:
+            return
+        fair, tick = self.fair[symbol], self.ticks[symbol]
+        half = max(tick, fair // 300 // tick * tick)
+        aggressive = rng.random() < 0.7
+        if buy:
+            price = fair + half if aggressive else fair - half - rng.randint(1, 4) * tick
+        else:
+            price = fair - half if aggressive else fair + half + rng.randint(1, 4) * tick
+        await self.order(account, symbol, "buy" if buy else "sell", price,
+                         rng.randrange(10, 120, 10), "ioc" if aggressive else "gtc")
+
+    def seller_of(self, symbol: str) -> str | None:
+        holders = [c[0] for c in D.COOPERATIVES
+                   if (b := self.gw.exchange.balances(c[0])) is not None
+                   and any(g.symbol == symbol and g.available_qty >= 120 for g in b.goods)]
+        return self.rng.choice(holders) if holders else None
+
+    async def run(self) -> None:
+        symbols = list(self.quotes)
+        for s in symbols:
+            await self.requote(s)
+        pace = self.gw.settings.demo_pace_s
+        while True:
+            await asyncio.sleep(pace)
+            try:
+                for s in self.rng.sample(symbols, k=min(6, len(symbols))):
+                    await self.requote(s)
+                for s in self.rng.sample(symbols, k=min(3, len(symbols))):
+                    await self.take(s)
+            except Exception as exc:  # a refused or overloaded bot order is not fatal
+                if not isinstance(exc, (Overloaded, PipelineFailed)):
+                    log.debug("demo bot step failed: %r", exc)
+
+
+async def start_demo(gw: Gateway) -> list[asyncio.Task[None]]:
+    add_people(gw)
+    await seed(gw)
+    bots = Bots(gw)
+    return [asyncio.create_task(bots.run(), name="herbx-demo-bots")]
