@@ -96,6 +96,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
+def role_table() -> str:
+    """The endpoint × role table of docs/api.md, in Markdown (the tests check the doc has it)."""
+    roles = ("trader", "cooperative", "lab", "analyst", "operator")
+    lines = ["| endpoint | " + " | ".join(roles) + " | summary |",
+             "|---|" + "---|" * len(roles) + "---|"]
+    for ep in ENDPOINTS:
+        marks = ["public" if ep.roles is None else ("✓" if r in ep.roles else "–")
+                 for r in roles]
+        lines.append(f"| `{ep.method} {ep.path}` | " + " | ".join(marks)
+                     + f" | {ep.summary} |")
+    return "\n".join(lines)
+
+
 def setup_routes(app: web.Application) -> None:
     from gateway.openapi import openapi_handler
     from gateway.ws import ws_handler
