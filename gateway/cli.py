@@ -55,6 +55,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from engine.auctions.bench import main as auctions_main
 
         return auctions_main(seed=args.auction_seed)
+    if args.part == "fanout":
+        from gateway.bench_fanout import main as fanout_main
+
+        return fanout_main(subscribers=args.subscribers, rate=args.rate, seconds=args.seconds)
     print(f"herbx bench: unknown part {args.part!r}", file=sys.stderr)
     return 2
 
@@ -102,7 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
-    p.add_argument("part", choices=["engine", "auctions"])
+    p.add_argument("part", choices=["engine", "auctions", "fanout"])
+    p.add_argument("--subscribers", type=int, default=_int_env("subscribers", 1000),
+                   help="fanout: WebSocket clients")
+    p.add_argument("--rate", type=int, default=_int_env("rate", 200),
+                   help="fanout: book updates per second")
+    p.add_argument("--seconds", type=float, default=float(_env("seconds", "5") or 5),
+                   help="fanout: how long to publish")
     p.add_argument("--orders", type=int, default=_int_env("orders", 200_000))
     p.add_argument("--seed", type=int, default=_int_env("seed", 42))
     p.add_argument("--journal", default=_env("journal"),
