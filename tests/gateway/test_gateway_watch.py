@@ -1,0 +1,46 @@
+"""`herbx watch`: follows a live book, proving each update by seq and checksum."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from gateway.watch import WatchedBook, watch
+from tests.gateway.conftest import SYMBOL, Market
+
+
+async def test_watch_follows_and_proves_the_book(market: Market) -> None:
+    out = io.StringIO()
+    task = asyncio.create_task(watch(market.ws_url, SYMBOL, count=4, out=out, clear=False))
+    async with asyncio.timeout(30):
+        while not market.gw.hub.channels.get(f"book:{SYMBOL}"):
+            await asyncio.sleep(0.01)
+    for i in range(4):
+        await market.order("T1", price=60_000 + 100 * i, qty=1 + i)
+    book = await asyncio.wait_for(task, 30)
+    assert (book.updates, book.resyncs) == (4, 0)
+    assert book.bids == {60_000: 1, 60_100: 2, 60_200: 3, 60_300: 4}
+    assert "checksum ok" in out.getvalue() and "60300" in out.getvalue()
+
+
+def test_watched_book_detects_gaps_and_bad_checksums() -> None:
+    b = WatchedBook()
+    assert b.apply({"type": "snapshot", "seq": 5, "bids": [[100, 1]], "asks": [],
+                    "checksum": 0}) == "checksum mismatch at seq 5"
+    from gateway.checksum import book_checksum
+
+    b.apply({"type": "snapshot", "seq": 5, "bids": [[100, 1]], "asks": [],
+             "checksum": book_checksum([[100, 1]], [])})
+    assert b.apply({"type": "update", "seq": 7, "bids": [], "asks": [],
+                    "checksum": 0}).startswith("gap")
+
+
+def test_checksum_is_crc32_of_asks_then_bids_top_ten() -> None:
+    from gateway.checksum import book_checksum
+
+    # "12"+"34" (ask) then "56"+"789" (bid) is "123456789", whose CRC-32 is the standard
+    # check value 0xCBF43926
+    assert book_checksum([[56, 789]], [[12, 34]]) == 0xCBF43926
+    deep = [[1000 - i, 1] for i in range(15)]
+    assert book_checksum(deep, []) == book_checksum(deep[:10], [])
+    assert book_checksum(deep, []) != book_checksum(deep[1:], [])
