@@ -15,7 +15,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from aiohttp import web
 
 from engine.messages import Event, Tick
 from engine.sequencer import Sequencer
+from gateway.auctions import AuctionBoard
 from gateway.auth import Participant, Registry
 from gateway.config import Settings
 from gateway.fanout import Hub
@@ -41,13 +43,16 @@ log = logging.getLogger("herbx.gateway")
 
 SETTINGS = web.AppKey("settings", Settings)
 TASKS = web.AppKey("tasks", list[asyncio.Task[None]])
+CLOCK = web.AppKey("clock", Callable[[], int])
 GOING_AWAY = 1001
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, now_ns: Callable[[], int] = time.time_ns) -> web.Application:
+    """``now_ns`` is the sequencer's clock (the only one the market sees); tests inject one."""
     app = web.Application(middlewares=[error_middleware],
                           client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    app[CLOCK] = now_ns
     app[TASKS] = []
     setup_routes(app)
     app.cleanup_ctx.append(market_ctx)
@@ -75,15 +80,17 @@ def bootstrap_operator(registry: Registry) -> str | None:
 async def market_ctx(app: web.Application) -> AsyncIterator[None]:
     s = app[SETTINGS]
     data = Path(s.data_dir)
-    sequencer = Sequencer(data / "engine", sync=s.journal_sync)
+    sequencer = Sequencer(data / "engine", sync=s.journal_sync, now_ns=app[CLOCK])
     try:
         catalogue = load_catalogue()
         hub = Hub()
         market = MarketData(sequencer.exchange, trades_kept=s.trades_kept,
                             fills_kept=s.fills_kept)
         lots = LotStore(data / "gateway" / "lots.json", catalogue)
+        board = AuctionBoard(sequencer.exchange)
 
         def publish(events: list[Event], checksums: Checksums) -> None:
+            board.apply(events)
             hub.publish(market.apply(events, checksums))
             lots.record_trades(events, datetime.now(UTC))
 
@@ -92,7 +99,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         gw = Gateway(settings=s, sequencer=sequencer, pipeline=pipeline, market=market, hub=hub,
                      registry=Registry(data / "gateway" / "participants.json"), lots=lots,
                      catalogue=catalogue, idempotency=IdempotencyStore(s.idempotency_keys),
-                     limiter=RateLimiter(s.rate_per_s, s.rate_burst), trace=trace_config(s))
+                     limiter=RateLimiter(s.rate_per_s, s.rate_burst), auctions=board,
+                     trace=trace_config(s), now_ns=app[CLOCK])
         app[GATEWAY] = gw
         token = bootstrap_operator(gw.registry)
         if token is not None:

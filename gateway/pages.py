@@ -52,7 +52,14 @@ async def start_page(request: web.Request, gw: Gateway, who: Any) -> web.Respons
         lid = escape(listed[0].lot_id)
         lot_link = (f'<li><a href="/trace/{lid}">Truy xuất nguồn gốc lô {lid}</a> '
                     f'<span class=en>(trace page of a demo lot)</span></li>')
-    auctions = "".join(f"<li>{escape(a)}</li>" for a in getattr(gw, "auction_lines", []))
+    kinds = {"english": "Anh / English", "dutch": "Hà Lan / Dutch", "sealed": "kín / sealed"}
+    auctions = "".join(
+        f"<li>#{a['auction_id']} {kinds.get(a['kind'], a['kind'])}: lô <a href=\"/trace/"
+        f"{escape(a['lot_id'])}\">{escape(a['lot_id'])}</a> ({escape(a['symbol'])}, "
+        f"{a['qty']} kg), giá <span class=en>price</span> {vnd(a.get('price'))}, "
+        f"{a['bids']} bids, {escape(a['status'])}"
+        f"{', đóng / closes ' + escape(a['close_at']) if a.get('close_at') else ''}</li>"
+        for a in gw.auctions.live())
     body = f"""
 <h1>HerbX — Chợ đầu mối dược liệu Lào Cai</h1>
 <p>Sàn giao dịch chính ngạch cho dược liệu dưới tán rừng Lào Cai: quế, atisô, tam thất, đương quy,

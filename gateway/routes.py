@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import api_admin, api_lots, api_market, api_orders, pages, schemas
+from gateway import api_admin, api_auctions, api_lots, api_market, api_orders, pages, schemas
 from gateway.http import ALL_ROLES, OPERATOR, TRADERS, Endpoint, guard
 
 P = "/api/v1"
@@ -72,6 +72,20 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     E("POST", f"{P}/lots/{{lot_id}}/list", api_lots.list_lot, frozenset({"cooperative"}),
       "List an own lot on the book of its grade", request=schemas.ListRequest,
       response=schemas.LotOut, idempotent_key=True),
+    # auctions
+    E("GET", f"{P}/auctions", api_auctions.list_auctions, None,
+      "Live auctions (?status=all for closed ones too)"),
+    E("GET", f"{P}/auctions/{{auction_id}}", api_auctions.get_auction, None,
+      "One auction's public state"),
+    E("POST", f"{P}/auctions", api_auctions.post_auction, frozenset({"cooperative", "operator"}),
+      "Auction a lot (own lot; an operator names the seller)",
+      request=api_auctions.AuctionRequest, status=201, idempotent_key=True),
+    E("POST", f"{P}/auctions/{{auction_id}}/bids", api_auctions.post_bid, TRADERS,
+      "English maximum or sealed bid", request=api_auctions.BidRequest,
+      response=api_auctions.BidOut, status=201, idempotent_key=True),
+    E("POST", f"{P}/auctions/{{auction_id}}/buy", api_auctions.post_dutch_buy, TRADERS,
+      "Stop the Dutch clock and buy", request=api_auctions.DutchBuyRequest,
+      response=api_auctions.DutchBuyOut, status=201, idempotent_key=True),
     # operator
     E("POST", f"{P}/instruments", api_admin.add_instrument, OPERATOR, "List an instrument",
       request=schemas.InstrumentRequest, response=schemas.InstrumentOut, status=201),

@@ -7,6 +7,8 @@ into 503 with Retry-After.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,7 @@ from aiohttp import web
 
 from engine.messages import Command, Event
 from engine.sequencer import Sequencer
+from gateway.auctions import AuctionBoard
 from gateway.auth import Registry
 from gateway.config import Settings
 from gateway.fanout import Hub
@@ -39,7 +42,9 @@ class Gateway:
     catalogue: Catalogue
     idempotency: IdempotencyStore
     limiter: RateLimiter
+    auctions: AuctionBoard
     trace: TraceConfig = field(default_factory=TraceConfig)
+    now_ns: Callable[[], int] = time.time_ns  # the sequencer's clock (tests inject one)
     clients: dict[Any, None] = field(default_factory=dict)  # open WebSocket clients
     demo_tokens: dict[str, str] = field(default_factory=dict)  # participant -> token (demo only)
     closing: bool = False

@@ -7,7 +7,8 @@ a slow reader never delays the sequencer or anyone else. Limits: message size (a
 with 1009 above it), subscriptions per connection, the rate limit per participant or address.
 
 Protocol (JSON text frames; see docs/api.md): ``auth``, ``subscribe``, ``unsubscribe``,
-``snapshot`` (re-request a book after a gap), ``order``, ``cancel``, ``replace``, ``ping``.
+``snapshot`` (re-request a book after a gap), ``order``, ``cancel``, ``replace``, ``bid``,
+``dutch_buy``, ``ping``.
 """
 
 from __future__ import annotations
@@ -272,6 +273,29 @@ async def op_replace(c: Client, data: str, op: Op) -> None:
     _result(c, op, 200, await api_orders.replace(c.gw, who, order_id, req))
 
 
+class AuctionOp(msgspec.Struct, kw_only=True):
+    auction_id: int
+    price: int
+    qty: int = 0
+
+
+async def op_bid(c: Client, data: str, op: Op) -> None:
+    from gateway.api_auctions import BidRequest, bid
+
+    who = _trader(c)
+    a = msgspec.json.decode(data, type=AuctionOp)
+    _result(c, op, 201, await bid(c.gw, who, a.auction_id, BidRequest(price=a.price)))
+
+
+async def op_dutch_buy(c: Client, data: str, op: Op) -> None:
+    from gateway.api_auctions import DutchBuyRequest, dutch_buy
+
+    who = _trader(c)
+    a = msgspec.json.decode(data, type=AuctionOp)
+    _result(c, op, 201, await dutch_buy(c.gw, who, a.auction_id,
+                                        DutchBuyRequest(price=a.price, qty=a.qty)))
+
+
 async def op_ping(c: Client, data: str, op: Op) -> None:
     c.send({"type": "pong", "ts": now_iso(), **({"req_id": op.req_id} if op.req_id else {})})
 
@@ -279,7 +303,7 @@ async def op_ping(c: Client, data: str, op: Op) -> None:
 _OPS = {
     "auth": op_auth, "subscribe": op_subscribe, "unsubscribe": op_unsubscribe,
     "snapshot": op_snapshot, "order": op_order, "cancel": op_cancel, "replace": op_replace,
-    "ping": op_ping,
+    "ping": op_ping, "bid": op_bid, "dutch_buy": op_dutch_buy,
 }
 
 

@@ -49,8 +49,23 @@ def settings(tmp_path: Any, **over: Any) -> Settings:
     return replace(base, **over)
 
 
-async def start(s: Settings, seed: bool = True) -> Market:
-    app = create_app(s)
+class FakeClock:
+    """The market's clock in tests: starts at the real time, moves only when told."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.ns = time.time_ns()
+
+    def __call__(self) -> int:
+        return self.ns
+
+    def advance(self, seconds: float) -> None:
+        self.ns += int(seconds * 1e9)
+
+
+async def start(s: Settings, seed: bool = True, clock: Any = None) -> Market:
+    app = create_app(s, clock) if clock is not None else create_app(s)
     client = TestClient(TestServer(app))
     try:
         await client.start_server()

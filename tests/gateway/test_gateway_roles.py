@@ -16,7 +16,8 @@ from gateway.routes import ENDPOINTS, role_table
 from tests.gateway.conftest import Market
 
 PARAMS = {"symbol": "NOPE-X-A", "order_id": "999999", "lot_id": "NOLOT",
-          "participant_id": "NOBODY", "account": "NOBODY", "gtin": "00000000000000"}
+          "participant_id": "NOBODY", "account": "NOBODY", "gtin": "00000000000000",
+          "auction_id": "999999"}
 CALLERS = [*ROLES, None]
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def path_of(template: str) -> str:
     for name, value in PARAMS.items():
         template = template.replace("{" + name + "}", value)
+    assert "{" not in template, f"add a value for the parameter of {template}"
     return template
 
 

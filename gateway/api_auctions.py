@@ -1,0 +1,161 @@
+"""Lot auctions over REST (and, through the same functions, the WebSocket): the public board,
+creating an auction (the owning cooperative, or an operator for any seller), English and sealed
+bids, Dutch buys. Refusals come back with the engine's reason codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aiohttp import web
+from msgspec import Struct
+
+from engine.messages import (
+    AuctionBidRejected,
+    AuctionCreated,
+    BidPlaced,
+    CreateAuction,
+    DutchBuy,
+    Event,
+    PlaceBid,
+    TradeExecuted,
+)
+from gateway.api_admin import accepted
+from gateway.auth import Participant, ParticipantId
+from gateway.http import body, int_path, reply
+from gateway.orders import refusal
+from gateway.problems import Problem
+from gateway.state import Gateway
+from grading.lot import LotId
+
+S = 1_000_000_000
+
+
+class AuctionRequest(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Prices VND per unit; times RFC 3339 or seconds from now. ``seller`` only for operators."""
+
+    kind: Literal["english", "dutch", "sealed"]
+    lot_id: LotId
+    qty: int
+    start_price: int
+    seller: ParticipantId | None = None
+    duration_s: int = 300  # english and sealed: the close is this long after the start
+    start_in_s: int = 0
+    reserve: int | None = None
+    extend_s: int = 0
+    extension_cap_s: int = 0
+    pricing: Literal["first", "second"] = "first"
+    step: int = 0
+    interval_ms: int = 0
+    floor: int = 0
+    min_qty: int = 0
+    restart_steps: int = 0
+
+
+class BidRequest(Struct, kw_only=True, forbid_unknown_fields=True):
+    price: int
+
+
+class DutchBuyRequest(Struct, kw_only=True, forbid_unknown_fields=True):
+    price: int
+    qty: int
+
+
+class BidOut(Struct, kw_only=True):
+    auction_id: int
+    bid_id: int
+    kind: str
+    max_price: int
+    leading: bool
+    price: int
+    held_vnd: int
+
+
+class DutchBuyOut(Struct, kw_only=True):
+    auction_id: int
+    trade_id: int
+    price: int
+    qty: int
+
+
+def auction_refusal(events: list[Event]) -> None:
+    first = events[0]
+    if type(first) is AuctionBidRejected:
+        problem = refusal(first.reason, first.detail)
+        if first.reason in ("unknown_auction",):
+            problem.status = 404
+        elif first.reason in ("auction_not_open", "auction_closed", "lot_gone"):
+            problem.status = 409
+        raise problem
+
+
+async def create(gw: Gateway, who: Participant, r: AuctionRequest) -> dict[str, Any]:
+    if who.role == "operator":
+        if r.seller is None:
+            raise Problem(422, "invalid_field", "an operator names the seller")
+        seller = r.seller
+    else:
+        if r.seller not in (None, who.id):
+            raise Problem(403, "forbidden", "a cooperative auctions only its own lots")
+        seller = who.id
+    now = gw.now_ns()
+    start = now + r.start_in_s * S
+    events = await gw.submit(CreateAuction(
+        kind=r.kind, seller=seller, lot_id=r.lot_id, qty=r.qty, start_ns=start,
+        end_ns=0 if r.kind == "dutch" else start + r.duration_s * S,
+        start_price_vnd=r.start_price, reserve_vnd=r.reserve, extend_ns=r.extend_s * S,
+        extension_cap_ns=r.extension_cap_s * S, pricing=r.pricing, step_vnd=r.step,
+        interval_ns=r.interval_ms * 1_000_000, floor_vnd=r.floor, min_qty=r.min_qty,
+        restart_steps=r.restart_steps))
+    ev = accepted(events)
+    assert type(ev) is AuctionCreated
+    return gw.auctions.auctions[ev.auction_id]
+
+
+async def bid(gw: Gateway, who: Participant, auction_id: int, r: BidRequest) -> BidOut:
+    events = await gw.submit(PlaceBid(auction_id=auction_id, account=who.id, price_vnd=r.price))
+    auction_refusal(events)
+    placed = next(e for e in events if type(e) is BidPlaced)
+    return BidOut(auction_id=auction_id, bid_id=placed.bid_id, kind=placed.kind,
+                  max_price=placed.max_price_vnd, leading=placed.leading,
+                  price=placed.price_vnd, held_vnd=placed.held_vnd)
+
+
+async def dutch_buy(gw: Gateway, who: Participant, auction_id: int,
+                    r: DutchBuyRequest) -> DutchBuyOut:
+    events = await gw.submit(DutchBuy(auction_id=auction_id, account=who.id, price_vnd=r.price,
+                                      qty=r.qty))
+    auction_refusal(events)
+    t = next(e for e in events if type(e) is TradeExecuted)
+    return DutchBuyOut(auction_id=auction_id, trade_id=t.trade_id, price=t.price_vnd, qty=t.qty)
+
+
+def _auction(gw: Gateway, request: web.Request) -> dict[str, Any]:
+    view = gw.auctions.auctions.get(int_path(request, "auction_id"))
+    if view is None:
+        raise Problem(404, "unknown_auction", "no such auction")
+    return view
+
+
+async def list_auctions(request: web.Request, gw: Gateway, who: Any) -> web.Response:
+    every = request.query.get("status") == "all"
+    views = list(gw.auctions.auctions.values()) if every else gw.auctions.live()
+    return reply({"auctions": views})
+
+
+async def get_auction(request: web.Request, gw: Gateway, who: Any) -> web.Response:
+    return reply(_auction(gw, request))
+
+
+async def post_auction(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    return reply(await create(gw, who, await body(request, AuctionRequest)), 201)
+
+
+async def post_bid(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    auction_id = int_path(request, "auction_id")
+    return reply(await bid(gw, who, auction_id, await body(request, BidRequest)), 201)
+
+
+async def post_dutch_buy(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    auction_id = int_path(request, "auction_id")
+    return reply(await dutch_buy(gw, who, auction_id, await body(request, DutchBuyRequest)), 201)

@@ -1,0 +1,89 @@
+"""The public board of lot auctions, as published: what anyone may see of each auction.
+
+Owns `AuctionBoard`, built at start-up from the recovered exchange (public fields only) and kept
+current from committed events. Must never hold or show what the engine keeps hidden: a reserve
+(only whether one is set and met), an English leader's maximum, a sealed bid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.messages import (
+    AuctionClosed,
+    AuctionCreated,
+    AuctionExtended,
+    AuctionOpened,
+    BidAccepted,
+    ClockTicked,
+    Event,
+)
+from gateway.wire import iso_ts
+
+View = dict[str, Any]
+KEEP_CLOSED = 200  # closed auctions kept on the board
+
+
+def _ts(ns: int) -> str | None:
+    return iso_ts(ns) if ns else None
+
+
+class AuctionBoard:
+    def __init__(self, exchange: Any) -> None:
+        self.auctions: dict[int, View] = {}
+        for a in exchange.auctions.auctions.values():  # start-up only; public fields only
+            self.auctions[a.auction_id] = {
+                "auction_id": a.auction_id, "kind": a.kind, "seller": a.seller,
+                "lot_id": a.lot_id, "symbol": a.symbol, "qty": a.qty, "status": a.status,
+                "start_at": _ts(a.start_ns), "close_at": _ts(a.close_ns or a.end_ns),
+                "start_price": a.start_price_vnd, "reserve_set": a.reserve_vnd is not None,
+                "price": (a.clock_vnd if a.kind == "dutch" else a.price_vnd) or None,
+                "bids": a.bids, "remaining_qty": a.remaining, "sold_qty": a.sold_qty,
+                "pricing": a.pricing or None}
+
+    def live(self) -> list[View]:
+        return [v for v in self.auctions.values() if v["status"] != "closed"]
+
+    def apply(self, events: list[Event]) -> None:
+        for ev in events:
+            match ev:
+                case AuctionCreated():
+                    self.auctions[ev.auction_id] = {
+                        "auction_id": ev.auction_id, "kind": ev.kind, "seller": ev.seller,
+                        "lot_id": ev.lot_id, "symbol": ev.symbol, "qty": ev.qty,
+                        "status": "scheduled", "start_at": _ts(ev.start_ns),
+                        "close_at": _ts(ev.end_ns), "start_price": ev.start_price_vnd,
+                        "reserve_set": ev.reserve_set, "price": None, "bids": 0,
+                        "remaining_qty": ev.qty, "sold_qty": 0, "pricing": ev.pricing,
+                        "step": ev.step_vnd or None, "floor": ev.floor_vnd or None,
+                        "min_qty": ev.min_qty or None}
+                    self._trim()
+                case AuctionOpened():
+                    self._set(ev.auction_id, status="open", price=ev.price_vnd,
+                              close_at=_ts(ev.close_ns))
+                case BidAccepted():
+                    self._set(ev.auction_id, price=ev.price_vnd, bids=ev.bids,
+                              min_next_bid=ev.min_next_bid_vnd, reserve_met=ev.reserve_met,
+                              close_at=_ts(ev.close_ns))
+                case AuctionExtended():
+                    self._set(ev.auction_id, close_at=_ts(ev.close_ns))
+                case ClockTicked():
+                    self._set(ev.auction_id, price=ev.price_vnd, remaining_qty=ev.remaining_qty,
+                              next_step_at=_ts(ev.next_step_ns))
+                case AuctionClosed():
+                    self._set(ev.auction_id, status="closed", outcome=ev.outcome,
+                              reason=ev.reason, sold_qty=ev.sold_qty,
+                              remaining_qty=ev.unsold_qty, price=ev.price_vnd,
+                              winner=ev.winner)
+                case _:
+                    pass
+
+    def _set(self, auction_id: int, **fields: Any) -> None:
+        view = self.auctions.get(auction_id)
+        if view is not None:
+            view.update(fields)
+
+    def _trim(self) -> None:
+        closed = [k for k, v in self.auctions.items() if v["status"] == "closed"]
+        for k in closed[: max(0, len(closed) - KEEP_CLOSED)]:
+            del self.auctions[k]

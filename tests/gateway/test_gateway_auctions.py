@@ -1,0 +1,110 @@
+"""Lot auctions over REST and WebSocket: English with proxy bids and a public channel, sealed,
+Dutch buys, refusals; the public board never shows a reserve or a hidden maximum."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from websockets.asyncio.client import connect
+
+from engine.messages import ReceiveLot, Tick
+from tests.gateway.conftest import SYMBOL, FakeClock, Market, settings, start
+from tests.gateway.wsclient import recv, send
+
+
+@pytest.fixture
+async def amarket(tmp_path) -> AsyncIterator[tuple[Market, FakeClock]]:
+    clock = FakeClock()
+    m = await start(settings(tmp_path), clock=clock)
+    for i in range(3):
+        await m.gw.submit(ReceiveLot(lot_id=f"AUC-{i}", account="C1", symbol=SYMBOL, qty=500))
+    yield m, clock
+    await m.client.close()
+
+
+async def post(m: Market, path: str, who: str, **body):
+    r = await m.client.post(path, json=body, headers=m.h(who))
+    return r.status, await r.json()
+
+
+async def test_english_auction_over_rest_and_ws(amarket) -> None:
+    m, clock = amarket
+    status, a = await post(m, "/api/v1/auctions", "C1", kind="english", lot_id="AUC-0",
+                           qty=500, start_price=60_000, reserve=65_000, duration_s=60)
+    assert status == 201, a
+    aid = a["auction_id"]
+    assert (a["status"], a["price"], a["reserve_set"]) == ("open", 60_000, True)
+    assert "reserve" not in a
+    async with connect(m.ws_url) as ws:
+        await send(ws, op="subscribe", channels=[f"auction:{aid}"])
+        await recv(ws, type="subscribed")
+        status, b1 = await post(m, f"/api/v1/auctions/{aid}/bids", "T1", price=70_000)
+        assert status == 201 and b1["leading"] is True and b1["max_price"] == 70_000
+        acc = await recv(ws, type="bid_accepted")
+        # one bidder whose maximum passes the reserve: the price jumps to the reserve
+        assert (acc["price"], acc["reserve_met"]) == (65_000, True)
+        assert "max_price" not in acc and acc["seq"] == 3  # created, opened, this bid
+        status, b2 = await post(m, f"/api/v1/auctions/{aid}/bids", "T2", price=66_000)
+        assert status == 201 and b2["leading"] is False
+        status, low = await post(m, f"/api/v1/auctions/{aid}/bids", "T2", price=1)
+        assert status == 422 and low["code"] in ("below_min_bid", "bid_not_raised")
+        r = await m.client.get(f"/api/v1/auctions/{aid}")
+        view = await r.json()
+        assert view["bids"] >= 2 and view["price"] < 70_000  # the maximum stays hidden
+        clock.advance(61)
+        await m.gw.submit(Tick())
+        closed = await recv(ws, type="auction_closed")
+        assert (closed["outcome"], closed["winner"]) == ("sold", "T1")
+    r = await m.client.get("/api/v1/auctions")
+    assert (await r.json())["auctions"] == []
+    r = await m.client.get("/api/v1/auctions?status=all")
+    assert (await r.json())["auctions"][0]["status"] == "closed"
+    r = await m.client.get("/api/v1/balances", headers=m.h("T1"))
+    assert any(g["symbol"] == SYMBOL and g["qty"] == 500 for g in (await r.json())["goods"])
+
+
+async def test_sealed_and_dutch_and_refusals(amarket) -> None:
+    m, clock = amarket
+    status, s = await post(m, "/api/v1/auctions", "operator", kind="sealed", seller="C1",
+                           lot_id="AUC-1", qty=500, start_price=50_000, duration_s=30,
+                           pricing="second")
+    assert status == 201, s
+    async with connect(m.ws_url, additional_headers=m.h("T1")) as ws:
+        await send(ws, op="bid", req_id=1, auction_id=s["auction_id"], price=61_000)
+        res = await recv(ws, type="result", req_id=1)
+        assert res["status"] == 201 and res["body"]["kind"] == "sealed"
+    await post(m, f"/api/v1/auctions/{s['auction_id']}/bids", "T2", price=55_000)
+    clock.advance(31)
+    await m.gw.submit(Tick())
+    r = await m.client.get(f"/api/v1/auctions/{s['auction_id']}")
+    view = await r.json()
+    assert (view["status"], view["winner"], view["price"]) == ("closed", "T1", 55_000)
+
+    status, d = await post(m, "/api/v1/auctions", "C1", kind="dutch", lot_id="AUC-2", qty=500,
+                           start_price=70_000, step=1_000, interval_ms=5_000, floor=60_000,
+                           min_qty=100)
+    assert status == 201 and d["price"] == 70_000, d
+    aid = d["auction_id"]
+    status, stale = await post(m, f"/api/v1/auctions/{aid}/buy", "T1", price=69_000, qty=100)
+    assert (status, stale["code"]) == (422, "stale_price")
+    clock.advance(5)
+    await m.gw.submit(Tick())
+    status, buy = await post(m, f"/api/v1/auctions/{aid}/buy", "T1", price=69_000, qty=100)
+    assert status == 201 and (buy["price"], buy["qty"]) == (69_000, 100)
+    r = await m.client.get(f"/api/v1/auctions/{aid}")
+    assert (await r.json())["remaining_qty"] == 400
+    status, p = await post(m, "/api/v1/auctions/999999/bids", "T1", price=1)
+    assert (status, p["code"]) == (404, "unknown_auction")
+    status, p = await post(m, "/api/v1/auctions", "C1", kind="english", lot_id="NOPE", qty=1,
+                           start_price=1)
+    assert (status, p["code"]) == (422, "unknown_lot")
+    status, p = await post(m, "/api/v1/auctions", "C1", kind="english", lot_id="AUC-0",
+                           qty=1, start_price=1, seller="C9")
+    assert status == 403
+    status, p = await post(m, "/api/v1/auctions", "operator", kind="english", lot_id="AUC-0",
+                           qty=1, start_price=1)
+    assert status == 422
+    status, p = await post(m, "/api/v1/auctions", "C1", kind="auction?", lot_id="AUC-0",
+                           qty=1, start_price=1)
+    assert status == 422 and p["errors"][0]["field"] == "$.kind"
