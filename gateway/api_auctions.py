@@ -5,6 +5,7 @@ bids, Dutch buys. Refusals come back with the engine's reason codes.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aiohttp import web
@@ -109,6 +110,9 @@ async def create(gw: Gateway, who: Participant, r: AuctionRequest) -> dict[str, 
         restart_steps=r.restart_steps))
     ev = accepted(events)
     assert type(ev) is AuctionCreated
+    lot = gw.lots.lots.get(r.lot_id)
+    if lot is not None and lot.state == "received":
+        gw.lots.list_for_auction(lot, ev.auction_id, datetime.now(UTC))
     return gw.auctions.auctions[ev.auction_id]
 
 

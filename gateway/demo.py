@@ -5,7 +5,9 @@ whose lots go through the real lot lifecycle (register → lab assay → receipt
 so every demo lot has a trace page; ten funded traders; a market maker with inventory. Then two
 bots run through the same pipeline as any client: the market maker keeps every book two-sided
 around a slowly drifting fair price, and traders and cooperatives trade against it at a pace of
-a few trades a second across the market. Demo tokens are fixed (``demo-<id>``) and printed at
+a few trades a second across the market; one English (cinnamon bark), one Dutch (artichoke) and
+one sealed-bid (tam thất) auction run on a loop, each on a fresh lot, with traders bidding.
+Demo tokens are fixed (``demo-<id>``) and printed at
 start-up; they are for a local demo only.
 """
 
@@ -18,9 +20,13 @@ from datetime import UTC, date, datetime, timedelta
 
 from engine.messages import (
     AddInstrument,
+    AuctionCreated,
     CancelOrder,
+    CreateAuction,
     Deposit,
+    DutchBuy,
     OrderAccepted,
+    PlaceBid,
     PlaceOrder,
     ReceiveLot,
 )
@@ -100,7 +106,7 @@ async def seed(gw: Gateway) -> None:
 
 async def lot_through_lifecycle(
     gw: Gateway, coop: Cooperative, area: GrowingArea, commune: str, spec_id: str, grade: str,
-    lot_id: str, qty: int, harvest: date, ts: datetime,
+    lot_id: str, qty: int, harvest: date, ts: datetime, list_on_book: bool = True,
 ) -> None:
     r = gw.lots.register(lot_id=lot_id, cooperative=coop, spec_id=spec_id, qty=qty,
                          harvest_date=harvest, growing_area=area, commune=commune,
@@ -118,8 +124,9 @@ async def lot_through_lifecycle(
     assert symbol is not None
     await gw.submit(ReceiveLot(lot_id=lot_id, account=coop.id, symbol=symbol, qty=qty))
     gw.lots.put(r.lot)
-    r = gw.lots.list_on_book(r.lot, ts + timedelta(minutes=3))
-    assert isinstance(r, Accepted), r
+    if list_on_book:
+        r = gw.lots.list_on_book(r.lot, ts + timedelta(minutes=3))
+        assert isinstance(r, Accepted), r
 
 
 class Bots:
@@ -195,8 +202,100 @@ class Bots:
                     log.debug("demo bot step failed: %r", exc)
 
 
+# kind -> (spec, grade, qty kg): the cinnamon auction sells bark by English auction
+AUCTIONED = {"english": ("QUE-BARK", "A", 1_000), "dutch": ("ATISO-LEAF", "A", 600),
+             "sealed": ("TAMTHAT-ROOT", "A", 200)}
+S = 1_000_000_000
+
+
+class AuctionBots:
+    """Keeps one English, one Dutch and one sealed auction running, each on a fresh lot that a
+    cooperative brings through the lifecycle, and bids in them like traders would."""
+
+    def __init__(self, gw: Gateway, seed: int = 11) -> None:
+        self.gw = gw
+        self.rng = random.Random(seed)
+        self.n = 0
+
+    def fair(self, spec_id: str, grade: str) -> int:
+        symbol = f"{spec_id}-{grade}"
+        inst = self.gw.exchange.instruments[symbol]
+        return int(inst.last_price_vnd or inst.ref_price_vnd)
+
+    async def new_auction(self, kind: str) -> None:
+        gw, rng = self.gw, self.rng
+        spec_id, grade, qty = AUCTIONED[kind]
+        pid, name, no, commune, area_code = rng.choice(D.COOPERATIVES)
+        lot_id = f"LC26-AU{len(gw.lots.lots):04d}"
+        now = datetime.now(UTC)
+        await lot_through_lifecycle(
+            gw, Cooperative(id=pid, name=name, number=no),
+            GrowingArea(code=area_code, issuer="Chi cục Trồng trọt và BVTV Lào Cai",
+                        valid_from=date(2024, 1, 1), valid_until=date(2030, 12, 31)),
+            commune, spec_id, grade, lot_id, qty, (now - timedelta(days=15)).date(),
+            now - timedelta(minutes=10), list_on_book=False)
+        fair = self.fair(spec_id, grade)
+        tick = gw.exchange.instruments[f"{spec_id}-{grade}"].tick_vnd
+        t0 = gw.now_ns()
+        common = dict(seller=pid, lot_id=lot_id, qty=qty, start_ns=t0)
+        if kind == "english":
+            cmd = CreateAuction(kind="english", end_ns=t0 + 180 * S,
+                                start_price_vnd=fair * 90 // 100 // tick * tick,
+                                reserve_vnd=fair * 97 // 100, extend_ns=20 * S,
+                                extension_cap_ns=60 * S, **common)  # type: ignore[arg-type]
+        elif kind == "sealed":
+            cmd = CreateAuction(kind="sealed", end_ns=t0 + 120 * S, pricing="second",
+                                start_price_vnd=fair * 85 // 100 // tick * tick,
+                                **common)  # type: ignore[arg-type]
+        else:
+            step = max(tick, fair // 200 // tick * tick)
+            cmd = CreateAuction(kind="dutch", start_price_vnd=(fair * 115 // 100) // tick * tick,
+                                step_vnd=step, interval_ns=3 * S,
+                                floor_vnd=fair * 85 // 100 // tick * tick, min_qty=100,
+                                restart_steps=3, **common)  # type: ignore[arg-type]
+        events = await gw.submit(cmd)
+        created = [e for e in events if type(e) is AuctionCreated]
+        if created:
+            gw.lots.list_for_auction(gw.lots.lots[lot_id], created[0].auction_id,
+                                     datetime.now(UTC))
+
+    async def bid(self, a: dict[str, object]) -> None:
+        gw, rng = self.gw, self.rng
+        trader = rng.choice(D.TRADERS)[0]
+        spec_id, grade, _ = AUCTIONED[str(a["kind"])]
+        fair = self.fair(spec_id, grade)
+        aid = int(a["auction_id"])  # type: ignore[call-overload]
+        price = int(a.get("price") or 0)  # type: ignore[call-overload]
+        if a["kind"] == "english" and rng.random() < 0.3:
+            floor = int(a.get("min_next_bid") or a["start_price"])  # type: ignore[call-overload]
+            top = max(floor, fair * rng.randint(95, 106) // 100)
+            await gw.submit(PlaceBid(auction_id=aid, account=trader, price_vnd=top))
+        elif a["kind"] == "sealed" and rng.random() < 0.15:
+            await gw.submit(PlaceBid(auction_id=aid, account=trader,
+                                     price_vnd=fair * rng.randint(86, 104) // 100))
+        elif a["kind"] == "dutch" and price and price <= fair * 97 // 100 \
+                and rng.random() < 0.3:
+            await gw.submit(DutchBuy(auction_id=aid, account=trader, price_vnd=price, qty=100))
+
+    async def run(self) -> None:
+        while True:
+            try:
+                live = self.gw.auctions.live()
+                for kind in AUCTIONED:
+                    if not any(a["kind"] == kind for a in live):
+                        await self.new_auction(kind)
+                for a in live:
+                    if a["status"] == "open":
+                        await self.bid(a)
+            except (Overloaded, PipelineFailed):
+                pass
+            except Exception as exc:  # a refused bid or a lot that would not grade: log it
+                log.warning("demo auction step failed: %r", exc)
+            await asyncio.sleep(self.gw.settings.demo_pace_s)
+
+
 async def start_demo(gw: Gateway) -> list[asyncio.Task[None]]:
     add_people(gw)
     await seed(gw)
-    bots = Bots(gw)
-    return [asyncio.create_task(bots.run(), name="herbx-demo-bots")]
+    return [asyncio.create_task(Bots(gw).run(), name="herbx-demo-bots"),
+            asyncio.create_task(AuctionBots(gw).run(), name="herbx-demo-auctions")]

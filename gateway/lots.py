@@ -112,6 +112,12 @@ class LotStore:
             self.put(result.lot)
         return result
 
+    def list_for_auction(self, lot: Lot, auction_id: int, ts: datetime) -> Accepted | Refused:
+        result = apply(lot, ListLot(ts=ts, venue="auction", symbol=str(auction_id)))
+        if isinstance(result, Accepted):
+            self.put(result.lot)
+        return result
+
     def record_trades(self, events: list[Event], ts: datetime) -> None:
         """Record the sales of listed lots from committed trades (others stay as they are:
         the engine sells a lot in custody whether or not its owner listed it)."""

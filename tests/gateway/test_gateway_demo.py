@@ -20,8 +20,15 @@ async def test_demo_market(tmp_path) -> None:
         async with asyncio.timeout(60):
             while any(not b.bids or not b.asks for b in gw.market.books.values()):
                 await asyncio.sleep(0.01)
+        async with asyncio.timeout(60):
+            while len(gw.auctions.live()) < 3 or any(
+                    lot.state == "received" for lot in gw.lots.lots.values()):
+                await asyncio.sleep(0.01)
+        assert sorted(a["kind"] for a in gw.auctions.live()) == ["dutch", "english", "sealed"]
         lots = list(gw.lots.lots.values())
-        assert lots and all(lot.state == "listed" for lot in lots)
+        assert lots and all(lot.state in ("listed", "partly_sold") for lot in lots), \
+            sorted({(lot.lot_id, lot.state) for lot in lots if lot.state == "received"})
+        assert {lot.listing.venue for lot in lots if lot.listing} == {"book", "auction"}
         r = await m.client.get("/api/v1/balances",
                                headers={"Authorization": f"Bearer {gw.demo_tokens['T01']}"})
         assert (await r.json())["cash_vnd"] == 50_000_000_000
@@ -30,6 +37,7 @@ async def test_demo_market(tmp_path) -> None:
         assert r.status == 200 and "Chợ đầu mối dược liệu Lào Cai" in page
         assert "Order books" in page and "QUE-BARK-A" in page and "demo-t01" in page
         assert "/api/v1/openapi.json" in page and "/trace/LC26-" in page
+        assert "English" in page and "Dutch" in page and "sealed" in page
         lot = lots[0]
         r = await m.client.get(f"/trace/{lot.lot_id}")
         html = await r.text()
