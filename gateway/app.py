@@ -85,7 +85,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         catalogue = load_catalogue()
         hub = Hub()
         market = MarketData(sequencer.exchange, trades_kept=s.trades_kept,
-                            fills_kept=s.fills_kept)
+                            fills_kept=s.fills_kept, conflate_s=s.conflate_ms / 1000)
+        market.deliver = hub.publish
         lots = LotStore(data / "gateway" / "lots.json", catalogue)
         board = AuctionBoard(sequencer.exchange)
 
@@ -129,6 +130,7 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
                 await t
         tasks.clear()
         await pipeline.stop()  # drains, commits and answers everything queued
+        market.flush_all()
         sequencer.close()
 
 

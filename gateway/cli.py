@@ -49,7 +49,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from engine.bench import main as bench_main
 
         return bench_main(
-            orders=args.orders, seed=args.seed, journal=args.journal, resting=args.resting
+            orders=args.orders or 200_000, seed=args.seed, journal=args.journal,
+            resting=args.resting
         )
     if args.part == "auctions":
         from engine.auctions.bench import main as auctions_main
@@ -59,6 +60,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from gateway.bench_fanout import main as fanout_main
 
         return fanout_main(subscribers=args.subscribers, rate=args.rate, seconds=args.seconds)
+    if args.part == "gateway":
+        from gateway.bench import main as gateway_main
+
+        return gateway_main(orders=args.orders or 20_000, connections=args.connections,
+                            window=args.window, subscribers=args.subscribers, rate=args.rate,
+                            seconds=args.seconds, procs=args.procs)
     print(f"herbx bench: unknown part {args.part!r}", file=sys.stderr)
     return 2
 
@@ -70,7 +77,8 @@ def _settings(args: argparse.Namespace) -> object:
 
     return Settings(host=args.host, port=args.port, data_dir=Path(args.data_dir),
                     database_url=args.database_url, redis_url=args.redis_url, demo=args.demo,
-                    log_level=args.log_level, tick_ms=args.tick_ms, public_url=args.public_url)
+                    log_level=args.log_level, tick_ms=args.tick_ms, public_url=args.public_url,
+                    rate_per_s=args.rate_per_s, rate_burst=args.rate_burst)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -106,14 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
-    p.add_argument("part", choices=["engine", "auctions", "fanout"])
+    p.add_argument("part", choices=["engine", "auctions", "fanout", "gateway"])
     p.add_argument("--subscribers", type=int, default=_int_env("subscribers", 1000),
                    help="fanout: WebSocket clients")
     p.add_argument("--rate", type=int, default=_int_env("rate", 200),
                    help="fanout: book updates per second")
     p.add_argument("--seconds", type=float, default=float(_env("seconds", "5") or 5),
                    help="fanout: how long to publish")
-    p.add_argument("--orders", type=int, default=_int_env("orders", 200_000))
+    p.add_argument("--orders", type=int, default=_env("orders") and _int_env("orders", 0),
+                   help="engine: orders (200,000); gateway: orders over WebSocket (20,000)")
+    p.add_argument("--connections", type=int, default=_int_env("connections", 4),
+                   help="gateway: order-entry connections per side (buyers, sellers)")
+    p.add_argument("--window", type=int, default=_int_env("window", 64),
+                   help="gateway: orders in flight per connection")
+    p.add_argument("--procs", type=int, default=_int_env("procs", 2),
+                   help="gateway: subscriber client processes")
     p.add_argument("--seed", type=int, default=_int_env("seed", 42))
     p.add_argument("--journal", default=_env("journal"),
                    help="journal directory (engine: measure with the journal on)")
@@ -137,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clock tick interval (0 = off)")
     p.add_argument("--public-url", default=_env("public_url", ""),
                    help="base URL that trace codes point at (default http://host:port)")
+    p.add_argument("--rate-per-s", type=float, default=float(_env("rate_per_s", "200") or 200),
+                   help="requests per second per token (or address)")
+    p.add_argument("--rate-burst", type=int, default=_int_env("rate_burst", 400))
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("watch", help="tail a live book, verifying sequence and checksum")

@@ -33,9 +33,11 @@ class Settings:
     page_max: int = 1000  # the largest ?limit=
     # WebSocket
     ws_max_msg_bytes: int = 16 * 1024
-    ws_send_buffer: int = 1024  # queued messages per connection before it is cut off
+    ws_send_buffer_bytes: int = 1 << 20  # unsent bytes per connection before it is cut off
     ws_max_subscriptions: int = 64
+    ws_max_inflight: int = 256  # engine requests of one connection awaiting their answers
     heartbeat_s: float = 1.0
+    conflate_ms: int = 50  # book updates per instrument at most this often (0: every one)
     # market data memory
     trades_kept: int = 1000  # recent trades kept per instrument
     fills_kept: int = 1000  # recent fills kept per account

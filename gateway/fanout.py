@@ -1,14 +1,15 @@
 """The fan-out: who is subscribed to what, and delivery of published messages to them.
 
 Owns the subscription tables (channel → subscribers, account → private subscribers). Each
-message is encoded once and pushed to every subscriber's bounded buffer without awaiting, so
-one slow client never delays the sequencer or any other client; a subscriber whose buffer
-overflows cuts itself off (see `gateway.ws.Client.push`). Must never await, nor drop a message
+message is encoded once, framed once, and written to every subscriber without awaiting, so one
+slow client never delays the sequencer or any other client; a subscriber whose send buffer is
+over its bound cuts itself off (see `gateway.ws.Client.push`). Must never await, nor drop a message
 silently for a subscriber that stays connected.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Protocol
 
 import msgspec
@@ -19,11 +20,23 @@ _encode = msgspec.json.Encoder().encode
 
 
 class Subscriber(Protocol):
-    def push(self, text: str) -> None: ...
+    def push(self, frame: bytes) -> None: ...
 
 
-def encode(msg: Message) -> str:
-    return _encode(msg).decode()
+def encode(msg: Message) -> bytes:
+    return _encode(msg)
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked, final WebSocket text frame (RFC 6455 §5.2) holding ``payload``."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, n)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, n)
+    return header + payload
 
 
 class Hub:
@@ -58,7 +71,7 @@ class Hub:
             subs = table.get(name)
             if not subs:
                 continue
-            text = encode(msg)
+            frame = text_frame(encode(msg))
             for sub in list(subs):  # a push may unsubscribe a slow consumer
-                sub.push(text)
+                sub.push(frame)
             self.delivered += len(subs)

@@ -2,8 +2,11 @@
 
 Owns the gateway's view of the market *as it has been published* (after each group commit),
 which is what snapshots must agree with: a book snapshot taken here at ``seq`` is followed on the
-stream by exactly the update ``seq + 1``. `MarketData.apply` turns a batch of committed events
-into addressed public messages; the fan-out delivers them. Everything kept is bounded.
+stream by exactly the update ``seq + 1``. Book updates may be conflated: the channel ``seq``
+counts the channel's messages (one update may carry several engine updates, whose ``book_seq``
+it reports), and its checksum is the engine's for the last of them. `MarketData.apply` turns a
+batch of committed events into addressed public messages; the fan-out delivers them.
+Everything kept is bounded.
 
 Must never read the live exchange after start-up (it runs ahead of what is durable), nor invent
 a value the events did not carry (checksums come from the pipeline).
@@ -11,8 +14,10 @@ a value the events did not carry (checksums come from the pipeline).
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from engine.messages import (
@@ -38,23 +43,48 @@ _ORDER_EVENTS = frozenset({
 class MirrorBook:
     """Price levels of one book as published; ``seq`` is the engine's ``book_seq``."""
 
-    __slots__ = ("symbol", "seq", "bids", "asks")
+    __slots__ = ("symbol", "seq", "bids", "asks", "channel_seq", "pending_bids",
+                 "pending_asks", "pending_checksum", "last_flush", "timer")
 
     def __init__(self, symbol: str, seq: int = 0) -> None:
         self.symbol = symbol
-        self.seq = seq
+        self.seq = seq  # the engine's book_seq of the last applied update
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
+        # Conflation: the channel's own seq counts the messages sent on ``book:<symbol>``;
+        # changes not sent yet wait in ``pending_*`` (absolute quantities, last one wins).
+        self.channel_seq = seq
+        self.pending_bids: dict[int, int] = {}
+        self.pending_asks: dict[int, int] = {}
+        self.pending_checksum = 0
+        self.last_flush = float("-inf")
+        self.timer: asyncio.TimerHandle | None = None
 
-    def apply(self, ev: BookUpdated) -> None:
+    def apply(self, ev: BookUpdated, checksum: int) -> None:
         assert ev.book_seq == self.seq + 1, (self.symbol, self.seq, ev.book_seq)
         self.seq = ev.book_seq
-        for side, levels in ((self.bids, ev.bids), (self.asks, ev.asks)):
+        for side, pending, levels in ((self.bids, self.pending_bids, ev.bids),
+                                      (self.asks, self.pending_asks, ev.asks)):
             for price, qty in levels:
+                pending[price] = qty
                 if qty:
                     side[price] = qty
                 else:
                     side.pop(price, None)
+        self.pending_checksum = checksum
+
+    def flush(self, now: float) -> Message:
+        """The next update message: every level changed since the last one."""
+        self.channel_seq += 1
+        self.last_flush = now
+        self.timer = None
+        msg = {"channel": f"book:{self.symbol}", "type": "update", "seq": self.channel_seq,
+               "bids": sorted(self.pending_bids.items(), reverse=True),
+               "asks": sorted(self.pending_asks.items()), "checksum": self.pending_checksum,
+               "book_seq": self.seq}
+        self.pending_bids = {}
+        self.pending_asks = {}
+        return msg
 
     def top(self, n: int) -> tuple[list[list[int]], list[list[int]]]:
         bids = [[p, self.bids[p]] for p in heapq.nlargest(n, self.bids)]
@@ -64,9 +94,11 @@ class MirrorBook:
     def snapshot(self, depth: int) -> Message:
         bids, asks = self.top(depth)
         top_b, top_a = (bids, asks) if depth >= 10 else self.top(10)
+        # Pending changes are in the snapshot already; the next update repeats them, which is
+        # harmless because its quantities are absolute.
         return {"channel": f"book:{self.symbol}", "type": "snapshot", "symbol": self.symbol,
-                "seq": self.seq, "bids": bids, "asks": asks,
-                "checksum": book_checksum(top_b, top_a)}
+                "seq": self.channel_seq, "bids": bids, "asks": asks,
+                "checksum": book_checksum(top_b, top_a), "book_seq": self.seq}
 
     def best(self) -> tuple[int | None, int | None]:
         return (max(self.bids) if self.bids else None, min(self.asks) if self.asks else None)
@@ -104,7 +136,14 @@ class Stats:
 
 
 class MarketData:
-    def __init__(self, exchange: Any, *, trades_kept: int, fills_kept: int) -> None:
+    """``conflate_s``: book updates of one instrument go out at most once per this interval
+    (the first change after a quiet interval at once, later ones merged); 0 sends each engine
+    update as it comes. ``deliver`` sends messages that a conflation timer releases."""
+
+    def __init__(self, exchange: Any, *, trades_kept: int, fills_kept: int,
+                 conflate_s: float = 0.0) -> None:
+        self.conflate_s = conflate_s
+        self.deliver: Callable[[list[tuple[Target, Message]]], None] = lambda _: None
         self.books: dict[str, MirrorBook] = {}
         self.tapes: dict[str, deque[Message]] = {}
         self.stats: dict[str, Stats] = {}
@@ -141,7 +180,7 @@ class MarketData:
     def seq_of(self, channel: str) -> int:
         kind, _, name = channel.partition(":")
         if kind == "book" and name in self.books:
-            return self.books[name].seq
+            return self.books[name].channel_seq
         if kind == "trades" and name in self.stats:
             return self.stats[name].last_trade_id
         return self.channel_seqs.get(channel, 0)
@@ -175,16 +214,13 @@ class MarketData:
     ) -> list[tuple[Target, Message]]:
         out: list[tuple[Target, Message]] = []
         tickers: dict[str, None] = {}
+        changed: dict[str, MirrorBook] = {}
         for ev in events:
             match ev:
                 case BookUpdated():
                     book = self.books[ev.symbol]
-                    book.apply(ev)
-                    ch = f"book:{ev.symbol}"
-                    out.append((("channel", ch), {
-                        "channel": ch, "type": "update", "seq": ev.book_seq,
-                        "bids": ev.bids, "asks": ev.asks,
-                        "checksum": checksums[(ev.symbol, ev.book_seq)]}))
+                    book.apply(ev, checksums[(ev.symbol, ev.book_seq)])
+                    changed[ev.symbol] = book
                     tickers[ev.symbol] = None
                 case TradeExecuted():
                     self._trade(ev, out)
@@ -196,11 +232,37 @@ class MarketData:
                     self._add(ev.symbol)
                 case _:
                     self._other(ev, out)
+        for book in changed.values():
+            self._schedule(book, out)
         for symbol in tickers:
             out.append((("channel", "ticker"), {"channel": "ticker", "type": "ticker",
                                                 "seq": self._next("ticker"),
                                                 **self.ticker(symbol)}))
         return out
+
+    def _schedule(self, book: MirrorBook, out: list[tuple[Target, Message]]) -> None:
+        if book.timer is not None:
+            return  # a flush is due already; it will carry these changes
+        if self.conflate_s <= 0:
+            out.append((("channel", f"book:{book.symbol}"), book.flush(0.0)))
+            return
+        loop = asyncio.get_running_loop()
+        wait = book.last_flush + self.conflate_s - loop.time()
+        if wait <= 0:
+            out.append((("channel", f"book:{book.symbol}"), book.flush(loop.time())))
+        else:
+            book.timer = loop.call_later(wait, self._flush_later, book)
+
+    def _flush_later(self, book: MirrorBook) -> None:
+        msg = book.flush(asyncio.get_running_loop().time())
+        self.deliver([(("channel", f"book:{book.symbol}"), msg)])
+
+    def flush_all(self) -> None:
+        """Send every conflated change now (tests; shutdown)."""
+        for book in self.books.values():
+            if book.timer is not None:
+                book.timer.cancel()
+                self._flush_later(book)
 
     def _trade(self, t: TradeExecuted, out: list[tuple[Target, Message]]) -> None:
         self.stats[t.symbol].add(t)

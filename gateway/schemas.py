@@ -142,6 +142,7 @@ class BookOut(_Out, kw_only=True):
     bids: list[Level]
     asks: list[Level]
     checksum: int
+    book_seq: int  # the engine's book sequence the snapshot is at
 
 
 class TradeOut(_Out, kw_only=True):

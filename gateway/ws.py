@@ -1,9 +1,13 @@
 """The WebSocket stream ``/ws``: subscriptions, snapshots, private order updates, order entry.
 
-One `Client` per connection owns a bounded send buffer and a writer task. The fan-out pushes
-encoded messages without awaiting; when a client's buffer is full it is cut off at once with
-close code 1008 and the reason ``slow consumer`` (it reconnects and resyncs from a snapshot), so
-a slow reader never delays the sequencer or anyone else. Limits: message size (aiohttp closes
+One `Client` per connection. Every message to it is a complete WebSocket frame, built once per
+message (server frames are unmasked, so one frame serves every subscriber) and written to the
+connection's transport without awaiting; the transport's write buffer is the connection's send
+buffer, bounded in bytes. When a client lets it grow past the bound it is cut off with close
+code 1008 and the reason ``slow consumer`` (it reconnects and resyncs from a snapshot), so a
+slow reader never delays the sequencer or anyone else. (docs/benchmarks.md: awaiting each
+client's send is what made aiohttp's fan-out slow; this is the websockets library's
+``broadcast`` discipline on aiohttp's server.) Limits: message size (aiohttp closes
 with 1009 above it), subscriptions per connection, the rate limit per participant or address.
 
 Protocol (JSON text frames; see docs/api.md): ``auth``, ``subscribe``, ``unsubscribe``,
@@ -16,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from typing import Any
 
 import msgspec
@@ -24,7 +27,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway import api_orders
 from gateway.auth import Participant
-from gateway.fanout import encode
+from gateway.fanout import encode, text_frame
 from gateway.http import authenticate
 from gateway.problems import Problem
 from gateway.schemas import OrderRequest, ReplaceRequest
@@ -69,47 +72,47 @@ class Client:
         self.peer = peer
         self.who: Participant | None = None
         self.channels: dict[str, None] = {}
-        self._buffer: deque[str] = deque()
-        self._limit = gw.settings.ws_send_buffer
-        self._wake = asyncio.Event()
+        self.transport: asyncio.Transport | None = None  # set once the upgrade is done
+        self._limit = gw.settings.ws_send_buffer_bytes
         self.closing = False
         self.close_task: asyncio.Task[None] | None = None
+        self.inflight: set[asyncio.Task[None]] = set()
 
     # -- sending --------------------------------------------------------------------------------
 
-    def push(self, text: str) -> None:
+    def push(self, frame: bytes) -> None:
+        """Write one ready-made frame without awaiting. The transport's write buffer is the
+        connection's send buffer: over the limit, the client is cut off instead."""
         if self.closing:
             return
-        if len(self._buffer) >= self._limit:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            self.closing = True
+            return
+        if transport.get_write_buffer_size() > self._limit:
             self.cut_off(SLOW_CONSUMER, "slow consumer: send buffer overflow")
             return
-        self._buffer.append(text)
-        self._wake.set()
+        transport.write(frame)
 
     def send(self, msg: dict[str, Any]) -> None:
-        self.push(encode(msg))
-
-    async def writer(self) -> None:
-        buffer = self._buffer
-        while not self.closing:
-            await self._wake.wait()
-            self._wake.clear()
-            while buffer and not self.closing:
-                await self.ws.send_str(buffer.popleft())
+        self.push(text_frame(encode(msg)))
 
     def cut_off(self, code: int, reason: str) -> None:
-        """Stop sending, forget the subscriptions, close with ``code`` and ``reason``."""
+        """Stop sending, forget the subscriptions, close with ``code`` and ``reason`` (after
+        what is buffered; a client that does not drain within the timeout is aborted)."""
         if self.closing:
             return
         self.closing = True
-        self._buffer.clear()
-        self._wake.set()
         self.detach()
         self.close_task = asyncio.create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(TimeoutError, ConnectionError):
-            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), 2.0)
+        try:
+            async with asyncio.timeout(5.0):
+                await self.ws.close(code=code, message=reason.encode())
+        except (TimeoutError, ConnectionError):
+            if self.transport is not None:
+                self.transport.abort()
 
     def detach(self) -> None:
         hub = self.gw.hub
@@ -143,6 +146,20 @@ class Client:
         if handler is None:
             self.error("unknown_op", f"unknown op {op.op!r}", op.req_id)
             return
+        if op.op in _ENGINE_OPS:
+            # Orders wait for the group commit; run them side by side so that one connection
+            # can keep many in flight (answers carry req_id and may come in any order).
+            if len(self.inflight) >= self.gw.settings.ws_max_inflight:
+                self.error("too_many_in_flight", "wait for answers before sending more",
+                           op.req_id, 429)
+                return
+            task = asyncio.create_task(self._run(handler, data, op))
+            self.inflight.add(task)
+            task.add_done_callback(self.inflight.discard)
+            return
+        await self._run(handler, data, op)
+
+    async def _run(self, handler: Any, data: str, op: Op) -> None:
         try:
             await handler(self, data, op)
         except Problem as exc:
@@ -300,6 +317,7 @@ async def op_ping(c: Client, data: str, op: Op) -> None:
     c.send({"type": "pong", "ts": now_iso(), **({"req_id": op.req_id} if op.req_id else {})})
 
 
+_ENGINE_OPS = frozenset({"order", "cancel", "replace", "bid", "dutch_buy"})
 _OPS = {
     "auth": op_auth, "subscribe": op_subscribe, "unsubscribe": op_unsubscribe,
     "snapshot": op_snapshot, "order": op_order, "cancel": op_cancel, "replace": op_replace,
@@ -313,12 +331,13 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         raise Problem(503, "shutting_down", "the server is shutting down",
                       headers={"Retry-After": str(gw.settings.retry_after_s)})
     who = authenticate(gw, request)  # 401 before the upgrade for a bad header token
-    ws = web.WebSocketResponse(max_msg_size=gw.settings.ws_max_msg_bytes, autoping=True)
+    ws = web.WebSocketResponse(max_msg_size=gw.settings.ws_max_msg_bytes, autoping=True,
+                               compress=False)
     await ws.prepare(request)
     client = Client(gw, ws, request.remote or "?")
+    client.transport = request.transport  # type: ignore[assignment]
     client.who = who
     gw.clients[client] = None
-    writer = asyncio.create_task(client.writer())
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -331,10 +350,11 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         gw.clients.pop(client, None)
         client.detach()
         client.closing = True
-        client._wake.set()
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await writer
+        for task in list(client.inflight):  # queued commands still run; nobody hears back
+            task.cancel()
+        for task in list(client.inflight):
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await task
         if client.close_task is not None:
             await client.close_task
         elif not ws.closed:

@@ -6,10 +6,18 @@ import asyncio
 import io
 
 from gateway.watch import WatchedBook, watch
-from tests.gateway.conftest import SYMBOL, Market
+from tests.gateway.conftest import SYMBOL, Market, settings, start
 
 
-async def test_watch_follows_and_proves_the_book(market: Market) -> None:
+async def test_watch_follows_and_proves_the_book(tmp_path) -> None:
+    market = await start(settings(tmp_path, conflate_ms=0))  # one update per order
+    try:
+        await _follow(market)
+    finally:
+        await market.client.close()
+
+
+async def _follow(market: Market) -> None:
     out = io.StringIO()
     task = asyncio.create_task(watch(market.ws_url, SYMBOL, count=4, out=out, clear=False))
     async with asyncio.timeout(30):
