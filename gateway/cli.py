@@ -78,7 +78,8 @@ def _settings(args: argparse.Namespace) -> object:
     return Settings(host=args.host, port=args.port, data_dir=Path(args.data_dir),
                     database_url=args.database_url, redis_url=args.redis_url, demo=args.demo,
                     log_level=args.log_level, tick_ms=args.tick_ms, public_url=args.public_url,
-                    rate_per_s=args.rate_per_s, rate_burst=args.rate_burst)
+                    rate_per_s=args.rate_per_s, rate_burst=args.rate_burst,
+                    conflate_ms=args.conflate_ms)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -155,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-per-s", type=float, default=float(_env("rate_per_s", "200") or 200),
                    help="requests per second per token (or address)")
     p.add_argument("--rate-burst", type=int, default=_int_env("rate_burst", 400))
+    p.add_argument("--conflate-ms", type=int, default=_int_env("conflate_ms", 50),
+                   help="book updates per instrument at most this often (0 = every change)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("watch", help="tail a live book, verifying sequence and checksum")
