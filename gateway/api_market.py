@@ -62,11 +62,11 @@ async def list_tickers(request: web.Request, gw: Gateway, who: Any) -> web.Respo
 
 
 async def healthz(request: web.Request, gw: Gateway, who: Any) -> web.Response:
-    return reply({"status": "ok", "seq": gw.sequencer.last_seq,
+    return reply({"status": "ok", "seq": gw.exchange.last_seq,
                   "queue_depth": gw.pipeline.depth})
 
 
 async def readyz(request: web.Request, gw: Gateway, who: Any) -> web.Response:
     ready = gw.pipeline.ready and not gw.closing
-    return reply({"status": "ready" if ready else "not_ready", "seq": gw.sequencer.last_seq,
+    return reply({"status": "ready" if ready else "not_ready", "seq": gw.exchange.last_seq,
                   "queue_depth": gw.pipeline.depth}, status=200 if ready else 503)

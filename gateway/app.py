@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -80,28 +81,56 @@ def bootstrap_operator(registry: Registry) -> str | None:
 async def market_ctx(app: web.Application) -> AsyncIterator[None]:
     s = app[SETTINGS]
     data = Path(s.data_dir)
-    sequencer = Sequencer(data / "engine", sync=s.journal_sync, now_ns=app[CLOCK])
+    redis: Any = None
+    sequencer: Sequencer | None = None
+    replica: Any = None
+    if s.mode == "gateway":
+        from engine.exchange import Exchange
+        from gateway.redis_link import connect
+
+        if not s.redis_url:
+            raise ValueError("a multi-process gateway needs --redis-url")
+        redis = connect(s.redis_url)
+        replica = Exchange()
+    else:
+        sequencer = Sequencer(data / "engine", sync=s.journal_sync, now_ns=app[CLOCK])
     try:
         catalogue = load_catalogue()
         hub = Hub()
-        market = MarketData(sequencer.exchange, trades_kept=s.trades_kept,
-                            fills_kept=s.fills_kept, conflate_s=s.conflate_ms / 1000)
-        market.deliver = hub.publish
         lots = LotStore(data / "gateway" / "lots.json", catalogue)
-        board = AuctionBoard(sequencer.exchange)
+        gw_box: list[Gateway] = []
 
         def publish(events: list[Event], checksums: Checksums) -> None:
-            board.apply(events)
-            hub.publish(market.apply(events, checksums))
+            gw = gw_box[0]
+            gw.auctions.apply(events)
+            hub.publish(gw.market.apply(events, checksums))
             lots.record_trades(events, datetime.now(UTC))
 
-        pipeline = Pipeline(sequencer, publish, queue_size=s.queue_size,
-                            batch_size=s.batch_size)
+        pipeline: Any
+        if redis is not None:
+            from gateway.redis_link import RedisPipeline
+
+            pipeline = RedisPipeline(redis, s.redis_prefix, replica, publish,
+                                     queue_size=s.queue_size)
+            replayed = await pipeline.catch_up()
+            log.info("gateway %s: replica at seq %d after %d journal entries",
+                     pipeline.gateway_id, replica.last_seq, replayed)
+            exchange = replica
+        else:
+            assert sequencer is not None
+            pipeline = Pipeline(sequencer, publish, queue_size=s.queue_size,
+                                batch_size=s.batch_size)
+            exchange = sequencer.exchange
+        market = MarketData(exchange, trades_kept=s.trades_kept, fills_kept=s.fills_kept,
+                            conflate_s=s.conflate_ms / 1000)
+        market.deliver = hub.publish
         gw = Gateway(settings=s, sequencer=sequencer, pipeline=pipeline, market=market, hub=hub,
                      registry=Registry(data / "gateway" / "participants.json"), lots=lots,
                      catalogue=catalogue, idempotency=IdempotencyStore(s.idempotency_keys),
-                     limiter=RateLimiter(s.rate_per_s, s.rate_burst), auctions=board,
-                     trace=trace_config(s), now_ns=app[CLOCK])
+                     limiter=RateLimiter(s.rate_per_s, s.rate_burst),
+                     auctions=AuctionBoard(exchange), trace=trace_config(s), now_ns=app[CLOCK],
+                     replica=replica)
+        gw_box.append(gw)
         app[GATEWAY] = gw
         token = bootstrap_operator(gw.registry)
         if token is not None:
@@ -109,11 +138,14 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
             log.warning("new market: operator token %s (shown once)", token)
         pipeline.start()
     except BaseException:
-        sequencer.close()
+        if sequencer is not None:
+            sequencer.close()
+        if redis is not None:
+            await redis.aclose()
         raise
     tasks = app[TASKS]
     try:
-        if s.tick_ms > 0:
+        if s.tick_ms > 0 and s.mode != "gateway":  # in multi-process mode the engine ticks
             tasks.append(asyncio.create_task(clock(gw), name="herbx-clock"))
         tasks.append(asyncio.create_task(heartbeats(gw), name="herbx-heartbeat"))
         if s.demo:
@@ -131,7 +163,10 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         tasks.clear()
         await pipeline.stop()  # drains, commits and answers everything queued
         market.flush_all()
-        sequencer.close()
+        if sequencer is not None:
+            sequencer.close()
+        if redis is not None:
+            await redis.aclose()
 
 
 async def close_websockets(app: web.Application) -> None:

@@ -53,9 +53,24 @@ class Registry:
         self._path = path
         self.participants: dict[str, Participant] = {}
         self._by_hash: dict[str, str] = {}
-        if path is not None and path.exists():
-            for p in msgspec.json.decode(path.read_bytes(), type=list[Participant]):
-                self._index(p)
+        self._mtime_ns = 0
+        self._load()
+
+    def _load(self) -> None:
+        """(Re)read the file: gateways of one market on one host share it."""
+        if self._path is None or not self._path.exists():
+            return
+        self._mtime_ns = self._path.stat().st_mtime_ns
+        self.participants = {}
+        self._by_hash = {}
+        for p in msgspec.json.decode(self._path.read_bytes(), type=list[Participant]):
+            self._index(p)
+
+    def _changed_on_disk(self) -> bool:
+        try:
+            return self._path is not None and self._path.stat().st_mtime_ns != self._mtime_ns
+        except FileNotFoundError:
+            return False
 
     def _index(self, p: Participant) -> None:
         self.participants[p.id] = p
@@ -66,11 +81,14 @@ class Registry:
         if self._path is None:
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp")
+        tmp = self._path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_bytes(msgspec.json.encode(list(self.participants.values())))
         os.replace(tmp, self._path)
+        self._mtime_ns = self._path.stat().st_mtime_ns
 
     def add(self, p: Participant) -> None:
+        if self._changed_on_disk():
+            self._load()
         if p.id in self.participants:
             raise KeyError(p.id)
         self._index(p)
@@ -78,6 +96,8 @@ class Registry:
 
     def issue_token(self, participant_id: str, token: str | None = None) -> str:
         """A new token for the participant (``token`` fixes it: demo and bootstrap only)."""
+        if self._changed_on_disk():
+            self._load()
         p = self.participants[participant_id]
         token = token or new_token()
         h = hash_token(token)
@@ -99,6 +119,9 @@ class Registry:
     def authenticate(self, token: str) -> Participant | None:
         h = hash_token(token)
         pid = self._by_hash.get(h)
+        if pid is None and self._changed_on_disk():  # issued by another gateway process
+            self._load()
+            pid = self._by_hash.get(h)
         if pid is None:
             return None
         p = self.participants[pid]

@@ -79,13 +79,32 @@ def _settings(args: argparse.Namespace) -> object:
                     database_url=args.database_url, redis_url=args.redis_url, demo=args.demo,
                     log_level=args.log_level, tick_ms=args.tick_ms, public_url=args.public_url,
                     rate_per_s=args.rate_per_s, rate_burst=args.rate_burst,
-                    conflate_ms=args.conflate_ms)
+                    conflate_ms=args.conflate_ms, redis_prefix=args.redis_prefix,
+                    mode=getattr(args, "mode", "single"))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.serve import main as serve_main
 
     return serve_main(_settings(args))  # type: ignore[arg-type]
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    if not args.redis_url:
+        print("herbx gateway: --redis-url (or HERBX_REDIS_URL) is required", file=sys.stderr)
+        return 2
+    args.mode = "gateway"
+    return cmd_serve(args)
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    if not args.redis_url:
+        print("herbx engine: --redis-url (or HERBX_REDIS_URL) is required", file=sys.stderr)
+        return 2
+    from gateway.engine_proc import main as engine_main
+
+    return engine_main(redis_url=args.redis_url, data_dir=args.data_dir,
+                       prefix=args.redis_prefix, tick_ms=args.tick_ms, log_level=args.log_level)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -139,26 +158,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="engine: also fill a book with this many resting orders and measure memory")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("serve", help="run the market (engine, API, WebSocket) in one process")
-    p.add_argument("--demo", action="store_true", default=_flag("demo"),
-                   help="seed a live demo market with bots (HERBX_DEMO=1)")
-    p.add_argument("--host", default=_env("host", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=_int_env("port", 8080))
-    p.add_argument("--data-dir", default=_env("data_dir", "./var"))
-    p.add_argument("--database-url", default=_env("database_url"))
+    for name, func, text in (
+        ("serve", cmd_serve, "run the market (engine, API, WebSocket) in one process"),
+        ("gateway", cmd_gateway, "multi-process mode: an API/WebSocket gateway of an engine "
+                                 "reached through Redis"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--demo", action="store_true", default=_flag("demo"),
+                       help="seed a live demo market with bots (HERBX_DEMO=1)")
+        p.add_argument("--host", default=_env("host", "127.0.0.1"))
+        p.add_argument("--port", type=int, default=_int_env("port", 8080))
+        p.add_argument("--data-dir", default=_env("data_dir", "./var"))
+        p.add_argument("--database-url", default=_env("database_url"))
+        p.add_argument("--redis-url", default=_env("redis_url"))
+        p.add_argument("--log-level", default=_env("log_level", "info"),
+                       choices=["debug", "info", "warning", "error"])
+        p.add_argument("--tick-ms", type=int, default=_int_env("tick_ms", 250),
+                       help="clock tick interval (0 = off)")
+        p.add_argument("--public-url", default=_env("public_url", ""),
+                       help="base URL that trace codes point at (default http://host:port)")
+        p.add_argument("--rate-per-s", type=float, default=float(_env("rate_per_s", "200") or 200),
+                       help="requests per second per token (or address)")
+        p.add_argument("--rate-burst", type=int, default=_int_env("rate_burst", 400))
+        p.add_argument("--conflate-ms", type=int, default=_int_env("conflate_ms", 50),
+                       help="book updates per instrument at most this often (0 = every change)")
+        p.set_defaults(func=func)
+        p.add_argument("--redis-prefix", default=_env("redis_prefix", "herbx"),
+                       help="names of the Redis streams: <prefix>:commands, <prefix>:journal")
+
+    p = sub.add_parser("engine", help="multi-process mode: the engine, fed through Redis")
     p.add_argument("--redis-url", default=_env("redis_url"))
+    p.add_argument("--redis-prefix", default=_env("redis_prefix", "herbx"))
+    p.add_argument("--data-dir", default=_env("data_dir", "./var"))
+    p.add_argument("--tick-ms", type=int, default=_int_env("tick_ms", 250))
     p.add_argument("--log-level", default=_env("log_level", "info"),
                    choices=["debug", "info", "warning", "error"])
-    p.add_argument("--tick-ms", type=int, default=_int_env("tick_ms", 250),
-                   help="clock tick interval (0 = off)")
-    p.add_argument("--public-url", default=_env("public_url", ""),
-                   help="base URL that trace codes point at (default http://host:port)")
-    p.add_argument("--rate-per-s", type=float, default=float(_env("rate_per_s", "200") or 200),
-                   help="requests per second per token (or address)")
-    p.add_argument("--rate-burst", type=int, default=_int_env("rate_burst", 400))
-    p.add_argument("--conflate-ms", type=int, default=_int_env("conflate_ms", 50),
-                   help="book updates per instrument at most this often (0 = every change)")
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=cmd_engine)
 
     p = sub.add_parser("watch", help="tail a live book, verifying sequence and checksum")
     p.add_argument("symbol")

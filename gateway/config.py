@@ -16,7 +16,9 @@ class Settings:
     port: int = 8080
     data_dir: Path = Path("./var")
     database_url: str | None = None  # used by the settlement issue; accepted and shown only
-    redis_url: str | None = None  # multi-process mode (not in this process)
+    redis_url: str | None = None  # multi-process mode (`herbx engine` / `herbx gateway`)
+    redis_prefix: str = "herbx"  # stream names <prefix>:commands and <prefix>:journal
+    mode: str = "single"  # "single" (herbx serve) or "gateway" (herbx gateway, with Redis)
     demo: bool = False
     log_level: str = "info"
     # pipeline

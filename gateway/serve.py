@@ -17,15 +17,17 @@ from gateway.state import GATEWAY
 def banner(app: web.Application, s: Settings) -> str:
     gw = app[GATEWAY]
     lines = [f"HerbX market on http://{s.host}:{s.port}/  (data {s.data_dir}, "
-             f"seq {gw.sequencer.last_seq}, {len(gw.market.books)} books"
+             f"seq {gw.exchange.last_seq}, {len(gw.market.books)} books"
              f"{', demo' if s.demo else ''})",
              f"  OpenAPI  http://{s.host}:{s.port}/api/v1/openapi.json   WebSocket "
              f"ws://{s.host}:{s.port}/ws"]
     if s.database_url:
         lines.append(f"  database {s.database_url.split('@')[-1]} (used by settlement)")
-    if s.redis_url:
-        lines.append("  --redis-url given: multi-process mode is not built yet; "
-                     "running in one process")
+    if s.redis_url and s.mode == "gateway":
+        lines.append(f"  gateway of {s.redis_url.split('@')[-1]} (streams {s.redis_prefix}:*)")
+    elif s.redis_url:
+        lines.append("  --redis-url is for `herbx engine` / `herbx gateway`; "
+                     "`serve` runs everything in this process")
     if gw.demo_tokens:
         lines.append("  tokens (Authorization: Bearer <token>):")
         for pid, token in gw.demo_tokens.items():

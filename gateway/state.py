@@ -33,8 +33,8 @@ from grading.trace import TraceConfig
 @dataclass(eq=False)
 class Gateway:
     settings: Settings
-    sequencer: Sequencer
-    pipeline: Pipeline
+    sequencer: Sequencer | None  # None in a multi-process gateway (it has a replica instead)
+    pipeline: Pipeline | Any  # or gateway.redis_link.RedisPipeline
     market: MarketData
     hub: Hub
     registry: Registry
@@ -45,13 +45,17 @@ class Gateway:
     auctions: AuctionBoard
     trace: TraceConfig = field(default_factory=TraceConfig)
     now_ns: Callable[[], int] = time.time_ns  # the sequencer's clock (tests inject one)
+    replica: Any = None  # multi-process gateway: the exchange rebuilt from the journal stream
     clients: dict[Any, None] = field(default_factory=dict)  # open WebSocket clients
     demo_tokens: dict[str, str] = field(default_factory=dict)  # participant -> token (demo only)
     closing: bool = False
 
     @property
     def exchange(self) -> Any:
-        """The live exchange, for read-only queries."""
+        """The live exchange (or the replica), for read-only queries."""
+        if self.replica is not None:
+            return self.replica
+        assert self.sequencer is not None
         return self.sequencer.exchange
 
     async def submit(self, cmd: Command) -> list[Event]:

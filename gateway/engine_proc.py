@@ -1,0 +1,33 @@
+"""`herbx engine`: the engine half of multi-process mode (see `gateway.redis_link`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+
+def main(*, redis_url: str, data_dir: str, prefix: str, tick_ms: int, log_level: str) -> int:
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from engine.runtime import tune_gc
+    from gateway.redis_link import run_engine
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(f"herbx engine: data {data_dir}, streams {prefix}:commands -> {prefix}:journal",
+              flush=True)
+        await run_engine(redis_url, Path(data_dir), prefix, tick_ms=tick_ms, stop=stop)
+
+    tune_gc()
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        print(f"herbx engine: {exc}", file=sys.stderr)
+        return 2
+    return 0
