@@ -44,7 +44,7 @@ log = logging.getLogger("herbx.gateway")
 
 SETTINGS = web.AppKey("settings", Settings)
 TASKS = web.AppKey("tasks", list[asyncio.Task[None]])
-CLOCK = web.AppKey("clock", Callable[[], int])
+CLOCK: web.AppKey[Callable[[], int]] = web.AppKey("clock")
 GOING_AWAY = 1001
 
 

@@ -292,11 +292,12 @@ class MarketData:
 
     def _other(self, ev: Event, out: list[tuple[Target, Message]]) -> None:
         tag = type(ev).__struct_config__.tag
-        recipient = getattr(ev, "recipient", None)
+        recipient: str | None = getattr(ev, "recipient", None)
         if recipient is not None:
             out.append((("account", recipient), {"channel": "orders", **public(ev)}))
         elif tag in _ORDER_EVENTS:
-            out.append((("account", ev.account), {"channel": "orders", **public(ev)}))  # type: ignore[union-attr]
+            account: str = getattr(ev, "account", "")
+            out.append((("account", account), {"channel": "orders", **public(ev)}))
         elif hasattr(ev, "auction_id"):
             ch = f"auction:{ev.auction_id}"
             msg = {"channel": ch, **public(ev)}

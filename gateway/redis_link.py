@@ -232,12 +232,12 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
                 for entry_id, fields in entries:
                     last_id = entry_id.decode()
                     try:
-                        cmd = command_msgpack_decoder.decode(fields[b"c"])
+                        decoded = command_msgpack_decoder.decode(fields[b"c"])
                     except msgspec.DecodeError as exc:
                         batch.append((None, fields.get(b"g", b""), fields.get(b"r", b""),
                                       f"bad command: {exc}"))
                         continue
-                    batch.append((cmd, fields.get(b"g", b""), fields.get(b"r", b""), ""))
+                    batch.append((decoded, fields.get(b"g", b""), fields.get(b"r", b""), ""))
             if tick_ms and time.monotonic() >= next_tick:
                 batch.append((Tick(), b"", b"", ""))
                 next_tick = time.monotonic() + tick_ms / 1000

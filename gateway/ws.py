@@ -335,7 +335,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
                                compress=False)
     await ws.prepare(request)
     client = Client(gw, ws, request.remote or "?")
-    client.transport = request.transport  # type: ignore[assignment]
+    client.transport = request.transport
     client.who = who
     gw.clients[client] = None
     try:
