@@ -241,7 +241,7 @@ class AuctionBots:
         if kind == "english":
             cmd = CreateAuction(kind="english", end_ns=t0 + 180 * S,
                                 start_price_vnd=fair * 90 // 100 // tick * tick,
-                                reserve_vnd=fair * 97 // 100, extend_ns=20 * S,
+                                reserve_vnd=fair * 97 // 100 // tick * tick, extend_ns=20 * S,
                                 extension_cap_ns=60 * S, **common)  # type: ignore[arg-type]
         elif kind == "sealed":
             cmd = CreateAuction(kind="sealed", end_ns=t0 + 120 * S, pricing="second",

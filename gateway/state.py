@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.journal import RecordTooLarge
 from engine.messages import Command, Event
 from engine.sequencer import Sequencer
 from gateway.auctions import AuctionBoard
@@ -66,6 +67,8 @@ class Gateway:
                           headers={"Retry-After": str(self.settings.retry_after_s)}) from None
         except PipelineFailed as exc:
             raise Problem(503, "engine_unavailable", str(exc)) from None
+        except RecordTooLarge as exc:
+            raise Problem(413, "command_too_large", str(exc)) from None
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

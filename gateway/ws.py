@@ -171,7 +171,9 @@ class Client:
         gw = self.gw
         kind, _, name = channel.partition(":")
         if channel == PRIVATE:
-            if self.who is None or self.who.role not in ("trader", "cooperative"):
+            if self.who is None:
+                raise Problem(401, "unauthorized", "authenticate first (header or auth op)")
+            if self.who.role not in ("trader", "cooperative"):
                 raise Problem(403, "forbidden", "the orders channel needs a trader or "
                               "cooperative token")
         elif kind in ("book", "trades"):

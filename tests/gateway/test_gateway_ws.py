@@ -111,7 +111,7 @@ async def test_private_orders_channel_and_order_entry(market: Market) -> None:
             connect(market.ws_url, additional_headers=market.h("T1")) as priv, \
             connect(market.ws_url) as anon:
         await send(anon, op="subscribe", channels=["orders"])
-        assert (await recv(anon, type="error"))["code"] == "forbidden"
+        assert (await recv(anon, type="error"))["code"] == "unauthorized"
         await send(priv, op="subscribe", channels=["orders"])
         await recv(priv, type="subscribed")
         await send(ws, op="order", req_id=1, symbol=SYMBOL, side="buy", price=60_000, qty=7,
@@ -220,5 +220,57 @@ async def test_heartbeat_carries_the_last_seqs(tmp_path) -> None:
             snap = await recv(ws, type="snapshot")
             hb = await asyncio.wait_for(recv(ws, type="heartbeat"), 30)
             assert hb["seqs"] == {BOOK: snap["seq"]} and hb["ts"].endswith("Z")
+    finally:
+        await m.client.close()
+
+
+@pytest.mark.parametrize("role", ["trader", "cooperative", "lab", "analyst", "operator", None])
+async def test_websocket_roles(market: Market, role) -> None:
+    """Public channels for everyone; the orders channel and order entry for traders and
+    cooperatives only."""
+    headers = {} if role is None else market.h(role)
+    trading = role in ("trader", "cooperative")
+    async with connect(market.ws_url, additional_headers=headers) as ws:
+        await send(ws, op="subscribe", channels=[BOOK, f"trades:{SYMBOL}", "ticker", "auctions"])
+        assert len((await recv(ws, type="subscribed"))["channels"]) == 4
+        await send(ws, op="subscribe", channels=["orders"], req_id=1)
+        msg = await recv(ws, req_id=1) if not trading else await recv(ws, type="subscribed")
+        assert trading or msg["status"] == (401 if role is None else 403)
+        side = "sell" if role == "cooperative" else "buy"
+        await send(ws, op="order", req_id=2, symbol=SYMBOL, side=side, price=61_000, qty=1)
+        res = await recv(ws, req_id=2)
+        if trading:
+            assert res["type"] == "result" and res["status"] == 201
+        else:
+            assert res["type"] == "error" and res["status"] == (401 if role is None else 403)
+
+
+async def test_gtd_expiry_and_market_orders(tmp_path) -> None:
+    from engine.messages import Tick
+    from gateway.wire import iso_ts
+    from tests.gateway.conftest import FakeClock
+
+    clock = FakeClock()
+    m = await start(settings(tmp_path), clock=clock)
+    try:
+        async with connect(m.ws_url, additional_headers=m.h("T1")) as ws:
+            await send(ws, op="subscribe", channels=["orders"])
+            await recv(ws, type="subscribed")
+            expire = iso_ts(clock.ns + 60 * 10**9)
+            status, o = await m.order("T1", price=60_000, qty=5, tif="gtd", expire_at=expire)
+            assert status == 201, o
+            status, bad = await m.order("T1", price=60_000, qty=5, tif="gtd")
+            assert (status, bad["code"]) == (422, "expire_at_required")
+            clock.advance(61)
+            await m.gw.submit(Tick())
+            exp = await recv(ws, type="order_expired")
+            assert (exp["order_id"], exp["leaves_qty"]) == (o["order_id"], 5)
+        await m.order("C1", side="sell", price=61_000, qty=10)
+        status, mkt = await m.order("T1", type="market", qty=4, cash_cap=1_000_000)
+        assert status == 201 and (mkt["status"], mkt["filled_qty"]) == ("filled", 4)
+        status, bad = await m.order("T1", type="market", qty=4)
+        assert status == 422, bad
+        status, sell = await m.order("C1", side="sell", type="market", qty=50)
+        assert status == 201 and sell["status"] == "cancelled" and sell["cancel_reason"] == "ioc"
     finally:
         await m.client.close()
