@@ -40,6 +40,13 @@ class Participant(Struct, kw_only=True):
     token_hashes: list[str] = []
 
 
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """Identifies a version of the file: every save is a new inode (atomic replace), so this
+    changes even when two saves fall within the file system's timestamp granularity."""
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -53,14 +60,14 @@ class Registry:
         self._path = path
         self.participants: dict[str, Participant] = {}
         self._by_hash: dict[str, str] = {}
-        self._mtime_ns = 0
+        self._stamp: tuple[int, int, int] = (0, 0, 0)
         self._load()
 
     def _load(self) -> None:
         """(Re)read the file: gateways of one market on one host share it."""
         if self._path is None or not self._path.exists():
             return
-        self._mtime_ns = self._path.stat().st_mtime_ns
+        self._stamp = _stamp(self._path)
         self.participants = {}
         self._by_hash = {}
         for p in msgspec.json.decode(self._path.read_bytes(), type=list[Participant]):
@@ -68,7 +75,7 @@ class Registry:
 
     def _changed_on_disk(self) -> bool:
         try:
-            return self._path is not None and self._path.stat().st_mtime_ns != self._mtime_ns
+            return self._path is not None and _stamp(self._path) != self._stamp
         except FileNotFoundError:
             return False
 
@@ -84,7 +91,7 @@ class Registry:
         tmp = self._path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_bytes(msgspec.json.encode(list(self.participants.values())))
         os.replace(tmp, self._path)
-        self._mtime_ns = self._path.stat().st_mtime_ns
+        self._stamp = _stamp(self._path)
 
     def add(self, p: Participant) -> None:
         if self._changed_on_disk():
