@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,8 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.messages import Event, Tick
-from engine.sequencer import Sequencer
+from engine.messages import Event, Tick, TradeExecuted
+from engine.sequencer import Sequencer, recover
 from gateway.auctions import AuctionBoard
 from gateway.auth import Participant, Registry
 from gateway.config import Settings
@@ -69,6 +70,22 @@ def trace_config(s: Settings) -> TraceConfig:
     return TraceConfig(resolver_host=f"{host.lower()}:{s.port}", scheme="http")
 
 
+def recent_trades(engine_dir: Path, keep: int) -> list[TradeExecuted]:
+    """The trades of the journal after the newest snapshot, for the trade tapes and tickers.
+
+    This replays the journal a second time at start-up (the sequencer's own recovery does not
+    hand out events); an ``on_events`` hook on `Sequencer` would make it one pass."""
+    if not (engine_dir / "journal").exists():
+        return []
+    trades: deque[TradeExecuted] = deque(maxlen=keep)
+
+    def collect(events: list[Event]) -> None:
+        trades.extend(e for e in events if type(e) is TradeExecuted)
+
+    recover(engine_dir, on_events=collect)
+    return list(trades)
+
+
 def bootstrap_operator(registry: Registry) -> str | None:
     """A fresh market gets one operator; its token comes from HERBX_OPERATOR_TOKEN or is made
     up and returned (to be printed once)."""
@@ -93,6 +110,7 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         redis = connect(s.redis_url)
         replica = Exchange()
     else:
+        recent = recent_trades(data / "engine", s.trades_kept * 64)
         sequencer = Sequencer(data / "engine", sync=s.journal_sync, now_ns=app[CLOCK])
     try:
         catalogue = load_catalogue()
@@ -124,6 +142,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         market = MarketData(exchange, trades_kept=s.trades_kept, fills_kept=s.fills_kept,
                             conflate_s=s.conflate_ms / 1000)
         market.deliver = hub.publish
+        if replica is None:
+            market.replay_trades(recent)
         gw = Gateway(settings=s, sequencer=sequencer, pipeline=pipeline, market=market, hub=hub,
                      registry=Registry(data / "gateway" / "participants.json"), lots=lots,
                      catalogue=catalogue, idempotency=IdempotencyStore(s.idempotency_keys),

@@ -264,6 +264,12 @@ class MarketData:
                 book.timer.cancel()
                 self._flush_later(book)
 
+    def replay_trades(self, trades: list[TradeExecuted]) -> None:
+        """Rebuild recent trades, session statistics and fills at start-up (nothing is sent)."""
+        for t in trades:
+            if t.symbol in self.stats:
+                self._trade(t, [])
+
     def _trade(self, t: TradeExecuted, out: list[tuple[Target, Message]]) -> None:
         self.stats[t.symbol].add(t)
         ch = f"trades:{t.symbol}"

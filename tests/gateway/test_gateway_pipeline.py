@@ -105,14 +105,22 @@ async def test_graceful_shutdown_drains_commits_and_says_going_away(tmp_path) ->
         await m2.client.close()
 
 
-async def test_restart_keeps_participants_and_refuses_a_second_process(tmp_path) -> None:
+async def test_restart_keeps_participants_trades_and_refuses_a_second_process(tmp_path) -> None:
     m = await start(settings(tmp_path))
     token = m.tokens["T1"]
+    await m.order("C1", side="sell", price=61_000, qty=10)
+    await m.order("T1", side="buy", price=61_000, qty=3)
     await m.client.close()
     m2 = await start(settings(tmp_path), seed=False)
     try:
         r = await m2.client.get("/api/v1/balances", headers={"Authorization": f"Bearer {token}"})
-        assert r.status == 200 and (await r.json())["cash_vnd"] == 1_000_000_000
+        assert r.status == 200 and (await r.json())["cash_vnd"] == 1_000_000_000 - 3 * 61_000
+        r = await m2.client.get(f"/api/v1/instruments/{SYMBOL}/trades")
+        assert [(t["price"], t["qty"]) for t in (await r.json())["trades"]] == [(61_000, 3)]
+        r = await m2.client.get(f"/api/v1/instruments/{SYMBOL}/ticker")
+        assert (await r.json())["last"] == 61_000
+        r = await m2.client.get("/api/v1/fills", headers={"Authorization": f"Bearer {token}"})
+        assert len((await r.json())["fills"]) == 1
         from engine.journal import JournalError
 
         with pytest.raises(JournalError):
