@@ -99,6 +99,7 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
     s = app[SETTINGS]
     data = Path(s.data_dir)
     redis: Any = None
+    recent: list[TradeExecuted] = []
     sequencer: Sequencer | None = None
     replica: Any = None
     if s.mode == "gateway":
@@ -142,8 +143,7 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         market = MarketData(exchange, trades_kept=s.trades_kept, fills_kept=s.fills_kept,
                             conflate_s=s.conflate_ms / 1000)
         market.deliver = hub.publish
-        if replica is None:
-            market.replay_trades(recent)
+        market.replay_trades(recent if replica is None else list(pipeline.recent_trades))
         gw = Gateway(settings=s, sequencer=sequencer, pipeline=pipeline, market=market, hub=hub,
                      registry=Registry(data / "gateway" / "participants.json"), lots=lots,
                      catalogue=catalogue, idempotency=IdempotencyStore(s.idempotency_keys),

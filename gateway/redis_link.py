@@ -33,13 +33,21 @@ import logging
 import os
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from engine.messages import BookUpdated, Command, Event, Tick, command_msgpack_decoder
+from engine.messages import (
+    BookUpdated,
+    Command,
+    Event,
+    Tick,
+    TradeExecuted,
+    command_msgpack_decoder,
+)
 from gateway.checksum import book_checksum
 from gateway.pipeline import Checksums, Overloaded, PipelineFailed
 
@@ -81,6 +89,7 @@ class RedisPipeline:
         self._task: asyncio.Task[None] | None = None
         self.last_id = "0-0"
         self.failed: BaseException | None = None
+        self.recent_trades: deque[TradeExecuted] = deque(maxlen=64_000)  # from catch_up
 
     async def catch_up(self) -> int:
         """Apply the whole journal stream to the replica (no publishing); returns entries."""
@@ -93,7 +102,8 @@ class RedisPipeline:
             for entry_id, fields in entries:
                 self.last_id = entry_id.decode()
                 if b"c" in fields:
-                    self.replica.apply(command_msgpack_decoder.decode(fields[b"c"]))
+                    events = self.replica.apply(command_msgpack_decoder.decode(fields[b"c"]))
+                    self.recent_trades.extend(e for e in events if type(e) is TradeExecuted)
                     n += 1
 
     def submit_nowait(self, cmd: Command) -> asyncio.Future[list[Event]]:

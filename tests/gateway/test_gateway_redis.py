@@ -173,5 +173,13 @@ async def test_order_through_a_is_a_trade_on_b(tmp_path) -> None:
             # B answers queries from its replica too
             bal = await _call(http, "GET", f"{b}/api/v1/balances", tokens["T1"])
             assert bal["cash_vnd"] == 10**10 - 30 * 61_000
+            # a gateway started now catches up from the journal stream, trades included
+            c = procs.gateway()
+            await _ready(http, c)
+            async with http.get(f"{c}/api/v1/instruments/{SYMBOL}/book") as r:
+                assert await r.json() == books[0]
+            async with http.get(f"{c}/api/v1/instruments/{SYMBOL}/trades") as r:
+                assert [(t["price"], t["qty"]) for t in (await r.json())["trades"]] == [
+                    (61_000, 30)]
     finally:
         procs.stop()
