@@ -155,6 +155,8 @@ class Bots:
                                        * max(tick, self.fair[symbol] // 1000 // tick * tick))
         for oid in self.quotes[symbol]:
             await self.gw.submit(CancelOrder(account=mm, order_id=oid))
+        if self.available(mm, symbol) < 1_500:  # keep the maker's inventory up
+            await self.bring_lot(mm, symbol, 3_000)
         half = max(tick, fair // 300 // tick * tick)
         ids = []
         for level in range(3):
@@ -167,7 +169,9 @@ class Bots:
         rng = self.rng
         buy = rng.random() < 0.5
         account = rng.choice(D.TRADERS)[0] if buy else self.seller_of(symbol)
-        if account is None:
+        if account is None:  # the cooperatives sold out: one of them brings a new harvest
+            await self.bring_lot(rng.choice(D.COOPERATIVES)[0], symbol,
+                                 rng.randrange(500, 2_000, 10))
             return
         fair, tick = self.fair[symbol], self.ticks[symbol]
         half = max(tick, fair // 300 // tick * tick)
@@ -179,10 +183,26 @@ class Bots:
         await self.order(account, symbol, "buy" if buy else "sell", price,
                          rng.randrange(10, 120, 10), "ioc" if aggressive else "gtc")
 
+    def available(self, account: str, symbol: str) -> int:
+        b = self.gw.exchange.balances(account)
+        return 0 if b is None else sum(g.available_qty for g in b.goods if g.symbol == symbol)
+
+    async def bring_lot(self, account: str, symbol: str, qty: int) -> None:
+        """A new lot of ``symbol``'s herb and grade, through the whole lot lifecycle."""
+        spec_id, grade = symbol.rsplit("-", 1)
+        coops = {c[0]: c for c in D.COOPERATIVES}
+        _, name, no, commune, area = coops.get(account) or (
+            account, D.MAKER[1], 99, "Kho chợ đầu mối Lào Cai", "LC-KHO-0001")
+        now = datetime.now(UTC)
+        await lot_through_lifecycle(
+            self.gw, Cooperative(id=account, name=name, number=no),
+            GrowingArea(code=area, issuer="Chi cục Trồng trọt và BVTV Lào Cai",
+                        valid_from=date(2024, 1, 1), valid_until=date(2030, 12, 31)),
+            commune, spec_id, grade, f"LC26-{no:02d}R{len(self.gw.lots.lots):04d}", qty,
+            (now - timedelta(days=10)).date(), now - timedelta(minutes=5))
+
     def seller_of(self, symbol: str) -> str | None:
-        holders = [c[0] for c in D.COOPERATIVES
-                   if (b := self.gw.exchange.balances(c[0])) is not None
-                   and any(g.symbol == symbol and g.available_qty >= 120 for g in b.goods)]
+        holders = [c[0] for c in D.COOPERATIVES if self.available(c[0], symbol) >= 120]
         return self.rng.choice(holders) if holders else None
 
     async def run(self) -> None:

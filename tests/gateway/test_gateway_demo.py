@@ -47,5 +47,12 @@ async def test_demo_market(tmp_path) -> None:
         assert doc["grade"]["grade"] in ("A", "B", "C") and doc["state"] == "listed"
         r = await m.client.get(urlsplit(doc["trace_url"]).path, allow_redirects=False)
         assert r.status == 302 and r.headers["Location"] == f"/trace/{lot.lot_id}"
+        # sold-out sellers bring new harvests, through the lifecycle, so books stay two-sided
+        from gateway.demo import Bots
+
+        bots = Bots(gw)
+        before = bots.available("HTX-SAPA", "TAMTHAT-ROOT-C")
+        await bots.bring_lot("HTX-SAPA", "TAMTHAT-ROOT-C", 700)
+        assert bots.available("HTX-SAPA", "TAMTHAT-ROOT-C") == before + 700
     finally:
         await m.client.close()
