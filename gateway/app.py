@@ -183,6 +183,7 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         tasks.clear()
         await pipeline.stop()  # drains, commits and answers everything queued
         market.flush_all()
+        lots.flush()
         if sequencer is not None:
             sequencer.close()
         if redis is not None:

@@ -4,7 +4,8 @@ Owns the registry of `grading.lot.Lot` records (one JSON file in the data direct
 atomically on every change) and the steps that change them, each through
 `grading.lifecycle.apply` so the transition table decides. Custody in the engine (``ReceiveLot``)
 is the caller's business: `receive` only prepares the new record, and the caller stores it once
-the engine has taken the lot. Sales are recorded from the engine's trades (`record_trades`).
+the engine has taken the lot. Sales are recorded from the engine's trades (`record_trades`;
+written at most once a second, and by `flush` at shutdown).
 
 Must never change a lot except through the lifecycle, nor read the clock (``ts`` is passed in).
 """
@@ -12,6 +13,7 @@ Must never change a lot except through the lifecycle, nor read the clock (``ts``
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -40,11 +42,15 @@ class LotStore:
         self._path = path
         self.catalogue = catalogue
         self.lots: dict[str, Lot] = {}
+        self._dirty = False
+        self._saved_at = 0.0
         if path is not None and path.exists():
             for lot in msgspec.json.decode(path.read_bytes(), type=list[Lot]):
                 self.lots[lot.lot_id] = lot
 
     def save(self) -> None:
+        self._dirty = False
+        self._saved_at = time.monotonic()
         if self._path is None:
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,4 +142,12 @@ class LotStore:
                     self.lots[lot.lot_id] = result.lot
                     changed = True
         if changed:
+            # Sales come with every trade: write at most once a second (and at shutdown);
+            # the engine's journal is the record of the trades themselves.
+            self._dirty = True
+        if self._dirty and time.monotonic() - self._saved_at >= 1.0:
+            self.save()
+
+    def flush(self) -> None:
+        if self._dirty:
             self.save()
