@@ -198,6 +198,8 @@ async def test_openapi_document(market: Market) -> None:
     assert ref == "#/components/schemas/OrderRequest"
     assert "price" in doc["components"]["schemas"]["OrderRequest"]["properties"]
     assert post["x-roles"] == ["cooperative", "trader"]
+    ids = [op["operationId"] for path in doc["paths"].values() for op in path.values()]
+    assert len(ids) == len(set(ids))
 
 
 async def test_health_and_readiness(market: Market) -> None:
