@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/herbx demo
+	$(BIN)/herbx serve --demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
