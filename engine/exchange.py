@@ -46,7 +46,9 @@ from engine.messages import (
     OrderRejected,
     OrderReplaced,
     OrderResent,
+    OrdersPurged,
     PlaceOrder,
+    PurgeOrders,
     ReceiveLot,
     ReplaceOrder,
     ResumeInstrument,
@@ -55,7 +57,15 @@ from engine.messages import (
     Withdraw,
     WithdrawLot,
 )
-from engine.order import CANCELLED, EXPIRED, FILLED, PARTIALLY_FILLED, Order, transition
+from engine.order import (
+    CANCELLED,
+    EXPIRED,
+    FILLED,
+    PARTIALLY_FILLED,
+    TERMINAL,
+    Order,
+    transition,
+)
 from engine.views import AccountView, BookSnapshot, GoodsView, OrderView
 
 
@@ -129,6 +139,7 @@ class Exchange:
             CancelOrder: self._cancel,
             ReplaceOrder: self._replace,
             Tick: self._tick,
+            PurgeOrders: self._purge,
             Deposit: self._deposit,
             Withdraw: self._withdraw,
             ReceiveLot: self._receive_lot,
@@ -586,9 +597,9 @@ class Exchange:
         touched: dict[str, Book] = {}
         while heap and heap[0][0] <= ts:
             _, order_id = heapq.heappop(heap)
-            order = self.orders[order_id]
-            if not order.resting:
-                continue  # already filled or cancelled
+            order = self.orders.get(order_id)
+            if order is None or not order.resting:
+                continue  # already filled or cancelled (and perhaps purged)
             book = self.books[order.symbol]
             book.remove(order)
             touched[order.symbol] = book
@@ -597,6 +608,25 @@ class Exchange:
             self._publish(book, events, cmd.seq, ts)
         events.extend(self.auctions.on_tick(cmd))
         return events
+
+    def _purge(self, cmd: PurgeOrders) -> list[Event]:
+        """Forget done orders up to an order id. Orders sit in ``self.orders`` in the order
+        they were placed (a replace keeps its key's place), so the walk stops at the bound."""
+        upto = cmd.upto_order_id
+        orders = self.orders
+        accounts = self.accounts
+        done = []
+        for order_id, order in orders.items():
+            if order_id > upto:
+                break
+            if order.status in TERMINAL:
+                done.append(order)
+        for order in done:
+            del orders[order.order_id]
+            by_cid = accounts[order.account].orders_by_cid
+            if by_cid.get(order.client_order_id) == order.order_id:
+                del by_cid[order.client_order_id]
+        return [OrdersPurged(seq=cmd.seq, ts_ns=cmd.ts_ns, upto_order_id=upto, count=len(done))]
 
     # -- operator, cash and custody -------------------------------------------------------------
 

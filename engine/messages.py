@@ -139,8 +139,17 @@ class ReplaceOrder(Cmd, tag="replace_order", kw_only=True, omit_defaults=True):
 
 
 class Tick(Cmd, tag="tick", kw_only=True, omit_defaults=True):
-    """Clock: time has passed; expires GTD orders whose time has come (and, later, drives
-    auction clocks)."""
+    """Clock: time has passed; expires GTD orders whose time has come and drives auction
+    clocks and closes."""
+
+
+class PurgeOrders(Cmd, tag="purge_orders", kw_only=True, omit_defaults=True):
+    """Housekeeping: forget the orders placed at or before ``upto_order_id`` that are done
+    (filled, cancelled, expired). Their status can no longer be queried and their client order
+    ids may be used again: client order ids are unique within the retention window the
+    operator (or the gateway's clock) chooses. Open orders are never forgotten."""
+
+    upto_order_id: int
 
 
 
@@ -261,6 +270,13 @@ class OrderResent(Ev, tag="order_resent", kw_only=True, omit_defaults=True, froz
     status: str
     filled_qty: int
     leaves_qty: int
+
+
+class OrdersPurged(Ev, tag="orders_purged", kw_only=True, omit_defaults=True, frozen=True):
+    """``count`` done orders placed at or before ``upto_order_id`` were forgotten."""
+
+    upto_order_id: int
+    count: int
 
 
 class LotLeg(Struct, array_like=True, frozen=True):
@@ -566,6 +582,7 @@ Command = (
     | CancelOrder
     | ReplaceOrder
     | Tick
+    | PurgeOrders
     | CreateAuction
     | PlaceBid
     | DutchBuy
@@ -586,6 +603,7 @@ Event = (
     | CancelRejected
     | OrderAccepted
     | OrderResent
+    | OrdersPurged
     | TradeExecuted
     | OrderCancelled
     | OrderExpired

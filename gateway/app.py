@@ -24,12 +24,13 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.messages import Event, Tick, TradeExecuted
+from engine.messages import Event, PurgeOrders, Tick, TradeExecuted
 from engine.sequencer import Sequencer, recover
 from gateway.auctions import AuctionBoard
 from gateway.auth import Participant, Registry
 from gateway.config import Settings
 from gateway.fanout import Hub
+from gateway.housekeeping import PurgeSchedule
 from gateway.idempotency import IdempotencyStore
 from gateway.lots import LotStore
 from gateway.marketdata import MarketData
@@ -209,12 +210,20 @@ def _retrieve(f: asyncio.Future[list[Event]]) -> None:
 
 
 async def clock(gw: Gateway) -> None:
-    """A ``tick`` every ``tick_ms``: GTD expiry and auction clocks. A full queue skips one."""
-    interval = gw.settings.tick_ms / 1000
+    """A ``tick`` every ``tick_ms``: GTD expiry and auction clocks. A full queue skips one.
+    Also forgets done orders once they are ``order_retention_s`` old (`PurgeSchedule`)."""
+    s = gw.settings
+    interval = s.tick_ms / 1000
+    purges = PurgeSchedule(s.order_retention_s, s.purge_every_s) if s.order_retention_s else None
     while True:
         await asyncio.sleep(interval)
         with contextlib.suppress(Overloaded, PipelineFailed):
             gw.pipeline.submit_nowait(Tick()).add_done_callback(_retrieve)
+            if purges is not None:
+                upto = purges.due(time.monotonic(), gw.exchange.last_seq)
+                if upto is not None:
+                    cmd = PurgeOrders(upto_order_id=upto)
+                    gw.pipeline.submit_nowait(cmd).add_done_callback(_retrieve)
 
 
 async def heartbeats(gw: Gateway) -> None:

@@ -80,7 +80,8 @@ def _settings(args: argparse.Namespace) -> object:
                     log_level=args.log_level, tick_ms=args.tick_ms, public_url=args.public_url,
                     rate_per_s=args.rate_per_s, rate_burst=args.rate_burst,
                     conflate_ms=args.conflate_ms, redis_prefix=args.redis_prefix,
-                    mode=getattr(args, "mode", "single"))
+                    mode=getattr(args, "mode", "single"),
+                    order_retention_s=args.order_retention_s)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -104,7 +105,8 @@ def cmd_engine(args: argparse.Namespace) -> int:
     from gateway.engine_proc import main as engine_main
 
     return engine_main(redis_url=args.redis_url, data_dir=args.data_dir,
-                       prefix=args.redis_prefix, tick_ms=args.tick_ms, log_level=args.log_level)
+                       prefix=args.redis_prefix, tick_ms=args.tick_ms, log_level=args.log_level,
+                       order_retention_s=args.order_retention_s)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -180,6 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--rate-per-s", type=float, default=float(_env("rate_per_s", "200") or 200),
                        help="requests per second per token (or address)")
         p.add_argument("--rate-burst", type=int, default=_int_env("rate_burst", 400))
+        p.add_argument("--order-retention-s", type=float,
+                       default=float(_env("order_retention_s", "3600") or 3600),
+                       help="forget done orders (and free their client order ids) after this "
+                            "many seconds; 0 = never")
         p.add_argument("--conflate-ms", type=int, default=_int_env("conflate_ms", 50),
                        help="book updates per instrument at most this often (0 = every change)")
         p.set_defaults(func=func)
@@ -191,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redis-prefix", default=_env("redis_prefix", "herbx"))
     p.add_argument("--data-dir", default=_env("data_dir", "./var"))
     p.add_argument("--tick-ms", type=int, default=_int_env("tick_ms", 250))
+    p.add_argument("--order-retention-s", type=float,
+                   default=float(_env("order_retention_s", "3600") or 3600),
+                   help="forget done orders (and free their client order ids) after this "
+                        "many seconds; 0 = never")
     p.add_argument("--log-level", default=_env("log_level", "info"),
                    choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_engine)

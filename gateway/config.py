@@ -25,6 +25,8 @@ class Settings:
     queue_size: int = 4096  # commands waiting for the sequencer; full -> 503
     batch_size: int = 512  # commands per group commit
     tick_ms: int = 250  # clock tick interval; 0 turns the clock off (tests)
+    order_retention_s: float = 3600.0  # done orders are forgotten after this (0: never)
+    purge_every_s: float = 60.0  # how often the clock looks for orders to forget
     journal_sync: bool = True  # fdatasync each group (False only for tests of the CPU path)
     retry_after_s: int = 1
     # HTTP

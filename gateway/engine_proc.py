@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 
-def main(*, redis_url: str, data_dir: str, prefix: str, tick_ms: int, log_level: str) -> int:
+def main(*, redis_url: str, data_dir: str, prefix: str, tick_ms: int, log_level: str,
+         order_retention_s: float = 3600.0) -> int:
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from engine.runtime import tune_gc
@@ -22,7 +23,8 @@ def main(*, redis_url: str, data_dir: str, prefix: str, tick_ms: int, log_level:
             loop.add_signal_handler(sig, stop.set)
         print(f"herbx engine: data {data_dir}, streams {prefix}:commands -> {prefix}:journal",
               flush=True)
-        await run_engine(redis_url, Path(data_dir), prefix, tick_ms=tick_ms, stop=stop)
+        await run_engine(redis_url, Path(data_dir), prefix, tick_ms=tick_ms, stop=stop,
+                         order_retention_s=order_retention_s)
 
     tune_gc()
     try:

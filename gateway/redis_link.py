@@ -44,11 +44,13 @@ from engine.messages import (
     BookUpdated,
     Command,
     Event,
+    PurgeOrders,
     Tick,
     TradeExecuted,
     command_msgpack_decoder,
 )
 from gateway.checksum import book_checksum
+from gateway.housekeeping import PurgeSchedule
 from gateway.pipeline import Checksums, Overloaded, PipelineFailed
 
 log = logging.getLogger("herbx.redis")
@@ -216,9 +218,11 @@ class RedisPipeline:
 
 
 async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: int,
-                     batch_size: int = 512, stop: asyncio.Event | None = None) -> None:
+                     batch_size: int = 512, stop: asyncio.Event | None = None,
+                     order_retention_s: float = 3600.0, purge_every_s: float = 60.0) -> None:
     """Read commands, apply and commit them in groups, append them stamped to the journal
-    stream. Runs until ``stop`` is set."""
+    stream; tick, and forget done orders after ``order_retention_s`` (0: never). Runs until
+    ``stop`` is set."""
     from engine.journal import JournalReader, RecordTooLarge
     from engine.sequencer import Sequencer
 
@@ -232,6 +236,7 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
         await _republish_missing(redis, journal_key, seq, data_dir, JournalReader)
         last_id = offset_path.read_text().strip() if offset_path.exists() else "0-0"
         next_tick = time.monotonic() + tick_ms / 1000 if tick_ms else float("inf")
+        purges = PurgeSchedule(order_retention_s, purge_every_s) if order_retention_s else None
         log.info("engine: seq %d, commands from %s", seq.last_seq, last_id)
         while not stop.is_set():
             block = 200 if tick_ms == 0 else max(1, int((next_tick - time.monotonic()) * 1000))
@@ -251,6 +256,9 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
             if tick_ms and time.monotonic() >= next_tick:
                 batch.append((Tick(), b"", b"", ""))
                 next_tick = time.monotonic() + tick_ms / 1000
+                upto = purges.due(time.monotonic(), seq.last_seq) if purges else None
+                if upto is not None:
+                    batch.append((PurgeOrders(upto_order_id=upto), b"", b"", ""))
             if not batch:
                 continue
             out: list[dict[str, Any]] = []

@@ -30,6 +30,7 @@ from engine.messages import (
     LotWithdrawn,
     OrderAccepted,
     PlaceOrder,
+    PurgeOrders,
     ReceiveLot,
     ReplaceOrder,
     Tick,
@@ -65,8 +66,9 @@ tick = st.tuples(st.just("tick"))
 cash = st.tuples(st.just("cash"), st.sampled_from(ACCOUNTS), st.integers(-300_000, 300_000))
 lot = st.tuples(st.just("lot"), st.sampled_from(ACCOUNTS), st.sampled_from(SYMBOLS),
                 st.integers(1, 60), st.booleans())
+purge = st.tuples(st.just("purge"), st.integers(0, 60))
 ops = st.lists(
-    st.one_of(place, place, place, place, cancel, replace, tick, cash, lot),
+    st.one_of(place, place, place, place, cancel, replace, tick, cash, lot, purge),
     min_size=5, max_size=150,
 )
 
@@ -110,6 +112,8 @@ def build(stream: list[tuple]) -> list[Command]:
         elif op[0] == "tick":
             ts += 1
             cmds.append(Tick())
+        elif op[0] == "purge" and placed:
+            cmds.append(PurgeOrders(upto_order_id=placed[-1 - op[1] % len(placed)][0]))
         elif op[0] == "cash":
             amount = op[2]
             if amount >= 0:
@@ -236,8 +240,10 @@ def random_stream(seed: int, n: int) -> list[tuple]:
             out.append(("replace", None if rng.random() < 0.9 else rng.choice(ACCOUNTS),
                         rng.randint(0, 30), rng.choice([None, rng.randint(1, 50)]),
                         rng.choice([None, rng.choice(PRICES)])))
-        elif r < 0.9:
+        elif r < 0.89:
             out.append(("tick",))
+        elif r < 0.9:
+            out.append(("purge", rng.randint(0, 30)))
         elif r < 0.95:
             out.append(("cash", rng.choice(ACCOUNTS), rng.randint(-300_000, 600_000)))
         else:

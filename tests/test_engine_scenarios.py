@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from engine.exchange import Exchange
 from engine.messages import (
     AddInstrument,
     BookUpdated,
+    CancelOrder,
     CancelRejected,
     CashWithdrawn,
     CommandRejected,
@@ -20,6 +22,8 @@ from engine.messages import (
     OrderRejected,
     OrderReplaced,
     OrderResent,
+    OrdersPurged,
+    PurgeOrders,
     ResumeInstrument,
     TradeExecuted,
     Withdraw,
@@ -456,3 +460,32 @@ def test_instrument_added_event_echoes_definition() -> None:
     ev = sim.instrument("ATISO-LEAF-B", tick=50, step=10)
     added = one(ev, InstrumentAdded)
     assert (added.symbol, added.tick_vnd, added.qty_step, added.unit) == ("ATISO-LEAF-B", 50, 10, "kg")
+
+
+# -- housekeeping ----------------------------------------------------------------------------------
+
+
+def test_purge_forgets_done_orders_and_keeps_open_ones(sim: Sim) -> None:
+    t0 = sim.ts
+    filled = oid(sim.sell("S1", 10, 61500, cid="s-1"))
+    sim.buy("B1", 10, 61500, cid="b-1")
+    cancelled = oid(sim.buy("B1", 5, 61000, cid="b-2"))
+    sim.cancel("B1", cancelled)
+    gtd = oid(sim.buy("B2", 5, 60000, tif="gtd", expire_at_ns=t0 + 10, cid="b-3"))
+    open_order = oid(sim.sell("S2", 7, 62000, cid="s-2"))
+    bound = sim.seq
+    later = oid(sim.buy("B2", 1, 60500, cid="b-4"))
+    sim.cancel("B2", later)
+    sim.do(CancelOrder(account="B2", order_id=gtd))
+    purged = one(sim.do(PurgeOrders(upto_order_id=bound)), OrdersPurged)
+    assert (purged.upto_order_id, purged.count) == (bound, 4)  # filled x2, cancelled x2
+    for gone in (filled, cancelled, gtd):
+        assert sim.ex.order_status(gone) is None
+    assert sim.status(open_order) == "new" and sim.status(later) == "cancelled"
+    # a purged client order id may be used again; an open or unpurged one is still a resend
+    assert of(sim.buy("B1", 1, 61000, cid="b-2"), OrderAccepted)
+    assert of(sim.sell("S2", 1, 62500, cid="s-2"), OrderResent)
+    assert of(sim.buy("B2", 1, 60500, cid="b-4"), OrderResent)
+    # the GTD expiry of a purged order is skipped when it comes due
+    assert sim.tick(t0 + 20) == []
+    assert Exchange.restore(sim.ex.snapshot()).state_hash() == sim.ex.state_hash()
