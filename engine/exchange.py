@@ -765,9 +765,11 @@ class Exchange:
         bids, asks = book.depth(levels)
         return BookSnapshot(symbol=symbol, book_seq=book.book_seq, bids=bids, asks=asks)
 
-    def best_bid_ask(self, symbol: str) -> tuple[int | None, int | None]:
-        book = self.books[symbol]
-        return book.best_bid, book.best_ask
+    def best_bid_ask(self, symbol: str) -> tuple[int | None, int | None] | None:
+        """(best bid, best ask), either None when that side is empty; None for an unknown
+        symbol (as `depth`)."""
+        book = self.books.get(symbol)
+        return None if book is None else (book.best_bid, book.best_ask)
 
     def order_status(self, order_id: int) -> OrderView | None:
         o = self.orders.get(order_id)

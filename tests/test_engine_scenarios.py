@@ -452,6 +452,7 @@ def test_queries(sim: Sim) -> None:
     snap = sim.ex.depth(SYMBOL, 1)
     assert snap is not None and snap.asks == [(61500, 15)] and snap.bids == [(61000, 3)]
     assert sim.ex.depth("NOPE") is None and sim.ex.order_status(12345) is None
+    assert sim.ex.best_bid_ask("NOPE") is None
     assert sim.ex.balances("nobody") is None
 
 
