@@ -131,6 +131,7 @@ class Exchange:
         self.accounts: dict[str, Account] = {}
         self.orders: dict[int, Order] = {}  # every accepted order, open or done
         self.lots: dict[str, str] = {}  # lot id -> symbol, for every lot ever received
+        self.transfers: dict[str, int] = {}  # transfer id -> seq of the deposit or withdrawal
         self.gtd_heap: list[tuple[int, int]] = []  # (expire_at_ns, order_id)
         self.trade_seq = 0
         self.last_seq = 0
@@ -691,21 +692,38 @@ class Exchange:
             account = self.accounts[account_id] = Account(account_id)
         return account
 
+    def _duplicate_transfer(self, cmd: Deposit | Withdraw) -> list[Event] | None:
+        if cmd.transfer_id is not None and cmd.transfer_id in self.transfers:
+            return self._refuse(
+                cmd, "duplicate_transfer",
+                f"transfer {cmd.transfer_id} was booked at seq {self.transfers[cmd.transfer_id]}",
+                cmd.account,
+            )
+        return None
+
     def _deposit(self, cmd: Deposit) -> list[Event]:
         if cmd.amount_vnd <= 0:
             return self._refuse(cmd, "invalid_amount", "amount must be positive", cmd.account)
+        duplicate = self._duplicate_transfer(cmd)
+        if duplicate is not None:
+            return duplicate
         account = self._account(cmd.account)
         account.cash_vnd += cmd.amount_vnd
+        if cmd.transfer_id is not None:
+            self.transfers[cmd.transfer_id] = cmd.seq
         return [
             CashDeposited(
                 seq=cmd.seq, ts_ns=cmd.ts_ns, account=cmd.account, amount_vnd=cmd.amount_vnd,
-                balance_vnd=account.cash_vnd,
+                balance_vnd=account.cash_vnd, transfer_id=cmd.transfer_id,
             )
         ]
 
     def _withdraw(self, cmd: Withdraw) -> list[Event]:
         if cmd.amount_vnd <= 0:
             return self._refuse(cmd, "invalid_amount", "amount must be positive", cmd.account)
+        duplicate = self._duplicate_transfer(cmd)
+        if duplicate is not None:
+            return duplicate
         account = self.accounts.get(cmd.account)
         available = 0 if account is None else account.cash_available_vnd
         if account is None or cmd.amount_vnd > available:
@@ -713,10 +731,12 @@ class Exchange:
                 cmd, "insufficient_cash", f"{available} VND not held by orders", cmd.account
             )
         account.cash_vnd -= cmd.amount_vnd
+        if cmd.transfer_id is not None:
+            self.transfers[cmd.transfer_id] = cmd.seq
         return [
             CashWithdrawn(
                 seq=cmd.seq, ts_ns=cmd.ts_ns, account=cmd.account, amount_vnd=cmd.amount_vnd,
-                balance_vnd=account.cash_vnd,
+                balance_vnd=account.cash_vnd, transfer_id=cmd.transfer_id,
             )
         ]
 

@@ -73,18 +73,27 @@ class ResumeInstrument(Cmd, tag="resume_instrument", kw_only=True, omit_defaults
     symbol: Symbol
 
 
+TransferId = Annotated[str, Meta(min_length=1, max_length=64)]
+
+
 class Deposit(Cmd, tag="deposit", kw_only=True, omit_defaults=True):
-    """Operator: cash arrives in an account (the bank side is outside the engine)."""
+    """Operator: cash arrives in an account (the bank side is outside the engine).
+    ``transfer_id`` (the bank reference) makes it idempotent: a second deposit or withdrawal
+    with the same id is refused (``duplicate_transfer``), so a command read twice after a crash,
+    or a retried request, never moves money twice."""
 
     account: AccountId
     amount_vnd: int
+    transfer_id: TransferId | None = None
 
 
 class Withdraw(Cmd, tag="withdraw", kw_only=True, omit_defaults=True):
-    """Operator: cash leaves an account; never more than the part not held by orders."""
+    """Operator: cash leaves an account; never more than the part not held by orders.
+    ``transfer_id`` as for `Deposit`."""
 
     account: AccountId
     amount_vnd: int
+    transfer_id: TransferId | None = None
 
 
 class ReceiveLot(Cmd, tag="receive_lot", kw_only=True, omit_defaults=True):
@@ -191,12 +200,14 @@ class CashDeposited(Ev, tag="cash_deposited", kw_only=True, omit_defaults=True, 
     account: str
     amount_vnd: int
     balance_vnd: int
+    transfer_id: str | None = None
 
 
 class CashWithdrawn(Ev, tag="cash_withdrawn", kw_only=True, omit_defaults=True, frozen=True):
     account: str
     amount_vnd: int
     balance_vnd: int
+    transfer_id: str | None = None
 
 
 class LotReceived(Ev, tag="lot_received", kw_only=True, omit_defaults=True, frozen=True):

@@ -81,6 +81,7 @@ class ExchangeState(Struct, array_like=True):
     lots: list[tuple[str, str]]
     gtd_heap: list[tuple[int, int]]
     auctions: msgspec.Raw  # the auction house's own encoding
+    transfers: list[tuple[str, int]] = []  # transfer id -> seq (added after version 1 shipped)
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -121,6 +122,7 @@ def encode_state(ex: Exchange) -> bytes:
     state = ExchangeState(
         FORMAT_VERSION, ex.last_seq, ex.trade_seq, instruments, accounts, orders,
         list(ex.lots.items()), list(ex.gtd_heap), msgspec.Raw(ex.auctions.encode_state()),
+        list(ex.transfers.items()),
     )
     return _encoder.encode(state)
 
@@ -168,6 +170,7 @@ def decode_state(data: bytes, ex: Exchange) -> Exchange:
         account.orders_by_cid.update(a.orders_by_cid)
         ex.accounts[a.account_id] = account
     ex.lots.update(state.lots)
+    ex.transfers.update(state.transfers)
     ex.gtd_heap[:] = state.gtd_heap
     ex.auctions.restore_state(bytes(state.auctions))
     return ex

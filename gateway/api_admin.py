@@ -7,6 +7,7 @@ back as 4xx problems with the engine's reason code.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -38,7 +39,12 @@ from gateway.schemas import (
 )
 from gateway.state import Gateway
 
-_CONFLICTS = {"duplicate_instrument", "already_halted", "not_halted", "duplicate_lot"}
+_CONFLICTS = {"duplicate_instrument", "already_halted", "not_halted", "duplicate_lot",
+              "duplicate_transfer"}
+
+
+def _new_transfer_id() -> str:
+    return f"hx-{uuid.uuid4().hex}"
 
 
 def accepted(events: list[Event]) -> Event:
@@ -80,19 +86,21 @@ def _trading_account(gw: Gateway, account: str) -> None:
 async def deposit(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
     r = await body(request, CashRequest)
     _trading_account(gw, r.account)
-    ev = accepted(await gw.submit(Deposit(account=r.account, amount_vnd=r.amount_vnd)))
+    ev = accepted(await gw.submit(Deposit(account=r.account, amount_vnd=r.amount_vnd,
+                                          transfer_id=r.transfer_id or _new_transfer_id())))
     assert type(ev) is CashDeposited
     return reply(CashOut(account=ev.account, amount_vnd=ev.amount_vnd,
-                         balance_vnd=ev.balance_vnd), 201)
+                         balance_vnd=ev.balance_vnd, transfer_id=ev.transfer_id), 201)
 
 
 async def withdraw(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
     r = await body(request, CashRequest)
     _trading_account(gw, r.account)
-    ev = accepted(await gw.submit(Withdraw(account=r.account, amount_vnd=r.amount_vnd)))
+    ev = accepted(await gw.submit(Withdraw(account=r.account, amount_vnd=r.amount_vnd,
+                                           transfer_id=r.transfer_id or _new_transfer_id())))
     assert type(ev) is CashWithdrawn
     return reply(CashOut(account=ev.account, amount_vnd=ev.amount_vnd,
-                         balance_vnd=ev.balance_vnd), 201)
+                         balance_vnd=ev.balance_vnd, transfer_id=ev.transfer_id), 201)
 
 
 def participant_out(p: Participant) -> ParticipantOut:

@@ -19,7 +19,8 @@ Engine restarts: the engine remembers the last commands-stream id it committed i
 ``<data-dir>/engine/redis-offset`` (written after each commit) and, at start, appends to the
 journal stream any journaled command the stream is missing. A crash between a commit and the
 offset write re-reads that group: orders are safe (client order ids make a resend an
-``order_resent``), other commands could apply twice (a known limit, see docs/gateway.md).
+``order_resent``), so are deposits and withdrawals (their ``transfer_id``, always set by the
+gateway, makes a second one ``duplicate_transfer``); see docs/gateway.md for the rest.
 
 Must never: apply a command in a gateway that is not on the journal stream, or answer a request
 before its command is on the journal stream (which the engine writes only after the commit).

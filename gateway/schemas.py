@@ -58,9 +58,16 @@ class ReplaceRequest(_In, kw_only=True, forbid_unknown_fields=True):
     price: int | None = None
 
 
+TransferRef = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+\Z")]
+
+
 class CashRequest(_In, kw_only=True, forbid_unknown_fields=True):
     account: ParticipantId
     amount_vnd: int
+    # the bank reference: a second deposit or withdrawal with it is refused (409), so a retry
+    # never moves money twice; without one the gateway makes one up (only the engine's own
+    # re-reads are then protected)
+    transfer_id: TransferRef | None = None
 
 
 class InstrumentRequest(_In, kw_only=True, forbid_unknown_fields=True):
@@ -243,6 +250,7 @@ class CashOut(_Out, kw_only=True):
     account: str
     amount_vnd: int
     balance_vnd: int
+    transfer_id: str | None = None
 
 
 class ParticipantOut(_Out, kw_only=True):

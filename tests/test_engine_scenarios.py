@@ -10,8 +10,10 @@ from engine.messages import (
     BookUpdated,
     CancelOrder,
     CancelRejected,
+    CashDeposited,
     CashWithdrawn,
     CommandRejected,
+    Deposit,
     HaltInstrument,
     InstrumentAdded,
     LotLeg,
@@ -490,3 +492,20 @@ def test_purge_forgets_done_orders_and_keeps_open_ones(sim: Sim) -> None:
     # the GTD expiry of a purged order is skipped when it comes due
     assert sim.tick(t0 + 20) == []
     assert Exchange.restore(sim.ex.snapshot()).state_hash() == sim.ex.state_hash()
+
+
+def test_a_transfer_id_moves_money_once(sim: Sim) -> None:
+    booked = one(sim.do(Deposit(account="B1", amount_vnd=500, transfer_id="VCB-1")), CashDeposited)
+    assert booked.transfer_id == "VCB-1"
+    before = sim.ex.snapshot()
+    again = sim.do(Deposit(account="B1", amount_vnd=500, transfer_id="VCB-1"))
+    assert one(again, CommandRejected).reason == "duplicate_transfer"
+    out = sim.do(Withdraw(account="B1", amount_vnd=1, transfer_id="VCB-1"))
+    assert one(out, CommandRejected).reason == "duplicate_transfer"
+    sim.ex.last_seq -= 2
+    assert sim.ex.snapshot() == before  # refusals change nothing
+    sim.ex.last_seq += 2
+    assert one(sim.do(Withdraw(account="B1", amount_vnd=1, transfer_id="VCB-2")), CashWithdrawn)
+    restored = Exchange.restore(sim.ex.snapshot())
+    assert one(restored.apply(Deposit(seq=sim.seq + 1, account="B1", amount_vnd=5,
+                                      transfer_id="VCB-2")), CommandRejected)

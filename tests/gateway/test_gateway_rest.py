@@ -207,3 +207,25 @@ async def test_health_and_readiness(market: Market) -> None:
     assert r.status == 200
     r = await market.client.get("/readyz")
     assert r.status == 200 and (await r.json())["status"] == "ready"
+
+
+async def test_a_transfer_reference_books_money_once(market: Market) -> None:
+    op = market.h("operator")
+    body = {"account": "T1", "amount_vnd": 5_000_000, "transfer_id": "VCB-2026-000123"}
+    first = await market.client.post("/api/v1/deposits", headers=op, json=body)
+    assert first.status == 201, await first.text()
+    booked = await first.json()
+    assert booked["transfer_id"] == "VCB-2026-000123"
+    again = await market.client.post("/api/v1/deposits", headers=op, json=body)
+    assert again.status == 409
+    assert (await again.json())["type"].endswith("duplicate_transfer")
+    out = await market.client.post("/api/v1/withdrawals", headers=op,
+                                   json=body | {"amount_vnd": 1})
+    assert out.status == 409  # one reference, one movement of money
+    balances = await market.client.get("/api/v1/accounts/T1/balances", headers=op)
+    assert balances.status == 200
+    assert (await balances.json())["cash_vnd"] == booked["balance_vnd"]
+    # without a reference the gateway makes one up, so each request books once
+    plain = await market.client.post("/api/v1/deposits", headers=op,
+                                     json={"account": "T1", "amount_vnd": 1})
+    assert plain.status == 201 and (await plain.json())["transfer_id"].startswith("hx-")
