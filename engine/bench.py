@@ -227,8 +227,7 @@ def main(orders: int, seed: int, journal: str | None = None, resting: int = 0) -
     n = len(cmds)
     seconds, ex = run_throughput(cmds)
     trades = ex.trade_seq
-    book = ex.books[SYMBOL]
-    resting_now = sum(level.count for level in (*book.bids.values(), *book.asks.values()))
+    resting_now = sum(o.resting for o in ex.orders.values())
     result: dict[str, object] = {
         "orders": orders,
         "seed": seed,
@@ -251,10 +250,9 @@ def main(orders: int, seed: int, journal: str | None = None, resting: int = 0) -
                    "journal_bytes": size}
         print(f"journaled: {n} commands in {jseconds:.3f} s, {size} bytes", file=sys.stderr)
     if resting:
-        del cmds, ex, book
+        del cmds, ex
         grown, rex = fill_resting(resting)
-        rbook = rex.books[SYMBOL]
-        count = sum(level.count for level in (*rbook.bids.values(), *rbook.asks.values()))
+        count = sum(o.resting for o in rex.orders.values())
         result |= {"resting": count, "bytes_per_resting_order": round(grown / count)}
         print(f"resting: {count} orders grew the resident set by {grown} bytes", file=sys.stderr)
     result["peak_rss_bytes"] = peak_rss_bytes()

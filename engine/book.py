@@ -48,18 +48,73 @@ class Level:
         self.count = 0
 
 
-class Book:
+class OrderBook:
+    """The interface every book of the exchange implements: the fast `Book` below and the
+    reference `engine.naive_book.NaiveBook`. The exchange is written against this class only,
+    so the two are interchangeable (and tests run the same streams through both)."""
+
+    __slots__ = ("symbol", "book_seq", "best_bid", "best_ask")
+
+    symbol: str
+    book_seq: int  # rises by one with each BookUpdated this book publishes
+    best_bid: int | None
+    best_ask: int | None
+
+    def add(self, order: Order) -> None:
+        """Rest ``order`` behind every order at its price."""
+        raise NotImplementedError
+
+    def remove(self, order: Order) -> None:
+        """Take a resting order out (cancel, expiry, replace)."""
+        raise NotImplementedError
+
+    def reduce(self, order: Order, new_leaves: int) -> None:
+        """Lower a resting order's leaves; it keeps its time priority."""
+        raise NotImplementedError
+
+    def would_cross(self, is_buy: bool, price: int) -> bool:
+        raise NotImplementedError
+
+    def match(
+        self, is_buy: bool, limit: int | None, qty: int, account: str, cash_cap: int | None,
+        step: int,
+    ) -> tuple[list[Fill], str | None]:
+        """See `Book.match`."""
+        raise NotImplementedError
+
+    def fillable_qty(
+        self, is_buy: bool, limit: int | None, qty: int, account: str, cash_cap: int | None,
+        step: int,
+    ) -> int:
+        raise NotImplementedError
+
+    def take_changes(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
+        raise NotImplementedError
+
+    def publish(self, events: list[Event], seq: int, ts: int) -> None:
+        raise NotImplementedError
+
+    def level_qty(self, is_buy: bool, price: int) -> int:
+        raise NotImplementedError
+
+    def depth(self, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        raise NotImplementedError
+
+    def resting_orders(self, is_buy: bool) -> Iterator[Order]:
+        raise NotImplementedError
+
+    def _check(self) -> None:
+        raise NotImplementedError
+
+
+class Book(OrderBook):
     """One instrument's book. See the module docstring for the structure and its costs."""
 
     __slots__ = (
-        "symbol",
-        "book_seq",
         "bids",
         "asks",
         "bid_heap",
         "ask_heap",
-        "best_bid",
-        "best_ask",
         "changed_bids",
         "changed_asks",
     )

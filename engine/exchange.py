@@ -23,7 +23,7 @@ from typing import Any
 
 from engine.accounts import Account, Holding
 from engine.auctions import CONTINUOUS, AuctionHouse
-from engine.book import Book
+from engine.book import Book, OrderBook
 from engine.messages import (
     AddInstrument,
     CancelOrder,
@@ -118,7 +118,7 @@ class Instrument:
         return ref is not None and abs(price - ref) * 10_000 > ref * self.band_bps
 
 
-BookFactory = Callable[[str], Any]
+BookFactory = Callable[[str], OrderBook]
 
 
 class Exchange:
@@ -127,7 +127,7 @@ class Exchange:
     def __init__(self, book_factory: BookFactory = Book) -> None:
         self.book_factory = book_factory
         self.instruments: dict[str, Instrument] = {}
-        self.books: dict[str, Book] = {}
+        self.books: dict[str, OrderBook] = {}
         self.accounts: dict[str, Account] = {}
         self.orders: dict[int, Order] = {}  # every accepted order, open or done
         self.lots: dict[str, str] = {}  # lot id -> symbol, for every lot ever received
@@ -328,7 +328,7 @@ class Exchange:
     def _execute(
         self,
         order: Order,
-        book: Book,
+        book: OrderBook,
         inst: Instrument,
         limit: int | None,
         cap: int | None,
@@ -461,7 +461,7 @@ class Exchange:
                 )
             )
 
-    def _publish(self, book: Book, events: list[Event], seq: int, ts: int) -> None:
+    def _publish(self, book: OrderBook, events: list[Event], seq: int, ts: int) -> None:
         book.publish(events, seq, ts)
 
     def _own_open_order(
@@ -595,7 +595,7 @@ class Exchange:
         heap = self.gtd_heap
         ts = cmd.ts_ns
         events: list[Event] = []
-        touched: dict[str, Book] = {}
+        touched: dict[str, OrderBook] = {}
         while heap and heap[0][0] <= ts:
             _, order_id = heapq.heappop(heap)
             order = self.orders.get(order_id)

@@ -7,35 +7,38 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from engine.book import Fill
+from engine.book import Fill, OrderBook
 from engine.messages import BookUpdated, Event
 from engine.order import Order
 
 
-class NaiveBook:
+class NaiveBook(OrderBook):
+    __slots__ = ("orders", "_changed")
+
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
         self.book_seq = 0
+        self.best_bid = None
+        self.best_ask = None
         self.orders: list[Order] = []  # resting orders in arrival order
         self._changed: set[tuple[bool, int]] = set()
 
-    @property
-    def best_bid(self) -> int | None:
-        return max((o.price for o in self.orders if o.is_buy), default=None)
-
-    @property
-    def best_ask(self) -> int | None:
-        return min((o.price for o in self.orders if not o.is_buy), default=None)
+    def _refresh(self) -> None:
+        """Recompute the best prices from scratch after every change."""
+        self.best_bid = max((o.price for o in self.orders if o.is_buy), default=None)
+        self.best_ask = min((o.price for o in self.orders if not o.is_buy), default=None)
 
     def add(self, order: Order) -> None:
         self.orders.append(order)
         order.resting = True
         self._changed.add((order.is_buy, order.price))
+        self._refresh()
 
     def remove(self, order: Order) -> None:
         self.orders.remove(order)
         order.resting = False
         self._changed.add((order.is_buy, order.price))
+        self._refresh()
 
     def reduce(self, order: Order, new_leaves: int) -> None:
         order.leaves = new_leaves

@@ -32,7 +32,7 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
 TERMINAL: Final = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 
 
-class IllegalTransition(AssertionError):
+class IllegalTransition(Exception):
     """A bug: the engine tried a status change the table forbids."""
 
 
