@@ -50,7 +50,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         return bench_main(
             orders=args.orders or 200_000, seed=args.seed, journal=args.journal,
-            resting=args.resting
+            resting=args.resting, compiled=args.compiled,
         )
     if args.part == "auctions":
         from engine.auctions.bench import main as auctions_main
@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="journal directory (engine: measure with the journal on)")
     p.add_argument("--auction-seed", type=int, default=_int_env("auction_seed", 20261129),
                    help="auctions: the workload seed")
+    p.add_argument("--compiled", action="store_true", default=_flag("compiled"),
+                   help="engine: run on the mypyc build of the core (built on first use)")
     p.add_argument("--resting", type=int, default=_int_env("resting", 0),
                    help="engine: also fill a book with this many resting orders and measure memory")
     p.set_defaults(func=cmd_bench)
