@@ -10,7 +10,9 @@ import ast
 from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
-SHELL = {"journal", "snapshot", "sequencer", "scenario", "bench", "demo", "cli", "runtime"}
+SHELL = {
+    "journal", "snapshot", "sequencer", "scenario", "bench", "demo", "cli", "runtime", "compiled",
+}
 FORBIDDEN = {
     "asyncio", "aiohttp", "socket", "sqlite3", "asyncpg", "redis", "websockets", "time",
     "random", "uuid", "datetime", "os", "io", "pathlib", "subprocess", "threading",
