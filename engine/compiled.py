@@ -64,6 +64,9 @@ def build(root: Path = DEFAULT_ROOT) -> Path:
         work.rename(target)
     except OSError:  # another process built the same sources first
         shutil.rmtree(work, ignore_errors=True)
+    for old in root.iterdir():  # builds of earlier sources are of no further use
+        if old != target and not old.name.endswith(".tmp"):
+            shutil.rmtree(old, ignore_errors=True)
     return target
 
 
