@@ -25,6 +25,8 @@ from engine.accounts import Account, Holding
 from engine.auctions import CONTINUOUS, AuctionHouse
 from engine.book import Book, OrderBook
 from engine.messages import (
+    MAX_QTY,
+    MAX_VND,
     AddInstrument,
     CancelOrder,
     CancelRejected,
@@ -120,6 +122,9 @@ class Instrument:
 
 BookFactory = Callable[[str], OrderBook]
 
+#: An account's cash never passes this (10^18 VND), so every total stays within 64 bits.
+MAX_BALANCE_VND = 10**18
+
 
 class Exchange:
     """The market's state machine. See the module docstring for its rules."""
@@ -202,8 +207,8 @@ class Exchange:
         if inst.halted:
             return self._reject(cmd, "instrument_halted")
         qty = cmd.qty
-        if qty <= 0:
-            return self._reject(cmd, "invalid_qty", "qty must be positive")
+        if qty <= 0 or qty > MAX_QTY:
+            return self._reject(cmd, "invalid_qty", f"qty must be 1..{MAX_QTY}")
         step = inst.qty_step
         if qty % step:
             return self._reject(cmd, "qty_off_step", f"qty must be a multiple of {step}")
@@ -214,8 +219,8 @@ class Exchange:
             price = cmd.price_vnd
             if price is None:
                 return self._reject(cmd, "price_required", "a limit order needs price_vnd")
-            if price <= 0:
-                return self._reject(cmd, "invalid_price", "price must be positive")
+            if price <= 0 or price > MAX_VND:
+                return self._reject(cmd, "invalid_price", f"price must be 1..{MAX_VND}")
             if price % inst.tick_vnd:
                 return self._reject(
                     cmd, "price_off_tick", f"price must be a multiple of {inst.tick_vnd}"
@@ -243,8 +248,8 @@ class Exchange:
                     return self._reject(
                         cmd, "cash_cap_required", "a market buy needs cash_cap_vnd"
                     )
-                if cap <= 0:
-                    return self._reject(cmd, "invalid_cash_cap", "cash_cap must be positive")
+                if cap <= 0 or cap > MAX_VND:
+                    return self._reject(cmd, "invalid_cash_cap", f"cash_cap must be 1..{MAX_VND}")
             elif cap is not None:
                 return self._reject(cmd, "cash_cap_not_allowed", "cash_cap is for market buys")
         if cmd.post_only and tif != "gtc" and tif != "gtd":
@@ -525,11 +530,13 @@ class Exchange:
             reason = "instrument_halted"
         elif cmd.qty is None and cmd.price_vnd is None:
             reason = "nothing_to_replace"
-        elif new_qty <= 0 or new_qty % inst.qty_step:
+        elif new_qty <= 0 or new_qty > MAX_QTY or new_qty % inst.qty_step:
             reason = "invalid_qty"
         elif new_leaves <= 0:
             reason = "qty_not_above_filled"
-        elif new_price <= 0 or new_price % inst.tick_vnd:
+        elif new_price <= 0 or new_price > MAX_VND:
+            reason = "invalid_price"
+        elif new_price % inst.tick_vnd:
             reason = "price_off_tick"
         elif new_price != order.price and inst.out_of_band(new_price):
             reason = "price_out_of_band"
@@ -605,9 +612,11 @@ class Exchange:
             book.remove(order)
             touched[order.symbol] = book
             self._finish(order, EXPIRED, "", 0, events, cmd.seq, ts)
+        # auctions first: a call closing on this tick publishes its book, changes from the
+        # expiries above included, so each book still gets at most one book_updated
+        events.extend(self.auctions.on_tick(cmd))
         for book in touched.values():
             self._publish(book, events, cmd.seq, ts)
-        events.extend(self.auctions.on_tick(cmd))
         return events
 
     def _purge(self, cmd: PurgeOrders) -> list[Event]:
@@ -702,8 +711,12 @@ class Exchange:
         return None
 
     def _deposit(self, cmd: Deposit) -> list[Event]:
-        if cmd.amount_vnd <= 0:
-            return self._refuse(cmd, "invalid_amount", "amount must be positive", cmd.account)
+        if cmd.amount_vnd <= 0 or cmd.amount_vnd > MAX_VND:
+            return self._refuse(cmd, "invalid_amount", f"amount must be 1..{MAX_VND}", cmd.account)
+        account = self.accounts.get(cmd.account)
+        if account is not None and account.cash_vnd + cmd.amount_vnd > MAX_BALANCE_VND:
+            return self._refuse(cmd, "balance_limit", f"a balance stays <= {MAX_BALANCE_VND}",
+                                cmd.account)
         duplicate = self._duplicate_transfer(cmd)
         if duplicate is not None:
             return duplicate
@@ -746,8 +759,9 @@ class Exchange:
             return self._refuse(cmd, "unknown_symbol", cmd.symbol, cmd.account)
         if cmd.lot_id in self.lots:
             return self._refuse(cmd, "duplicate_lot", cmd.lot_id, cmd.account)
-        if cmd.qty <= 0 or cmd.qty % inst.qty_step:
-            return self._refuse(cmd, "invalid_qty", f"a positive multiple of {inst.qty_step}")
+        if cmd.qty <= 0 or cmd.qty > MAX_QTY or cmd.qty % inst.qty_step:
+            return self._refuse(cmd, "invalid_qty", f"a positive multiple of {inst.qty_step}",
+                                cmd.account)
         self.lots[cmd.lot_id] = cmd.symbol
         self._account(cmd.account).holding(cmd.symbol).add_lot(cmd.lot_id, cmd.qty)
         return [

@@ -29,6 +29,18 @@ Symbol = Annotated[str, Meta(min_length=1, max_length=32)]
 AccountId = Annotated[str, Meta(min_length=1, max_length=64)]
 ClientOrderId = Annotated[str, Meta(min_length=1, max_length=64)]
 LotId = Annotated[str, Meta(min_length=1, max_length=64)]
+#: The largest amount of money one command may carry (10^15 VND, about 40 billion USD): far
+#: above any trade of this market, far below where a total could leave msgpack's 64 bits.
+MAX_VND = 10**15
+#: The largest quantity one command may carry (10^9 kg: a million tonnes).
+MAX_QTY = 10**9
+#: Decoding refuses numbers beyond these bounds (with a path in the message); the engine refuses
+#: zero and negatives itself, with a reason code, so those still decode.
+Vnd = Annotated[int, Meta(ge=-MAX_VND, le=MAX_VND)]
+Qty = Annotated[int, Meta(ge=-MAX_QTY, le=MAX_QTY)]
+Ns = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+Bps = Annotated[int, Meta(ge=-1_000_000, le=1_000_000)]
+Id = Annotated[int, Meta(ge=0, le=2**63 - 1)]
 Side = Literal["buy", "sell"]
 OrderType = Literal["limit", "market"]
 TimeInForce = Literal["gtc", "ioc", "fok", "gtd"]
@@ -45,8 +57,8 @@ SELL: Side = "sell"
 class Cmd(Struct, tag_field="type", kw_only=True, omit_defaults=True):
     """Base of every command; ``seq`` and ``ts_ns`` are stamped by the sequencer."""
 
-    seq: int = 0
-    ts_ns: int = 0
+    seq: Id = 0
+    ts_ns: Ns = 0
 
 
 class AddInstrument(Cmd, tag="add_instrument", kw_only=True, omit_defaults=True):
@@ -57,10 +69,10 @@ class AddInstrument(Cmd, tag="add_instrument", kw_only=True, omit_defaults=True)
     herb: Annotated[str, Meta(min_length=1, max_length=32)]
     grade: Annotated[str, Meta(min_length=1, max_length=16)]
     unit: Annotated[str, Meta(min_length=1, max_length=8)] = "kg"
-    tick_vnd: int
-    qty_step: int = 1
-    band_bps: int | None = None
-    ref_price_vnd: int | None = None
+    tick_vnd: Vnd
+    qty_step: Qty = 1
+    band_bps: Bps | None = None
+    ref_price_vnd: Vnd | None = None
 
 
 class HaltInstrument(Cmd, tag="halt_instrument", kw_only=True, omit_defaults=True):
@@ -83,7 +95,7 @@ class Deposit(Cmd, tag="deposit", kw_only=True, omit_defaults=True):
     or a retried request, never moves money twice."""
 
     account: AccountId
-    amount_vnd: int
+    amount_vnd: Vnd
     transfer_id: TransferId | None = None
 
 
@@ -92,7 +104,7 @@ class Withdraw(Cmd, tag="withdraw", kw_only=True, omit_defaults=True):
     ``transfer_id`` as for `Deposit`."""
 
     account: AccountId
-    amount_vnd: int
+    amount_vnd: Vnd
     transfer_id: TransferId | None = None
 
 
@@ -103,7 +115,7 @@ class ReceiveLot(Cmd, tag="receive_lot", kw_only=True, omit_defaults=True):
     lot_id: LotId
     account: AccountId
     symbol: Symbol
-    qty: int
+    qty: Qty
 
 
 class WithdrawLot(Cmd, tag="withdraw_lot", kw_only=True, omit_defaults=True):
@@ -124,17 +136,17 @@ class PlaceOrder(Cmd, tag="place_order", kw_only=True, omit_defaults=True):
     symbol: Symbol
     side: Side
     order_type: OrderType = "limit"
-    price_vnd: int | None = None
-    qty: int
+    price_vnd: Vnd | None = None
+    qty: Qty
     tif: TimeInForce = "gtc"
     post_only: bool = False
-    expire_at_ns: int | None = None
-    cash_cap_vnd: int | None = None
+    expire_at_ns: Ns | None = None
+    cash_cap_vnd: Vnd | None = None
 
 
 class CancelOrder(Cmd, tag="cancel_order", kw_only=True, omit_defaults=True):
     account: AccountId
-    order_id: int
+    order_id: Id
 
 
 class ReplaceOrder(Cmd, tag="replace_order", kw_only=True, omit_defaults=True):
@@ -142,9 +154,9 @@ class ReplaceOrder(Cmd, tag="replace_order", kw_only=True, omit_defaults=True):
     same price keeps time priority; a new price or a larger quantity loses it (and may trade)."""
 
     account: AccountId
-    order_id: int
-    qty: int | None = None
-    price_vnd: int | None = None
+    order_id: Id
+    qty: Qty | None = None
+    price_vnd: Vnd | None = None
 
 
 class Tick(Cmd, tag="tick", kw_only=True, omit_defaults=True):
@@ -158,7 +170,7 @@ class PurgeOrders(Cmd, tag="purge_orders", kw_only=True, omit_defaults=True):
     ids may be used again: client order ids are unique within the retention window the
     operator (or the gateway's clock) chooses. Open orders are never forgotten."""
 
-    upto_order_id: int
+    upto_order_id: Id
 
 
 
@@ -388,19 +400,19 @@ class CreateAuction(Cmd, tag="create_auction", kw_only=True, omit_defaults=True)
     kind: AuctionKind
     seller: AccountId
     lot_id: LotId
-    qty: int
-    start_ns: int
-    end_ns: int = 0
-    start_price_vnd: int
-    reserve_vnd: int | None = None
-    extend_ns: int = 0
-    extension_cap_ns: int = 0
+    qty: Qty
+    start_ns: Ns
+    end_ns: Ns = 0
+    start_price_vnd: Vnd
+    reserve_vnd: Vnd | None = None
+    extend_ns: Ns = 0
+    extension_cap_ns: Ns = 0
     pricing: SealedPricing = "first"
-    step_vnd: int = 0
-    interval_ns: int = 0
-    floor_vnd: int = 0
-    min_qty: int = 0
-    restart_steps: int = 0
+    step_vnd: Vnd = 0
+    interval_ns: Ns = 0
+    floor_vnd: Vnd = 0
+    min_qty: Qty = 0
+    restart_steps: Qty = 0
 
 
 class PlaceBid(Cmd, tag="place_bid", kw_only=True, omit_defaults=True):
@@ -408,18 +420,18 @@ class PlaceBid(Cmd, tag="place_bid", kw_only=True, omit_defaults=True):
     engine bids for them only as much as needed); sealed: the bid per unit. Either may be raised
     by a later bid, never lowered or withdrawn."""
 
-    auction_id: int
+    auction_id: Id
     account: AccountId
-    price_vnd: int
+    price_vnd: Vnd
 
 
 class DutchBuy(Cmd, tag="dutch_buy", kw_only=True, omit_defaults=True):
     """Trader: stop the Dutch clock at ``price_vnd`` (the price the buyer saw) and buy ``qty``."""
 
-    auction_id: int
+    auction_id: Id
     account: AccountId
-    price_vnd: int
-    qty: int
+    price_vnd: Vnd
+    qty: Qty
 
 
 class StartCall(Cmd, tag="start_call", kw_only=True, omit_defaults=True):
@@ -427,7 +439,7 @@ class StartCall(Cmd, tag="start_call", kw_only=True, omit_defaults=True):
     instrument). ``close_at_ns``: the first tick at or after it uncrosses the book."""
 
     symbol: Symbol
-    close_at_ns: int | None = None
+    close_at_ns: Ns | None = None
 
 
 class EndCall(Cmd, tag="end_call", kw_only=True, omit_defaults=True):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
-from engine.exchange import Exchange
+from engine.exchange import MAX_BALANCE_VND, Exchange
 from engine.messages import (
+    MAX_QTY,
+    MAX_VND,
     AddInstrument,
     BookUpdated,
     CancelOrder,
@@ -30,6 +33,7 @@ from engine.messages import (
     TradeExecuted,
     Withdraw,
     WithdrawLot,
+    command_json_decoder,
 )
 from engine.naive_book import NaiveBook
 from tests.support import SYMBOL, Sim, market, of, one
@@ -509,3 +513,21 @@ def test_a_transfer_id_moves_money_once(sim: Sim) -> None:
     restored = Exchange.restore(sim.ex.snapshot())
     assert one(restored.apply(Deposit(seq=sim.seq + 1, account="B1", amount_vnd=5,
                                       transfer_id="VCB-2")), CommandRejected)
+
+
+def test_numbers_are_bounded_so_totals_stay_within_64_bits(sim: Sim) -> None:
+    assert one(sim.buy("B1", MAX_QTY + 1, 61500), OrderRejected).reason == "invalid_qty"
+    assert one(sim.buy("B1", 1, MAX_VND + 100), OrderRejected).reason == "invalid_price"
+    assert one(sim.buy("B1", 1, order_type="market", cash_cap_vnd=MAX_VND + 1),
+               OrderRejected).reason == "invalid_cash_cap"
+    assert one(sim.fund("B1", MAX_VND + 1), CommandRejected).reason == "invalid_amount"
+    assert one(sim.lot("L-BIG", "S1", MAX_QTY + 1), CommandRejected).reason == "invalid_qty"
+    for _ in range(MAX_BALANCE_VND // MAX_VND):
+        sim.fund("RICH", MAX_VND)
+    assert one(sim.fund("RICH", MAX_VND), CommandRejected).reason == "balance_limit"
+    sim.ex.snapshot()  # encodes: every number fits
+    # the decoders refuse out-of-range numbers outright
+    with pytest.raises(msgspec.ValidationError, match="qty"):
+        command_json_decoder.decode(
+            b'{"type":"place_order","account":"B1","client_order_id":"x","symbol":"S",'
+            b'"side":"buy","price_vnd":100,"qty":1000000000000000000000000000000}')

@@ -21,7 +21,6 @@ refused in a call. It never matches during the call and never reads the clock.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -138,6 +137,8 @@ class CallDesk:
             return ex._cancel(cmd)
         if cmd.order_id not in state.orders or order.account != cmd.account:
             events = ex._cancel(cmd)  # a book order in the call, or the exchange's refusal
+            if events and type(events[0]) is CancelRejected:
+                return events  # a refusal changes nothing, the indicative price included
         else:
             cap = state.orders.pop(cmd.order_id)
             events = []
@@ -315,6 +316,11 @@ class CallDesk:
         inst = ex.instruments[symbol]
         book = ex.books[symbol]
         step = inst.qty_step
+        # call orders whose time has come expire before the uncross, never after trading in it
+        for oid in [o for o in state.orders
+                    if (e := ex.orders[o].expire_at) is not None and e <= ts]:
+            del state.orders[oid]
+            ex._finish(ex.orders[oid], EXPIRED, "", 0, events, seq, ts)
         buys, sells = self._sides(state)
         price, volume, imbalance = equilibrium(buys, sells, inst.reference_price(), step)
         caps = dict(state.orders)  # market buys' cash left
@@ -322,23 +328,23 @@ class CallDesk:
             buy_fills = _allocate(buys, price, volume, step, True)
             sell_fills = _allocate(sells, price, volume, step, False)
             self._execute(inst, book, buy_fills, sell_fills, price, caps, events, seq, ts)
+        # continuous trading starts with the remainders, in time priority: a limit remainder
+        # goes through the continuous path, so it trades with any book order it still crosses
+        # (cash-capped market buys can take the volume ahead of a better-priced limit buy) and
+        # the book never rests crossed; market remainders are cancelled
+        del self.calls[symbol]
+        inst.phase = CONTINUOUS
+        self._install()
         for oid in state.orders:
             o = ex.orders[oid]
             cap_left = caps[oid]
             if o.leaves == 0:
                 if cap_left:
                     ex.accounts[o.account].cash_held_vnd -= cap_left
-            elif o.expire_at is not None and o.expire_at <= ts:
-                ex._finish(o, EXPIRED, "", 0, events, seq, ts)
-            elif o.price == 0 or o.tif == "ioc":
+            elif o.price == 0:
                 ex._finish(o, CANCELLED, "ioc", cap_left, events, seq, ts)
             else:
-                book.add(o)
-                if o.expire_at is not None:
-                    heapq.heappush(ex.gtd_heap, (o.expire_at, o.order_id))
-        del self.calls[symbol]
-        inst.phase = CONTINUOUS
-        self._install()
+                ex._execute(o, book, inst, o.price, None, events, seq, ts)
         ex._publish(book, events, seq, ts)
         events.append(
             CallUncrossed(

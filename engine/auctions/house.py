@@ -435,7 +435,9 @@ class AuctionHouse:
         step = self.exchange.instruments[a.symbol].qty_step
         if qty <= 0 or qty % step:
             return self._refuse(cmd, "invalid_qty", f"a positive multiple of {step}")
-        if cmd.price_vnd != a.clock_vnd:
+        if cmd.price_vnd != a.clock_vnd or cmd.ts_ns >= a.next_step_ns:
+            # the clock moves only on ticks, but a buy stamped at or after its next step must
+            # not buy at a price the clock no longer shows (or a lot past its floor)
             return self._refuse(cmd, "stale_price", f"the clock shows {a.clock_vnd}")
         if qty > a.remaining:
             return self._refuse(cmd, "qty_unavailable", f"{a.remaining} left")
@@ -449,6 +451,9 @@ class AuctionHouse:
             return self._refuse(cmd, "insufficient_cash", f"needs {value} VND available")
         events: list[Event] = []
         self._trade(a, cmd.account, cmd.price_vnd, qty, cmd.seq, 0, events, cmd.seq, cmd.ts_ns)
+        call_state = self.calls.calls.get(a.symbol)
+        if call_state is not None:  # the trade moved the reference price of a call
+            self.calls._indicate(call_state, events, cmd.seq, cmd.ts_ns)
         if a.remaining == 0:
             self._close(a, "sold_out", cmd.account, cmd.price_vnd, events, cmd.seq, cmd.ts_ns)
         else:
