@@ -59,8 +59,18 @@ class JournalError(Exception):
     """Misuse of the journal or an I/O failure while writing it."""
 
 
-class RecordTooLarge(JournalError, ValueError):
+class RecordRefused(JournalError, ValueError):
+    """A command cannot be journaled; nothing was written and the journal is fine. The caller
+    refuses that one command (a 4xx for a client) and carries on."""
+
+
+class RecordTooLarge(RecordRefused):
     """A command encodes to more than the record limit; nothing was written."""
+
+
+class RecordUnencodable(RecordRefused):
+    """A command holds a value msgpack cannot write (an integer beyond 64 bits); nothing was
+    written."""
 
 
 class JournalCorrupt(JournalError):
@@ -234,7 +244,10 @@ class JournalWriter:
             self._raise_if_failed()
         if cmd.seq != self._next_seq:
             raise JournalError(f"append of seq {cmd.seq}, expected {self._next_seq}")
-        payload = self._encoder.encode(cmd)
+        try:
+            payload = self._encoder.encode(cmd)
+        except (OverflowError, TypeError, msgspec.EncodeError) as exc:
+            raise RecordUnencodable(f"command seq {cmd.seq} cannot be journaled: {exc}") from None
         size = len(payload)
         if size > self._max_record_bytes:
             raise RecordTooLarge(

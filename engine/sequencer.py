@@ -33,7 +33,7 @@ from engine.journal import (
     JournalError,
     JournalReader,
     JournalWriter,
-    RecordTooLarge,
+    RecordRefused,
     TailCut,
     prune_segments,
 )
@@ -267,7 +267,8 @@ class Sequencer:
 
     def submit(self, cmd: Command) -> list[Event]:
         """Stamp, journal (buffered) and apply one command; its events are final only after
-        the next ``commit``. A ``RecordTooLarge`` refusal leaves everything unchanged."""
+        the next ``commit``. A ``RecordRefused`` (too large, or a number msgpack cannot write)
+        leaves everything unchanged."""
         if self._failed is not None:
             raise SequencerFailed("sequencer failed earlier; restart") from self._failed
         seq = self._last_seq + 1
@@ -278,7 +279,7 @@ class Sequencer:
         cmd.ts_ns = ts
         try:
             self._writer.append(cmd)
-        except RecordTooLarge:
+        except RecordRefused:
             raise
         except JournalError as exc:  # an early group commit failed: nothing can be trusted now
             self._failed = exc

@@ -38,6 +38,7 @@ from gateway.schemas import (
     TokenOut,
 )
 from gateway.state import Gateway
+from gateway.ws import POLICY_VIOLATION
 
 _CONFLICTS = {"duplicate_instrument", "already_halted", "not_halted", "duplicate_lot",
               "duplicate_transfer"}
@@ -135,7 +136,12 @@ async def issue_token(request: web.Request, gw: Gateway, who: Any) -> web.Respon
 
 async def revoke_tokens(request: web.Request, gw: Gateway, who: Any) -> web.Response:
     p = _participant(gw, request)
-    return reply({"participant": p.id, "revoked": gw.registry.revoke_tokens(p.id)})
+    revoked = gw.registry.revoke_tokens(p.id)
+    # a revoked participant's open WebSockets end too (1008): their session rested on the token
+    for client in list(gw.clients):
+        if client.who is not None and client.who.id == p.id:
+            client.cut_off(POLICY_VIOLATION, "token revoked")
+    return reply({"participant": p.id, "revoked": revoked})
 
 
 async def account_balances(request: web.Request, gw: Gateway, who: Any) -> web.Response:

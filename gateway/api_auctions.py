@@ -23,6 +23,7 @@ from engine.messages import (
 )
 from gateway.api_admin import accepted
 from gateway.auth import Participant, ParticipantId
+from gateway.bounds import Int
 from gateway.http import body, int_path, reply
 from gateway.orders import refusal
 from gateway.problems import Problem
@@ -37,29 +38,29 @@ class AuctionRequest(Struct, kw_only=True, forbid_unknown_fields=True):
 
     kind: Literal["english", "dutch", "sealed"]
     lot_id: LotId
-    qty: int
-    start_price: int
+    qty: Int
+    start_price: Int
     seller: ParticipantId | None = None
-    duration_s: int = 300  # english and sealed: the close is this long after the start
-    start_in_s: int = 0
-    reserve: int | None = None
-    extend_s: int = 0
-    extension_cap_s: int = 0
+    duration_s: Int = 300  # english and sealed: the close is this long after the start
+    start_in_s: Int = 0
+    reserve: Int | None = None
+    extend_s: Int = 0
+    extension_cap_s: Int = 0
     pricing: Literal["first", "second"] = "first"
-    step: int = 0
-    interval_ms: int = 0
-    floor: int = 0
-    min_qty: int = 0
-    restart_steps: int = 0
+    step: Int = 0
+    interval_ms: Int = 0
+    floor: Int = 0
+    min_qty: Int = 0
+    restart_steps: Int = 0
 
 
 class BidRequest(Struct, kw_only=True, forbid_unknown_fields=True):
-    price: int
+    price: Int
 
 
 class DutchBuyRequest(Struct, kw_only=True, forbid_unknown_fields=True):
-    price: int
-    qty: int
+    price: Int
+    qty: Int
 
 
 class BidOut(Struct, kw_only=True):

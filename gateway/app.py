@@ -155,7 +155,9 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         app[GATEWAY] = gw
         token = bootstrap_operator(gw.registry)
         if token is not None:
-            gw.demo_tokens["operator"] = token
+            # shown once in the log; only a demo market also lists it on its public start page
+            if s.demo:
+                gw.demo_tokens["operator"] = token
             log.warning("new market: operator token %s (shown once)", token)
         pipeline.start()
     except BaseException:

@@ -82,7 +82,11 @@ def rate_limit(gw: Gateway, key: str) -> None:
 def guard(ep: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def guarded(request: web.Request) -> web.StreamResponse:
         gw = request.app[GATEWAY]
-        who = authenticate(gw, request)
+        try:
+            who = authenticate(gw, request)
+        except Problem:
+            rate_limit(gw, f"ip:{request.remote}")  # bad tokens are charged too: no free guessing
+            raise
         rate_limit(gw, who.id if who is not None else f"ip:{request.remote}")
         if ep.roles is not None:
             if who is None:
@@ -111,6 +115,11 @@ async def _call(ep: Endpoint, request: web.Request, gw: Gateway, who: Any) -> we
 async def body(request: web.Request, typ: type[T]) -> T:
     """The request body decoded into ``typ``: 400 for bad JSON, 422 naming the bad field,
     413 (from aiohttp) over the size limit."""
+    if request.content_type not in ("application/json", "application/octet-stream") and (
+        request.content_type != "" and not request.content_type.endswith("+json")
+    ):
+        raise Problem(415, "unsupported_media_type",
+                      f"send JSON (Content-Type: application/json), not {request.content_type}")
     data = await request.read()
     if not data:
         raise Problem(400, "bad_json", "a JSON body is required")
@@ -133,7 +142,7 @@ def int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -
 
 def int_path(request: web.Request, name: str) -> int:
     text = request.match_info[name]
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise Problem(404, "not_found", f"no such {name}")
     return int(text)
 

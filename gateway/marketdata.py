@@ -310,4 +310,6 @@ class MarketData:
             msg["seq"] = self._next(ch)
             msg["event_seq"] = ev.seq
             out.append((("channel", ch), msg))
-            out.append((("channel", "auctions"), {**msg, "channel": "auctions"}))
+            # the all-auctions channel counts its own messages, as every channel does
+            out.append((("channel", "auctions"),
+                        {**msg, "channel": "auctions", "seq": self._next("auctions")}))

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from engine.journal import RecordTooLarge
+from engine.journal import RecordRefused
 from engine.messages import BookUpdated, Command, Event
 from engine.sequencer import Sequencer
 from gateway.checksum import book_checksum
@@ -139,7 +139,7 @@ class Pipeline:
         for item in batch:
             try:
                 events = seq.submit(item.cmd)
-            except RecordTooLarge as exc:
+            except RecordRefused as exc:
                 results.append(exc)
                 continue
             except Exception as exc:

@@ -204,7 +204,7 @@ class RedisPipeline:
                             if b"c" in fields:
                                 fut.set_result(events)
                             else:
-                                fut.set_exception(PipelineFailed(fields[b"e"].decode()))
+                                fut.set_exception(_refusal(fields[b"e"].decode()))
                                 fut.exception()
                 if published:
                     try:
@@ -224,7 +224,7 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
     """Read commands, apply and commit them in groups, append them stamped to the journal
     stream; tick, and forget done orders after ``order_retention_s`` (0: never). Runs until
     ``stop`` is set."""
-    from engine.journal import JournalReader, RecordTooLarge
+    from engine.journal import JournalReader, RecordRefused
     from engine.sequencer import Sequencer
 
     stop = stop or asyncio.Event()
@@ -267,8 +267,8 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
                 if cmd is not None:
                     try:
                         seq.submit(cmd)
-                    except RecordTooLarge as exc:
-                        error = f"record_too_large: {exc}"
+                    except RecordRefused as exc:
+                        error = f"{type(exc).__name__}: {exc}"
                         cmd = None
                 if cmd is not None:
                     out.append({"c": _encode(cmd), "g": g, "r": r})
@@ -283,6 +283,19 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
     finally:
         seq.close()
         await redis.aclose()
+
+
+def _refusal(error: str) -> Exception:
+    """The engine's refusal of one command, as the exception a single-process pipeline would
+    raise (so the HTTP answer is the same 413 or 422)."""
+    from engine.journal import RecordTooLarge, RecordUnencodable
+
+    kind, _, detail = error.partition(": ")
+    if kind == "RecordTooLarge":
+        return RecordTooLarge(detail)
+    if kind == "RecordUnencodable":
+        return RecordUnencodable(detail)
+    return PipelineFailed(error)
 
 
 def _write_offset(path: Path, last_id: str) -> None:

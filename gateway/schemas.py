@@ -17,6 +17,7 @@ from msgspec import Meta, Struct
 
 from engine.messages import ClientOrderId, OrderType, Side, Symbol, TimeInForce
 from gateway.auth import ParticipantId, Role
+from gateway.bounds import Int
 from grading.assay import AssayResult
 from grading.lot import Certification, GrowingArea, Lot, LotId
 
@@ -44,18 +45,18 @@ class OrderRequest(_In, kw_only=True, forbid_unknown_fields=True):
     symbol: Symbol
     side: Side
     type: OrderType = "limit"
-    price: int | None = None
-    qty: int
+    price: Int | None = None
+    qty: Int
     tif: TimeInForce = "gtc"
     post_only: bool = False
     expire_at: datetime | None = None
     client_order_id: ClientOrderId | None = None
-    cash_cap: int | None = None
+    cash_cap: Int | None = None
 
 
 class ReplaceRequest(_In, kw_only=True, forbid_unknown_fields=True):
-    qty: int | None = None
-    price: int | None = None
+    qty: Int | None = None
+    price: Int | None = None
 
 
 TransferRef = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+\Z")]
@@ -63,7 +64,7 @@ TransferRef = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-
 
 class CashRequest(_In, kw_only=True, forbid_unknown_fields=True):
     account: ParticipantId
-    amount_vnd: int
+    amount_vnd: Int
     # the bank reference: a second deposit or withdrawal with it is refused (409), so a retry
     # never moves money twice; without one the gateway makes one up (only the engine's own
     # re-reads are then protected)
@@ -75,10 +76,10 @@ class InstrumentRequest(_In, kw_only=True, forbid_unknown_fields=True):
     herb: Annotated[str, Meta(min_length=1, max_length=32)]
     grade: Annotated[str, Meta(min_length=1, max_length=16)]
     unit: Annotated[str, Meta(min_length=1, max_length=8)] = "kg"
-    tick_vnd: int
-    qty_step: int = 1
-    band_bps: int | None = None
-    ref_price_vnd: int | None = None
+    tick_vnd: Int
+    qty_step: Int = 1
+    band_bps: Int | None = None
+    ref_price_vnd: Int | None = None
 
 
 class ParticipantRequest(_In, kw_only=True, forbid_unknown_fields=True):
@@ -93,7 +94,7 @@ class LotRequest(_In, kw_only=True, forbid_unknown_fields=True):
 
     lot_id: LotId
     spec_id: Annotated[str, Meta(min_length=1, max_length=32)]
-    qty: int
+    qty: Int
     harvest_date: date
     growing_area: GrowingArea
     commune: Name
@@ -109,7 +110,7 @@ class AssayRequest(_In, kw_only=True, forbid_unknown_fields=True):
 
 
 class ReceiveRequest(_In, kw_only=True, forbid_unknown_fields=True):
-    qty_received: int
+    qty_received: Int
     warehouse: Name = "Kho chợ đầu mối Lào Cai"
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.journal import RecordTooLarge
+from engine.journal import RecordRefused, RecordTooLarge
 from engine.messages import Command, Event
 from engine.sequencer import Sequencer
 from gateway.auctions import AuctionBoard
@@ -65,10 +65,13 @@ class Gateway:
         except Overloaded as exc:
             raise Problem(503, "overloaded", str(exc),
                           headers={"Retry-After": str(self.settings.retry_after_s)}) from None
-        except PipelineFailed as exc:
-            raise Problem(503, "engine_unavailable", str(exc)) from None
+        except PipelineFailed:
+            raise Problem(503, "engine_unavailable", "the engine stopped; an operator must "
+                          "restart it") from None
         except RecordTooLarge as exc:
             raise Problem(413, "command_too_large", str(exc)) from None
+        except RecordRefused as exc:
+            raise Problem(422, "invalid_number", str(exc)) from None
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

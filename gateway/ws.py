@@ -27,6 +27,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway import api_orders
 from gateway.auth import Participant
+from gateway.bounds import Int
 from gateway.fanout import encode, text_frame
 from gateway.http import authenticate
 from gateway.problems import Problem
@@ -37,13 +38,14 @@ from gateway.wire import now_iso
 log = logging.getLogger("herbx.ws")
 
 SLOW_CONSUMER = 1008  # policy violation: the client did not keep up
+POLICY_VIOLATION = 1008  # also: the token the session rests on was revoked
 GOING_AWAY = 1001
 PRIVATE = "orders"
 
 
 class Op(msgspec.Struct, kw_only=True):
     op: str
-    req_id: int | str | None = None
+    req_id: Int | str | None = None
 
 
 class AuthOp(msgspec.Struct, kw_only=True):
@@ -59,7 +61,7 @@ class SnapshotOp(msgspec.Struct, kw_only=True):
 
 
 class OrderIdOp(msgspec.Struct, kw_only=True):
-    order_id: int
+    order_id: Int
 
 
 _decode_op = msgspec.json.Decoder(Op).decode
@@ -179,7 +181,11 @@ class Client:
         elif kind in ("book", "trades"):
             if name not in gw.market.books:
                 raise Problem(404, "unknown_symbol", f"no instrument {name!r}")
-        elif channel not in ("ticker", "auctions") and not (kind == "auction" and name.isdigit()):
+        elif kind == "auction":
+            if not (name.isascii() and name.isdigit() and len(name) <= 18
+                    and int(name) in gw.auctions.auctions):
+                raise Problem(404, "unknown_auction", f"no auction {name!r}")
+        elif channel not in ("ticker", "auctions"):
             raise Problem(404, "unknown_channel", f"no channel {channel!r}")
         if channel not in self.channels and len(self.channels) >= gw.settings.ws_max_subscriptions:
             raise Problem(429, "too_many_subscriptions",
@@ -293,9 +299,9 @@ async def op_replace(c: Client, data: str, op: Op) -> None:
 
 
 class AuctionOp(msgspec.Struct, kw_only=True):
-    auction_id: int
-    price: int
-    qty: int = 0
+    auction_id: Int
+    price: Int
+    qty: Int = 0
 
 
 async def op_bid(c: Client, data: str, op: Op) -> None:

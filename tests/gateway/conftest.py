@@ -73,7 +73,8 @@ async def start(s: Settings, seed: bool = True, clock: Any = None) -> Market:
         await client.close()
         raise
     gw = app[GATEWAY]
-    tokens = {"operator": gw.demo_tokens.get("operator", "")}
+    # the bootstrap operator token is only logged (never kept) outside a demo: issue one
+    tokens = {"operator": gw.demo_tokens.get("operator") or gw.registry.issue_token("operator")}
     m = Market(client, gw, tokens)
     if seed:
         await seed_market(m)
