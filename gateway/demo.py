@@ -288,8 +288,9 @@ class AuctionBots:
         price = int(a.get("price") or 0)  # type: ignore[call-overload]
         if a["kind"] == "english" and rng.random() < 0.3:
             floor = int(a.get("min_next_bid") or a["start_price"])  # type: ignore[call-overload]
-            top = max(floor, fair * rng.randint(95, 106) // 100)
-            await gw.submit(PlaceBid(auction_id=aid, account=trader, price_vnd=top))
+            top = fair * rng.randint(95, 106) // 100
+            if floor <= top:  # a bidder stops at what the lot is worth to them
+                await gw.submit(PlaceBid(auction_id=aid, account=trader, price_vnd=top))
         elif a["kind"] == "sealed" and rng.random() < 0.15:
             await gw.submit(PlaceBid(auction_id=aid, account=trader,
                                      price_vnd=fair * rng.randint(86, 104) // 100))

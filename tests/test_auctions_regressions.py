@@ -45,9 +45,9 @@ def test_uncross_remainders_trade_on_so_the_book_never_rests_crossed() -> None:
     assert sim.depth() == ([], [])
 
 
-def test_a_dutch_trade_moves_the_indicative_price_and_a_refused_cancel_does_not() -> None:
+def test_a_lot_auction_trade_moves_no_reference_price_and_a_refused_cancel_changes_nothing() -> None:
     sim = Sim()
-    sim.instrument(ref_price_vnd=60000)
+    sim.instrument(ref_price_vnd=60000, band_bps=1000)
     sim.fund("B1", 10**10)
     sim.fund("B2", 10**10)
     sim.lot("L1", "S1", 1000)
@@ -58,12 +58,13 @@ def test_a_dutch_trade_moves_the_indicative_price_and_a_refused_cancel_does_not(
     assert of(ev, IndicativePrice)[-1].price_vnd == 61000
     sell_id = one(ev, OrderAccepted).order_id
     created = sim.do(CreateAuction(kind="dutch", seller="S2", lot_id="LA", qty=10, start_ns=0,
-                                   start_price_vnd=59200, step_vnd=100, interval_ns=S,
+                                   start_price_vnd=99000, step_vnd=100, interval_ns=S,
                                    floor_vnd=59000))
     aid = one(created, AuctionCreated).auction_id
-    ev = sim.do(DutchBuy(auction_id=aid, account="B2", price_vnd=59200, qty=10))
-    assert of(ev, TradeExecuted)
-    assert one(ev, IndicativePrice).price_vnd == 59000  # the reference price moved to 59,200
+    ev = sim.do(DutchBuy(auction_id=aid, account="B2", price_vnd=99000, qty=10))
+    assert one(ev, TradeExecuted).price_vnd == 99000  # a whole-lot price, far off the book
+    assert not of(ev, IndicativePrice)
+    assert sim.ex.instruments[SYMBOL].reference_price() == 60000  # band and call unmoved
     refused = sim.do(CancelOrder(account="B2", order_id=sell_id))
     assert [type(e) for e in refused] == [CancelRejected]
 

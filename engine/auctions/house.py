@@ -451,9 +451,6 @@ class AuctionHouse:
             return self._refuse(cmd, "insufficient_cash", f"needs {value} VND available")
         events: list[Event] = []
         self._trade(a, cmd.account, cmd.price_vnd, qty, cmd.seq, 0, events, cmd.seq, cmd.ts_ns)
-        call_state = self.calls.calls.get(a.symbol)
-        if call_state is not None:  # the trade moved the reference price of a call
-            self.calls._indicate(call_state, events, cmd.seq, cmd.ts_ns)
         if a.remaining == 0:
             self._close(a, "sold_out", cmd.account, cmd.price_vnd, events, cmd.seq, cmd.ts_ns)
         else:
@@ -488,7 +485,8 @@ class AuctionHouse:
         a.sold_qty += qty
         ex.trade_seq += 1
         a.trade_ids.append(ex.trade_seq)
-        ex.instruments[a.symbol].last_price_vnd = price
+        # a whole-lot price is not a book price: it moves neither the band's reference nor a
+        # call's (the trade is still published like any other)
         events.append(
             TradeExecuted(
                 seq=seq, ts_ns=ts, trade_id=ex.trade_seq, symbol=a.symbol, price_vnd=price,
