@@ -38,6 +38,7 @@ from grading.assay import AssayResult
 from grading.instruments import instruments
 from grading.lifecycle import Accepted
 from grading.lot import Cooperative, GrowingArea
+from grading.samples import CLEAN, sample_results
 
 log = logging.getLogger("herbx.demo")
 
@@ -53,8 +54,8 @@ def fair_price(spec_id: str, grade: str, tick: int) -> int:
 
 def assay_results(gw: Gateway, spec_id: str, grade: str) -> tuple[AssayResult, ...]:
     spec = gw.catalogue.get(spec_id)
-    values = {**D.GRADE_A[spec_id], **D.GRADE_CHANGES.get(grade, {}).get(spec_id, {}),
-              **{k: v for k, v in D.CLEAN_PANEL.items() if k in spec.contaminants["domestic"]}}
+    values = {**sample_results(spec_id, grade),
+              **{k: v for k, v in CLEAN.items() if k in spec.contaminants["domestic"]}}
     units = {**{n: p.unit for n, p in spec.parameters.items()},
              **{n: p.unit for n, p in spec.contaminants["domestic"].items()}}
     return tuple(AssayResult(parameter=k, value=v, unit=units[k], method="demo")

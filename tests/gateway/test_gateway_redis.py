@@ -21,7 +21,6 @@ import pytest
 from websockets.asyncio.client import connect
 
 from gateway.demo import assay_results
-from gateway.demo_data import GRADE_A  # noqa: F401  (the assay data the demo uses)
 from tests.gateway.wsclient import LocalBook, recv, send
 
 REDIS_URL = os.environ.get("HERBX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
