@@ -152,14 +152,15 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def run_throughput(cmds: list[Command]) -> tuple[float, Exchange]:
+def run_throughput(cmds: list[Command]) -> tuple[int, Exchange]:
+    """Replay ``cmds`` into a fresh exchange; (elapsed ns, the exchange)."""
     ex = Exchange()
     apply = ex.apply
     gc.collect()
-    t0 = time.perf_counter()
+    t0 = time.perf_counter_ns()
     for cmd in cmds:
         apply(cmd)
-    return time.perf_counter() - t0, ex
+    return time.perf_counter_ns() - t0, ex
 
 
 def run_latency(cmds: list[Command]) -> list[int]:
@@ -175,7 +176,7 @@ def run_latency(cmds: list[Command]) -> list[int]:
     return out
 
 
-def run_journaled(cmds: list[Command], directory: Path) -> float:
+def run_journaled(cmds: list[Command], directory: Path) -> int:
     """Through the sequencer into a fresh data directory: stamp, journal, apply, and a group
     commit (fdatasync) every COMMIT_EVERY commands."""
     from engine.sequencer import Sequencer, drive
@@ -185,9 +186,9 @@ def run_journaled(cmds: list[Command], directory: Path) -> float:
     seq = Sequencer(directory, snapshot_every=0)
     try:
         gc.collect()
-        t0 = time.perf_counter()
+        t0 = time.perf_counter_ns()
         drive(seq, cmds, COMMIT_EVERY)
-        return time.perf_counter() - t0
+        return time.perf_counter_ns() - t0
     finally:
         seq.close()
 
@@ -217,8 +218,9 @@ def fill_resting(n: int) -> tuple[int, Exchange]:
     return rss_bytes() - before, ex
 
 
-def percentile(sorted_ns: list[int], p: float) -> int:
-    return sorted_ns[min(len(sorted_ns) - 1, int(len(sorted_ns) * p))]
+def percentile(sorted_ns: list[int], per_mille: int) -> int:
+    """The value at ``per_mille``/1000 of a sorted list (500 = median, 999 = p99.9)."""
+    return sorted_ns[min(len(sorted_ns) - 1, len(sorted_ns) * per_mille // 1000)]
 
 
 def main(
@@ -248,9 +250,9 @@ def main(
     run_throughput(cmds)
     runs = []
     for _ in range(RUNS):
-        seconds, ex = run_throughput(cmds)
-        runs.append(seconds)
-    seconds = sorted(runs)[len(runs) // 2]
+        elapsed_ns, ex = run_throughput(cmds)
+        runs.append(elapsed_ns)
+    elapsed_ns = sorted(runs)[len(runs) // 2]
     trades = ex.trade_seq
     resting_now = sum(o.resting for o in ex.orders.values())
     result: dict[str, object] = {
@@ -258,29 +260,30 @@ def main(
         "orders": orders,
         "seed": seed,
         "commands": n,
-        "commands_per_s": round(n / seconds),
-        "runs_commands_per_s": [round(n / r) for r in runs],
+        "commands_per_s": n * 10**9 // elapsed_ns,
+        "runs_commands_per_s": [n * 10**9 // r for r in runs],
         "trades": trades,
         "resting_orders": resting_now,
     }
-    print(f"in memory: {n} commands in {seconds:.3f} s", file=sys.stderr)
+    print(f"in memory: {n} commands in {elapsed_ns // 10**6} ms (median)", file=sys.stderr)
     lat = sorted(run_latency(cmds))
-    result |= {"p50_ns": percentile(lat, 0.5), "p99_ns": percentile(lat, 0.99),
-               "p999_ns": percentile(lat, 0.999)}
+    result |= {"p50_ns": percentile(lat, 500), "p99_ns": percentile(lat, 990),
+               "p999_ns": percentile(lat, 999)}
     if journal is not None:
         fresh = generate(orders, seed)  # the sequencer stamps in place: give it its own copy
-        jseconds = run_journaled(fresh, Path(journal))
+        journal_ns = run_journaled(fresh, Path(journal))
         size = sum(f.stat().st_size for f in Path(journal).rglob("*") if f.is_file())
         # with --journal, commands_per_s is the journaled rate; the in-memory one stays beside it
         result |= {"journal": True, "in_memory_commands_per_s": result["commands_per_s"],
-                   "commands_per_s": round(n / jseconds), "commit_every": COMMIT_EVERY,
+                   "commands_per_s": n * 10**9 // journal_ns, "commit_every": COMMIT_EVERY,
                    "journal_bytes": size}
-        print(f"journaled: {n} commands in {jseconds:.3f} s, {size} bytes", file=sys.stderr)
+        print(f"journaled: {n} commands in {journal_ns // 10**6} ms, {size} bytes",
+              file=sys.stderr)
     if resting:
         del cmds, ex
         grown, rex = fill_resting(resting)
         count = sum(o.resting for o in rex.orders.values())
-        result |= {"resting": count, "bytes_per_resting_order": round(grown / count)}
+        result |= {"resting": count, "bytes_per_resting_order": grown // count}
         print(f"resting: {count} orders grew the resident set by {grown} bytes", file=sys.stderr)
     result["peak_rss_bytes"] = peak_rss_bytes()
     print(json.dumps(result))

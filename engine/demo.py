@@ -89,7 +89,7 @@ def print_books(s: Session, out: list[str]) -> None:
         out.append(f"      asks  {asks}")
 
 
-def main(seed: int = 7, minutes: int = 30, pace: float = 0.02) -> int:
+def main(seed: int = 7, minutes: int = 30, pace_ms: int = 20) -> int:
     rng = random.Random(seed)
     s = Session()
     setup(s, rng)
@@ -152,8 +152,8 @@ def main(seed: int = 7, minutes: int = 30, pace: float = 0.02) -> int:
                 out.append(f"    … and {len(recent) - 8} more")
             print("\n".join(out))
             sys.stdout.flush()
-            if pace:
-                time.sleep(pace * 5)
+            if pace_ms:
+                time.sleep(pace_ms * 5 / 1000)
     print("\n== session summary ==")
     for symbol, *_ in INSTRUMENTS:
         v = volume[symbol]

@@ -41,7 +41,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from engine.demo import main as demo_main
 
-    return demo_main(seed=args.seed, minutes=args.minutes, pace=args.pace)
+    return demo_main(seed=args.seed, minutes=args.minutes, pace_ms=args.pace_ms)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -131,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=_int_env("seed", 7))
     p.add_argument("--minutes", type=int, default=_int_env("minutes", 30),
                    help="simulated trading minutes")
-    p.add_argument("--pace", type=float, default=float(_env("pace", "0.02") or 0.02),
-                   help="wall seconds between printed steps (0 = as fast as possible)")
+    p.add_argument("--pace-ms", type=int, default=_int_env("pace_ms", 20),
+                   help="wall milliseconds between printed steps (0 = as fast as possible)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")

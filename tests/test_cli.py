@@ -50,8 +50,8 @@ def test_scenario_reports_a_bad_line() -> None:
 
 
 def test_demo_is_deterministic() -> None:
-    a = herbx("demo", "--minutes", "5", "--pace", "0")
-    b = herbx("demo", "--minutes", "5", "--pace", "0")
+    a = herbx("demo", "--minutes", "5", "--pace-ms", "0")
+    b = herbx("demo", "--minutes", "5", "--pace-ms", "0")
     assert a.returncode == 0, a.stderr
     assert a.stdout == b.stdout
     assert "QUE-BARK-A" in a.stdout and "trades from" in a.stdout
