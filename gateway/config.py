@@ -39,6 +39,8 @@ class Settings:
     ws_max_msg_bytes: int = 16 * 1024
     ws_send_buffer_bytes: int = 1 << 20  # unsent bytes per connection before it is cut off
     ws_max_subscriptions: int = 64
+    ws_max_connections: int = 10_000  # open WebSockets in this process; over it: 503
+    ws_max_per_peer: int = 2_000  # open WebSockets from one address; over it: 429
     ws_max_inflight: int = 256  # engine requests of one connection awaiting their answers
     heartbeat_s: float = 1.0
     conflate_ms: int = 50  # book updates per instrument at most this often (0: every one)

@@ -339,10 +339,19 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         raise Problem(503, "shutting_down", "the server is shutting down",
                       headers={"Retry-After": str(gw.settings.retry_after_s)})
     who = authenticate(gw, request)  # 401 before the upgrade for a bad header token
+    s = gw.settings
+    if len(gw.clients) >= s.ws_max_connections:
+        raise Problem(503, "too_many_connections", f"at most {s.ws_max_connections} streams",
+                      headers={"Retry-After": str(s.retry_after_s)})
+    peer = request.remote or "?"
+    if sum(1 for c in gw.clients if c.peer == peer) >= s.ws_max_per_peer:
+        raise Problem(429, "too_many_connections",
+                      f"at most {s.ws_max_per_peer} streams from one address",
+                      headers={"Retry-After": str(s.retry_after_s)})
     ws = web.WebSocketResponse(max_msg_size=gw.settings.ws_max_msg_bytes, autoping=True,
                                compress=False)
     await ws.prepare(request)
-    client = Client(gw, ws, request.remote or "?")
+    client = Client(gw, ws, peer)
     client.transport = request.transport
     client.who = who
     gw.clients[client] = None

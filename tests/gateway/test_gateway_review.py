@@ -93,3 +93,15 @@ async def test_subscribing_to_an_unknown_auction_is_refused(market: Market) -> N
         await send(ws, op="subscribe", channels=["auction:123456", f"book:{SYMBOL}"])
         err = await recv(ws, type="error")
         assert err["code"] == "unknown_auction"
+
+
+async def test_websocket_connections_are_bounded(tmp_path) -> None:
+    m = await start(settings(tmp_path, ws_max_per_peer=2), seed=False)
+    try:
+        async with connect(m.ws_url), connect(m.ws_url):
+            with pytest.raises(Exception) as refused:
+                async with connect(m.ws_url):
+                    pass
+            assert "429" in str(refused.value)
+    finally:
+        await m.client.close()
