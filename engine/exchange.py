@@ -636,7 +636,13 @@ class Exchange:
             by_cid = accounts[order.account].orders_by_cid
             if by_cid.get(order.client_order_id) == order.order_id:
                 del by_cid[order.client_order_id]
-        return [OrdersPurged(seq=cmd.seq, ts_ns=cmd.ts_ns, upto_order_id=upto, count=len(done))]
+        auctions = self.auctions.purge(upto)
+        return [
+            OrdersPurged(
+                seq=cmd.seq, ts_ns=cmd.ts_ns, upto_order_id=upto, count=len(done),
+                auctions=auctions,
+            )
+        ]
 
     # -- operator, cash and custody -------------------------------------------------------------
 

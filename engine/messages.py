@@ -166,9 +166,10 @@ class Tick(Cmd, tag="tick", kw_only=True, omit_defaults=True):
 
 class PurgeOrders(Cmd, tag="purge_orders", kw_only=True, omit_defaults=True):
     """Housekeeping: forget the orders placed at or before ``upto_order_id`` that are done
-    (filled, cancelled, expired). Their status can no longer be queried and their client order
-    ids may be used again: client order ids are unique within the retention window the
-    operator (or the gateway's clock) chooses. Open orders are never forgotten."""
+    (filled, cancelled, expired), and the auctions created by then that are closed. Their
+    status can no longer be queried and the orders' client order ids may be used again: client
+    order ids are unique within the retention window the operator (or the gateway's clock)
+    chooses. Open orders and live auctions are never forgotten."""
 
     upto_order_id: Id
 
@@ -296,10 +297,12 @@ class OrderResent(Ev, tag="order_resent", kw_only=True, omit_defaults=True, froz
 
 
 class OrdersPurged(Ev, tag="orders_purged", kw_only=True, omit_defaults=True, frozen=True):
-    """``count`` done orders placed at or before ``upto_order_id`` were forgotten."""
+    """``count`` done orders placed at or before ``upto_order_id`` were forgotten, and
+    ``auctions`` closed auctions created by then."""
 
     upto_order_id: int
     count: int
+    auctions: int = 0
 
 
 class LotLeg(Struct, array_like=True, frozen=True):

@@ -14,7 +14,10 @@ from engine.messages import (
     IndicativePrice,
     OrderAccepted,
     OrderExpired,
+    OrdersPurged,
+    PlaceBid,
     PlaceOrder,
+    PurgeOrders,
     StartCall,
     TradeExecuted,
 )
@@ -114,3 +117,24 @@ def test_one_book_update_per_book_on_a_tick_that_expires_and_uncrosses() -> None
     ev = sim.tick(t0 + 10)
     update = one(ev, BookUpdated)
     assert update.bids == [(900, 0)] and update.asks == [(1000, 5)]
+
+
+def test_purge_forgets_closed_auctions_and_keeps_live_ones() -> None:
+    sim = Sim()
+    sim.instrument()
+    sim.fund("B", 10**9)
+    sim.lot("L1", "S", 100)
+    sim.lot("L2", "S", 100)
+    t0 = sim.ts
+    closed = one(sim.do(CreateAuction(kind="english", seller="S", lot_id="L1", qty=100,
+                                      start_ns=0, end_ns=t0 + 10, start_price_vnd=1000)),
+                 AuctionCreated).auction_id
+    sim.tick(t0 + 20)  # closes unsold
+    live = one(sim.do(CreateAuction(kind="english", seller="S", lot_id="L2", qty=100,
+                                    start_ns=0, end_ns=t0 + 10**12, start_price_vnd=1000)),
+               AuctionCreated).auction_id
+    purged = one(sim.do(PurgeOrders(upto_order_id=sim.seq)), OrdersPurged)
+    assert purged.auctions == 1
+    assert closed not in sim.ex.auctions.auctions and live in sim.ex.auctions.auctions
+    refused = sim.do(PlaceBid(auction_id=closed, account="B", price_vnd=2000))
+    assert one(refused, AuctionBidRejected).reason == "unknown_auction"

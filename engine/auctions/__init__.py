@@ -9,7 +9,8 @@ calls it through its hooks only:
 - ``holds()``: the cash and goods its live bids and call orders hold, so the exchange's
   invariant check can prove every hold is accounted for;
 - ``calls.place(...)``: an order on an instrument in its call phase (one branch in
-  ``Exchange._place``).
+  ``Exchange._place``);
+- ``purge(upto_id)``: forget closed auctions (the exchange's ``purge_orders``).
 
 Modules: `model` (auction record, lifecycle table), `english`, `dutch`, `sealed` (the rules of
 each kind), `house` (commands, custody, settlement, ticks, state), `call` (the call phase),

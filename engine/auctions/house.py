@@ -155,6 +155,14 @@ class AuctionHouse:
                 out[key] = out.get(key, 0) + a.remaining
         return out
 
+    def purge(self, upto_id: int) -> int:
+        """Forget the closed auctions created at or before ``upto_id`` (the exchange's
+        `purge_orders` housekeeping); returns how many. Live auctions are never forgotten."""
+        gone = [aid for aid, a in self.auctions.items() if aid <= upto_id and a.status is CLOSED]
+        for aid in gone:
+            del self.auctions[aid]
+        return len(gone)
+
     def _check(self) -> None:
         for a in self.auctions.values():
             live = a.auction_id in (self.clocks if a.kind == "dutch" else self.timed)
