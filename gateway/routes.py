@@ -128,6 +128,9 @@ def setup_routes(app: web.Application) -> None:
     from gateway.ws import ws_handler
 
     for ep in ENDPOINTS:
-        app.router.add_route(ep.method, ep.path, guard(ep))
+        if ep.method == "GET":
+            app.router.add_get(ep.path, guard(ep))  # HEAD too, as HTTP expects of a GET
+        else:
+            app.router.add_route(ep.method, ep.path, guard(ep))
     app.router.add_get(f"{P}/openapi.json", openapi_handler)
     app.router.add_get("/ws", ws_handler)

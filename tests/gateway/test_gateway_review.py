@@ -105,3 +105,8 @@ async def test_websocket_connections_are_bounded(tmp_path) -> None:
             assert "429" in str(refused.value)
     finally:
         await m.client.close()
+
+
+async def test_head_is_answered_on_get_endpoints(market: Market) -> None:
+    r = await market.client.head("/api/v1/instruments")
+    assert r.status == 200
