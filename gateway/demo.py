@@ -285,16 +285,17 @@ class AuctionBots:
         trader = rng.choice(D.TRADERS)[0]
         spec_id, grade, _ = AUCTIONED[str(a["kind"])]
         fair = self.fair(spec_id, grade)
+        tick = gw.exchange.instruments[f"{spec_id}-{grade}"].tick_vnd
         aid = int(a["auction_id"])  # type: ignore[call-overload]
         price = int(a.get("price") or 0)  # type: ignore[call-overload]
         if a["kind"] == "english" and rng.random() < 0.3:
             floor = int(a.get("min_next_bid") or a["start_price"])  # type: ignore[call-overload]
-            top = fair * rng.randint(95, 106) // 100
+            top = fair * rng.randint(95, 106) // 100 // tick * tick
             if floor <= top:  # a bidder stops at what the lot is worth to them
                 await gw.submit(PlaceBid(auction_id=aid, account=trader, price_vnd=top))
         elif a["kind"] == "sealed" and rng.random() < 0.15:
             await gw.submit(PlaceBid(auction_id=aid, account=trader,
-                                     price_vnd=fair * rng.randint(86, 104) // 100))
+                                     price_vnd=fair * rng.randint(86, 104) // 100 // tick * tick))
         elif a["kind"] == "dutch" and price and price <= fair * 97 // 100 \
                 and rng.random() < 0.3:
             await gw.submit(DutchBuy(auction_id=aid, account=trader, price_vnd=price, qty=100))

@@ -183,6 +183,7 @@ def test_create_refusals() -> None:
     assert refuse(start_price_vnd=0) == "invalid_price"
     assert refuse(end_ns=T0) == "invalid_end"
     assert refuse(kind="dutch", step_vnd=0) == "invalid_clock"
-    assert refuse(kind="dutch", step_vnd=10, interval_ns=S, floor_vnd=2000) == "invalid_floor"
+    assert refuse(kind="dutch", step_vnd=100, interval_ns=S, floor_vnd=60_000) == "invalid_floor"
+    assert refuse(start_price_vnd=50_050) == "price_off_tick"
     sim.sell("S1", 550, 90_000)  # the seller's sell orders hold 550 of 600
     assert refuse() == "goods_held"

@@ -5,12 +5,14 @@ from __future__ import annotations
 from engine.messages import (
     AuctionBidRejected,
     AuctionCreated,
+    BidAccepted,
     BookUpdated,
     CancelOrder,
     CancelRejected,
     CreateAuction,
     DutchBuy,
     EndCall,
+    HaltInstrument,
     IndicativePrice,
     OrderAccepted,
     OrderExpired,
@@ -18,6 +20,7 @@ from engine.messages import (
     PlaceBid,
     PlaceOrder,
     PurgeOrders,
+    ResumeInstrument,
     StartCall,
     TradeExecuted,
 )
@@ -138,3 +141,21 @@ def test_purge_forgets_closed_auctions_and_keeps_live_ones() -> None:
     assert closed not in sim.ex.auctions.auctions and live in sim.ex.auctions.auctions
     refused = sim.do(PlaceBid(auction_id=closed, account="B", price_vnd=2000))
     assert one(refused, AuctionBidRejected).reason == "unknown_auction"
+
+
+def test_bids_keep_to_the_tick_and_stop_while_the_instrument_is_halted() -> None:
+    sim = Sim()
+    sim.instrument()
+    sim.fund("B", 10**9)
+    sim.lot("L1", "S", 100)
+    t0 = sim.ts
+    aid = one(sim.do(CreateAuction(kind="english", seller="S", lot_id="L1", qty=100,
+                                   start_ns=0, end_ns=t0 + 10**12, start_price_vnd=1000)),
+              AuctionCreated).auction_id
+    off = sim.do(PlaceBid(auction_id=aid, account="B", price_vnd=1050))
+    assert one(off, AuctionBidRejected).reason == "price_off_tick"
+    sim.do(HaltInstrument(symbol=SYMBOL))
+    halted = sim.do(PlaceBid(auction_id=aid, account="B", price_vnd=1100))
+    assert one(halted, AuctionBidRejected).reason == "instrument_halted"
+    sim.do(ResumeInstrument(symbol=SYMBOL))
+    assert of(sim.do(PlaceBid(auction_id=aid, account="B", price_vnd=1100)), BidAccepted)

@@ -242,6 +242,8 @@ class AuctionHouse:
         if symbol is None:
             return "unknown_lot", cmd.lot_id
         inst = ex.instruments[symbol]
+        if inst.halted:
+            return "instrument_halted", symbol
         account = ex.accounts.get(cmd.seller)
         holding = None if account is None else account.holdings.get(symbol)
         if holding is None or holding.lot_qty(cmd.lot_id) == 0:
@@ -254,6 +256,12 @@ class AuctionHouse:
             return "goods_held", "open sell orders hold these goods"
         if cmd.start_price_vnd <= 0:
             return "invalid_price", "start_price_vnd must be positive"
+        tick = inst.tick_vnd
+        for name, price in (("start_price_vnd", cmd.start_price_vnd),
+                            ("reserve_vnd", cmd.reserve_vnd or 0), ("step_vnd", cmd.step_vnd),
+                            ("floor_vnd", cmd.floor_vnd)):
+            if price % tick:
+                return "price_off_tick", f"{name} must be a multiple of {tick}"
         if cmd.kind == "dutch":
             if cmd.step_vnd <= 0 or cmd.interval_ns <= 0:
                 return "invalid_clock", "step_vnd and interval_ns must be positive"
@@ -317,6 +325,11 @@ class AuctionHouse:
             return None, "own_lot"
         if cmd.price_vnd <= 0:
             return None, "invalid_price"
+        inst = self.exchange.instruments[a.symbol]
+        if inst.halted:
+            return None, "instrument_halted"  # a halt stops bidding; closes still run on time
+        if cmd.price_vnd % inst.tick_vnd:
+            return None, "price_off_tick"
         return a, ""
 
     def _bid(self, cmd: PlaceBid) -> list[Event]:

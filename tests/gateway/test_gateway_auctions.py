@@ -47,7 +47,7 @@ async def test_english_auction_over_rest_and_ws(amarket) -> None:
         assert "max_price" not in acc and acc["seq"] == 3  # created, opened, this bid
         status, b2 = await post(m, f"/api/v1/auctions/{aid}/bids", "T2", price=66_000)
         assert status == 201 and b2["leading"] is False
-        status, low = await post(m, f"/api/v1/auctions/{aid}/bids", "T2", price=1)
+        status, low = await post(m, f"/api/v1/auctions/{aid}/bids", "T2", price=100)
         assert status == 422 and low["code"] in ("below_min_bid", "bid_not_raised")
         r = await m.client.get(f"/api/v1/auctions/{aid}")
         view = await r.json()
