@@ -42,9 +42,7 @@ from tests.support import SYMBOL, Sim, market, of, one
 @pytest.fixture(params=["fast", "naive"])
 def sim(request: pytest.FixtureRequest) -> Sim:
     """Every scenario runs on the fast book and on the naive reference book."""
-    return market(book_factory=None) if False else market(
-        Sim(book_factory=NaiveBook) if request.param == "naive" else Sim()
-    )
+    return market(Sim(book_factory=NaiveBook) if request.param == "naive" else Sim())
 
 
 def oid(events: list) -> int:
