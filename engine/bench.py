@@ -163,17 +163,35 @@ def run_throughput(cmds: list[Command]) -> tuple[int, Exchange]:
     return time.perf_counter_ns() - t0, ex
 
 
-def run_latency(cmds: list[Command]) -> list[int]:
+def run_latency(cmds: list[Command]) -> tuple[list[int], dict[str, int]]:
+    """Time every ``apply``; (the latencies, the mean ns per kind of command: a passive limit
+    order, a limit order that traded, a market order, a cancel)."""
     ex = Exchange()
     apply = ex.apply
     clock = time.perf_counter_ns
     out = [0] * len(cmds)
+    kinds: list[str] = [""] * len(cmds)
     gc.collect()
     for i, cmd in enumerate(cmds):
         t0 = clock()
-        apply(cmd)
+        events = apply(cmd)
         out[i] = clock() - t0
-    return out
+        if type(cmd) is CancelOrder:
+            kinds[i] = "cancel"
+        elif type(cmd) is PlaceOrder:
+            if cmd.order_type == "market":
+                kinds[i] = "market"
+            elif any(type(e) is TradeExecuted for e in events):
+                kinds[i] = "limit_traded"
+            else:
+                kinds[i] = "limit_passive"
+    totals: dict[str, list[int]] = {}
+    for kind, ns in zip(kinds, out, strict=True):
+        if kind:
+            pair = totals.setdefault(kind, [0, 0])
+            pair[0] += ns
+            pair[1] += 1
+    return out, {kind: total // count for kind, (total, count) in sorted(totals.items())}
 
 
 def run_journaled(cmds: list[Command], directory: Path) -> int:
@@ -266,9 +284,10 @@ def main(
         "resting_orders": resting_now,
     }
     print(f"in memory: {n} commands in {elapsed_ns // 10**6} ms (median)", file=sys.stderr)
-    lat = sorted(run_latency(cmds))
+    latencies, by_kind = run_latency(cmds)
+    lat = sorted(latencies)
     result |= {"p50_ns": percentile(lat, 500), "p99_ns": percentile(lat, 990),
-               "p999_ns": percentile(lat, 999)}
+               "p999_ns": percentile(lat, 999), "mean_ns_by_kind": by_kind}
     if journal is not None:
         fresh = generate(orders, seed)  # the sequencer stamps in place: give it its own copy
         journal_ns = run_journaled(fresh, Path(journal))

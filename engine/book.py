@@ -73,7 +73,10 @@ class OrderBook:
         raise NotImplementedError
 
     def would_cross(self, is_buy: bool, price: int) -> bool:
-        raise NotImplementedError
+        """Would an order on this side at ``price`` meet the opposite best? (post-only)"""
+        if is_buy:
+            return self.best_ask is not None and self.best_ask <= price
+        return self.best_bid is not None and self.best_bid >= price
 
     def match(
         self, is_buy: bool, limit: int | None, qty: int, account: str, cash_cap: int | None,
@@ -219,11 +222,6 @@ class Book(OrderBook):
                 self.best_ask = heap[0] if heap else None
 
     # -- matching -------------------------------------------------------------------------------
-
-    def would_cross(self, is_buy: bool, price: int) -> bool:
-        if is_buy:
-            return self.best_ask is not None and self.best_ask <= price
-        return self.best_bid is not None and self.best_bid >= price
 
     def match(
         self,

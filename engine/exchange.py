@@ -466,9 +466,6 @@ class Exchange:
                 )
             )
 
-    def _publish(self, book: OrderBook, events: list[Event], seq: int, ts: int) -> None:
-        book.publish(events, seq, ts)
-
     def _own_open_order(
         self, cmd: CancelOrder | ReplaceOrder, request: str
     ) -> tuple[Order | None, list[Event]]:
@@ -595,7 +592,7 @@ class Exchange:
             # an expiry already in the heap finds the moved order by id; a second entry would
             # only be skipped, so none is pushed
             self._execute(order, book, inst, new_price, None, events, seq, ts, requeue=False)
-        self._publish(book, events, seq, ts)
+        book.publish(events, seq, ts)
         return events
 
     def _tick(self, cmd: Tick) -> list[Event]:
@@ -616,7 +613,7 @@ class Exchange:
         # expiries above included, so each book still gets at most one book_updated
         events.extend(self.auctions.on_tick(cmd))
         for book in touched.values():
-            self._publish(book, events, cmd.seq, ts)
+            book.publish(events, cmd.seq, ts)
         return events
 
     def _purge(self, cmd: PurgeOrders) -> list[Event]:

@@ -44,11 +44,6 @@ class NaiveBook(OrderBook):
         order.leaves = new_leaves
         self._changed.add((order.is_buy, order.price))
 
-    def would_cross(self, is_buy: bool, price: int) -> bool:
-        if is_buy:
-            return self.best_ask is not None and self.best_ask <= price
-        return self.best_bid is not None and self.best_bid >= price
-
     def _queue(self, is_buy_side: bool) -> list[Order]:
         """Resting orders of one side in priority order."""
         side = [o for o in self.orders if o.is_buy == is_buy_side]

@@ -345,7 +345,7 @@ class CallDesk:
                 ex._finish(o, CANCELLED, "ioc", cap_left, events, seq, ts)
             else:
                 ex._execute(o, book, inst, o.price, None, events, seq, ts)
-        ex._publish(book, events, seq, ts)
+        book.publish(events, seq, ts)
         events.append(
             CallUncrossed(
                 seq=seq, ts_ns=ts, symbol=symbol, price_vnd=price, volume=volume,

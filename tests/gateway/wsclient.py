@@ -9,40 +9,23 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from gateway.checksum import book_checksum
+from gateway.watch import WatchedBook
 
 
-class LocalBook:
-    def __init__(self) -> None:
-        self.seq: int | None = None
-        self.bids: dict[int, int] = {}
-        self.asks: dict[int, int] = {}
-        self.updates = 0
+class LocalBook(WatchedBook):
+    """`herbx watch`'s own book (the code a real client runs), made strict for tests: a gap
+    raises `Gap`, a checksum mismatch fails the test."""
 
     def top(self) -> tuple[list[list[int]], list[list[int]]]:
-        bids = [[p, self.bids[p]] for p in sorted(self.bids, reverse=True)]
-        asks = [[p, self.asks[p]] for p in sorted(self.asks)]
-        return bids, asks
+        """Bids best first and asks best first, as the REST book shows them."""
+        bids, asks = self.levels()
+        return [[p, q] for p, q in bids], [[p, q] for p, q in asks]
 
-    def apply(self, msg: dict[str, Any]) -> None:
-        """Snapshot or update; raises `Gap` when an update does not follow the last seq."""
-        if msg["type"] == "snapshot":
-            self.seq = msg["seq"]
-            self.bids = {p: q for p, q in msg["bids"]}
-            self.asks = {p: q for p, q in msg["asks"]}
-        else:
-            if self.seq is None or msg["seq"] != self.seq + 1:
-                raise Gap(self.seq, msg["seq"])
-            self.seq = msg["seq"]
-            self.updates += 1
-            for side, levels in ((self.bids, msg["bids"]), (self.asks, msg["asks"])):
-                for p, q in levels:
-                    if q:
-                        side[p] = q
-                    else:
-                        side.pop(p, None)
-        bids, asks = self.top()
-        assert book_checksum(bids, asks) == msg["checksum"], (msg, bids, asks)
+    def apply(self, msg: dict[str, Any]) -> None:  # type: ignore[override]
+        problem = super().apply(msg)
+        if problem is not None and problem.startswith("gap"):
+            raise Gap(self.seq, msg["seq"])
+        assert problem is None, (problem, msg)
 
 
 class Gap(Exception):
