@@ -4,7 +4,10 @@ This module owns the journal's file format, the group-commit writer and the read
 validates the log on recovery (see docs/journal.md). It is part of the engine's I/O shell: the
 core (``Exchange`` and the books) never imports it. It must never apply a command, read the
 clock, or skip a damaged record silently: a torn tail of the newest segment is cut with a log
-line, any other damage raises ``JournalCorrupt``.
+line, any other damage raises ``JournalCorrupt``. A record that is whole and whose checksum holds
+is never a torn tail, even at the very end: it was written, so it may have been acknowledged.
+It must never write a record its own reader would refuse: ``append`` decodes what it encoded
+with the reader's decoder (the command types' limits) and refuses the command otherwise.
 
 Layout: ``<dir>/journal-<first seq, 20 digits>.log``. Each segment starts with a 24-byte header
 ``struct "<8sIQI"``: magic ``HERBXJNL``, format version, first seq, CRC32 of the preceding 20
@@ -71,6 +74,16 @@ class RecordTooLarge(RecordRefused):
 class RecordUnencodable(RecordRefused):
     """A command holds a value msgpack cannot write (an integer beyond 64 bits); nothing was
     written."""
+
+
+class RecordInvalid(RecordRefused):
+    """A command breaks a limit of its own type (a quantity above ``MAX_QTY``, a time before
+    1970, an id with a forbidden character), so recovery's decoder could not read it back;
+    nothing was written. ``field`` is the path msgspec names (``$.qty``)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class JournalCorrupt(JournalError):
@@ -248,6 +261,16 @@ class JournalWriter:
             payload = self._encoder.encode(cmd)
         except (OverflowError, TypeError, msgspec.EncodeError) as exc:
             raise RecordUnencodable(f"command seq {cmd.seq} cannot be journaled: {exc}") from None
+        try:
+            # What is appended must be exactly what recovery can read: the same decoder, the
+            # same limits (declared once, in the command types), checked before the write.
+            command_msgpack_decoder.decode(payload)
+        except msgspec.ValidationError as exc:
+            text = str(exc)
+            _, _, where = text.rpartition(" - at ")
+            raise RecordInvalid(
+                f"{type(cmd).__name__} breaks a limit of its type: {text}", where or "$"
+            ) from None
         size = len(payload)
         if size > self._max_record_bytes:
             raise RecordTooLarge(
@@ -378,26 +401,30 @@ class JournalWriter:
 # ---------------------------------------------------------------------------------------------
 
 
-def _parse_record(data: bytes, pos: int, max_record_bytes: int) -> tuple[Command | None, int, str]:
-    """Decode the record at ``pos``: (command, end offset, "") or (None, pos, reason)."""
+def _parse_record(
+    data: bytes, pos: int, max_record_bytes: int
+) -> tuple[Command | None, int, str, bool]:
+    """Decode the record at ``pos``: (command, end offset, "", True) or (None, pos, reason,
+    complete), where ``complete`` says the record was whole and its checksum good, so its
+    failure to decode is damage of another kind than a torn write."""
     size = len(data)
     if size - pos < RECORD_HEADER.size:
-        return None, pos, f"short record header ({size - pos} of {RECORD_HEADER.size} bytes)"
+        return None, pos, f"short record header ({size - pos} of {RECORD_HEADER.size} bytes)", False
     length, crc = RECORD_HEADER.unpack_from(data, pos)
     if length == 0 or length > max_record_bytes:
-        return None, pos, f"bad record length {length} (limit {max_record_bytes})"
+        return None, pos, f"bad record length {length} (limit {max_record_bytes})", False
     start = pos + RECORD_HEADER.size
     end = start + length
     if end > size:
-        return None, pos, f"short payload ({size - start} of {length} bytes)"
+        return None, pos, f"short payload ({size - start} of {length} bytes)", False
     payload = memoryview(data)[start:end]
     if zlib.crc32(payload) != crc:
-        return None, pos, "checksum mismatch"
+        return None, pos, "checksum mismatch", False
     try:
         cmd = command_msgpack_decoder.decode(payload)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        return None, pos, f"undecodable payload: {exc}"
-    return cmd, end, ""
+        return None, pos, f"undecodable payload: {exc}", True
+    return cmd, end, "", True
 
 
 def _next_valid_record(data: bytes, after: int) -> int | None:
@@ -417,7 +444,7 @@ def _next_valid_record(data: bytes, after: int) -> int | None:
         if cand > limit:
             return None
         if data[cand + RECORD_HEADER.size] in _MAP_FIRST_BYTES:
-            cmd, _, _ = _parse_record(data, cand, MAX_RECORD_BYTES)
+            cmd, _, _, _ = _parse_record(data, cand, MAX_RECORD_BYTES)
             if cmd is not None:
                 return cand
         pos = cand + 1
@@ -489,8 +516,18 @@ class JournalReader:
         pos = head_size
         size = len(data)
         while pos < size:
-            cmd, end, reason = _parse_record(data, pos, MAX_RECORD_BYTES)
+            cmd, end, reason, complete = _parse_record(data, pos, MAX_RECORD_BYTES)
             if cmd is None:
+                if complete:
+                    # Whole and checksummed: a record that was written in full, so never a torn
+                    # tail, wherever it lies. Cutting it would lose an acknowledged command.
+                    raise JournalCorrupt(
+                        path,
+                        pos,
+                        f"{reason} (a complete record with a good checksum: written by a "
+                        "version without the same limits; restore the data directory from a "
+                        "backup or run that version)",
+                    )
                 if not is_last:
                     raise JournalCorrupt(path, pos, f"{reason} in a closed segment")
                 follow = _next_valid_record(data, pos)

@@ -12,10 +12,15 @@ Units are in the names: ``*_vnd`` is integer đồng, ``qty`` is an integer coun
 instrument's unit (kg unless stated), ``*_ns`` is nanoseconds since the Unix epoch, ``*_bps``
 is basis points. There are no floats here.
 
-Numbers are deliberately not constrained in the types: a scenario or an API client that sends
-``qty: 0`` must get an ``OrderRejected`` event with a reason code from the engine, which is the
-single place business rules live. Strings are bounded so that a decoder never accepts
-unbounded input.
+Every limit of a command is declared here, once, in its type (`Annotated` with `Meta`), and
+every door uses it: the REST and WebSocket request types reuse these aliases, the scenario runner
+decodes with these decoders, and the journal refuses to append a command that its own decoder
+would not read back (`engine.journal.JournalWriter.append`), so whatever is journaled, recovery
+can read. Numbers are bounded only by what must hold for any command (money and quantities fit
+64-bit totals, times fit nanoseconds since 1970 in 63 bits); the business rules inside those
+bounds (``qty: 0``, an off-tick price) are the engine's, which refuses with a reason code.
+Identifiers have documented character sets (the ``*_PATTERN`` constants below): no control
+characters, markup, spaces or bidirectional overrides ever reach a log, a file name or a page.
 """
 
 from __future__ import annotations
@@ -25,22 +30,45 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-Symbol = Annotated[str, Meta(min_length=1, max_length=32)]
-AccountId = Annotated[str, Meta(min_length=1, max_length=64)]
-ClientOrderId = Annotated[str, Meta(min_length=1, max_length=64)]
-LotId = Annotated[str, Meta(min_length=1, max_length=64)]
+#: Instrument symbols: upper-case letters and digits, joined by ``-``, ``.`` or ``_``
+#: (``QUE-BARK-A``).
+SYMBOL_PATTERN = r"^[A-Z0-9]+(?:[-._][A-Z0-9]+)*\Z"
+#: Participant (account) ids: a letter or digit, then letters, digits, ``-``, ``_``, ``.``.
+ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}\Z"
+#: Lot ids: as account ids (the GS1 batch/lot field of a trace code takes at most 20 of them).
+LOT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}\Z"
+#: Client order ids and transfer (bank) references: letters, digits and ``. _ : @ / + = -``
+#: (enough for UUIDs, base64 and namespaced ids; never spaces, quotes, markup or controls).
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9._:@/+=\-]{1,64}\Z"
+
+Symbol = Annotated[str, Meta(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)]
+AccountId = Annotated[str, Meta(min_length=1, max_length=64, pattern=ACCOUNT_PATTERN)]
+ClientOrderId = Annotated[str, Meta(min_length=1, max_length=64, pattern=CLIENT_ID_PATTERN)]
+LotId = Annotated[str, Meta(min_length=1, max_length=64, pattern=LOT_PATTERN)]
+TransferId = Annotated[str, Meta(min_length=1, max_length=64, pattern=CLIENT_ID_PATTERN)]
+#: A herb's code (``QUE``, ``QUE-BARK``: as symbols), a grade (``A``, ``PREMIUM``), a unit
+#: (``kg``).
+HerbCode = Annotated[str, Meta(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)]
+GradeName = Annotated[str, Meta(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+\Z")]
+UnitName = Annotated[str, Meta(min_length=1, max_length=8, pattern=r"^[a-z]+\Z")]
 #: The largest amount of money one command may carry (10^15 VND, about 40 billion USD): far
 #: above any trade of this market, far below where a total could leave msgpack's 64 bits.
 MAX_VND = 10**15
 #: The largest quantity one command may carry (10^9 kg: a million tonnes).
 MAX_QTY = 10**9
+#: The largest band one instrument may have (10^6 bps = 10,000 %).
+MAX_BPS = 1_000_000
+#: Times are nanoseconds since the Unix epoch in 63 bits: 1970-01-01 up to 2262-04-11.
+MAX_NS = 2**63 - 1
+#: Ids (order ids, auction ids, seqs) are positive 63-bit integers.
+MAX_ID = 2**63 - 1
 #: Decoding refuses numbers beyond these bounds (with a path in the message); the engine refuses
 #: zero and negatives itself, with a reason code, so those still decode.
 Vnd = Annotated[int, Meta(ge=-MAX_VND, le=MAX_VND)]
 Qty = Annotated[int, Meta(ge=-MAX_QTY, le=MAX_QTY)]
-Ns = Annotated[int, Meta(ge=0, le=2**63 - 1)]
-Bps = Annotated[int, Meta(ge=-1_000_000, le=1_000_000)]
-Id = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+Ns = Annotated[int, Meta(ge=0, le=MAX_NS)]
+Bps = Annotated[int, Meta(ge=-MAX_BPS, le=MAX_BPS)]
+Id = Annotated[int, Meta(ge=0, le=MAX_ID)]
 Side = Literal["buy", "sell"]
 OrderType = Literal["limit", "market"]
 TimeInForce = Literal["gtc", "ioc", "fok", "gtd"]
@@ -66,9 +94,9 @@ class AddInstrument(Cmd, tag="add_instrument", kw_only=True, omit_defaults=True)
     that many basis points away from the reference price (last trade, else ``ref_price_vnd``)."""
 
     symbol: Symbol
-    herb: Annotated[str, Meta(min_length=1, max_length=32)]
-    grade: Annotated[str, Meta(min_length=1, max_length=16)]
-    unit: Annotated[str, Meta(min_length=1, max_length=8)] = "kg"
+    herb: HerbCode
+    grade: GradeName
+    unit: UnitName = "kg"
     tick_vnd: Vnd
     qty_step: Qty = 1
     band_bps: Bps | None = None
@@ -83,9 +111,6 @@ class HaltInstrument(Cmd, tag="halt_instrument", kw_only=True, omit_defaults=Tru
 
 class ResumeInstrument(Cmd, tag="resume_instrument", kw_only=True, omit_defaults=True):
     symbol: Symbol
-
-
-TransferId = Annotated[str, Meta(min_length=1, max_length=64)]
 
 
 class Deposit(Cmd, tag="deposit", kw_only=True, omit_defaults=True):

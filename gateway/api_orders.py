@@ -11,11 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.messages import CancelOrder, PlaceOrder, ReplaceOrder
+from engine.messages import MAX_NS, CancelOrder, PlaceOrder, ReplaceOrder
 from gateway.auth import Participant
 from gateway.http import body, int_path, int_query, reply
 from gateway.orders import cancel_result, place_result, replace_result
-from gateway.problems import Problem
+from gateway.problems import FieldError, Problem
 from gateway.schemas import OrderOut, OrderRequest, OrderResultOut, ReplaceRequest
 from gateway.state import Gateway
 
@@ -27,6 +27,10 @@ def order_command(who: Participant, req: OrderRequest) -> PlaceOrder:
             raise Problem(422, "invalid_field", "expire_at needs a time zone (e.g. Z)")
         ts = req.expire_at
         expire_at_ns = int(ts.timestamp()) * 1_000_000_000 + ts.microsecond * 1000
+        if not 0 <= expire_at_ns <= MAX_NS:
+            raise Problem(422, "invalid_field", "expire_at must lie between 1970 and 2262",
+                          errors=[FieldError(field="$.expire_at",
+                                             message="must lie between 1970 and 2262")])
     return PlaceOrder(
         account=who.id, client_order_id=req.client_order_id or f"auto-{uuid.uuid4().hex[:20]}",
         symbol=req.symbol, side=req.side, order_type=req.type, price_vnd=req.price,

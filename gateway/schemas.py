@@ -3,9 +3,11 @@
 Requests are decoded (and validated, with a JSON path in every error) straight into these
 Structs; responses are checked against them in the tests; `gateway.openapi` generates the OpenAPI
 document from them. Public names follow the contract (``price``, ``qty``, ISO ``ts``); the
-mapping to the engine's names (``price_vnd``) is in the handlers. Numbers a business rule decides
-(a zero quantity, an off-tick price) are not constrained here: the engine refuses them with a
-reason code, so the API and the journal agree on what is valid.
+mapping to the engine's names (``price_vnd``) is in the handlers. Every field that becomes a
+command field has the command's own type (`engine.messages`: ``Vnd``, ``Qty``, ``Symbol``, …),
+so a limit is declared once and a request past it is a 422 here, before it reaches the journal.
+Numbers a business rule decides (a zero quantity, an off-tick price) are the engine's to refuse,
+with a reason code.
 """
 
 from __future__ import annotations
@@ -15,9 +17,21 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
-from engine.messages import ClientOrderId, OrderType, Side, Symbol, TimeInForce
+from engine.messages import (
+    Bps,
+    ClientOrderId,
+    GradeName,
+    HerbCode,
+    OrderType,
+    Qty,
+    Side,
+    Symbol,
+    TimeInForce,
+    TransferId,
+    UnitName,
+    Vnd,
+)
 from gateway.auth import ParticipantId, Role
-from gateway.bounds import Int
 from grading.assay import AssayResult
 from grading.lot import Certification, GrowingArea, Lot, LotId
 
@@ -45,26 +59,26 @@ class OrderRequest(_In, kw_only=True, forbid_unknown_fields=True):
     symbol: Symbol
     side: Side
     type: OrderType = "limit"
-    price: Int | None = None
-    qty: Int
+    price: Vnd | None = None
+    qty: Qty
     tif: TimeInForce = "gtc"
     post_only: bool = False
     expire_at: datetime | None = None
     client_order_id: ClientOrderId | None = None
-    cash_cap: Int | None = None
+    cash_cap: Vnd | None = None
 
 
 class ReplaceRequest(_In, kw_only=True, forbid_unknown_fields=True):
-    qty: Int | None = None
-    price: Int | None = None
+    qty: Qty | None = None
+    price: Vnd | None = None
 
 
-TransferRef = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+\Z")]
+TransferRef = TransferId
 
 
 class CashRequest(_In, kw_only=True, forbid_unknown_fields=True):
     account: ParticipantId
-    amount_vnd: Int
+    amount_vnd: Vnd
     # the bank reference: a second deposit or withdrawal with it is refused (409), so a retry
     # never moves money twice; without one the gateway makes one up (only the engine's own
     # re-reads are then protected)
@@ -73,13 +87,13 @@ class CashRequest(_In, kw_only=True, forbid_unknown_fields=True):
 
 class InstrumentRequest(_In, kw_only=True, forbid_unknown_fields=True):
     symbol: Symbol
-    herb: Annotated[str, Meta(min_length=1, max_length=32)]
-    grade: Annotated[str, Meta(min_length=1, max_length=16)]
-    unit: Annotated[str, Meta(min_length=1, max_length=8)] = "kg"
-    tick_vnd: Int
-    qty_step: Int = 1
-    band_bps: Int | None = None
-    ref_price_vnd: Int | None = None
+    herb: HerbCode
+    grade: GradeName
+    unit: UnitName = "kg"
+    tick_vnd: Vnd
+    qty_step: Qty = 1
+    band_bps: Bps | None = None
+    ref_price_vnd: Vnd | None = None
 
 
 class ParticipantRequest(_In, kw_only=True, forbid_unknown_fields=True):
@@ -94,7 +108,7 @@ class LotRequest(_In, kw_only=True, forbid_unknown_fields=True):
 
     lot_id: LotId
     spec_id: Annotated[str, Meta(min_length=1, max_length=32)]
-    qty: Int
+    qty: Qty
     harvest_date: date
     growing_area: GrowingArea
     commune: Name
@@ -110,7 +124,7 @@ class AssayRequest(_In, kw_only=True, forbid_unknown_fields=True):
 
 
 class ReceiveRequest(_In, kw_only=True, forbid_unknown_fields=True):
-    qty_received: Int
+    qty_received: Qty
     warehouse: Name = "Kho chợ đầu mối Lào Cai"
 
 

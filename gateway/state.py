@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.journal import RecordRefused, RecordTooLarge
+from engine.journal import RecordInvalid, RecordRefused, RecordTooLarge
 from engine.messages import Command, Event
 from engine.sequencer import Sequencer
 from gateway.auctions import AuctionBoard
@@ -25,7 +25,7 @@ from gateway.idempotency import IdempotencyStore
 from gateway.lots import LotStore
 from gateway.marketdata import MarketData
 from gateway.pipeline import Overloaded, Pipeline, PipelineFailed
-from gateway.problems import Problem
+from gateway.problems import FieldError, Problem
 from gateway.ratelimit import RateLimiter
 from grading.catalogue import Catalogue
 from grading.trace import TraceConfig
@@ -70,6 +70,11 @@ class Gateway:
                           "restart it") from None
         except RecordTooLarge as exc:
             raise Problem(413, "command_too_large", str(exc)) from None
+        except RecordInvalid as exc:
+            # The request types share the commands' limits, so this is a value the handler
+            # derived (a start time from seconds, a deadline from a date) that left them.
+            raise Problem(422, "invalid_field", str(exc),
+                          errors=[FieldError(field=exc.field, message=str(exc))]) from None
         except RecordRefused as exc:
             raise Problem(422, "invalid_number", str(exc)) from None
 

@@ -253,12 +253,16 @@ def undecodable_record() -> bytes:
     return RECORD_HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def test_undecodable_payload_at_the_end_is_cut_in_the_middle_raises(tmp_path: Path) -> None:
+def test_complete_undecodable_record_is_never_a_torn_tail(tmp_path: Path) -> None:
+    # Issue 8 item 2: a whole record with a good checksum was written, so it may have been
+    # acknowledged; cutting it as a torn tail would silently lose it. Recovery stops instead,
+    # and the file is left as it was.
     good = [raw_record(deposit(s)) for s in (1, 2)]
-    seg_path(tmp_path).write_bytes(encode_file_header(1) + b"".join(good) + undecodable_record())
-    got, reader = read_all(tmp_path)
-    assert len(got) == 2 and reader.tail_cut is not None
-    assert "undecodable" in reader.tail_cut.reason
+    data = encode_file_header(1) + b"".join(good) + undecodable_record()
+    seg_path(tmp_path).write_bytes(data)
+    with pytest.raises(JournalCorrupt, match="complete record with a good checksum"):
+        read_all(tmp_path)
+    assert seg_path(tmp_path).read_bytes() == data
 
     other = tmp_path / "mid"
     other.mkdir()
