@@ -9,6 +9,7 @@ which know what is being touched.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -123,7 +124,29 @@ async def body(request: web.Request, typ: type[T]) -> T:
     data = await request.read()
     if not data:
         raise Problem(400, "bad_json", "a JSON body is required")
-    return msgspec.json.decode(data, type=typ)
+    value = msgspec.json.decode(data, type=typ)
+    refuse_duplicate_keys(data)
+    return value
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise Problem(400, "duplicate_key", f"the key {key!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
+def refuse_duplicate_keys(data: bytes | str) -> None:
+    """400 ``duplicate_key`` if any JSON object in ``data`` repeats a key.
+
+    msgspec (like most parsers) keeps the last of two equal keys, so ``{"qty": 1, "qty": 1000}``
+    would mean whatever the parser in front of us chose; a market refuses such a request rather
+    than guess. Called after the typed decode has succeeded, so ``data`` is known to be a small,
+    shallow object of a request type (no deep nesting reaches the standard parser's recursion).
+    """
+    json.loads(data, object_pairs_hook=_no_duplicates)
 
 
 def int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:

@@ -1,0 +1,177 @@
+"""Issue 8, items 1-3: a request the engine refuses must never leave the journal unreadable.
+
+Each repro of the issue goes through the real gateway; then a valid order is acknowledged after
+it, the market is stopped and started again from its data directory, and it must come back with
+the same state hash and the acknowledged order. Before the fix, each of these left a record that
+recovery refused (``JournalCorrupt … undecodable payload``), or, when it was the last record,
+cut it as a torn tail and lost an acknowledged GTD order with its cash hold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.gateway.conftest import SYMBOL, Market, settings, start
+from tests.gateway.wsclient import recv, send
+
+BIG = 2_000_000_000
+
+
+async def _restart_same(m: Market, tmp_path: Any) -> Market:
+    """Stop the market, start it again from the same directory, and check it came back whole."""
+    before = m.gw.exchange.state_hash()
+    last = m.gw.exchange.last_seq
+    await m.client.close()
+    m2 = await start(settings(tmp_path), seed=False)
+    m2.tokens = {**m.tokens, "operator": m2.tokens["operator"]}  # tokens survive a restart
+    assert m2.gw.sequencer is not None
+    assert m2.gw.sequencer.recovery.tail_cut is None
+    assert m2.gw.exchange.last_seq == last
+    assert m2.gw.exchange.state_hash() == before
+    return m2
+
+
+async def _post(m: Market, who: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    r = await m.client.post(path, json=body, headers=m.h(who))
+    return r.status, await r.json()
+
+
+async def _resting_order(m: Market) -> int:
+    status, body = await m.order("T1", price=60_000, qty=5)
+    assert status == 201, body
+    return int(body["order_id"])
+
+
+async def _poison_order_qty(m: Market) -> tuple[int, Any]:
+    return await m.order("T1", price=1000, qty=BIG)
+
+
+async def _poison_replace_qty(m: Market) -> tuple[int, Any]:
+    oid = await _resting_order(m)
+    r = await m.client.patch(f"/api/v1/orders/{oid}", json={"qty": BIG}, headers=m.h("T1"))
+    return r.status, await r.json()
+
+
+async def _poison_gtd_1960(m: Market) -> tuple[int, Any]:
+    return await m.order("T1", price=60_000, tif="gtd", expire_at="1960-01-01T00:00:00Z")
+
+
+async def _poison_gtd_2300(m: Market) -> tuple[int, Any]:
+    return await m.order("T1", price=60_000, tif="gtd", expire_at="2300-01-01T00:00:00Z")
+
+
+async def _poison_auction_start(m: Market) -> tuple[int, Any]:
+    return await _post(m, "operator", "/api/v1/auctions", {
+        "kind": "english", "lot_id": "LOT-C1", "seller": "C1", "qty": 10,
+        "start_price": 50_000, "start_in_s": -3_000_000_000})
+
+
+async def _poison_dutch_qty(m: Market) -> tuple[int, Any]:
+    return await _post(m, "T1", "/api/v1/auctions/1/buy", {"price": 50_000, "qty": BIG})
+
+
+async def _poison_qty_step(m: Market) -> tuple[int, Any]:
+    return await _post(m, "operator", "/api/v1/instruments", {
+        "symbol": "QUE-BARK-Z", "herb": "QUE", "grade": "Z", "tick_vnd": 100,
+        "qty_step": BIG})
+
+
+async def _poison_band(m: Market) -> tuple[int, Any]:
+    return await _post(m, "operator", "/api/v1/instruments", {
+        "symbol": "QUE-BARK-Z", "herb": "QUE", "grade": "Z", "tick_vnd": 100,
+        "band_bps": 2_000_000})
+
+
+async def _poison_ws_bid(m: Market) -> tuple[int, Any]:
+    async with connect(m.ws_url, additional_headers=m.h("T1")) as ws:
+        await send(ws, op="bid", auction_id=-1, price=50_000, req_id=7)
+        err = await recv(ws, type="error")
+    return int(err.get("status", 422)), err
+
+
+POISONS = {
+    "order qty 2e9": _poison_order_qty,
+    "replace qty 2e9": _poison_replace_qty,
+    "gtd expire_at 1960": _poison_gtd_1960,
+    "gtd expire_at 2300": _poison_gtd_2300,
+    "auction start_in_s -3e9": _poison_auction_start,
+    "dutch buy qty 2e9": _poison_dutch_qty,
+    "instrument qty_step 2e9": _poison_qty_step,
+    "instrument band_bps 2e6": _poison_band,
+    "websocket bid on auction -1": _poison_ws_bid,
+}
+
+
+@pytest.mark.parametrize("name", list(POISONS))
+async def test_a_refused_request_never_stops_the_market_from_restarting(
+    tmp_path: Any, name: str
+) -> None:
+    m = await start(settings(tmp_path))
+    try:
+        status, body = await POISONS[name](m)
+        assert 400 <= status < 500, body
+        # a later acknowledged order, so the bad record (if any) is not the last one
+        status, later = await m.order("T1", price=60_100, qty=2, client_order_id="after")
+        assert status == 201, later
+        m = await _restart_same(m, tmp_path)
+        r = await m.client.get(f"/api/v1/orders/{later['order_id']}",
+                               headers={"Authorization": f"Bearer {m.tokens['operator']}"})
+        assert r.status == 200 and (await r.json())["leaves_qty"] == 2
+    finally:
+        await m.client.close()
+
+
+async def test_an_acknowledged_gtd_order_as_the_last_record_survives_a_restart(
+    tmp_path: Any
+) -> None:
+    """Item 2: the last record, complete with a good checksum, is never cut as a torn tail."""
+    m = await start(settings(tmp_path))
+    try:
+        status, body = await m.order("T1", price=60_000, qty=4, tif="gtd",
+                                     expire_at="2261-01-01T00:00:00Z")
+        assert status == 201, body
+        held = m.gw.exchange.balances("T1").cash_held_vnd
+        assert held == 4 * 60_000
+        m = await _restart_same(m, tmp_path)
+        view = m.gw.exchange.order_status(body["order_id"])
+        assert view is not None and view.resting and view.leaves_qty == 4
+        assert m.gw.exchange.balances("T1").cash_held_vnd == held
+        # the issue's case: a GTD order far in the future, sent last. It used to be answered
+        # 201 with its cash held, then cut from the journal as a "torn tail" on restart.
+        status, body = await m.order("T1", price=60_000, qty=3, tif="gtd",
+                                     expire_at="2300-01-01T00:00:00Z")
+        assert status == 422, body  # past 2262: nanoseconds since 1970 leave 63 bits
+        m = await _restart_same(m, tmp_path)
+        assert m.gw.exchange.balances("T1").cash_held_vnd == held
+    finally:
+        await m.client.close()
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("symbol", "QUE<b>"), ("symbol", "QUE\rA"), ("symbol", "QUE\x1bA"), ("symbol", "QUE#A"),
+    ("symbol", "QUE%41"), ("client_order_id", "a\x00b"), ("client_order_id", "a\x1bb"),
+    ("client_order_id", "a\nb"), ("client_order_id", "a\u202eb"), ("client_order_id", "a b"),
+])
+async def test_identifiers_outside_their_character_set_are_refused(
+    market: Market, field: str, value: str
+) -> None:
+    """Item 10: symbols and client order ids have a documented character set."""
+    status, body = await market.order("T1", price=60_000, **{field: value})
+    assert status == 422, body
+    assert body["errors"][0]["field"] == f"$.{field}"
+    assert market.gw.exchange.last_seq == market.gw.sequencer.last_seq  # nothing submitted
+
+
+async def test_duplicate_json_keys_are_refused(market: Market) -> None:
+    """Item 10: ``{"qty": 1, "qty": 1000}`` is ambiguous; it is refused, not read as either."""
+    before = market.gw.exchange.last_seq
+    raw = (f'{{"symbol":"{SYMBOL}","side":"buy","price":60000,"qty":1,"qty":1000}}').encode()
+    r = await market.client.post("/api/v1/orders", data=raw, headers={
+        **market.h("T1"), "Content-Type": "application/json"})
+    assert r.status == 400, await r.text()
+    body = await r.json()
+    assert body["code"] == "duplicate_key" and "qty" in body["detail"]
+    assert market.gw.exchange.last_seq == before
