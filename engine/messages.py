@@ -30,16 +30,24 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+
+def whole(body: str) -> str:
+    """A pattern that must match the whole string, read alike by Python and by JSON Schema
+    (ECMA 262) tools: ``$`` alone would let Python accept a trailing newline, and ``\\Z`` means
+    something else to ECMA regexes, so ``$(?!\\n)`` it is."""
+    return f"^(?:{body})$(?!\\n)"
+
+
 #: Instrument symbols: upper-case letters and digits, joined by ``-``, ``.`` or ``_``
 #: (``QUE-BARK-A``).
-SYMBOL_PATTERN = r"^[A-Z0-9]+(?:[-._][A-Z0-9]+)*\Z"
+SYMBOL_PATTERN = whole(r"[A-Z0-9]+(?:[-._][A-Z0-9]+)*")
 #: Participant (account) ids: a letter or digit, then letters, digits, ``-``, ``_``, ``.``.
-ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}\Z"
+ACCOUNT_PATTERN = whole(r"[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}")
 #: Lot ids: as account ids (the GS1 batch/lot field of a trace code takes at most 20 of them).
-LOT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}\Z"
+LOT_PATTERN = ACCOUNT_PATTERN
 #: Client order ids and transfer (bank) references: letters, digits and ``. _ : @ / + = -``
 #: (enough for UUIDs, base64 and namespaced ids; never spaces, quotes, markup or controls).
-CLIENT_ID_PATTERN = r"^[A-Za-z0-9._:@/+=\-]{1,64}\Z"
+CLIENT_ID_PATTERN = whole(r"[A-Za-z0-9._:@/+=\-]{1,64}")
 
 Symbol = Annotated[str, Meta(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)]
 AccountId = Annotated[str, Meta(min_length=1, max_length=64, pattern=ACCOUNT_PATTERN)]
@@ -49,8 +57,8 @@ TransferId = Annotated[str, Meta(min_length=1, max_length=64, pattern=CLIENT_ID_
 #: A herb's code (``QUE``, ``QUE-BARK``: as symbols), a grade (``A``, ``PREMIUM``), a unit
 #: (``kg``).
 HerbCode = Annotated[str, Meta(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)]
-GradeName = Annotated[str, Meta(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+\Z")]
-UnitName = Annotated[str, Meta(min_length=1, max_length=8, pattern=r"^[a-z]+\Z")]
+GradeName = Annotated[str, Meta(min_length=1, max_length=16, pattern=whole(r"[A-Za-z0-9_-]+"))]
+UnitName = Annotated[str, Meta(min_length=1, max_length=8, pattern=whole(r"[a-z]+"))]
 #: The largest amount of money one command may carry (10^15 VND, about 40 billion USD): far
 #: above any trade of this market, far below where a total could leave msgpack's 64 bits.
 MAX_VND = 10**15

@@ -124,9 +124,48 @@ async def body(request: web.Request, typ: type[T]) -> T:
     data = await request.read()
     if not data:
         raise Problem(400, "bad_json", "a JSON body is required")
-    value = msgspec.json.decode(data, type=typ)
+    try:
+        value = msgspec.json.decode(data, type=typ)
+    except msgspec.ValidationError as exc:
+        if "got `float`" not in str(exc):
+            raise
+        value = _with_integral_floats(data, typ)
     refuse_duplicate_keys(data)
     return value
+
+
+def _with_integral_floats(data: bytes, typ: type[T]) -> T:
+    """JSON has one number type, and JSON Schema (so the OpenAPI document) counts ``65537.0``
+    and ``6.5537e4`` as the integer 65537; msgspec's typed decoder does not. Only on that slow
+    path: read the body untyped, turn floats without a fraction into ints, and validate again.
+    A float with a fraction (or any other error) still fails with the typed decoder's message."""
+    try:
+        fixed, changed = _integral(msgspec.json.decode(data))
+    except RecursionError:  # nested deeper than any request type: the typed error stands
+        changed = False
+    if not changed:
+        return msgspec.json.decode(data, type=typ)  # re-raise the original error
+    try:
+        return msgspec.convert(fixed, typ)
+    except msgspec.ValidationError:
+        return msgspec.json.decode(data, type=typ)
+
+
+def _integral(value: Any) -> tuple[Any, bool]:
+    if type(value) is float:
+        if value.is_integer():
+            return int(value), True
+        return value, False
+    if type(value) is dict:
+        out, changed = {}, False
+        for k, v in value.items():
+            out[k], c = _integral(v)
+            changed = changed or c
+        return out, changed
+    if type(value) is list:
+        items = [_integral(v) for v in value]
+        return [v for v, _ in items], any(c for _, c in items)
+    return value, False
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

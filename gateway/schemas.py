@@ -54,13 +54,14 @@ class _Out(Struct, kw_only=True):
 
 class OrderRequest(_In, kw_only=True, forbid_unknown_fields=True):
     """A new order. ``price`` in VND per unit (required for limit orders); ``cash_cap`` (VND):
-    the most a market buy may spend; ``expire_at`` (RFC 3339) for ``tif: gtd``."""
+    the most a market buy may spend; ``expire_at`` (RFC 3339) for ``tif: gtd``.
+    ``client_order_id``: resending one answers 200 with the original order."""
 
-    symbol: Symbol
+    symbol: Annotated[Symbol, Meta(examples=["QUE-BARK-A"])]
     side: Side
     type: OrderType = "limit"
-    price: Vnd | None = None
-    qty: Qty
+    price: Annotated[Vnd, Meta(examples=[61_500])] | None = None
+    qty: Annotated[Qty, Meta(examples=[10])]
     tif: TimeInForce = "gtc"
     post_only: bool = False
     expire_at: datetime | None = None

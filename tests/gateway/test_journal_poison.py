@@ -175,3 +175,17 @@ async def test_duplicate_json_keys_are_refused(market: Market) -> None:
     body = await r.json()
     assert body["code"] == "duplicate_key" and "qty" in body["detail"]
     assert market.gw.exchange.last_seq == before
+
+
+async def test_integers_written_as_integral_floats_are_integers(market: Market) -> None:
+    """Item 11: JSON Schema (so the OpenAPI document) counts 65500.0 and 6.55e4 as integers;
+    the API reads them so. A fraction is still refused, naming the field."""
+    for price in ("65500.0", "6.55e4"):
+        raw = f'{{"symbol":"{SYMBOL}","side":"buy","price":{price},"qty":1.0}}'.encode()
+        r = await market.client.post("/api/v1/orders", data=raw, headers={
+            **market.h("T1"), "Content-Type": "application/json"})
+        assert r.status == 201, await r.text()
+        view = market.gw.exchange.order_status((await r.json())["order_id"])
+        assert (view.price_vnd, view.qty) == (65_500, 1)
+    status, body = await market.order("T1", price=65_500.5)
+    assert status == 422 and body["errors"][0]["field"] == "$.price"
