@@ -3,7 +3,8 @@
 Owns: the raw file schema (decoded with msgspec so that a wrong type fails with a path such as
 ``$.parameters[1].min``), the validated, immutable `HerbSpec` the rest of `grading` uses, and
 every consistency rule a spec must satisfy (known units, decimal strings, grade bands stricter
-than the pharmacopoeia limits, a catch-all lowest band, ...). Errors are `SpecError`, naming
+than the pharmacopoeia limits, a catch-all lowest band, the basis of every content limit,
+a citation for every figure and an explicit ``verified`` flag on it, ...). Errors are `SpecError`, naming
 the file and the field. Must never read files itself: `catalogue` does the I/O and hands the
 parsed TOML in.
 """
@@ -17,11 +18,14 @@ import msgspec
 from msgspec import Meta, Struct
 
 from grading import units
+from grading.units import Basis
 
 ParamName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,47}\Z")]
 Code = Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9]{1,11}\Z")]
 GradeName = Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9]{0,3}\Z")]
 Text = Annotated[str, Meta(min_length=1, max_length=300)]
+SourceKey = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,47}\Z")]
+Citation = Annotated[str, Meta(min_length=1, max_length=600)]
 DecimalText = Annotated[str, Meta(min_length=1, max_length=24)]
 ParamKind = Literal["quality", "physical", "contaminant"]
 
@@ -50,6 +54,10 @@ class RawParameter(Struct, kw_only=True, forbid_unknown_fields=True):
     method: Text
     min: DecimalText | None = None
     max: DecimalText | None = None
+    basis: Basis | None = None  # required for quality parameters, refused for physical ones
+    source: SourceKey | None = None  # a key of the file's [sources]
+    verified: bool | None = None  # required where there is a figure (min or max)
+    note: Text | None = None
     required: bool = True
     physical: bool = False
 
@@ -60,12 +68,18 @@ class RawBand(Struct, kw_only=True, forbid_unknown_fields=True):
     # reports dict keys only as "[...]".
     min: dict[str, object] = {}
     max: dict[str, object] = {}
+    source: SourceKey | None = None
+    verified: bool | None = None  # required where the band has conditions
+    note: Text | None = None
 
 
 class RawClass(Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,16}\Z")]
     min: DecimalText | None = None
     max: DecimalText | None = None
+    source: SourceKey | None = None
+    verified: bool | None = None  # required where the class has an edge (min or max)
+    note: Text | None = None
 
 
 class RawPhysical(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -84,8 +98,10 @@ class RawHerbSpec(Struct, kw_only=True, forbid_unknown_fields=True):
     gtin_item: Annotated[int, Meta(ge=1, le=99999)]
     valuation: ParamName
     contaminant_profile: ParamName
-    sources: list[Text]
-    unsourced: list[Text] = []
+    # The parameter that holds the sample's water content: the lab's moisture result converts
+    # a content between the as-is and the dried basis.
+    moisture: ParamName | None = None
+    sources: dict[SourceKey, Citation]
     parameters: list[RawParameter]
     grades: list[RawBand]
     physical: RawPhysical | None = None
@@ -98,10 +114,21 @@ class RawContaminant(Struct, kw_only=True, forbid_unknown_fields=True):
     required: bool = True
 
 
+class RawLimit(Struct, kw_only=True, forbid_unknown_fields=True):
+    """One contaminant limit of a profile: ``{ max = "5", basis = "as_is", source = "...",
+    verified = true }``."""
+
+    max: object  # checked by `_dec`, so that a float names the field
+    basis: Basis
+    source: SourceKey | None = None
+    verified: bool
+    note: Text | None = None
+
+
 class RawContaminantFile(Struct, kw_only=True, forbid_unknown_fields=True):
-    sources: list[Text]
+    sources: dict[SourceKey, Citation]
     contaminants: dict[ParamName, RawContaminant]
-    profiles: dict[str, dict[str, dict[str, object]]]  # values checked by `_dec`
+    profiles: dict[str, dict[str, dict[str, object]]]  # each limit converted to `RawLimit`
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,7 +138,11 @@ class RawContaminantFile(Struct, kw_only=True, forbid_unknown_fields=True):
 
 class ParamSpec(Struct, frozen=True, kw_only=True):
     """One assay parameter: unit, method and the pharmacopoeia limit (None where there is
-    none). A lot outside ``min``/``max`` is rejected."""
+    none). A lot outside ``min``/``max`` is rejected. ``basis`` says whether the limit (and
+    any band condition on this parameter) refers to the sample as received (``"as_is"``) or
+    to its dry matter (``"dried"``); None for physical parameters. ``source`` is the full
+    citation of the document the figure comes from; ``verified`` is False for a figure that
+    no checked source confirms."""
 
     name: str
     label: str
@@ -121,20 +152,31 @@ class ParamSpec(Struct, frozen=True, kw_only=True):
     min: Decimal | None = None
     max: Decimal | None = None
     required: bool = True
+    basis: Basis | None = None
+    source: str | None = None
+    verified: bool = True
+    note: str | None = None
 
 
 class GradeBand(Struct, frozen=True, kw_only=True):
-    """A commercial grade above the limits: every ``min`` and ``max`` must hold."""
+    """A commercial grade above the limits: every ``min`` and ``max`` must hold (each in
+    its parameter's unit and basis)."""
 
     grade: str
     min: dict[str, Decimal] = {}
     max: dict[str, Decimal] = {}
+    source: str | None = None
+    verified: bool = True
+    note: str | None = None
 
 
 class PhysicalClass(Struct, frozen=True, kw_only=True):
     name: str
     min: Decimal | None = None
     max: Decimal | None = None
+    source: str | None = None
+    verified: bool = True
+    note: str | None = None
 
 
 class PhysicalGrading(Struct, frozen=True, kw_only=True):
@@ -162,8 +204,11 @@ class HerbSpec(Struct, frozen=True, kw_only=True):
     physical: PhysicalGrading | None
     contaminants: dict[str, dict[str, ParamSpec]]  # destination -> parameter -> limit
     known_contaminants: dict[str, ParamSpec]  # every defined contaminant, without limits
-    sources: tuple[str, ...]
-    unsourced: tuple[str, ...]
+    moisture: str | None  # the water parameter used to convert between as-is and dried
+    sources: dict[str, str]  # key -> citation of a document a quality officer can open
+    # Every figure no checked source confirms: "parameters.<name>", "grades.<grade>",
+    # "physical.<class>", "contaminants.<destination>.<name>".
+    unverified: tuple[str, ...]
     file: str
 
     @property
@@ -189,15 +234,32 @@ def _unit(file: str, field: str, text: str) -> str:
         raise SpecError(file, field, str(exc)) from None
 
 
-def _convert(raw: object, typ: type, file: str) -> object:
+def _convert(raw: object, typ: type, file: str, prefix: str = "") -> object:
     try:
         return msgspec.convert(raw, typ)
     except msgspec.ValidationError as exc:
         # msgspec says "Expected `str`, got `float` - at `$.parameters[0].min`"
         text = str(exc)
         msg, _, path = text.partition(" - at ")
-        path = path.strip("`").removeprefix("$.") or "$"
-        raise SpecError(file, path, msg) from None
+        path = path.strip("`").removeprefix("$").removeprefix(".")
+        field = ".".join(p for p in (prefix, path) if p) or "$"
+        raise SpecError(file, field, msg) from None
+
+
+def _figure(file: str, field: str, sources: dict[str, str], source: str | None,
+            verified: bool | None) -> tuple[str | None, bool]:
+    """The citation and verification of one figure (a limit, a band, a class edge): every
+    figure says explicitly whether a checked source confirms it, and a confirmed one names
+    the document."""
+    if source is not None and source not in sources:
+        raise SpecError(file, f"{field}.source", f"unknown source {source!r}; this file cites "
+                        f"{', '.join(sources) or 'nothing'}")
+    if verified is None:
+        raise SpecError(file, f"{field}.verified", "say whether a checked source confirms "
+                        "this figure: verified = true or verified = false")
+    if verified and source is None:
+        raise SpecError(file, f"{field}.source", "a verified figure must name its source")
+    return (None if source is None else sources[source]), verified
 
 
 Profiles = dict[str, dict[str, dict[str, ParamSpec]]]
@@ -219,14 +281,22 @@ def validate_contaminants(raw: object, file: str) -> Profiles:
         profiles[pname] = {}
         for dest, limits in dests.items():
             out: dict[str, ParamSpec] = {}
-            for cname, text in limits.items():
+            for cname, table in limits.items():
                 field = f"profiles.{pname}.{dest}.{cname}"
                 if cname not in defs:
                     raise SpecError(file, field, f"unknown contaminant {cname!r}")
+                if not isinstance(table, dict):
+                    raise SpecError(file, field, "expected a table such as { max = \"5\", "
+                                    "basis = \"as_is\", source = \"...\", verified = true }")
+                lim = _convert(table, RawLimit, file, field)
+                assert isinstance(lim, RawLimit)
+                citation, verified = _figure(file, field, data.sources, lim.source,
+                                             lim.verified)
                 c, unit = defs[cname]
                 out[cname] = ParamSpec(
                     name=cname, label=c.label, unit=unit, method=c.method, kind="contaminant",
-                    max=_dec(file, field, text), required=c.required,
+                    max=_dec(file, f"{field}.max", lim.max), required=c.required,
+                    basis=lim.basis, source=citation, verified=verified, note=lim.note,
                 )
             profiles[pname][dest] = out
     if "*" in profiles:
@@ -252,9 +322,18 @@ def validate_spec(raw: object, file: str, profiles: Profiles) -> HerbSpec:
         hi = None if p.max is None else _dec(file, f"{f}.max", p.max)
         if lo is not None and hi is not None and lo > hi:
             raise SpecError(file, f"{f}.min", f"min {lo} is above max {hi}")
+        if p.physical and p.basis is not None:
+            raise SpecError(file, f"{f}.basis", "a physical parameter has no as-is/dried basis")
+        if not p.physical and p.basis is None:
+            raise SpecError(file, f"{f}.basis", "say which basis the limit is stated on: "
+                            "basis = \"as_is\" or basis = \"dried\"")
+        citation, verified = (None, True)
+        if lo is not None or hi is not None or p.source is not None or p.verified is not None:
+            citation, verified = _figure(file, f, data.sources, p.source, p.verified)
         params[p.name] = ParamSpec(
             name=p.name, label=p.label, unit=_unit(file, f"{f}.unit", p.unit), method=p.method,
             kind="physical" if p.physical else "quality", min=lo, max=hi, required=p.required,
+            basis=p.basis, source=citation, verified=verified, note=p.note,
         )
     if not params:
         raise SpecError(file, "parameters", "a spec needs at least one parameter")
@@ -276,15 +355,40 @@ def validate_spec(raw: object, file: str, profiles: Profiles) -> HerbSpec:
     for i, name in enumerate(params):
         if name in profiles["*"]["*"]:
             raise SpecError(file, f"parameters[{i}].name", f"{name!r} is a contaminant")
+    _validate_moisture(data, params, contaminants, file)
+    unverified = (
+        *(f"parameters.{n}" for n, p in params.items() if not p.verified),
+        *(f"grades.{b.grade}" for b in grades if not b.verified),
+        *(f"physical.{c.name}" for c in (physical.classes if physical else ()) if not c.verified),
+        *(f"contaminants.{d}.{n}" for d, lims in contaminants.items()
+          for n, p in lims.items() if not p.verified),
+    )
     return HerbSpec(
         id=f"{data.code}-{data.product}", code=data.code, product=data.product,
         name_vi=data.name_vi, name_latin=data.name_latin, plant_part=data.plant_part,
         unit=data.unit, tick_vnd=data.tick_vnd, gtin_item=data.gtin_item,
         valuation=data.valuation, parameters=params, grades=grades, physical=physical,
         contaminants=contaminants, known_contaminants=profiles["*"]["*"],
-        sources=tuple(data.sources),
-        unsourced=tuple(data.unsourced), file=file,
+        moisture=data.moisture, sources=dict(data.sources), unverified=unverified, file=file,
     )
+
+
+def _validate_moisture(data: RawHerbSpec, params: dict[str, ParamSpec],
+                       contaminants: dict[str, dict[str, ParamSpec]], file: str) -> None:
+    """A limit on the dried basis needs the lab's water content to be comparable with an
+    as-is result, so such a spec must name its water parameter (an as-is mass fraction)."""
+    if data.moisture is not None:
+        m = params.get(data.moisture)
+        if m is None or m.kind != "quality" or m.unit != units.PERCENT or m.basis != "as_is":
+            raise SpecError(file, "moisture", f"{data.moisture!r} is not a water content of "
+                            "this spec (a quality parameter in % on the as-is basis)")
+        return
+    dried = [n for n, p in params.items() if p.basis == "dried"]
+    dried += [f"{d}.{n}" for d, lims in contaminants.items()
+              for n, p in lims.items() if p.basis == "dried"]
+    if dried:
+        raise SpecError(file, "moisture", f"limits on the dried basis ({', '.join(dried)}) "
+                        "need the water parameter named: moisture = \"<parameter>\"")
 
 
 def _validate_bands(
@@ -314,7 +418,11 @@ def _validate_bands(
                 if side == "max" and p.max is not None and v > p.max:
                     raise SpecError(file, ff, f"band max {v} is above the limit max {p.max}")
                 out[name] = v
-        bands.append(GradeBand(grade=b.grade, min=lows, max=highs))
+        citation, verified = (None, True)
+        if lows or highs or b.source is not None or b.verified is not None:
+            citation, verified = _figure(file, f, data.sources, b.source, b.verified)
+        bands.append(GradeBand(grade=b.grade, min=lows, max=highs, source=citation,
+                               verified=verified, note=b.note))
     if bands[-1].min or bands[-1].max:
         raise SpecError(file, f"grades[{len(bands) - 1}]",
                         "the lowest band must have no conditions, so that every lot passing "
@@ -338,5 +446,9 @@ def _validate_physical(
         f = f"physical.classes[{i}]"
         lo = None if c.min is None else _dec(file, f"{f}.min", c.min)
         hi = None if c.max is None else _dec(file, f"{f}.max", c.max)
-        classes.append(PhysicalClass(name=c.name, min=lo, max=hi))
+        citation, verified = (None, True)
+        if lo is not None or hi is not None or c.source is not None or c.verified is not None:
+            citation, verified = _figure(file, f, data.sources, c.source, c.verified)
+        classes.append(PhysicalClass(name=c.name, min=lo, max=hi, source=citation,
+                                     verified=verified, note=c.note))
     return PhysicalGrading(parameter=p.name, classes=tuple(classes))
