@@ -73,7 +73,7 @@ class GradeDecision(Struct, frozen=True, kw_only=True):
     active_parameter: str
     active_content: Decimal
     active_unit: str
-    physical_class: str | None
+    physical_class: str | None  # (active_content is per kg of the lot as traded: as-is basis)
     # every accepted result, converted to the parameter's unit and to the basis of its limit
     values: dict[str, Decimal]
     not_tested: tuple[str, ...]  # optional parameters the lab did not report
@@ -97,7 +97,7 @@ def _known(spec: HerbSpec, destination: str) -> dict[str, ParamSpec]:
 
 def _normalise(
     spec: HerbSpec, results: Iterable[AssayResult], destination: str
-) -> tuple[dict[str, Decimal], tuple[str, ...]]:
+) -> tuple[dict[str, Decimal], tuple[str, ...], Decimal]:
     if destination not in spec.contaminants:
         raise AssayError("unknown_destination", destination,
                          f"{spec.id} has limits for {', '.join(spec.destinations)}")
@@ -121,13 +121,30 @@ def _normalise(
             raise AssayError("bad_unit", r.parameter,
                              f"{exc} (parameter is measured in {p.unit!r})") from None
         reported[r.parameter] = r.basis
+    as_is_active = values.get(spec.valuation) if reported.get(spec.valuation) == "as_is" \
+        else None
     converted = _to_limit_basis(spec, known, values, reported)
     required = [*spec.parameters.values(), *spec.contaminants[destination].values()]
     for p in required:
         if p.required and p.name not in values:
             raise AssayError("missing_parameter", p.name,
                              f"required for {spec.id} ({destination})")
-    return values, converted
+    return values, converted, _active_as_is(spec, values, as_is_active)
+
+
+def _active_as_is(spec: HerbSpec, values: dict[str, Decimal],
+                  reported_as_is: Decimal | None) -> Decimal:
+    """The active-ingredient content per kg of the lot as traded, with its water: valuation
+    prices a kg of herb, not a kg of its dry matter, whatever basis the limit is on."""
+    if reported_as_is is not None:
+        return reported_as_is
+    value = values[spec.valuation]
+    if spec.parameters[spec.valuation].basis != "dried":
+        return value
+    if spec.moisture is None or spec.moisture not in values:  # validate_spec needs moisture
+        raise AssayError("missing_parameter", spec.moisture or spec.valuation,
+                         f"needed to state the {spec.valuation} content of the lot as traded")
+    return units.convert_basis(value, values[spec.moisture], "dried", "as_is")
 
 
 def _to_limit_basis(spec: HerbSpec, known: dict[str, ParamSpec], values: dict[str, Decimal],
@@ -213,7 +230,7 @@ def grade_lot(spec: HerbSpec, results: Iterable[AssayResult], destination: str) 
     the next better band that the lot missed, or, for the top band, the valuation parameter.
     Bands are tried best first (file order); the spec guarantees the last one always holds.
     """
-    values, converted = _normalise(spec, results, destination)
+    values, converted, active_content = _normalise(spec, results, destination)
     limits = {**spec.parameters, **spec.contaminants[destination]}
     failures = _check_limits(limits.values(), values)
     tested = set(values)
@@ -231,7 +248,7 @@ def grade_lot(spec: HerbSpec, results: Iterable[AssayResult], destination: str) 
         return GradeDecision(
             spec_id=spec.id, destination=destination, grade=grade, decided_by=decided_by,
             failures=tuple(failures), active_parameter=spec.valuation,
-            active_content=values[spec.valuation],
+            active_content=active_content,
             active_unit=spec.parameters[spec.valuation].unit,
             physical_class=physical_class, values=values, not_tested=not_tested,
             converted=converted,

@@ -1,32 +1,29 @@
-"""Grade specifications: the shape of a herb's TOML file and its validation.
+"""Grade specifications: the validated specification and its consistency rules.
 
-Owns: the raw file schema (decoded with msgspec so that a wrong type fails with a path such as
-``$.parameters[1].min``), the validated, immutable `HerbSpec` the rest of `grading` uses, and
-every consistency rule a spec must satisfy (known units, decimal strings, grade bands stricter
-than the pharmacopoeia limits, a catch-all lowest band, the basis of every content limit,
-a citation for every figure and an explicit ``verified`` flag on it, ...). Errors are `SpecError`, naming
-the file and the field. Must never read files itself: `catalogue` does the I/O and hands the
-parsed TOML in.
+Owns: the validated, immutable `HerbSpec` the rest of `grading` uses (the raw file schema it
+decodes with is in `spec_schema`), and every consistency rule a spec must satisfy (known
+units, decimal strings, grade bands stricter than the pharmacopoeia limits, a catch-all lowest
+band, the basis of every content limit, a citation for every figure and an explicit
+``verified`` flag on it, ...). Errors are `SpecError`, naming the file and the field. Must
+never read files itself: `catalogue` does the I/O and hands the parsed TOML in.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
-from msgspec import Meta, Struct
+from msgspec import Struct
 
 from grading import units
+from grading.spec_schema import (
+    RawContaminantFile,
+    RawHerbSpec,
+    RawLimit,
+)
 from grading.units import Basis
 
-ParamName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,47}\Z")]
-Code = Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9]{1,11}\Z")]
-GradeName = Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9]{0,3}\Z")]
-Text = Annotated[str, Meta(min_length=1, max_length=300)]
-SourceKey = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,47}\Z")]
-Citation = Annotated[str, Meta(min_length=1, max_length=600)]
-DecimalText = Annotated[str, Meta(min_length=1, max_length=24)]
 ParamKind = Literal["quality", "physical", "contaminant"]
 
 REJECT = "REJECT"  # the grade of a lot that fails a limit; never a band name, never tradable
@@ -43,95 +40,6 @@ class SpecError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Raw file schema (what the TOML must look like)
-# ---------------------------------------------------------------------------------------------
-
-
-class RawParameter(Struct, kw_only=True, forbid_unknown_fields=True):
-    name: ParamName
-    label: Text
-    unit: Text
-    method: Text
-    min: DecimalText | None = None
-    max: DecimalText | None = None
-    basis: Basis | None = None  # required for quality parameters, refused for physical ones
-    source: SourceKey | None = None  # a key of the file's [sources]
-    verified: bool | None = None  # required where there is a figure (min or max)
-    note: Text | None = None
-    required: bool = True
-    physical: bool = False
-
-
-class RawBand(Struct, kw_only=True, forbid_unknown_fields=True):
-    grade: GradeName
-    # Values are checked one by one (`_dec`) so that an error can name the key: msgspec
-    # reports dict keys only as "[...]".
-    min: dict[str, object] = {}
-    max: dict[str, object] = {}
-    source: SourceKey | None = None
-    verified: bool | None = None  # required where the band has conditions
-    note: Text | None = None
-
-
-class RawClass(Struct, kw_only=True, forbid_unknown_fields=True):
-    name: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,16}\Z")]
-    min: DecimalText | None = None
-    max: DecimalText | None = None
-    source: SourceKey | None = None
-    verified: bool | None = None  # required where the class has an edge (min or max)
-    note: Text | None = None
-
-
-class RawPhysical(Struct, kw_only=True, forbid_unknown_fields=True):
-    parameter: ParamName
-    classes: list[RawClass]
-
-
-class RawHerbSpec(Struct, kw_only=True, forbid_unknown_fields=True):
-    code: Code
-    product: Code
-    name_vi: Text
-    name_latin: Text
-    plant_part: Text
-    unit: Literal["kg"] = "kg"
-    tick_vnd: Annotated[int, Meta(gt=0)]
-    gtin_item: Annotated[int, Meta(ge=1, le=99999)]
-    valuation: ParamName
-    contaminant_profile: ParamName
-    # The parameter that holds the sample's water content: the lab's moisture result converts
-    # a content between the as-is and the dried basis.
-    moisture: ParamName | None = None
-    sources: dict[SourceKey, Citation]
-    parameters: list[RawParameter]
-    grades: list[RawBand]
-    physical: RawPhysical | None = None
-
-
-class RawContaminant(Struct, kw_only=True, forbid_unknown_fields=True):
-    label: Text
-    unit: Text
-    method: Text
-    required: bool = True
-
-
-class RawLimit(Struct, kw_only=True, forbid_unknown_fields=True):
-    """One contaminant limit of a profile: ``{ max = "5", basis = "as_is", source = "...",
-    verified = true }``."""
-
-    max: object  # checked by `_dec`, so that a float names the field
-    basis: Basis
-    source: SourceKey | None = None
-    verified: bool
-    note: Text | None = None
-
-
-class RawContaminantFile(Struct, kw_only=True, forbid_unknown_fields=True):
-    sources: dict[SourceKey, Citation]
-    contaminants: dict[ParamName, RawContaminant]
-    profiles: dict[str, dict[str, dict[str, object]]]  # each limit converted to `RawLimit`
-
-
-# ---------------------------------------------------------------------------------------------
 # Validated specification (what the rest of grading uses)
 # ---------------------------------------------------------------------------------------------
 
@@ -140,9 +48,9 @@ class ParamSpec(Struct, frozen=True, kw_only=True):
     """One assay parameter: unit, method and the pharmacopoeia limit (None where there is
     none). A lot outside ``min``/``max`` is rejected. ``basis`` says whether the limit (and
     any band condition on this parameter) refers to the sample as received (``"as_is"``) or
-    to its dry matter (``"dried"``); None for physical parameters. ``source`` is the full
-    citation of the document the figure comes from; ``verified`` is False for a figure that
-    no checked source confirms."""
+    to its dry matter (``"dried"``); None for physical parameters. ``source`` names the
+    document the figure comes from (a key of `HerbSpec.sources`); ``verified`` is False for
+    a figure that no checked source confirms."""
 
     name: str
     label: str
@@ -153,7 +61,7 @@ class ParamSpec(Struct, frozen=True, kw_only=True):
     max: Decimal | None = None
     required: bool = True
     basis: Basis | None = None
-    source: str | None = None
+    source: str | None = None  # a key of `HerbSpec.sources`
     verified: bool = True
     note: str | None = None
 
@@ -199,13 +107,16 @@ class HerbSpec(Struct, frozen=True, kw_only=True):
     tick_vnd: int
     gtin_item: int
     valuation: str
+    contaminant_profile: str
     parameters: dict[str, ParamSpec]
     grades: tuple[GradeBand, ...]
     physical: PhysicalGrading | None
     contaminants: dict[str, dict[str, ParamSpec]]  # destination -> parameter -> limit
     known_contaminants: dict[str, ParamSpec]  # every defined contaminant, without limits
     moisture: str | None  # the water parameter used to convert between as-is and dried
-    sources: dict[str, str]  # key -> citation of a document a quality officer can open
+    # key -> citation of a document a quality officer can open: the herb file's own and those
+    # its contaminant limits cite
+    sources: dict[str, str]
     # Every figure no checked source confirms: "parameters.<name>", "grades.<grade>",
     # "physical.<class>", "contaminants.<destination>.<name>".
     unverified: tuple[str, ...]
@@ -259,16 +170,24 @@ def _figure(file: str, field: str, sources: dict[str, str], source: str | None,
                         "this figure: verified = true or verified = false")
     if verified and source is None:
         raise SpecError(file, f"{field}.source", "a verified figure must name its source")
-    return (None if source is None else sources[source]), verified
+    return source, verified
 
 
 Profiles = dict[str, dict[str, dict[str, ParamSpec]]]
 
 
-def validate_contaminants(raw: object, file: str) -> Profiles:
-    """Validate the contaminant file; returns profile -> destination -> parameter -> limit.
-    The profile ``"*"`` holds every defined contaminant without a limit (accepted, not
-    checked, where a product's own profile does not list it)."""
+class Contaminants(Struct, frozen=True, kw_only=True):
+    """The validated contaminant file: ``profiles`` is profile -> destination -> parameter ->
+    limit; the profile ``"*"`` holds every defined contaminant without a limit (accepted, not
+    checked, where a product's own profile does not list it). ``sources`` are the citations
+    the limits name."""
+
+    profiles: Profiles
+    sources: dict[str, str]
+
+
+def validate_contaminants(raw: object, file: str) -> Contaminants:
+    """Validate the contaminant file (see `Contaminants`)."""
     data = _convert(raw, RawContaminantFile, file)
     assert isinstance(data, RawContaminantFile)
     defs = {}
@@ -306,11 +225,12 @@ def validate_contaminants(raw: object, file: str) -> Profiles:
                         kind="contaminant", required=False)
         for name, (c, unit) in defs.items()
     }}
-    return profiles
+    return Contaminants(profiles=profiles, sources=dict(data.sources))
 
 
-def validate_spec(raw: object, file: str, profiles: Profiles) -> HerbSpec:
+def validate_spec(raw: object, file: str, contaminant_file: Contaminants) -> HerbSpec:
     """Validate one herb file's parsed TOML against the schema and the consistency rules."""
+    profiles = contaminant_file.profiles
     data = _convert(raw, RawHerbSpec, file)
     assert isinstance(data, RawHerbSpec)
     params: dict[str, ParamSpec] = {}
@@ -356,6 +276,12 @@ def validate_spec(raw: object, file: str, profiles: Profiles) -> HerbSpec:
         if name in profiles["*"]["*"]:
             raise SpecError(file, f"parameters[{i}].name", f"{name!r} is a contaminant")
     _validate_moisture(data, params, contaminants, file)
+    sources = dict(data.sources)
+    for key in (c.source for lims in contaminants.values() for c in lims.values()):
+        if key is not None and sources.setdefault(key, contaminant_file.sources[key]) != \
+                contaminant_file.sources[key]:
+            raise SpecError(file, f"sources.{key}", "this key cites another document in "
+                            "contaminants.toml; use another key")
     unverified = (
         *(f"parameters.{n}" for n, p in params.items() if not p.verified),
         *(f"grades.{b.grade}" for b in grades if not b.verified),
@@ -367,9 +293,10 @@ def validate_spec(raw: object, file: str, profiles: Profiles) -> HerbSpec:
         id=f"{data.code}-{data.product}", code=data.code, product=data.product,
         name_vi=data.name_vi, name_latin=data.name_latin, plant_part=data.plant_part,
         unit=data.unit, tick_vnd=data.tick_vnd, gtin_item=data.gtin_item,
-        valuation=data.valuation, parameters=params, grades=grades, physical=physical,
+        valuation=data.valuation, contaminant_profile=data.contaminant_profile,
+        parameters=params, grades=grades, physical=physical,
         contaminants=contaminants, known_contaminants=profiles["*"]["*"],
-        moisture=data.moisture, sources=dict(data.sources), unverified=unverified, file=file,
+        moisture=data.moisture, sources=sources, unverified=unverified, file=file,
     )
 
 
@@ -418,15 +345,14 @@ def _validate_bands(
                 if side == "max" and p.max is not None and v > p.max:
                     raise SpecError(file, ff, f"band max {v} is above the limit max {p.max}")
                 out[name] = v
+        if i == len(data.grades) - 1 and (lows or highs):
+            raise SpecError(file, f, "the lowest band must have no conditions, so that every "
+                            "lot passing the limits gets a grade")
         citation, verified = (None, True)
         if lows or highs or b.source is not None or b.verified is not None:
             citation, verified = _figure(file, f, data.sources, b.source, b.verified)
         bands.append(GradeBand(grade=b.grade, min=lows, max=highs, source=citation,
                                verified=verified, note=b.note))
-    if bands[-1].min or bands[-1].max:
-        raise SpecError(file, f"grades[{len(bands) - 1}]",
-                        "the lowest band must have no conditions, so that every lot passing "
-                        "the limits gets a grade")
     return tuple(bands)
 
 

@@ -3,8 +3,9 @@
 Owns: turning a lab's value string into a `decimal.Decimal` (never a float), the small
 vocabulary of units the specs may use, their aliases, exact conversions between mass
 fractions (%, mg/kg, µg/kg), and the conversion of a content between the as-is basis (the
-sample as received) and the dried basis (its dry matter). Must never accept floats, exponents, signs, NaN or decimal commas:
-a lab value that is not a plain non-negative decimal is an error, not a guess.
+sample as received) and the dried basis (its dry matter). Must never accept floats,
+exponents, signs, NaN or decimal commas: a lab value that is not a plain non-negative decimal
+is an error, not a guess.
 """
 
 from __future__ import annotations
