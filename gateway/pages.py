@@ -91,7 +91,8 @@ async def trace_page(request: web.Request, gw: Gateway, who: Any) -> web.Respons
     g = d["grade"]
     grade = "–" if g is None else (
         f"{escape(g['grade'])} ({escape(g['active_parameter'])} {escape(g['active_content'])}, "
-        f"{escape(g['lab'])})")
+        f"{escape(g['lab'])})" + ("" if not g["unverified"] else
+        f"<br><small>chưa kiểm chứng / unverified: {escape(', '.join(g['unverified']))}</small>"))
     certs = "".join(f"<li>{escape(c['scheme'])} {escape(c['certificate_no'])} — "
                     f"{escape(c['issuer'])}</li>" for c in d["certifications"])
     sales = "".join(f"<tr><td>{escape(s['ts'])}</td><td class=n>{s['qty']}</td>"

@@ -1,4 +1,4 @@
-"""Grading and traceability (issue 3): herb catalogue, assays to grades, lots, trace codes.
+"""Grading and traceability: herb catalogue, assays to grades, lots, trace codes.
 
 Pure domain code that the engine and the gateway call; see docs/grading.md. The stable API:
 

@@ -65,14 +65,14 @@ def _read_toml(path: Path, name: str) -> dict[str, object]:
 def load_catalogue(specs_dir: Path | None = None) -> Catalogue:
     """Load and validate every spec under ``specs_dir`` (default: the packaged specs)."""
     root = SPECS_DIR if specs_dir is None else Path(specs_dir)
-    profiles = validate_contaminants(
+    contaminants = validate_contaminants(
         _read_toml(root / "contaminants.toml", "contaminants.toml"), "contaminants.toml"
     )
     files = sorted((root / "herbs").glob("*.toml"))
     if not files:
         raise SpecError(str(root / "herbs"), "$", "no herb specification files")
     specs = [
-        validate_spec(_read_toml(p, f"herbs/{p.name}"), f"herbs/{p.name}", profiles)
+        validate_spec(_read_toml(p, f"herbs/{p.name}"), f"herbs/{p.name}", contaminants)
         for p in files
     ]
     return Catalogue(specs)

@@ -1,28 +1,29 @@
-"""Grade specifications: the shape of a herb's TOML file and its validation.
+"""Grade specifications: the validated specification and its consistency rules.
 
-Owns: the raw file schema (decoded with msgspec so that a wrong type fails with a path such as
-``$.parameters[1].min``), the validated, immutable `HerbSpec` the rest of `grading` uses, and
-every consistency rule a spec must satisfy (known units, decimal strings, grade bands stricter
-than the pharmacopoeia limits, a catch-all lowest band, ...). Errors are `SpecError`, naming
-the file and the field. Must never read files itself: `catalogue` does the I/O and hands the
-parsed TOML in.
+Owns: the validated, immutable `HerbSpec` the rest of `grading` uses (the raw file schema it
+decodes with is in `spec_schema`), and every consistency rule a spec must satisfy (known
+units, decimal strings, grade bands stricter than the pharmacopoeia limits, a catch-all lowest
+band, the basis of every content limit, a citation for every figure and an explicit
+``verified`` flag on it, ...). Errors are `SpecError`, naming the file and the field. Must
+never read files itself: `catalogue` does the I/O and hands the parsed TOML in.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
-from msgspec import Meta, Struct
+from msgspec import Struct
 
 from grading import units
+from grading.spec_schema import (
+    RawContaminantFile,
+    RawHerbSpec,
+    RawLimit,
+)
+from grading.units import Basis
 
-ParamName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,47}\Z")]
-Code = Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9]{1,11}\Z")]
-GradeName = Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9]{0,3}\Z")]
-Text = Annotated[str, Meta(min_length=1, max_length=300)]
-DecimalText = Annotated[str, Meta(min_length=1, max_length=24)]
 ParamKind = Literal["quality", "physical", "contaminant"]
 
 REJECT = "REJECT"  # the grade of a lot that fails a limit; never a band name, never tradable
@@ -39,79 +40,17 @@ class SpecError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Raw file schema (what the TOML must look like)
-# ---------------------------------------------------------------------------------------------
-
-
-class RawParameter(Struct, kw_only=True, forbid_unknown_fields=True):
-    name: ParamName
-    label: Text
-    unit: Text
-    method: Text
-    min: DecimalText | None = None
-    max: DecimalText | None = None
-    required: bool = True
-    physical: bool = False
-
-
-class RawBand(Struct, kw_only=True, forbid_unknown_fields=True):
-    grade: GradeName
-    # Values are checked one by one (`_dec`) so that an error can name the key: msgspec
-    # reports dict keys only as "[...]".
-    min: dict[str, object] = {}
-    max: dict[str, object] = {}
-
-
-class RawClass(Struct, kw_only=True, forbid_unknown_fields=True):
-    name: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,16}\Z")]
-    min: DecimalText | None = None
-    max: DecimalText | None = None
-
-
-class RawPhysical(Struct, kw_only=True, forbid_unknown_fields=True):
-    parameter: ParamName
-    classes: list[RawClass]
-
-
-class RawHerbSpec(Struct, kw_only=True, forbid_unknown_fields=True):
-    code: Code
-    product: Code
-    name_vi: Text
-    name_latin: Text
-    plant_part: Text
-    unit: Literal["kg"] = "kg"
-    tick_vnd: Annotated[int, Meta(gt=0)]
-    gtin_item: Annotated[int, Meta(ge=1, le=99999)]
-    valuation: ParamName
-    contaminant_profile: ParamName
-    sources: list[Text]
-    unsourced: list[Text] = []
-    parameters: list[RawParameter]
-    grades: list[RawBand]
-    physical: RawPhysical | None = None
-
-
-class RawContaminant(Struct, kw_only=True, forbid_unknown_fields=True):
-    label: Text
-    unit: Text
-    method: Text
-    required: bool = True
-
-
-class RawContaminantFile(Struct, kw_only=True, forbid_unknown_fields=True):
-    sources: list[Text]
-    contaminants: dict[ParamName, RawContaminant]
-    profiles: dict[str, dict[str, dict[str, object]]]  # values checked by `_dec`
-
-
-# ---------------------------------------------------------------------------------------------
 # Validated specification (what the rest of grading uses)
 # ---------------------------------------------------------------------------------------------
 
 
 class ParamSpec(Struct, frozen=True, kw_only=True):
     """One assay parameter: unit, method and the pharmacopoeia limit (None where there is
-    none). A lot outside ``min``/``max`` is rejected."""
+    none). A lot outside ``min``/``max`` is rejected. ``basis`` says whether the limit (and
+    any band condition on this parameter) refers to the sample as received (``"as_is"``) or
+    to its dry matter (``"dried"``); None for physical parameters. ``source`` names the
+    document the figure comes from (a key of `HerbSpec.sources`); ``verified`` is False for
+    a figure that no checked source confirms."""
 
     name: str
     label: str
@@ -121,20 +60,31 @@ class ParamSpec(Struct, frozen=True, kw_only=True):
     min: Decimal | None = None
     max: Decimal | None = None
     required: bool = True
+    basis: Basis | None = None
+    source: str | None = None  # a key of `HerbSpec.sources`
+    verified: bool = True
+    note: str | None = None
 
 
 class GradeBand(Struct, frozen=True, kw_only=True):
-    """A commercial grade above the limits: every ``min`` and ``max`` must hold."""
+    """A commercial grade above the limits: every ``min`` and ``max`` must hold (each in
+    its parameter's unit and basis)."""
 
     grade: str
     min: dict[str, Decimal] = {}
     max: dict[str, Decimal] = {}
+    source: str | None = None
+    verified: bool = True
+    note: str | None = None
 
 
 class PhysicalClass(Struct, frozen=True, kw_only=True):
     name: str
     min: Decimal | None = None
     max: Decimal | None = None
+    source: str | None = None
+    verified: bool = True
+    note: str | None = None
 
 
 class PhysicalGrading(Struct, frozen=True, kw_only=True):
@@ -157,13 +107,19 @@ class HerbSpec(Struct, frozen=True, kw_only=True):
     tick_vnd: int
     gtin_item: int
     valuation: str
+    contaminant_profile: str
     parameters: dict[str, ParamSpec]
     grades: tuple[GradeBand, ...]
     physical: PhysicalGrading | None
     contaminants: dict[str, dict[str, ParamSpec]]  # destination -> parameter -> limit
     known_contaminants: dict[str, ParamSpec]  # every defined contaminant, without limits
-    sources: tuple[str, ...]
-    unsourced: tuple[str, ...]
+    moisture: str | None  # the water parameter used to convert between as-is and dried
+    # key -> citation of a document a quality officer can open: the herb file's own and those
+    # its contaminant limits cite
+    sources: dict[str, str]
+    # Every figure no checked source confirms: "parameters.<name>", "grades.<grade>",
+    # "physical.<class>", "contaminants.<destination>.<name>".
+    unverified: tuple[str, ...]
     file: str
 
     @property
@@ -189,24 +145,49 @@ def _unit(file: str, field: str, text: str) -> str:
         raise SpecError(file, field, str(exc)) from None
 
 
-def _convert(raw: object, typ: type, file: str) -> object:
+def _convert(raw: object, typ: type, file: str, prefix: str = "") -> object:
     try:
         return msgspec.convert(raw, typ)
     except msgspec.ValidationError as exc:
         # msgspec says "Expected `str`, got `float` - at `$.parameters[0].min`"
         text = str(exc)
         msg, _, path = text.partition(" - at ")
-        path = path.strip("`").removeprefix("$.") or "$"
-        raise SpecError(file, path, msg) from None
+        path = path.strip("`").removeprefix("$").removeprefix(".")
+        field = ".".join(p for p in (prefix, path) if p) or "$"
+        raise SpecError(file, field, msg) from None
+
+
+def _figure(file: str, field: str, sources: dict[str, str], source: str | None,
+            verified: bool | None) -> tuple[str | None, bool]:
+    """The citation and verification of one figure (a limit, a band, a class edge): every
+    figure says explicitly whether a checked source confirms it, and a confirmed one names
+    the document."""
+    if source is not None and source not in sources:
+        raise SpecError(file, f"{field}.source", f"unknown source {source!r}; this file cites "
+                        f"{', '.join(sources) or 'nothing'}")
+    if verified is None:
+        raise SpecError(file, f"{field}.verified", "say whether a checked source confirms "
+                        "this figure: verified = true or verified = false")
+    if verified and source is None:
+        raise SpecError(file, f"{field}.source", "a verified figure must name its source")
+    return source, verified
 
 
 Profiles = dict[str, dict[str, dict[str, ParamSpec]]]
 
 
-def validate_contaminants(raw: object, file: str) -> Profiles:
-    """Validate the contaminant file; returns profile -> destination -> parameter -> limit.
-    The profile ``"*"`` holds every defined contaminant without a limit (accepted, not
-    checked, where a product's own profile does not list it)."""
+class Contaminants(Struct, frozen=True, kw_only=True):
+    """The validated contaminant file: ``profiles`` is profile -> destination -> parameter ->
+    limit; the profile ``"*"`` holds every defined contaminant without a limit (accepted, not
+    checked, where a product's own profile does not list it). ``sources`` are the citations
+    the limits name."""
+
+    profiles: Profiles
+    sources: dict[str, str]
+
+
+def validate_contaminants(raw: object, file: str) -> Contaminants:
+    """Validate the contaminant file (see `Contaminants`)."""
     data = _convert(raw, RawContaminantFile, file)
     assert isinstance(data, RawContaminantFile)
     defs = {}
@@ -219,14 +200,22 @@ def validate_contaminants(raw: object, file: str) -> Profiles:
         profiles[pname] = {}
         for dest, limits in dests.items():
             out: dict[str, ParamSpec] = {}
-            for cname, text in limits.items():
+            for cname, table in limits.items():
                 field = f"profiles.{pname}.{dest}.{cname}"
                 if cname not in defs:
                     raise SpecError(file, field, f"unknown contaminant {cname!r}")
+                if not isinstance(table, dict):
+                    raise SpecError(file, field, "expected a table such as { max = \"5\", "
+                                    "basis = \"as_is\", source = \"...\", verified = true }")
+                lim = _convert(table, RawLimit, file, field)
+                assert isinstance(lim, RawLimit)
+                citation, verified = _figure(file, field, data.sources, lim.source,
+                                             lim.verified)
                 c, unit = defs[cname]
                 out[cname] = ParamSpec(
                     name=cname, label=c.label, unit=unit, method=c.method, kind="contaminant",
-                    max=_dec(file, field, text), required=c.required,
+                    max=_dec(file, f"{field}.max", lim.max), required=c.required,
+                    basis=lim.basis, source=citation, verified=verified, note=lim.note,
                 )
             profiles[pname][dest] = out
     if "*" in profiles:
@@ -236,11 +225,12 @@ def validate_contaminants(raw: object, file: str) -> Profiles:
                         kind="contaminant", required=False)
         for name, (c, unit) in defs.items()
     }}
-    return profiles
+    return Contaminants(profiles=profiles, sources=dict(data.sources))
 
 
-def validate_spec(raw: object, file: str, profiles: Profiles) -> HerbSpec:
+def validate_spec(raw: object, file: str, contaminant_file: Contaminants) -> HerbSpec:
     """Validate one herb file's parsed TOML against the schema and the consistency rules."""
+    profiles = contaminant_file.profiles
     data = _convert(raw, RawHerbSpec, file)
     assert isinstance(data, RawHerbSpec)
     params: dict[str, ParamSpec] = {}
@@ -252,9 +242,18 @@ def validate_spec(raw: object, file: str, profiles: Profiles) -> HerbSpec:
         hi = None if p.max is None else _dec(file, f"{f}.max", p.max)
         if lo is not None and hi is not None and lo > hi:
             raise SpecError(file, f"{f}.min", f"min {lo} is above max {hi}")
+        if p.physical and p.basis is not None:
+            raise SpecError(file, f"{f}.basis", "a physical parameter has no as-is/dried basis")
+        if not p.physical and p.basis is None:
+            raise SpecError(file, f"{f}.basis", "say which basis the limit is stated on: "
+                            "basis = \"as_is\" or basis = \"dried\"")
+        citation, verified = (None, True)
+        if lo is not None or hi is not None or p.source is not None or p.verified is not None:
+            citation, verified = _figure(file, f, data.sources, p.source, p.verified)
         params[p.name] = ParamSpec(
             name=p.name, label=p.label, unit=_unit(file, f"{f}.unit", p.unit), method=p.method,
             kind="physical" if p.physical else "quality", min=lo, max=hi, required=p.required,
+            basis=p.basis, source=citation, verified=verified, note=p.note,
         )
     if not params:
         raise SpecError(file, "parameters", "a spec needs at least one parameter")
@@ -276,15 +275,47 @@ def validate_spec(raw: object, file: str, profiles: Profiles) -> HerbSpec:
     for i, name in enumerate(params):
         if name in profiles["*"]["*"]:
             raise SpecError(file, f"parameters[{i}].name", f"{name!r} is a contaminant")
+    _validate_moisture(data, params, contaminants, file)
+    sources = dict(data.sources)
+    for key in (c.source for lims in contaminants.values() for c in lims.values()):
+        if key is not None and sources.setdefault(key, contaminant_file.sources[key]) != \
+                contaminant_file.sources[key]:
+            raise SpecError(file, f"sources.{key}", "this key cites another document in "
+                            "contaminants.toml; use another key")
+    unverified = (
+        *(f"parameters.{n}" for n, p in params.items() if not p.verified),
+        *(f"grades.{b.grade}" for b in grades if not b.verified),
+        *(f"physical.{c.name}" for c in (physical.classes if physical else ()) if not c.verified),
+        *(f"contaminants.{d}.{n}" for d, lims in contaminants.items()
+          for n, p in lims.items() if not p.verified),
+    )
     return HerbSpec(
         id=f"{data.code}-{data.product}", code=data.code, product=data.product,
         name_vi=data.name_vi, name_latin=data.name_latin, plant_part=data.plant_part,
         unit=data.unit, tick_vnd=data.tick_vnd, gtin_item=data.gtin_item,
-        valuation=data.valuation, parameters=params, grades=grades, physical=physical,
+        valuation=data.valuation, contaminant_profile=data.contaminant_profile,
+        parameters=params, grades=grades, physical=physical,
         contaminants=contaminants, known_contaminants=profiles["*"]["*"],
-        sources=tuple(data.sources),
-        unsourced=tuple(data.unsourced), file=file,
+        moisture=data.moisture, sources=sources, unverified=unverified, file=file,
     )
+
+
+def _validate_moisture(data: RawHerbSpec, params: dict[str, ParamSpec],
+                       contaminants: dict[str, dict[str, ParamSpec]], file: str) -> None:
+    """A limit on the dried basis needs the lab's water content to be comparable with an
+    as-is result, so such a spec must name its water parameter (an as-is mass fraction)."""
+    if data.moisture is not None:
+        m = params.get(data.moisture)
+        if m is None or m.kind != "quality" or m.unit != units.PERCENT or m.basis != "as_is":
+            raise SpecError(file, "moisture", f"{data.moisture!r} is not a water content of "
+                            "this spec (a quality parameter in % on the as-is basis)")
+        return
+    dried = [n for n, p in params.items() if p.basis == "dried"]
+    dried += [f"{d}.{n}" for d, lims in contaminants.items()
+              for n, p in lims.items() if p.basis == "dried"]
+    if dried:
+        raise SpecError(file, "moisture", f"limits on the dried basis ({', '.join(dried)}) "
+                        "need the water parameter named: moisture = \"<parameter>\"")
 
 
 def _validate_bands(
@@ -314,11 +345,14 @@ def _validate_bands(
                 if side == "max" and p.max is not None and v > p.max:
                     raise SpecError(file, ff, f"band max {v} is above the limit max {p.max}")
                 out[name] = v
-        bands.append(GradeBand(grade=b.grade, min=lows, max=highs))
-    if bands[-1].min or bands[-1].max:
-        raise SpecError(file, f"grades[{len(bands) - 1}]",
-                        "the lowest band must have no conditions, so that every lot passing "
-                        "the limits gets a grade")
+        if i == len(data.grades) - 1 and (lows or highs):
+            raise SpecError(file, f, "the lowest band must have no conditions, so that every "
+                            "lot passing the limits gets a grade")
+        citation, verified = (None, True)
+        if lows or highs or b.source is not None or b.verified is not None:
+            citation, verified = _figure(file, f, data.sources, b.source, b.verified)
+        bands.append(GradeBand(grade=b.grade, min=lows, max=highs, source=citation,
+                               verified=verified, note=b.note))
     return tuple(bands)
 
 
@@ -338,5 +372,9 @@ def _validate_physical(
         f = f"physical.classes[{i}]"
         lo = None if c.min is None else _dec(file, f"{f}.min", c.min)
         hi = None if c.max is None else _dec(file, f"{f}.max", c.max)
-        classes.append(PhysicalClass(name=c.name, min=lo, max=hi))
+        citation, verified = (None, True)
+        if lo is not None or hi is not None or c.source is not None or c.verified is not None:
+            citation, verified = _figure(file, f, data.sources, c.source, c.verified)
+        classes.append(PhysicalClass(name=c.name, min=lo, max=hi, source=citation,
+                                     verified=verified, note=c.note))
     return PhysicalGrading(parameter=p.name, classes=tuple(classes))

@@ -1,15 +1,18 @@
 """Decimal parsing and unit checking for assay values.
 
 Owns: turning a lab's value string into a `decimal.Decimal` (never a float), the small
-vocabulary of units the specs may use, their aliases, and exact conversions between mass
-fractions (%, mg/kg, µg/kg). Must never accept floats, exponents, signs, NaN or decimal commas:
-a lab value that is not a plain non-negative decimal is an error, not a guess.
+vocabulary of units the specs may use, their aliases, exact conversions between mass
+fractions (%, mg/kg, µg/kg), and the conversion of a content between the as-is basis (the
+sample as received) and the dried basis (its dry matter). Must never accept floats,
+exponents, signs, NaN or decimal commas: a lab value that is not a plain non-negative decimal
+is an error, not a guess.
 """
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from typing import Literal
 
 # A plain non-negative decimal: at most 12 integer digits and 9 fraction digits. No exponent,
 # so "1e3" cannot sneak in; no sign, since no assay quantity here is negative.
@@ -93,3 +96,37 @@ def convert(value: Decimal, from_unit: str, to_unit: str) -> Decimal:
         # for values of the size _DECIMAL_RE admits.
         return value * _MG_PER_KG_FACTOR[src] / _MG_PER_KG_FACTOR[dst]
     raise UnitError(f"cannot convert {src!r} to {dst!r}")
+
+
+# --- basis: as-is (the sample as the lab received it) or dried (its dry matter) ---------------
+
+Basis = Literal["as_is", "dried"]
+BASES: tuple[Basis, ...] = ("as_is", "dried")
+
+# One fixed context for the basis conversion, so that a caller's decimal context can never
+# change a grade: 28 significant digits (Python's default), banker's rounding of the one
+# inexact step (the division by the dry-matter fraction). No value is rounded to fewer digits
+# before it is compared with a limit.
+_BASIS_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN)
+_HUNDRED = Decimal(100)
+
+
+class BasisError(ValueError):
+    """A moisture content that leaves no dry matter (100 % or more)."""
+
+
+def convert_basis(value: Decimal, moisture_pct: Decimal, from_basis: Basis,
+                  to_basis: Basis) -> Decimal:
+    """Convert a content between the as-is and the dried basis, given the sample's water
+    content in % (the lab's own moisture result for the same sample):
+
+    dried = as-is × 100 / (100 − moisture);  as-is = dried × (100 − moisture) / 100.
+    """
+    if from_basis == to_basis:
+        return value
+    if moisture_pct >= _HUNDRED:
+        raise BasisError(f"moisture {moisture_pct} % leaves no dry matter to refer a content to")
+    dry_matter = _BASIS_CONTEXT.subtract(_HUNDRED, moisture_pct)
+    if to_basis == "dried":
+        return _BASIS_CONTEXT.divide(_BASIS_CONTEXT.multiply(value, _HUNDRED), dry_matter)
+    return _BASIS_CONTEXT.divide(_BASIS_CONTEXT.multiply(value, dry_matter), _HUNDRED)

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-from grading_data import ALL_SPECS, CLEAN, GRADE_B, GRADE_C
+from grading_data import ALL_SPECS, CLEAN, GRADE_A, GRADE_B, GRADE_C
 
 from grading.assay import AssayError, AssayResult, GradeDecision, grade_lot
 from grading.spec import REJECT
@@ -16,7 +16,9 @@ def test_every_band_of_every_herb(catalogue, assay, spec_id, grade, changes):
     assert d.grade == grade
     assert d.passed and d.failures == ()
     assert d.active_parameter == spec.valuation
-    assert d.active_content == d.values[spec.valuation]
+    # valuation prices a kg of the lot as traded: the lab's as-is content, not the dried one
+    reported = {**GRADE_A[spec_id], **changes.get(spec_id, {})}[spec.valuation]
+    assert d.active_content == Decimal(reported)
     assert isinstance(d.active_content, Decimal)
 
 
@@ -39,9 +41,10 @@ def test_each_quality_limit_of_each_herb_rejects(catalogue, assay, all_specs):
     for spec_id, param, bound in _reject_cases(all_specs):
         spec = catalogue.get(spec_id)
         p = spec.parameters[param]
-        # just outside the limit, at the last digit a lab reports
+        # just outside the limit, at the last digit a lab reports, on the limit's basis
         bad = p.min - Decimal("0.001") if bound == "min" else p.max + Decimal("0.001")
-        d = grade_lot(spec, assay(catalogue, spec_id, {param: str(bad)}), "domestic")
+        d = grade_lot(spec, assay(catalogue, spec_id, {param: str(bad)}, on_limit_basis=True),
+                      "domestic")
         assert d.grade == REJECT and not d.passed, (spec_id, param)
         assert d.decided_by == param
         (f,) = d.failures
@@ -56,8 +59,9 @@ def test_values_exactly_at_the_limit_pass(catalogue, assay, spec_id):
     spec = catalogue.get(spec_id)
     at_limit = {n: str(p.min if p.min is not None else p.max)
                 for n, p in spec.parameters.items() if p.min is not None or p.max is not None}
-    d = grade_lot(spec, assay(catalogue, spec_id, at_limit), "domestic")
+    d = grade_lot(spec, assay(catalogue, spec_id, at_limit, on_limit_basis=True), "domestic")
     assert d.passed, d.failures
+    assert all(d.values[n] == Decimal(v) for n, v in at_limit.items())
 
 
 @pytest.mark.parametrize("contaminant,value", [
@@ -122,7 +126,7 @@ def test_decided_by_names_what_held_the_lot_back(catalogue, assay):
 
 @pytest.mark.parametrize("roots,cls", [
     ("18", "20-head"), ("20", "20-head"), ("21", "30-head"), ("60", "60-head"),
-    ("119", "120-head"), ("200", "small"),
+    ("119", "120-head"), ("121", "160-head"), ("200", "200-head"), ("201", "small"),
 ])
 def test_tamthat_head_count_classes(catalogue, assay, roots, cls):
     spec = catalogue.get("TAMTHAT-ROOT")
@@ -162,7 +166,8 @@ def test_units_are_converted_exactly(catalogue, assay):
 def test_a_mass_fraction_can_be_given_in_mg_per_kg(catalogue, assay):
     spec = catalogue.get("DUONGQUY-ROOT")
     results = [r for r in assay(catalogue, spec.id) if r.parameter != "ferulic_acid_pct"]
-    results.append(AssayResult(parameter="ferulic_acid_pct", value="495", unit="mg/kg"))
+    results.append(AssayResult(parameter="ferulic_acid_pct", value="495", unit="mg/kg",
+                               basis="dried"))
     d = grade_lot(spec, results, "domestic")
     assert d.grade == REJECT and d.failures[0].measured == Decimal("0.0495")
 
@@ -213,7 +218,8 @@ def test_decision_encodes_decimals_as_strings(catalogue, assay):
 def test_no_float_arithmetic_at_the_boundary(catalogue, assay):
     # 0.1 + 0.2 != 0.3 in binary floats; our limits compare decimals exactly
     spec = catalogue.get("CATCANH-ROOT")
-    d = grade_lot(spec, assay(catalogue, spec.id, {"platycodin_d_pct": "0.10"}), "domestic")
+    d = grade_lot(spec, assay(catalogue, spec.id, {"platycodin_d_pct": "0.10"},
+                              on_limit_basis=True), "domestic")
     assert d.passed and d.values["platycodin_d_pct"] == Decimal("0.1")
 
 

@@ -17,12 +17,17 @@ def test_catalogue_loads_every_herb(catalogue):
     assert [s.id for s in catalogue.by_code("QUE")] == ["QUE-BARK", "QUE-OIL"]
 
 
-def test_issue_reference_figures(catalogue):
+def test_checked_reference_figures(catalogue):
     def lim(spec_id, param):
         p = catalogue.get(spec_id).parameters[param]
         return p.min if p.min is not None else p.max
 
-    assert lim("QUE-OIL", "cinnamaldehyde_pct") == Decimal("75")
+    assert lim("QUE-OIL", "cinnamaldehyde_pct") == Decimal("75.0")
+    assert lim("QUE-BARK", "cinnamaldehyde_pct") == Decimal("1.5")
+    assert lim("QUE-BARK", "essential_oil_pct") == Decimal("1.2")
+    assert lim("QUE-BARK", "moisture_pct") == Decimal("15.0")
+    assert lim("QUE-BARK", "total_ash_pct") == Decimal("5.0")
+    assert lim("DUONGQUY-ROOT", "acid_insoluble_ash_pct") == Decimal("2.0")
     assert lim("DUONGQUY-ROOT", "ferulic_acid_pct") == Decimal("0.050")
     assert lim("DUONGQUY-ROOT", "moisture_pct") == Decimal("15.0")
     assert lim("DUONGQUY-ROOT", "total_ash_pct") == Decimal("7.0")
@@ -35,12 +40,12 @@ def test_issue_reference_figures(catalogue):
         "aflatoxin_b1_ug_kg": 5, "aflatoxin_total_ug_kg": 10, "so2_mg_kg": 150}
 
 
-def test_every_spec_cites_sources_and_marks_unsourced_values(catalogue):
+def test_every_spec_cites_sources_and_marks_unverified_values(catalogue):
     for spec in catalogue:
         assert spec.sources, spec.id
-        assert spec.unsourced, spec.id  # all our commercial bands are placeholders
+        assert any(u.startswith("grades.") for u in spec.unverified), spec.id  # placeholders
         text = (SPECS_DIR / spec.file).read_text(encoding="utf-8")
-        assert "Sources:" in text and "UNSOURCED" in text, spec.file
+        assert "Sources" in text and "Unverified" in text, spec.file
         assert spec.name_vi and spec.name_latin and spec.plant_part
         assert spec.grades[-1].min == {} and spec.grades[-1].max == {}
         assert REJECT not in spec.grade_names
@@ -115,10 +120,20 @@ def test_broken_spec_names_file_and_field(specs, file, old, new, field, message)
 
 
 @pytest.mark.parametrize("old,new,field,message", [
-    ('pb_mg_kg = "5.0"', "pb_mg_kg = 5.0", "profiles.herbal_drug.eu.pb_mg_kg",
+    ('pb_mg_kg = { max = "5.0"', "pb_mg_kg = { max = 5.0", "profiles.herbal_drug.eu.pb_mg_kg.max",
      "expected a decimal string"),
-    ('hg_mg_kg = "0.1"', 'hg_mg_kg = "0.1"\nzn_mg_kg = "50"', "profiles.herbal_drug.eu.zn_mg_kg",
-     "unknown contaminant"),
+    ('pb_mg_kg = { max = "5.0", basis = "as_is", ', 'pb_mg_kg = "5.0"\nx = { ',
+     "profiles.herbal_drug.eu.pb_mg_kg", "expected a table"),
+    ('[profiles.herbal_drug.eu]\n', '[profiles.herbal_drug.eu]\nzn_mg_kg = { max = "50" }\n',
+     "profiles.herbal_drug.eu.zn_mg_kg", "unknown contaminant"),
+    ('pb_mg_kg = { max = "5.0", basis = "as_is"', 'pb_mg_kg = { max = "5.0", basis = "dry"',
+     "profiles.herbal_drug.eu.pb_mg_kg.basis", "Invalid enum value 'dry'"),
+    ('source = "ph_eur_1433", verified = false }', 'source = "ph_eur", verified = false }',
+     "profiles.herbal_drug.eu.pb_mg_kg.source", "unknown source 'ph_eur'"),
+    ('source = "chp_elements", verified = true }', 'verified = true }',
+     "profiles.herbal_drug.domestic.pb_mg_kg.source", "a verified figure must name its source"),
+    ('source = "ph_eur_1433", verified = false }', 'source = "ph_eur_1433" }',
+     "profiles.herbal_drug.eu.pb_mg_kg", "missing required field `verified`"),
     ('unit = "µg/kg"', 'unit = "ng/g"', "contaminants.aflatoxin_b1_ug_kg.unit", "unknown unit"),
 ])
 def test_broken_contaminant_file(specs, old, new, field, message):
