@@ -199,8 +199,8 @@ async def close_websockets(app: web.Application) -> None:
         return
     gw.closing = True
     clients = list(gw.clients)
-    for c in clients:
-        c.cut_off(GOING_AWAY, "server shutting down")
+    for c in clients:  # a stalled reader may hold shutdown this long, no longer
+        c.cut_off(GOING_AWAY, "server shutting down", min(gw.settings.ws_close_timeout_s, 5.0))
     for c in clients:
         if c.close_task is not None:
             await c.close_task
