@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from gateway.app import create_app
+from gateway.connections import connection_cap
+from gateway.serve import Running
+from gateway.serve import start as listen
 from tests.gateway.conftest import SYMBOL, Market, settings, start
 from tests.gateway.wsclient import recv, send
 
@@ -191,3 +198,115 @@ async def test_bad_tokens_in_the_auth_op_share_the_rest_limit_and_end_the_stream
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     finally:
         await m.client.close()
+
+
+# -- item 6: half-sent requests, connection floods ----------------------------------------------
+
+
+@asynccontextmanager
+async def serving(tmp_path: Any, **over: Any) -> AsyncIterator[Running]:
+    """The market as `herbx serve` listens: behind the connection guard, on a free port."""
+    s = settings(tmp_path, port=0, **over)
+    running = await listen(create_app(s), s)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def dial(srv: Running) -> Conn:
+    return await asyncio.open_connection("127.0.0.1", srv.port)
+
+
+async def get(conn: Conn, path: str = "/healthz") -> int:
+    """One whole GET on a kept-alive connection; the response's status."""
+    reader, writer = conn
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: herbx\r\n\r\n".encode())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    assert length is not None, head
+    await reader.readexactly(int(length.group(1)))
+    return int(head.split(b" ", 2)[1])
+
+
+async def until_closed(conn: Conn) -> bytes:
+    """Everything the server sends until it closes the connection (a generous guard turns a
+    connection left open into a failure)."""
+    try:
+        return await asyncio.wait_for(conn[0].read(), 10)
+    except ConnectionResetError:
+        return b""
+    except TimeoutError:
+        raise AssertionError("the server left the connection open") from None
+
+
+def hang_up(conns: list[Conn]) -> None:
+    for _, writer in conns:
+        writer.close()
+
+
+async def test_half_sent_requests_are_closed_after_the_header_timeout(tmp_path) -> None:
+    async with serving(tmp_path, header_timeout_s=0.3, keepalive_timeout_s=30) as srv:
+        silent = [await dial(srv) for _ in range(5)]  # connect, send nothing
+        half = [await dial(srv) for _ in range(15)]
+        for _, writer in half:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: herbx\r\nX-Slow: 1")  # never ends
+        kept = await dial(srv)
+        assert await get(kept) == 200
+        await asyncio.sleep(0.6)  # idle between requests: the keep-alive timeout's business
+        assert await get(kept) == 200
+        kept[1].write(b"GET /healthz HTTP/1.1\r\n")  # half of the next request
+        async with connect(f"ws://127.0.0.1:{srv.port}/ws") as ws:
+            await asyncio.sleep(0.6)  # a request being served is not timed by the guard
+            assert await until_pong(ws, 1) == []
+        for conn in [*silent, *half, kept]:
+            assert await until_closed(conn) == b""
+        assert srv.guard.timed_out == 21
+        fresh = await dial(srv)
+        assert await get(fresh) == 200
+        hang_up([*silent, *half, kept, fresh])
+
+
+async def test_an_idle_keep_alive_connection_is_closed(tmp_path) -> None:
+    async with serving(tmp_path, keepalive_timeout_s=0.3) as srv:
+        conn = await dial(srv)
+        assert await get(conn) == 200
+        assert await until_closed(conn) == b""
+        hang_up([conn])
+
+
+async def test_over_the_cap_new_connections_are_refused_and_the_open_ones_served(
+    tmp_path,
+) -> None:
+    async with serving(tmp_path, max_connections=6, header_timeout_s=30) as srv:
+        kept = await dial(srv)
+        assert await get(kept) == 200
+        held = [await dial(srv) for _ in range(5)]
+        for _, writer in held:
+            writer.write(b"GET /healthz HTTP/1.1\r\n")
+        async with asyncio.timeout(10):
+            while srv.guard.open < 6:  # the server has taken all six
+                await asyncio.sleep(0.01)
+        extra = [await dial(srv) for _ in range(10)]
+        for conn in extra:
+            answer = await until_closed(conn)
+            assert answer.startswith(b"HTTP/1.1 503 "), answer
+            assert b'"code":"too_many_connections"' in answer
+        assert srv.guard.refused == 10
+        assert await get(kept) == 200  # the server keeps serving the connections it has
+        hang_up(held)
+        async with asyncio.timeout(10):  # the closed ones free their places
+            while (status := await get(conn := await dial(srv))) == 503:
+                hang_up([conn])
+        assert status == 200
+        hang_up([kept, conn, *extra])
+
+
+def test_the_connection_cap_stays_under_the_descriptor_limit() -> None:
+    assert connection_cap(12_000, fd_soft_limit=1_024) == 768
+    assert connection_cap(12_000, fd_soft_limit=300) == 150
+    assert connection_cap(12_000, fd_soft_limit=1_048_576) == 12_000
+    assert connection_cap(100, fd_soft_limit=20_000) == 100
