@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from gateway.app import create_app
 from gateway.connections import connection_cap
 from gateway.serve import Running
-from gateway.serve import start as listen
+from gateway.serve import start as start_serving
 from tests.gateway.conftest import SYMBOL, Market, settings, start
 from tests.gateway.wsclient import recv, send
 
@@ -207,7 +207,7 @@ async def test_bad_tokens_in_the_auth_op_share_the_rest_limit_and_end_the_stream
 async def serving(tmp_path: Any, **over: Any) -> AsyncIterator[Running]:
     """The market as `herbx serve` listens: behind the connection guard, on a free port."""
     s = settings(tmp_path, port=0, **over)
-    running = await listen(create_app(s), s)
+    running = await start_serving(create_app(s), s)
     try:
         yield running
     finally:
