@@ -52,8 +52,11 @@ GOING_AWAY = 1001
 
 def create_app(settings: Settings, now_ns: Callable[[], int] = time.time_ns) -> web.Application:
     """``now_ns`` is the sequencer's clock (the only one the market sees); tests inject one."""
+    # keepalive_timeout reaches aiohttp's RequestHandler of every connection (also in tests);
+    # the header deadline and the connection cap are the listener's (gateway.connections)
     app = web.Application(middlewares=[error_middleware],
-                          client_max_size=settings.max_body_bytes)
+                          client_max_size=settings.max_body_bytes,
+                          handler_args={"keepalive_timeout": settings.keepalive_timeout_s})
     app[SETTINGS] = settings
     app[CLOCK] = now_ns
     app[TASKS] = []
@@ -199,8 +202,8 @@ async def close_websockets(app: web.Application) -> None:
         return
     gw.closing = True
     clients = list(gw.clients)
-    for c in clients:
-        c.cut_off(GOING_AWAY, "server shutting down")
+    for c in clients:  # a stalled reader may hold shutdown this long, no longer
+        c.cut_off(GOING_AWAY, "server shutting down", min(gw.settings.ws_close_timeout_s, 5.0))
     for c in clients:
         if c.close_task is not None:
             await c.close_task

@@ -81,7 +81,10 @@ def _settings(args: argparse.Namespace) -> object:
                     rate_per_s=args.rate_per_s, rate_burst=args.rate_burst,
                     conflate_ms=args.conflate_ms, redis_prefix=args.redis_prefix,
                     mode=getattr(args, "mode", "single"),
-                    order_retention_s=args.order_retention_s)
+                    order_retention_s=args.order_retention_s,
+                    max_connections=args.max_connections,
+                    header_timeout_s=args.header_timeout_s,
+                    keepalive_timeout_s=args.keepalive_timeout_s)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -190,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "many seconds; 0 = never")
         p.add_argument("--conflate-ms", type=int, default=_int_env("conflate_ms", 50),
                        help="book updates per instrument at most this often (0 = every change)")
+        p.add_argument("--max-connections", type=int, default=_int_env("max_connections", 12_000),
+                       help="open connections (HTTP and WebSocket) per process; over it 503")
+        p.add_argument("--header-timeout-s", type=float,
+                       default=float(_env("header_timeout_s", "10") or 10),
+                       help="seconds to send a whole request head before the socket is closed")
+        p.add_argument("--keepalive-timeout-s", type=float,
+                       default=float(_env("keepalive_timeout_s", "75") or 75),
+                       help="an idle keep-alive connection is closed after this many seconds")
         p.set_defaults(func=func)
         p.add_argument("--redis-prefix", default=_env("redis_prefix", "herbx"),
                        help="names of the Redis streams: <prefix>:commands, <prefix>:journal")

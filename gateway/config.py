@@ -35,9 +35,14 @@ class Settings:
     rate_burst: int = 400
     idempotency_keys: int = 10_000  # remembered Idempotency-Key responses (LRU)
     page_max: int = 1000  # the largest ?limit=
+    # connections (HTTP and WebSocket alike; see gateway.connections)
+    max_connections: int = 12_000  # open connections in this process; over it: 503 and close
+    header_timeout_s: float = 10.0  # to send a whole request head; then the socket is closed
+    keepalive_timeout_s: float = 75.0  # an idle keep-alive connection is closed after this
     # WebSocket
     ws_max_msg_bytes: int = 16 * 1024
     ws_send_buffer_bytes: int = 1 << 20  # unsent bytes per connection before it is cut off
+    ws_close_timeout_s: float = 10.0  # a closed client that does not answer is aborted after
     ws_max_subscriptions: int = 64
     ws_max_connections: int = 10_000  # open WebSockets in this process; over it: 503
     ws_max_per_peer: int = 2_000  # open WebSockets from one address; over it: 429

@@ -1,4 +1,8 @@
-"""`herbx serve`: run the market in one process until SIGINT or SIGTERM (uvloop if present)."""
+"""`herbx serve`: run the market in one process until SIGINT or SIGTERM (uvloop if present).
+
+The listening socket is opened here, behind the connection guard (`gateway.connections`:
+connection cap, request-head deadline); `start` is also what the tests of the guard use.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ import asyncio
 import logging
 import signal
 import sys
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.connections import Guard, listen
 from gateway.state import GATEWAY
 
 
@@ -36,13 +42,45 @@ def banner(app: web.Application, s: Settings) -> str:
     return "\n".join(lines)
 
 
-async def serve(s: Settings) -> None:
-    app = create_app(s)
+@dataclass
+class Running:
+    """A started market: the app's runner, the guarded listening socket and its guard."""
+
+    runner: web.AppRunner
+    listener: asyncio.Server
+    guard: Guard
+
+    @property
+    def port(self) -> int:
+        return int(self.listener.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        self.listener.close()  # no new connections; the runner then closes the open ones
+        try:
+            await self.runner.cleanup()
+        finally:
+            await self.listener.wait_closed()
+
+
+async def start(app: web.Application, s: Settings) -> Running:
+    """Start ``app`` on ``s.host:s.port`` behind the connection guard (port 0: any free one)."""
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, s.host, s.port)
-        await site.start()
+        assert runner.server is not None
+        listener, guard = await listen(runner.server, host=s.host, port=s.port,
+                                       max_connections=s.max_connections,
+                                       header_timeout_s=s.header_timeout_s)
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return Running(runner, listener, guard)
+
+
+async def serve(s: Settings) -> None:
+    app = create_app(s)
+    running = await start(app, s)
+    try:
         print(banner(app, s), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -51,7 +89,7 @@ async def serve(s: Settings) -> None:
         await stop.wait()
         print("herbx serve: shutting down (draining, committing, closing streams)", flush=True)
     finally:
-        await runner.cleanup()
+        await running.stop()
 
 
 def main(s: Settings) -> int:

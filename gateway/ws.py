@@ -2,13 +2,18 @@
 
 One `Client` per connection. Every message to it is a complete WebSocket frame, built once per
 message (server frames are unmasked, so one frame serves every subscriber) and written to the
-connection's transport without awaiting; the transport's write buffer is the connection's send
-buffer, bounded in bytes. When a client lets it grow past the bound it is cut off with close
-code 1008 and the reason ``slow consumer`` (it reconnects and resyncs from a snapshot), so a
-slow reader never delays the sequencer or anyone else. (docs/benchmarks.md: awaiting each
+connection's transport without awaiting while the transport keeps up. Behind a reader that
+does not, frames wait in the client's own backlog (a per-client task feeds them to the
+transport as it drains); the backlog is the connection's send buffer, bounded in bytes. When a
+client lets it grow past the bound, the backlog is dropped and the client is closed with code
+1008 and the reason ``slow consumer`` (it reconnects and resyncs from a snapshot): the close
+frame follows what is already in flight, so even a reader that stalled for seconds reads it,
+and a slow reader never delays the sequencer or anyone else. (docs/benchmarks.md: awaiting each
 client's send is what made aiohttp's fan-out slow; this is the websockets library's
-``broadcast`` discipline on aiohttp's server.) Limits: message size (aiohttp closes
-with 1009 above it), subscriptions per connection, the rate limit per participant or address.
+``broadcast`` discipline on aiohttp's server.) Limits: message size (aiohttp closes with 1009
+above it), JSON nesting (``bad_message``), subscriptions per connection, channels per message,
+the rate limit per participant or address, charged per channel a message names; failed token
+attempts are charged to the address like REST's.
 
 Protocol (JSON text frames; see docs/api.md): ``auth``, ``subscribe``, ``unsubscribe``,
 ``snapshot`` (re-request a book after a gap), ``order``, ``cancel``, ``replace``, ``bid``,
@@ -20,16 +25,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from typing import Any
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.abc import AbstractStreamWriter
 
 from gateway import api_orders
 from gateway.auth import Participant
 from gateway.bounds import Int
 from gateway.fanout import encode, text_frame
-from gateway.http import authenticate
+from gateway.http import authenticate, rate_limit
 from gateway.problems import Problem
 from gateway.schemas import OrderRequest, ReplaceRequest
 from gateway.state import GATEWAY, Gateway
@@ -46,14 +53,13 @@ PRIVATE = "orders"
 class Op(msgspec.Struct, kw_only=True):
     op: str
     req_id: Int | str | None = None
+    # decoded with the envelope so that a message is charged for the channels it names before
+    # any of them is looked at; its shape is checked by the op (422 invalid_field)
+    channels: Any = None
 
 
 class AuthOp(msgspec.Struct, kw_only=True):
     token: str
-
-
-class SubscribeOp(msgspec.Struct, kw_only=True):
-    channels: list[str]
 
 
 class SnapshotOp(msgspec.Struct, kw_only=True):
@@ -65,6 +71,8 @@ class OrderIdOp(msgspec.Struct, kw_only=True):
 
 
 _decode_op = msgspec.json.Decoder(Op).decode
+#: msgspec raises RecursionError on JSON nested deeper than the interpreter's recursion limit
+_UNDECODABLE = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
 
 
 class Client:
@@ -75,46 +83,97 @@ class Client:
         self.who: Participant | None = None
         self.channels: dict[str, None] = {}
         self.transport: asyncio.Transport | None = None  # set once the upgrade is done
+        self.writer: AbstractStreamWriter | None = None  # its drain() waits for the transport
         self._limit = gw.settings.ws_send_buffer_bytes
+        self._high = 64 * 1024  # the transport's high-water mark, read at the upgrade
+        self.backlog: deque[bytes] = deque()  # frames the transport could not take yet
+        self.backlog_bytes = 0
+        self.flusher: asyncio.Task[None] | None = None
         self.closing = False
         self.close_task: asyncio.Task[None] | None = None
         self.inflight: set[asyncio.Task[None]] = set()
 
+    def attach(self, transport: asyncio.Transport, writer: AbstractStreamWriter) -> None:
+        self.transport = transport
+        self.writer = writer
+        self._high = transport.get_write_buffer_limits()[1]
+
     # -- sending --------------------------------------------------------------------------------
 
     def push(self, frame: bytes) -> None:
-        """Write one ready-made frame without awaiting. The transport's write buffer is the
-        connection's send buffer: over the limit, the client is cut off instead."""
+        """Send one ready-made frame without awaiting: straight to the transport while it keeps
+        up, else into the backlog. Over the backlog's bound, the client is cut off instead."""
         if self.closing:
             return
         transport = self.transport
         if transport is None or transport.is_closing():
             self.closing = True
             return
-        if transport.get_write_buffer_size() > self._limit:
-            self.cut_off(SLOW_CONSUMER, "slow consumer: send buffer overflow")
+        if not self.backlog and transport.get_write_buffer_size() <= self._high:
+            transport.write(frame)
             return
-        transport.write(frame)
+        self.backlog.append(frame)
+        self.backlog_bytes += len(frame)
+        if self.backlog_bytes > self._limit:
+            self.cut_off(SLOW_CONSUMER, "slow consumer: send buffer overflow")
+        elif self.flusher is None:
+            self.flusher = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        """Feed the backlog to the transport as the reader drains it (this client only)."""
+        try:
+            while self.backlog and not self.closing:
+                transport, writer = self.transport, self.writer
+                if transport is None or writer is None or transport.is_closing():
+                    return
+                if transport.get_write_buffer_size() > self._high:
+                    await writer.drain()  # returns when the transport is below its low water
+                    if transport.get_write_buffer_size() > self._high:
+                        await asyncio.sleep(0.01)  # not paused after all: do not spin
+                    continue
+                while self.backlog and transport.get_write_buffer_size() <= self._high:
+                    frame = self.backlog.popleft()
+                    self.backlog_bytes -= len(frame)
+                    transport.write(frame)
+        except ConnectionError:
+            self.closing = True
+        finally:
+            self.flusher = None
 
     def send(self, msg: dict[str, Any]) -> None:
         self.push(text_frame(encode(msg)))
 
-    def cut_off(self, code: int, reason: str) -> None:
-        """Stop sending, forget the subscriptions, close with ``code`` and ``reason`` (after
-        what is buffered; a client that does not drain within the timeout is aborted)."""
+    def cut_off(self, code: int, reason: str, timeout_s: float | None = None) -> None:
+        """Stop sending, drop the backlog, forget the subscriptions, close with ``code`` and
+        ``reason``. The close frame goes right behind what the transport already holds (at
+        most its high-water mark), so a reader that resumes gets it after a short read; one that
+        does not answer the close within ``timeout_s`` (default ``ws_close_timeout_s``) is
+        aborted."""
         if self.closing:
             return
         self.closing = True
+        self.backlog.clear()
+        self.backlog_bytes = 0
+        if self.flusher is not None:
+            self.flusher.cancel()
         self.detach()
-        self.close_task = asyncio.create_task(self._close(code, reason))
+        timeout = self.gw.settings.ws_close_timeout_s if timeout_s is None else timeout_s
+        self.close_task = asyncio.create_task(self._close(code, reason, timeout))
 
-    async def _close(self, code: int, reason: str) -> None:
+    async def _close(self, code: int, reason: str, timeout_s: float) -> None:
+        transport = self.transport
         try:
-            async with asyncio.timeout(5.0):
-                await self.ws.close(code=code, message=reason.encode())
+            async with asyncio.timeout(timeout_s):
+                # aiohttp writes the close frame, then waits for the client's reply or (when
+                # this connection's handler is reading) closes the transport, which sends what
+                # is buffered first: wait for that to reach the socket
+                await self.ws.close(code=code, message=reason.encode(), drain=False)
+                while transport is not None and transport.get_write_buffer_size():
+                    await asyncio.sleep(0.05)
         except (TimeoutError, ConnectionError):
-            if self.transport is not None:
-                self.transport.abort()
+            pass
+        if transport is not None and transport.get_write_buffer_size():
+            transport.abort()  # the client never read up to the close frame: free the socket
 
     def detach(self) -> None:
         hub = self.gw.hub
@@ -126,23 +185,34 @@ class Client:
 
     # -- receiving ------------------------------------------------------------------------------
 
-    def error(self, code: str, detail: str, req_id: Any = None, status: int | None = None) -> None:
+    def error(self, code: str, detail: str, req_id: Any = None, status: int | None = None,
+              **extra: Any) -> None:
         msg: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
         if req_id is not None:
             msg["req_id"] = req_id
         if status is not None:
             msg["status"] = status
+        msg.update(extra)
         self.send(msg)
+
+    def cost(self, op: Op) -> int:
+        """Tokens a message costs: one, or one per channel it names (a message naming more than
+        the cap is refused unread, so it costs the cap and one)."""
+        if not isinstance(op.channels, list):
+            return 1
+        return max(1, min(len(op.channels), self.gw.settings.ws_max_subscriptions + 1))
 
     async def handle(self, data: str) -> None:
         try:
             op = _decode_op(data)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            self.error("bad_message", str(exc))
+        except _UNDECODABLE as exc:
+            self.error("bad_message", _undecodable(exc))
             return
-        wait = self.gw.limiter.take(self.who.id if self.who else f"ip:{self.peer}")
+        wait = self.gw.limiter.take(self.who.id if self.who else f"ip:{self.peer}", self.cost(op))
         if wait > 0:
             self.error("rate_limited", f"retry after {wait:.3f} s", op.req_id, 429)
+            if op.op == "auth":  # token guessing: no second chance on this connection
+                self.cut_off(POLICY_VIOLATION, "too many token attempts")
             return
         handler = _OPS.get(op.op)
         if handler is None:
@@ -166,10 +236,13 @@ class Client:
             await handler(self, data, op)
         except Problem as exc:
             self.error(exc.code, exc.detail, op.req_id, exc.status)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            self.error("invalid_field", str(exc), op.req_id, 422)
+        except _UNDECODABLE as exc:
+            self.error("invalid_field", _undecodable(exc), op.req_id, 422)
 
     def subscribe(self, channel: str) -> None:
+        """Subscribe (a book's snapshot follows); a channel already held is left as it is."""
+        if channel in self.channels:
+            return
         gw = self.gw
         kind, _, name = channel.partition(":")
         if channel == PRIVATE:
@@ -187,7 +260,7 @@ class Client:
                 raise Problem(404, "unknown_auction", f"no auction {name!r}")
         elif channel not in ("ticker", "auctions"):
             raise Problem(404, "unknown_channel", f"no channel {channel!r}")
-        if channel not in self.channels and len(self.channels) >= gw.settings.ws_max_subscriptions:
+        if len(self.channels) >= gw.settings.ws_max_subscriptions:
             raise Problem(429, "too_many_subscriptions",
                           f"at most {gw.settings.ws_max_subscriptions} channels per connection")
         if channel == PRIVATE:
@@ -215,6 +288,10 @@ class Client:
         self.send({"type": "heartbeat", "ts": now_iso(), "seqs": seqs})
 
 
+def _undecodable(exc: Exception) -> str:
+    return "JSON nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+
+
 # -- ops ------------------------------------------------------------------------------------------
 
 
@@ -222,6 +299,12 @@ async def op_auth(c: Client, data: str, op: Op) -> None:
     token = msgspec.json.decode(data, type=AuthOp).token
     who = c.gw.registry.authenticate(token)
     if who is None:
+        # charged to the address as a bad REST token is (same limiter, same key), on top of
+        # the message itself: guessing costs the same through every door
+        if c.gw.limiter.take(f"ip:{c.peer}") > 0:
+            c.error("rate_limited", "too many failed token attempts", op.req_id, 429)
+            c.cut_off(POLICY_VIOLATION, "too many failed token attempts")
+            return
         raise Problem(401, "unauthorized", "unknown or revoked token")
     if c.who is not None and c.who.id != who.id:
         c.unsubscribe(PRIVATE)
@@ -230,21 +313,39 @@ async def op_auth(c: Client, data: str, op: Op) -> None:
             **({"req_id": op.req_id} if op.req_id is not None else {})})
 
 
+def _channels(c: Client, op: Op) -> list[str]:
+    """The distinct channels a message names, in order; refused whole (one error, nothing
+    looked up) when it names more than a connection may hold."""
+    if op.channels is None:
+        raise Problem(422, "invalid_field", "Object missing required field `channels`")
+    names = msgspec.convert(op.channels, list[str])
+    cap = c.gw.settings.ws_max_subscriptions
+    if len(names) > cap:
+        raise Problem(422, "too_many_channels",
+                      f"a message may name at most {cap} channels, not {len(names)}")
+    return list(dict.fromkeys(names))
+
+
 async def op_subscribe(c: Client, data: str, op: Op) -> None:
-    channels = msgspec.json.decode(data, type=SubscribeOp).channels
-    done = []
-    for ch in channels:
+    done: list[str] = []
+    refused: dict[str, Problem] = {}
+    for ch in _channels(c, op):
         try:
             c.subscribe(ch)
             done.append(ch)
         except Problem as exc:
-            c.error(exc.code, exc.detail, op.req_id, exc.status)
+            refused[ch] = exc
+    if refused:  # one error per message, naming every refused channel and why
+        first = next(iter(refused.values()))
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        c.error(first.code, first.detail + more, op.req_id, first.status,
+                channels={ch: exc.code for ch, exc in refused.items()})
     if done:
         c.send({"type": "subscribed", "channels": done})
 
 
 async def op_unsubscribe(c: Client, data: str, op: Op) -> None:
-    channels = msgspec.json.decode(data, type=SubscribeOp).channels
+    channels = _channels(c, op)
     for ch in channels:
         c.unsubscribe(ch)
     c.send({"type": "unsubscribed", "channels": channels})
@@ -338,7 +439,11 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     if gw.closing:
         raise Problem(503, "shutting_down", "the server is shutting down",
                       headers={"Retry-After": str(gw.settings.retry_after_s)})
-    who = authenticate(gw, request)  # 401 before the upgrade for a bad header token
+    try:
+        who = authenticate(gw, request)  # 401 before the upgrade for a bad header token
+    except Problem:
+        rate_limit(gw, f"ip:{request.remote}")  # charged as REST charges it: 429 when spent
+        raise
     s = gw.settings
     if len(gw.clients) >= s.ws_max_connections:
         raise Problem(503, "too_many_connections", f"at most {s.ws_max_connections} streams",
@@ -348,11 +453,12 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         raise Problem(429, "too_many_connections",
                       f"at most {s.ws_max_per_peer} streams from one address",
                       headers={"Retry-After": str(s.retry_after_s)})
-    ws = web.WebSocketResponse(max_msg_size=gw.settings.ws_max_msg_bytes, autoping=True,
-                               compress=False)
-    await ws.prepare(request)
+    ws = web.WebSocketResponse(max_msg_size=s.ws_max_msg_bytes, autoping=True, compress=False,
+                               timeout=s.ws_close_timeout_s)
+    writer = await ws.prepare(request)
     client = Client(gw, ws, peer)
-    client.transport = request.transport
+    assert request.transport is not None
+    client.attach(request.transport, writer)
     client.who = who
     gw.clients[client] = None
     try:
@@ -367,6 +473,8 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         gw.clients.pop(client, None)
         client.detach()
         client.closing = True
+        if client.flusher is not None:
+            client.flusher.cancel()
         for task in list(client.inflight):  # queued commands still run; nobody hears back
             task.cancel()
         for task in list(client.inflight):
