@@ -188,6 +188,7 @@ class Exchange:
             original = account.orders_by_cid.get(cmd.client_order_id)
             if original is not None:
                 o = self.orders[original]
+                differs = placement_differs(o, cmd)
                 return [
                     OrderResent(
                         seq=cmd.seq,
@@ -199,6 +200,8 @@ class Exchange:
                         status=o.status,
                         filled_qty=o.qty - o.leaves,
                         leaves_qty=o.leaves,
+                        reason="client_order_id_reused" if differs else "",
+                        detail=f"differs in {', '.join(differs)}" if differs else "",
                     )
                 ]
         inst = self.instruments.get(cmd.symbol)
@@ -276,7 +279,10 @@ class Exchange:
                 return self._reject(cmd, "insufficient_goods", f"needs {qty} available")
         assert account is not None
         if inst.phase is not CONTINUOUS:  # auctions issue: a call collects, never matches
-            return self.auctions.calls.place(cmd, account, hold, price, tif)
+            called = self.auctions.calls.place(cmd, account, hold, price, tif)
+            if cap is not None and cmd.seq in self.orders:  # accepted into the call
+                self.orders[cmd.seq].placed = (price, qty, cap)
+            return called
         book = self.books[cmd.symbol]
         if cmd.post_only and book.would_cross(is_buy, price):
             return self._reject(cmd, "post_only_would_cross")
@@ -290,6 +296,8 @@ class Exchange:
             seq, cmd.account, cmd.client_order_id, cmd.symbol, is_buy, price, qty, tif,
             cmd.post_only, expire_at,
         )
+        if cap is not None:
+            order.placed = (price, qty, cap)
         self.orders[seq] = order
         account.orders_by_cid[cmd.client_order_id] = seq
         if is_buy:
@@ -566,6 +574,8 @@ class Exchange:
             account.holdings[order.symbol].held += extra
         keep = new_price == order.price and new_qty <= order.qty
         events: list[Event] = []
+        if order.placed is None:  # a resend is compared with the order as first placed
+            order.placed = (order.price, order.qty, None)
         if keep:
             book.reduce(order, new_leaves)
             order.qty = new_qty
@@ -579,6 +589,7 @@ class Exchange:
             )
             moved.leaves = new_leaves
             moved.status = order.status
+            moved.placed = order.placed
             self.orders[order.order_id] = moved
             order = moved
         events.append(
@@ -877,3 +888,35 @@ class Exchange:
             )
             for symbol, h in account.holdings.items():
                 assert h.held == held_goods.get((account.account_id, symbol), 0)
+
+
+def placement_differs(order: Order, cmd: PlaceOrder) -> list[str]:
+    """The fields (API names) in which ``cmd`` asks for another order than ``order`` was placed
+    as; empty for a faithful resend. A market order's default ``gtc`` reads as ``ioc`` here as
+    it does when it is placed. Orders restored from a snapshot older than ``Order.placed``
+    compare by what they hold now, and a market buy's cash cap is then unknown (not compared).
+    """
+    price, qty, cap = order.placed or (order.price, order.qty, None)
+    market = cmd.order_type == "market"
+    tif = "ioc" if market and cmd.tif == "gtc" else cmd.tif
+    differs = []
+    if cmd.symbol != order.symbol:
+        differs.append("symbol")
+    if (cmd.side == "buy") != order.is_buy:
+        differs.append("side")
+    if market != (price == 0):  # a limit price is never 0; a market order's price is
+        differs.append("type")
+    if (cmd.price_vnd or 0) != price:
+        differs.append("price")
+    if cmd.qty != qty:
+        differs.append("qty")
+    if tif != order.tif:
+        differs.append("tif")
+    if cmd.post_only != order.post_only:
+        differs.append("post_only")
+    if cmd.expire_at_ns != order.expire_at:
+        differs.append("expire_at")
+    cap_known = order.placed is not None or not (price == 0 and order.is_buy)
+    if cap_known and cmd.cash_cap_vnd != cap:
+        differs.append("cash_cap")
+    return differs

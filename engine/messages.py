@@ -318,7 +318,9 @@ class OrderAccepted(Ev, tag="order_accepted", kw_only=True, omit_defaults=True, 
 
 class OrderResent(Ev, tag="order_resent", kw_only=True, omit_defaults=True, frozen=True):
     """A client order id that the account already used came again: no new order; this reports
-    the original order as it stands now."""
+    the original order as it stands now. ``reason`` is empty when the command repeats the
+    original placement; ``client_order_id_reused`` when it carried a different order (that new
+    intent is refused, and ``detail`` names the fields that differ)."""
 
     order_id: int
     account: str
@@ -327,6 +329,8 @@ class OrderResent(Ev, tag="order_resent", kw_only=True, omit_defaults=True, froz
     status: str
     filled_qty: int
     leaves_qty: int
+    reason: str = ""
+    detail: str = ""
 
 
 class OrdersPurged(Ev, tag="orders_purged", kw_only=True, omit_defaults=True, frozen=True):

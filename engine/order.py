@@ -53,6 +53,7 @@ class Order:
         "post_only",
         "expire_at",
         "resting",
+        "placed",
     )
 
     def __init__(
@@ -81,6 +82,10 @@ class Order:
         self.post_only = post_only
         self.expire_at = expire_at
         self.resting = False
+        # (price, qty, cash_cap_vnd) as placed, kept only where the fields above cannot tell
+        # them any more (a replace changed price or qty) or never held them (a market buy's
+        # cash cap): a resent client order id is compared with the order as it was placed.
+        self.placed: tuple[int, int, int | None] | None = None
 
     @property
     def filled(self) -> int:

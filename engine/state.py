@@ -69,6 +69,7 @@ class OrderState(Struct, array_like=True):
     tif: str
     post_only: bool
     expire_at: int | None
+    placed: tuple[int, int, int | None] | None = None  # added after version 1 shipped
 
 
 class ExchangeState(Struct, array_like=True):
@@ -115,7 +116,7 @@ def encode_state(ex: Exchange) -> bytes:
     orders = [
         OrderState(
             o.order_id, o.account, o.client_order_id, o.symbol, o.is_buy, o.price, o.qty,
-            o.leaves, o.status, o.tif, o.post_only, o.expire_at,
+            o.leaves, o.status, o.tif, o.post_only, o.expire_at, o.placed,
         )
         for o in ex.orders.values()
     ]
@@ -143,6 +144,7 @@ def decode_state(data: bytes, ex: Exchange) -> Exchange:
         )
         o.leaves = s.leaves
         o.status = s.status
+        o.placed = s.placed
         ex.orders[o.order_id] = o
     for i in state.instruments:
         inst = Instrument(

@@ -1,5 +1,5 @@
 """Operator endpoints: instruments, cash in and out, participants and their tokens, any
-account's balances.
+account's balances. The last operator's tokens cannot be revoked (409 ``last_operator_token``).
 
 Engine refusals (``duplicate_instrument``, ``invalid_amount``, ``insufficient_cash``, ...) come
 back as 4xx problems with the engine's reason code.
@@ -25,7 +25,7 @@ from engine.messages import (
 )
 from gateway.api_market import instrument_out
 from gateway.api_orders import balances_of
-from gateway.auth import Participant
+from gateway.auth import LastOperatorToken, Participant
 from gateway.http import body, reply
 from gateway.orders import refusal
 from gateway.problems import Problem
@@ -136,7 +136,14 @@ async def issue_token(request: web.Request, gw: Gateway, who: Any) -> web.Respon
 
 async def revoke_tokens(request: web.Request, gw: Gateway, who: Any) -> web.Response:
     p = _participant(gw, request)
-    revoked = gw.registry.revoke_tokens(p.id)
+    try:
+        revoked = gw.registry.revoke_tokens(p.id)
+    except LastOperatorToken:
+        raise Problem(409, "last_operator_token",
+                      f"{p.id!r} is the last operator with a token: revoking its tokens would "
+                      "lock every operator out. Register another operator and issue it a token "
+                      "first (or, with the market stopped, `herbx operator-token --revoke-old`)"
+                      ) from None
     # a revoked participant's open WebSockets end too (1008): their session rested on the token
     for client in list(gw.clients):
         if client.who is not None and client.who.id == p.id:

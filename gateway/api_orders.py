@@ -6,6 +6,7 @@ answers 404 exactly like an unknown one (no probing of other traders' order ids)
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -20,7 +21,16 @@ from gateway.schemas import OrderOut, OrderRequest, OrderResultOut, ReplaceReque
 from gateway.state import Gateway
 
 
-def order_command(who: Participant, req: OrderRequest) -> PlaceOrder:
+def key_order_id(idempotency_key: str) -> str:
+    """The client order id of an order sent with an Idempotency-Key but without its own id:
+    derived from the key, so a retry that the (in-memory, bounded) key store has forgotten,
+    after a restart or eviction, still meets the engine's client-order-id check and never
+    places a second order."""
+    return "idem-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+
+
+def order_command(who: Participant, req: OrderRequest,
+                  idempotency_key: str | None = None) -> PlaceOrder:
     expire_at_ns = None
     if req.expire_at is not None:
         if req.expire_at.tzinfo is None:
@@ -31,15 +41,18 @@ def order_command(who: Participant, req: OrderRequest) -> PlaceOrder:
             raise Problem(422, "invalid_field", "expire_at must lie between 1970 and 2262",
                           errors=[FieldError(field="$.expire_at",
                                              message="must lie between 1970 and 2262")])
+    cid = req.client_order_id or (key_order_id(idempotency_key) if idempotency_key
+                                  else f"auto-{uuid.uuid4().hex[:20]}")
     return PlaceOrder(
-        account=who.id, client_order_id=req.client_order_id or f"auto-{uuid.uuid4().hex[:20]}",
+        account=who.id, client_order_id=cid,
         symbol=req.symbol, side=req.side, order_type=req.type, price_vnd=req.price,
         qty=req.qty, tif=req.tif, post_only=req.post_only, expire_at_ns=expire_at_ns,
         cash_cap_vnd=req.cash_cap)
 
 
-async def place(gw: Gateway, who: Participant, req: OrderRequest) -> tuple[int, OrderResultOut]:
-    return place_result(await gw.submit(order_command(who, req)))
+async def place(gw: Gateway, who: Participant, req: OrderRequest,
+                idempotency_key: str | None = None) -> tuple[int, OrderResultOut]:
+    return place_result(await gw.submit(order_command(who, req, idempotency_key)))
 
 
 def own_order(gw: Gateway, who: Participant, order_id: int) -> Any:
@@ -74,7 +87,8 @@ def order_out(view: Any) -> OrderOut:
 
 
 async def post_order(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
-    status, result = await place(gw, who, await body(request, OrderRequest))
+    req = await body(request, OrderRequest)
+    status, result = await place(gw, who, req, request.headers.get("Idempotency-Key"))
     return reply(result, status)
 
 

@@ -10,11 +10,18 @@ file in the data directory, replaced atomically on every change. Roles:
 - ``analyst``: reads market data; changes nothing
 - ``operator``: administers instruments, participants, cash and custody
 
+The market always keeps a way in: the API refuses to revoke the tokens of the last operator
+that has any (`LastOperatorToken`, 409), and `recover_operator_token` (``herbx operator-token``)
+issues a new operator token straight into the file while the market is stopped, for an operator
+token that was lost.
+
 Must never store or log a token in clear, nor compare hashes in a way that leaks timing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import os
@@ -53,6 +60,14 @@ def hash_token(token: str) -> str:
 
 def new_token() -> str:
     return "hx_" + secrets.token_urlsafe(24)
+
+
+class LastOperatorToken(Exception):
+    """Revoking these tokens would leave no operator able to sign in."""
+
+
+class RecoveryRefused(Exception):
+    """`recover_operator_token` cannot run (no market there, or the market is running)."""
 
 
 class Registry:
@@ -115,13 +130,33 @@ class Registry:
         return token
 
     def revoke_tokens(self, participant_id: str) -> int:
+        """Revoke every token of the participant; refused (`LastOperatorToken`) when it is the
+        last operator with any token, so the market never locks its operators out."""
+        if self._changed_on_disk():  # tokens issued by another gateway process count too
+            self._load()
         p = self.participants[participant_id]
+        if p.role == "operator" and p.token_hashes and not any(
+            q.role == "operator" and q.token_hashes and q.id != p.id
+            for q in self.participants.values()
+        ):
+            raise LastOperatorToken(participant_id)
         n = len(p.token_hashes)
         for h in p.token_hashes:
             self._by_hash.pop(h, None)
         p.token_hashes = []
         self.save()
         return n
+
+    def rotate_tokens(self, participant_id: str) -> str:
+        """One new token for the participant in place of all its others, in one save (so the
+        participant is never without a token, as revoke then issue would leave it)."""
+        if self._changed_on_disk():
+            self._load()
+        p = self.participants[participant_id]
+        for h in p.token_hashes:
+            self._by_hash.pop(h, None)
+        p.token_hashes = []
+        return self.issue_token(participant_id)
 
     def authenticate(self, token: str) -> Participant | None:
         h = hash_token(token)
@@ -134,3 +169,45 @@ class Registry:
         p = self.participants[pid]
         # the dict lookup found it by hash; compare in constant time anyway for the record
         return p if any(hmac.compare_digest(h, x) for x in p.token_hashes) else None
+
+
+#: the participant a new market's operator is (gateway.app bootstraps it on first start)
+BOOTSTRAP_OPERATOR = "operator"
+
+
+def recover_operator_token(data_dir: Path, *, revoke_old: bool = False) -> tuple[str, str]:
+    """A new token for the market's operator, written into the participants file of
+    ``data_dir`` while no market runs on it: the way back in when every operator token is lost.
+    Returns (participant id, token); the token is shown once by the caller. ``revoke_old``
+    also revokes that operator's other tokens (a token that leaked).
+
+    Holds the sequencer's ``engine/LOCK`` while it writes, so it refuses to run beside a market
+    on this directory (a running gateway would overwrite the file from its own copy)."""
+    path = data_dir / "gateway" / "participants.json"
+    if not path.exists():
+        raise RecoveryRefused(f"no market in {data_dir} (no {path.relative_to(data_dir)}); a new "
+                              "market prints its operator token on first start")
+    with contextlib.ExitStack() as stack:
+        engine = data_dir / "engine"
+        if engine.is_dir():
+            fd = os.open(engine / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+            stack.callback(os.close, fd)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RecoveryRefused(f"a market is running on {data_dir}; stop it first (or "
+                                      "issue a token through the API with another "
+                                      "operator's token)") from None
+        registry = Registry(path)
+        p = registry.participants.get(BOOTSTRAP_OPERATOR)
+        if p is None or p.role != "operator":
+            p = next((q for q in registry.participants.values() if q.role == "operator"), None)
+        if p is None:
+            if BOOTSTRAP_OPERATOR in registry.participants:
+                raise RecoveryRefused(f"participant {BOOTSTRAP_OPERATOR!r} is not an operator "
+                                      "and there is no operator")
+            p = Participant(id=BOOTSTRAP_OPERATOR, name="Ban quản lý chợ (operator)",
+                            role="operator")
+            registry.add(p)
+        token = registry.rotate_tokens(p.id) if revoke_old else registry.issue_token(p.id)
+        return p.id, token

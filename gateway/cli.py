@@ -118,6 +118,23 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return watch_main(args.symbol, url=args.url, depth=args.depth, count=args.count)
 
 
+def cmd_operator_token(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gateway.auth import RecoveryRefused, recover_operator_token
+
+    try:
+        pid, token = recover_operator_token(Path(args.data_dir), revoke_old=args.revoke_old)
+    except RecoveryRefused as exc:
+        print(f"herbx operator-token: {exc}", file=sys.stderr)
+        return 2
+    print(f"herbx operator-token: new token for {pid!r} (shown once; "
+          f"{'its other tokens revoked' if args.revoke_old else 'its other tokens still valid'})",
+          file=sys.stderr)
+    print(token)
+    return 0
+
+
 def _flag(name: str) -> bool:
     return (_env(name) or "").lower() in ("1", "true", "yes", "on")
 
@@ -217,6 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default=_env("log_level", "info"),
                    choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=cmd_engine)
+
+    p = sub.add_parser("operator-token", help="with the market stopped: issue a new operator "
+                                              "token (a lost one), print it once")
+    p.add_argument("--data-dir", default=_env("data_dir", "./var"))
+    p.add_argument("--revoke-old", action="store_true",
+                   help="also revoke the operator's other tokens (one leaked)")
+    p.set_defaults(func=cmd_operator_token)
 
     p = sub.add_parser("watch", help="tail a live book, verifying sequence and checksum")
     p.add_argument("symbol")

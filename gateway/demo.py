@@ -9,14 +9,23 @@ a few trades a second across the market; one English (cinnamon bark), one Dutch 
 one sealed-bid (tam thất) auction run on a loop, each on a fresh lot, with traders bidding.
 Demo tokens are fixed (``demo-<id>``) and printed at
 start-up; they are for a local demo only.
+
+Because those tokens are public, a data directory is a demo or a real market from its first
+start, recorded in ``gateway/market.json``: `demo_refusal` keeps ``--demo`` off a real market
+(it would make the well-known tokens valid there for good) and a demo directory off a start
+without ``--demo`` (a market whose operator token is public must not pass for a real one).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import msgspec
 
 from engine.messages import (
     AddInstrument,
@@ -31,7 +40,7 @@ from engine.messages import (
     ReceiveLot,
 )
 from gateway import demo_data as D
-from gateway.auth import Participant
+from gateway.auth import Participant, hash_token
 from gateway.pipeline import Overloaded, PipelineFailed
 from gateway.state import Gateway
 from grading.assay import AssayResult
@@ -45,6 +54,58 @@ log = logging.getLogger("herbx.demo")
 
 def demo_token(pid: str) -> str:
     return f"demo-{pid.lower()}"
+
+
+class MarketKind(msgspec.Struct, kw_only=True):
+    """``gateway/market.json``: what a data directory was created as."""
+
+    demo: bool
+    created_at: str = ""
+
+
+def _holds_a_market(data_dir: Path) -> bool:
+    engine = data_dir / "engine"
+    return (data_dir / "gateway" / "participants.json").exists() or any(
+        (engine / part).is_dir() and any((engine / part).iterdir())
+        for part in ("journal", "snapshots"))
+
+
+def _serves_demo_tokens(data_dir: Path) -> bool:
+    """A directory from before ``market.json``: was it started as a demo (its registry knows
+    the demo operator token)?"""
+    path = data_dir / "gateway" / "participants.json"
+    if not path.exists():
+        return False
+    people = msgspec.json.decode(path.read_bytes(), type=list[Participant])
+    h = hash_token(demo_token("operator"))
+    return any(h in p.token_hashes for p in people)
+
+
+def demo_refusal(data_dir: Path, demo: bool) -> str | None:
+    """Why this start must not go on (one line, with what to do), or None. A new directory is
+    recorded as a demo or not here, before anything else is written into it."""
+    marker = data_dir / "gateway" / "market.json"
+    if marker.exists():
+        try:
+            kind = msgspec.json.decode(marker.read_bytes(), type=MarketKind)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return f"{marker} is damaged ({exc}); it says whether this market is a demo"
+    else:
+        existing = _holds_a_market(data_dir)
+        kind = MarketKind(demo=_serves_demo_tokens(data_dir) if existing else demo,
+                          created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        tmp = marker.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(msgspec.json.encode(kind))
+        os.replace(tmp, marker)
+    if demo and not kind.demo:
+        return (f"--demo refused: {data_dir} holds a market that was not created as a demo, and "
+                "a demo would make its well-known demo-* tokens valid there for good; run the "
+                "demo on a fresh --data-dir")
+    if not demo and kind.demo:
+        return (f"{data_dir} holds a demo market (its demo-* tokens are public): start it with "
+                "--demo, or start a real market on a fresh --data-dir")
+    return None
 
 
 def fair_price(spec_id: str, grade: str, tick: int) -> int:

@@ -41,6 +41,9 @@ class Endpoint:
     response: type | None = None
     status: int = 200
     idempotent_key: bool = False  # honours the Idempotency-Key header
+    #: answers worth documenting besides ``status`` and the generic 4XX problem: (status,
+    #: description, body type or None for a plain problem)
+    responses: tuple[tuple[int, str, type | None], ...] = ()
 
 
 _encoder = msgspec.json.Encoder()

@@ -19,6 +19,7 @@ def build() -> dict[str, Any]:
     types: list[Any] = [ProblemBody]
     for ep in ENDPOINTS:
         types += [t for t in (ep.request, ep.response) if t is not None]
+        types += [t for _, _, t in ep.responses if t is not None]
     (schemas, components) = msgspec.json.schema_components(
         list(dict.fromkeys(types)), ref_template="#/components/schemas/{name}")
     refs = {t: s for t, s in zip(dict.fromkeys(types), schemas, strict=True)}
@@ -40,7 +41,12 @@ def build() -> dict[str, Any]:
         ok: dict[str, Any] = {"description": "OK"}
         if ep.response is not None:
             ok["content"] = {"application/json": {"schema": refs[ep.response]}}
-        op["responses"] = {str(ep.status): ok, "4XX": problem, "503": problem}
+        op["responses"] = {str(ep.status): ok}
+        for status, text, typ in ep.responses:
+            media = "application/json" if status < 400 else "application/problem+json"
+            op["responses"][str(status)] = {"description": text, "content": {
+                media: {"schema": refs[typ if typ is not None else ProblemBody]}}}
+        op["responses"].update({"4XX": problem, "503": problem})
         if ep.roles is not None:
             op["security"] = [{"bearer": []}]
             op["x-roles"] = sorted(ep.roles)

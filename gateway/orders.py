@@ -7,6 +7,9 @@ statuses; REST and WebSocket order entry both use it, so they answer alike. A re
 
 from __future__ import annotations
 
+import msgspec
+from aiohttp import web
+
 from engine.messages import (
     CancelRejected,
     Event,
@@ -18,7 +21,7 @@ from engine.messages import (
     OrderResent,
     TradeExecuted,
 )
-from gateway.problems import Problem
+from gateway.problems import PROBLEM_TYPE, Problem, ProblemBody
 from gateway.schemas import FillOut, OrderResultOut
 from gateway.wire import iso_ts
 
@@ -26,6 +29,31 @@ REASON_STATUS = {
     "unknown_symbol": 404, "unknown_order": 404, "not_owner": 404,
     "order_not_open": 409, "instrument_halted": 409,
 }
+
+
+class ClientOrderIdReusedBody(ProblemBody, kw_only=True, omit_defaults=True):
+    """The 409 problem of a client order id resent with a different order: ``order`` is the
+    original order, as an identical resend would answer it."""
+
+    order: OrderResultOut
+
+
+class ClientOrderIdReused(Problem):
+    """409: the client order id names an order already, and this request asked for another
+    one; the new order is not placed. The problem carries the original order so the client
+    learns what the id stands for."""
+
+    def __init__(self, detail: str, original: OrderResultOut) -> None:
+        super().__init__(409, "client_order_id_reused", detail,
+                         title="Client order id already used for another order")
+        self.original = original
+
+    def response(self) -> web.Response:
+        b = self.body()
+        body = ClientOrderIdReusedBody(type=b.type, title=b.title, status=b.status,
+                                       detail=b.detail, code=b.code, order=self.original)
+        return web.Response(status=self.status, body=msgspec.json.encode(body),
+                            content_type=PROBLEM_TYPE, headers=self.headers)
 
 
 def refusal(reason: str, detail: str) -> Problem:
@@ -68,15 +96,21 @@ def _outcome(events: list[Event], order_id: int, qty: int, client_order_id: str,
 
 
 def place_result(events: list[Event]) -> tuple[int, OrderResultOut]:
-    """201 for a new order, 200 for a resent client order id; a refusal raises."""
+    """201 for a new order, 200 for a resent client order id (the same order again), 409 for
+    a client order id resent with a different order; a refusal raises."""
     first = events[0]
     if type(first) is OrderRejected:
         raise refusal(first.reason, first.detail)
     if type(first) is OrderResent:
-        return 200, OrderResultOut(
+        original = OrderResultOut(
             order_id=first.order_id, client_order_id=first.client_order_id,
             symbol=first.symbol, status=first.status, filled_qty=first.filled_qty,  # type: ignore[arg-type]
             leaves_qty=first.leaves_qty, resent=True)
+        if first.reason:
+            raise ClientOrderIdReused(
+                f"client order id {first.client_order_id!r} is order {first.order_id} "
+                f"({first.status}); this request {first.detail}", original)
+        return 200, original
     assert type(first) is OrderAccepted, first
     return 201, _outcome(events, first.order_id, first.qty, first.client_order_id,
                          first.symbol, first.qty)

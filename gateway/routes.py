@@ -11,6 +11,7 @@ from aiohttp import web
 
 from gateway import api_admin, api_auctions, api_lots, api_market, api_orders, pages, schemas
 from gateway.http import ALL_ROLES, OPERATOR, TRADERS, Endpoint, guard
+from gateway.orders import ClientOrderIdReusedBody
 
 P = "/api/v1"
 E = Endpoint
@@ -41,7 +42,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     # trading
     E("POST", f"{P}/orders", api_orders.post_order, TRADERS, "Place an order",
       request=schemas.OrderRequest, response=schemas.OrderResultOut, status=201,
-      idempotent_key=True),
+      idempotent_key=True, responses=(
+          (200, "The client_order_id was used already for this same order: no new order; the "
+                "original as it stands now, with resent: true", schemas.OrderResultOut),
+          (409, "client_order_id_reused: the client_order_id names an order already and this "
+                "request differs from it (symbol, side, type, price, qty, tif, post_only, "
+                "expire_at or cash_cap); nothing is placed; the original is in order",
+           ClientOrderIdReusedBody),
+          (422, "idempotency_key_reused: the Idempotency-Key was used for a different request "
+                "(or another refusal, by its code)", None))),
     E("GET", f"{P}/orders", api_orders.list_orders, TRADERS | OPERATOR,
       "Own orders (?status=open|all, ?limit=N)", response=schemas.OrdersOut),
     E("GET", f"{P}/orders/{{order_id}}", api_orders.get_order, TRADERS | OPERATOR,

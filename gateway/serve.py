@@ -93,6 +93,13 @@ async def serve(s: Settings) -> None:
 
 
 def main(s: Settings) -> int:
+    from gateway.demo import demo_refusal
+
+    refusal = demo_refusal(s.data_dir, s.demo)
+    if refusal is not None:
+        print(f"herbx {'gateway' if s.mode == 'gateway' else 'serve'}: {refusal}",
+              file=sys.stderr)
+        return 2
     logging.basicConfig(level=s.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from engine.runtime import tune_gc
