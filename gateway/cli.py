@@ -24,10 +24,11 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     from engine.scenario import ScenarioError, run_to
 
     try:
+        # bytes in: the runner decodes each line itself, so bad UTF-8 is a "line N" error
         if args.file == "-":
-            run_to(sys.stdin, sys.stdout.buffer)
+            run_to(sys.stdin.buffer, sys.stdout.buffer)
         else:
-            with open(args.file, encoding="utf-8") as f:
+            with open(args.file, "rb") as f:
                 run_to(f, sys.stdout.buffer)
     except ScenarioError as exc:
         print(f"herbx scenario: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from engine.messages import Event, TradeExecuted
 
@@ -47,6 +48,60 @@ def test_scenario_reports_a_bad_line() -> None:
     result = herbx("scenario", "-", stdin='{"type":"place_order","qty":"many"}\n')
     assert result.returncode == 2
     assert "line 1" in result.stderr
+
+
+def herbx_bytes(*args: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*HERBX, *args], capture_output=True, input=stdin, cwd=ROOT,
+                          timeout=300)
+
+
+SETUP = SCENARIO.splitlines()[1:4]  # instrument, a funded buyer, a seller with goods
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        ('{"type":"tick","seq":2}', "seq 2 is not after 3"),
+        ('{"type":"tick","seq":3}', "seq 3 is not after 3"),
+        ('{"type":"place_order","account":"B1","client_order_id":"x","symbol":"QUE-BARK-A",'
+         '"side":"buy","price_vnd":61500,"qty":1,"post_onyl":true}', "unknown field `post_onyl`"),
+        ('{"type":"place_order","account":"B1","client_order_id":"x","symbol":"QUE-BARK-A",'
+         '"side":"buy","price_vnd":61500,"qty":1,"time_in_force":"ioc"}',
+         "unknown field `time_in_force`"),
+        ('{"type":"deposit","account":"B1","amount_vnd":5,"amount":7}', "unknown field `amount`"),
+    ],
+)
+def test_scenario_refuses_a_bad_line_cleanly(tmp_path: Path, bad: str, says: str) -> None:
+    text = "\n".join([*SETUP, bad, SETUP[1]]) + "\n"
+    path = tmp_path / "s.jsonl"
+    path.write_text(text)
+    for result in (herbx("scenario", str(path)), herbx("scenario", "-", stdin=text)):
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("herbx scenario: line 4: "), result.stderr
+        assert says in result.stderr
+        assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_scenario_refuses_invalid_utf8_cleanly(tmp_path: Path) -> None:
+    text = ("\n".join(SETUP) + "\n").encode()
+    bad = b'{"type":"deposit","account":"B\xff1","amount_vnd":5}\n'
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(text + bad)
+    from_file = subprocess.run([*HERBX, "scenario", str(path)], capture_output=True, cwd=ROOT,
+                               timeout=300)
+    from_stdin = herbx_bytes("scenario", "-", stdin=text + bad)
+    for result in (from_file, from_stdin):
+        err = result.stderr.decode()
+        assert result.returncode == 2, err
+        assert err.startswith("herbx scenario: line 4: not valid UTF-8"), err
+        assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_scenario_seq_may_jump_ahead_and_lines_without_seq_follow(tmp_path: Path) -> None:
+    text = "\n".join([*SETUP, '{"type":"tick","seq":10}', SETUP[1]]) + "\n"
+    result = herbx("scenario", "-", stdin=text)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["seq"] for line in result.stdout.splitlines()] == [1, 2, 3, 11]
 
 
 def test_demo_is_deterministic() -> None:
