@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -102,6 +103,33 @@ def test_scenario_seq_may_jump_ahead_and_lines_without_seq_follow(tmp_path: Path
     result = herbx("scenario", "-", stdin=text)
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["seq"] for line in result.stdout.splitlines()] == [1, 2, 3, 11]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_second_market_on_one_data_dir_says_who_holds_it_in_one_line(tmp_path: Path) -> None:
+    serve = ["serve", "--data-dir", str(tmp_path), "--tick-ms", "0", "--host", "127.0.0.1"]
+    first = subprocess.Popen([*HERBX, *serve, "--port", str(free_port())], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert first.stdout is not None
+        assert "HerbX market on" in first.stdout.readline()  # its engine is open
+        second = herbx(*serve, "--port", str(free_port()))
+        assert second.returncode != 0
+        assert second.stderr.splitlines() == [
+            f"herbx serve: {tmp_path / 'engine'} is in use by HerbX process {first.pid}: stop it "
+            f"(kill {first.pid}), or give this one another data directory (--data-dir / "
+            "HERBX_DATA_DIR)"
+        ]
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+        if first.stdout is not None:
+            first.stdout.close()
 
 
 def test_demo_is_deterministic() -> None:
