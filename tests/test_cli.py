@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
 import subprocess
@@ -130,6 +131,61 @@ def test_a_second_market_on_one_data_dir_says_who_holds_it_in_one_line(tmp_path:
         first.wait(timeout=30)
         if first.stdout is not None:
             first.stdout.close()
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    from gateway.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def env_value(action: argparse.Action) -> str:
+    """A valid value, different from the default, for the option's environment variable."""
+    if action.choices:
+        return str([c for c in action.choices if c != action.default][0])
+    if action.type is int:
+        return str((action.default or 0) + 7)
+    if action.type is float:
+        return str((action.default or 0) + 7.5)
+    return "from-the-environment"
+
+
+def test_every_option_of_every_subcommand_has_help_default_and_its_env_var(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gateway.cli import env_name
+
+    parsers = subcommands()
+    assert set(parsers) >= {"scenario", "demo", "bench", "serve", "gateway", "engine", "watch"}
+    for name, parser in parsers.items():
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if action.dest == "help":
+                continue
+            where = f"herbx {name} {action.option_strings or action.dest}"
+            assert action.help and action.help != argparse.SUPPRESS, where
+            if not action.option_strings:
+                continue  # a positional argument: help text only
+            shown = formatter._get_help_string(action) or ""
+            env = env_name(action.option_strings[-1])
+            assert f"env {env}" in shown, where
+            assert "default" in shown or isinstance(action, argparse._StoreTrueAction), where
+            # the variable the help names is the one the option reads
+            value = "1" if isinstance(action, argparse._StoreTrueAction) else env_value(action)
+            with monkeypatch.context() as m:
+                m.setenv(env, value)
+                again = next(a for a in subcommands()[name]._actions if a.dest == action.dest)
+            expected = True if value == "1" else action.type(value) if action.type else value
+            assert again.default == expected, (where, again.default, expected)
+
+
+def test_the_gateway_offers_no_demo() -> None:
+    assert "--demo" in herbx("serve", "--help").stdout
+    result = herbx("gateway", "--help")
+    assert result.returncode == 0 and "--demo" not in result.stdout
+    assert herbx("gateway", "--demo").returncode == 2
 
 
 def test_demo_is_deterministic() -> None:
