@@ -148,14 +148,12 @@ def _flag(name: str) -> bool:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="herbx", description="HerbX herb market engine")
     sub = parser.add_subparsers(dest="command", required=True)
-    fmt = {"formatter_class": _HelpFormatter}
 
-    p = sub.add_parser("scenario", help="run a JSON-lines command file, print events", **fmt)
+    p = sub.add_parser("scenario", help="run a JSON-lines command file, print events")
     p.add_argument("file", help="scenario file (one JSON command per line), or - for stdin")
     p.set_defaults(func=cmd_scenario)
 
-    p = sub.add_parser("demo", help="replay a seeded trading session and print books and trades",
-                       **fmt)
+    p = sub.add_parser("demo", help="replay a seeded trading session and print books and trades")
     p.add_argument("--seed", type=int, default=_int_env("seed", 7),
                    help="seed of the simulated traders (same seed, same session)")
     p.add_argument("--minutes", type=int, default=_int_env("minutes", 30),
@@ -164,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wall milliseconds between printed steps (0 = as fast as possible)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object", **fmt)
+    p = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
     p.add_argument("part", choices=["engine", "auctions", "fanout", "gateway"],
                    help="what to measure (see docs/benchmarks.md)")
     p.add_argument("--subscribers", type=int, default=_int_env("subscribers", 1000),
@@ -199,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("gateway", cmd_gateway, "multi-process mode: an API/WebSocket gateway of an engine "
                                  "reached through Redis"),
     ):
-        p = sub.add_parser(name, help=text, **fmt)
+        p = sub.add_parser(name, help=text)
         if name == "serve":  # the demo seeds the engine, which a gateway does not own
             p.add_argument("--demo", action="store_true", default=_flag("demo"),
                            help="seed a live demo market with bots")
@@ -234,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--redis-prefix", default=_env("redis_prefix", "herbx"),
                        help="names of the Redis streams: <prefix>:commands, <prefix>:journal")
 
-    p = sub.add_parser("engine", help="multi-process mode: the engine, fed through Redis", **fmt)
+    p = sub.add_parser("engine", help="multi-process mode: the engine, fed through Redis")
     p.add_argument("--redis-url", default=_env("redis_url"), help="Redis URL (required)")
     p.add_argument("--redis-prefix", default=_env("redis_prefix", "herbx"),
                    help="names of the Redis streams: <prefix>:commands, <prefix>:journal")
@@ -250,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["debug", "info", "warning", "error"], help="logging threshold")
     p.set_defaults(func=cmd_engine)
 
-    p = sub.add_parser("watch", help="tail a live book, verifying sequence and checksum", **fmt)
+    p = sub.add_parser("watch", help="tail a live book, verifying sequence and checksum")
     p.add_argument("symbol", help="instrument to watch, e.g. QUE-BARK-A")
     p.add_argument("--url", default=_env("url", "ws://127.0.0.1:8080/ws"),
                    help="WebSocket URL of the market")
@@ -259,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=_int_env("count", 0),
                    help="stop after this many updates (0 = run until interrupted)")
     p.set_defaults(func=cmd_watch)
+    for p in sub.choices.values():  # every subcommand, those added later included
+        p.formatter_class = _HelpFormatter
     return parser
 
 
