@@ -9,6 +9,10 @@ resale still traces back to the lots.
 
 This module never decides whether an order may trade; the exchange does, and only moves money
 and goods through the methods here, which assert that nothing goes negative.
+
+The cash ceiling `MAX_BALANCE_VND` lives here because every path that credits an account (a
+deposit, a book trade, an auction trade) must keep to it; the exchange and the auction house
+check it before they move anything.
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ from __future__ import annotations
 from collections import deque
 
 from engine.messages import LotLeg
+
+#: An account's cash never passes this (10^18 VND), after any command: deposits over it are
+#: refused, and so are trades that would carry a seller over it. Every balance (and every total
+#: the snapshot writes) then stays within msgpack's 64 bits.
+MAX_BALANCE_VND = 10**18
 
 
 class LotEntry:
@@ -151,6 +160,7 @@ class Account:
         return h
 
     def _check(self) -> None:
+        assert self.cash_vnd <= MAX_BALANCE_VND, (self.account_id, self.cash_vnd)
         assert 0 <= self.cash_held_vnd <= self.cash_vnd, (
             self.account_id,
             self.cash_held_vnd,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from engine.messages import BookUpdated, Event
 from engine.order import Order
@@ -35,6 +35,29 @@ Fill = tuple[Order, int]  # (maker order, quantity) at the maker's price
 
 _COMPACT_MIN_DEAD = 16
 _HEAP_SLACK = 64  # stale heap entries tolerated beyond the number of live levels
+
+
+class ProceedsGuard:
+    """The slow path of the cash ceiling, for the rare match where a seller might pass it (see
+    `Exchange._execute`): ``room(account)`` is how much more cash the account may receive;
+    `fits` also counts what the account already received earlier in the same match, since the
+    exchange settles fills only after the walk. A book given a guard cancels a maker (a resting
+    sell) whose fill would not fit, listing it in ``blocked`` for the exchange to finish, and
+    stops a selling taker whose fill would not fit (``"balance_limit"``)."""
+
+    __slots__ = ("room", "got", "blocked")
+
+    def __init__(self, room: Callable[[str], int]) -> None:
+        self.room = room
+        self.got: dict[str, int] = {}
+        self.blocked: list[Order] = []
+
+    def fits(self, account: str, value: int) -> bool:
+        got = self.got.get(account, 0) + value
+        if got > self.room(account):
+            return False
+        self.got[account] = got
+        return True
 
 
 class Level:
@@ -80,14 +103,14 @@ class OrderBook:
 
     def match(
         self, is_buy: bool, limit: int | None, qty: int, account: str, cash_cap: int | None,
-        step: int,
+        step: int, guard: ProceedsGuard | None = None,
     ) -> tuple[list[Fill], str | None]:
         """See `Book.match`."""
         raise NotImplementedError
 
     def fillable_qty(
         self, is_buy: bool, limit: int | None, qty: int, account: str, cash_cap: int | None,
-        step: int,
+        step: int, guard: ProceedsGuard | None = None,
     ) -> int:
         raise NotImplementedError
 
@@ -231,14 +254,17 @@ class Book(OrderBook):
         account: str,
         cash_cap: int | None,
         step: int,
+        guard: ProceedsGuard | None = None,
     ) -> tuple[list[Fill], str | None]:
         """Match an incoming order against the opposite side, best price first, oldest first.
 
         ``limit`` None means a market order. Stops when ``qty`` is filled, the next price is
         worse than ``limit``, the side is empty, the next maker belongs to ``account``
-        (self-trade prevention: returns ``"self_trade"``), or a buy's remaining ``cash_cap``
-        cannot pay for one more ``step`` (returns ``"cash_cap"``). Updates the makers' leaves and
-        the levels; the caller settles the fills and the makers' statuses.
+        (self-trade prevention: returns ``"self_trade"``), a buy's remaining ``cash_cap``
+        cannot pay for one more ``step`` (returns ``"cash_cap"``), or, with a ``guard``, a sell's
+        next fill would carry its seller past the cash ceiling (``"balance_limit"``; a maker
+        that would pass it leaves the book into ``guard.blocked`` instead). Updates the makers'
+        leaves and the levels; the caller settles the fills and the makers' statuses.
         """
         fills: list[Fill] = []
         levels = self.asks if is_buy else self.bids
@@ -266,6 +292,22 @@ class Book(OrderBook):
                         if afford == 0:
                             return fills, "cash_cap"
                         q = afford
+                if guard is not None and not guard.fits(maker.account if is_buy else account,
+                                                        q * best):
+                    if not is_buy:
+                        return fills, "balance_limit"
+                    # the maker's seller may take no more cash: the maker leaves the book
+                    dq.popleft()
+                    maker.resting = False
+                    level.count -= 1
+                    level.qty -= maker.leaves
+                    changed[best] = level
+                    guard.blocked.append(maker)
+                    if level.count == 0:
+                        self._drop_level(not is_buy, best)
+                        break
+                    continue
+                if cash_cap is not None:
                     cash_cap -= q * best
                 fills.append((maker, q))
                 changed[best] = level
@@ -289,8 +331,10 @@ class Book(OrderBook):
         account: str,
         cash_cap: int | None,
         step: int,
+        guard: ProceedsGuard | None = None,
     ) -> int:
-        """How much of ``qty`` `match` would fill now, without changing anything (for FOK)."""
+        """How much of ``qty`` `match` would fill now, without changing anything (for FOK);
+        ``guard`` must be a fresh one, as for the `match` that would follow."""
         total = 0
         levels = self.asks if is_buy else self.bids
         for price in sorted(levels, reverse=not is_buy):
@@ -308,6 +352,12 @@ class Book(OrderBook):
                     q = min(q, afford)
                     if q == 0:
                         return total
+                if guard is not None and not guard.fits(maker.account if is_buy else account,
+                                                        q * price):
+                    if not is_buy:
+                        return total
+                    continue  # `match` would cancel this maker and go on
+                if cash_cap is not None:
                     cash_cap -= q * price
                 total += q
                 if total == qty:

@@ -11,7 +11,11 @@ Rules this module keeps (and tests check):
 - a business refusal is an event with a reason code and changes nothing; an exception is a bug;
 - iteration that reaches an event is over dicts or lists, never sets, so replay is byte-exact;
 - cash and goods only move between accounts in trades, or in and out by deposits, withdrawals
-  and lot receipts and withdrawals.
+  and lot receipts and withdrawals; no account's cash passes `MAX_BALANCE_VND`;
+- time is the command's ``ts_ns``: before any command other than a tick acts, the GTD orders
+  whose time has come by then leave the book (their `OrderExpired` events follow the command's
+  own), so no order ever trades, counts in a book or shows in a query after its expiry,
+  whatever the tick cadence.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ import heapq
 from collections.abc import Callable
 from typing import Any
 
-from engine.accounts import Account, Holding
+from engine.accounts import MAX_BALANCE_VND, Account, Holding
 from engine.auctions import CONTINUOUS, AuctionHouse
-from engine.book import Book, OrderBook
+from engine.book import Book, OrderBook, ProceedsGuard
 from engine.messages import (
     MAX_QTY,
     MAX_VND,
@@ -122,8 +126,7 @@ class Instrument:
 
 BookFactory = Callable[[str], OrderBook]
 
-#: An account's cash never passes this (10^18 VND), so every total stays within 64 bits.
-MAX_BALANCE_VND = 10**18
+__all__ = ["MAX_BALANCE_VND", "BookFactory", "Exchange", "Instrument"]
 
 
 class Exchange:
@@ -140,6 +143,9 @@ class Exchange:
         self.gtd_heap: list[tuple[int, int]] = []  # (expire_at_ns, order_id)
         self.trade_seq = 0
         self.last_seq = 0
+        # all accounts' cash together (derived, not snapshotted): trades only move cash, so
+        # while this is within the ceiling no trade can carry a seller past it
+        self.cash_total = 0
         self._handlers: dict[type, Callable[[Any], list[Event]]] = {
             PlaceOrder: self._place,
             CancelOrder: self._cancel,
@@ -165,7 +171,41 @@ class Exchange:
         if seq <= self.last_seq:
             raise ValueError(f"command seq {seq} not after {self.last_seq}: sequencer bug")
         self.last_seq = seq
+        heap = self.gtd_heap
+        if heap and heap[0][0] <= cmd.ts_ns and type(cmd) is not Tick:
+            return self._apply_after_expiry(cmd)
         return self._handlers[type(cmd)](cmd)
+
+    def _apply_after_expiry(self, cmd: Command) -> list[Event]:
+        """Expire the GTD orders whose time has come by ``cmd.ts_ns``, then apply ``cmd``. The
+        command's own events come first (callers read its answer from ``events[0]``); the
+        expiries follow, and a book they changed publishes them in the command's
+        `BookUpdated` (or in one of its own after it), so each book still publishes once."""
+        seq, ts = cmd.seq, cmd.ts_ns
+        expired: list[Event] = []
+        touched: dict[str, OrderBook] = {}
+        self._expire_due(ts, seq, expired, touched)
+        events = self._handlers[type(cmd)](cmd)
+        events.extend(expired)
+        for book in touched.values():
+            book.publish(events, seq, ts)
+        return events
+
+    def _expire_due(
+        self, ts: int, seq: int, events: list[Event], touched: dict[str, OrderBook]
+    ) -> None:
+        """Take the resting GTD orders with ``expire_at <= ts`` out of their books (without
+        publishing: the caller publishes ``touched``)."""
+        heap = self.gtd_heap
+        while heap and heap[0][0] <= ts:
+            _, order_id = heapq.heappop(heap)
+            order = self.orders.get(order_id)
+            if order is None or not order.resting:
+                continue  # already filled or cancelled (and perhaps purged)
+            book = self.books[order.symbol]
+            book.remove(order)
+            touched[order.symbol] = book
+            self._finish(order, EXPIRED, "", 0, events, seq, ts)
 
     # -- orders ---------------------------------------------------------------------------------
 
@@ -331,7 +371,9 @@ class Exchange:
             book.add(order)
             if expire_at is not None:
                 heapq.heappush(self.gtd_heap, (expire_at, seq))
-        elif tif == "fok" and book.fillable_qty(is_buy, limit, qty, cmd.account, cap, step) < qty:
+        elif tif == "fok" and book.fillable_qty(
+            is_buy, limit, qty, cmd.account, cap, step, self._guard()
+        ) < qty:
             self._finish(order, CANCELLED, "fok", cap or 0, events, seq, ts)
         else:
             self._execute(order, book, inst, limit, cap, events, seq, ts)
@@ -352,12 +394,16 @@ class Exchange:
     ) -> None:
         """Match ``order`` (accepted, its hold taken), settle the fills, then rest the order or
         cancel its remainder. ``cap`` is a market buy's cash cap (held in full), else None."""
+        guard = None if self.cash_total <= MAX_BALANCE_VND else self._guard()
         fills, stop = book.match(
-            order.is_buy, limit, order.leaves, order.account, cap, inst.qty_step
+            order.is_buy, limit, order.leaves, order.account, cap, inst.qty_step, guard
         )
         cap_left = cap or 0
         if fills:
             cap_left = self._settle(order, fills, inst, cap, cap_left, events, seq, ts)
+        if guard is not None:
+            for maker in guard.blocked:  # resting sells whose seller may take no more cash
+                self._finish(maker, CANCELLED, "balance_limit", 0, events, seq, ts)
         if order.leaves == 0:
             if cap_left:
                 self.accounts[order.account].cash_held_vnd -= cap_left  # unspent market cap
@@ -369,6 +415,15 @@ class Exchange:
             book.add(order)
             if requeue and order.expire_at is not None:
                 heapq.heappush(self.gtd_heap, (order.expire_at, order.order_id))
+
+    def _guard(self) -> ProceedsGuard | None:
+        """None while all the cash in the market fits under the ceiling (then no trade can
+        carry a seller past it, and matching pays nothing for the check); else a guard that
+        checks each fill's seller."""
+        if self.cash_total <= MAX_BALANCE_VND:
+            return None
+        accounts = self.accounts
+        return ProceedsGuard(lambda account: MAX_BALANCE_VND - accounts[account].cash_vnd)
 
     def _settle(
         self,
@@ -607,19 +662,10 @@ class Exchange:
         return events
 
     def _tick(self, cmd: Tick) -> list[Event]:
-        heap = self.gtd_heap
         ts = cmd.ts_ns
         events: list[Event] = []
         touched: dict[str, OrderBook] = {}
-        while heap and heap[0][0] <= ts:
-            _, order_id = heapq.heappop(heap)
-            order = self.orders.get(order_id)
-            if order is None or not order.resting:
-                continue  # already filled or cancelled (and perhaps purged)
-            book = self.books[order.symbol]
-            book.remove(order)
-            touched[order.symbol] = book
-            self._finish(order, EXPIRED, "", 0, events, cmd.seq, ts)
+        self._expire_due(ts, cmd.seq, events, touched)
         # auctions first: a call closing on this tick publishes its book, changes from the
         # expiries above included, so each book still gets at most one book_updated
         events.extend(self.auctions.on_tick(cmd))
@@ -736,6 +782,7 @@ class Exchange:
             return duplicate
         account = self._account(cmd.account)
         account.cash_vnd += cmd.amount_vnd
+        self.cash_total += cmd.amount_vnd
         if cmd.transfer_id is not None:
             self.transfers[cmd.transfer_id] = cmd.seq
         return [
@@ -758,6 +805,7 @@ class Exchange:
                 cmd, "insufficient_cash", f"{available} VND not held by orders", cmd.account
             )
         account.cash_vnd -= cmd.amount_vnd
+        self.cash_total -= cmd.amount_vnd
         if cmd.transfer_id is not None:
             self.transfers[cmd.transfer_id] = cmd.seq
         return [
@@ -859,7 +907,9 @@ class Exchange:
     def restore(cls, data: bytes, book_factory: BookFactory = Book) -> Exchange:
         from engine.state import decode_state
 
-        return decode_state(data, cls(book_factory))
+        ex = decode_state(data, cls(book_factory))
+        ex.cash_total = sum(a.cash_vnd for a in ex.accounts.values())
+        return ex
 
     def state_hash(self) -> str:
         return hashlib.sha256(self.snapshot()).hexdigest()
@@ -881,6 +931,7 @@ class Exchange:
                     key = (o.account, o.symbol)
                     held_goods[key] = held_goods.get(key, 0) + o.leaves
         self.auctions._check()
+        assert self.cash_total == sum(a.cash_vnd for a in self.accounts.values())
         for account in self.accounts.values():
             account._check()
             assert account.cash_held_vnd == held_cash.get(account.account_id, 0), (

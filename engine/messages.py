@@ -90,8 +90,10 @@ SELL: Side = "sell"
 # ---------------------------------------------------------------------------------------------
 
 
-class Cmd(Struct, tag_field="type", kw_only=True, omit_defaults=True):
-    """Base of every command; ``seq`` and ``ts_ns`` are stamped by the sequencer."""
+class Cmd(Struct, tag_field="type", kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """Base of every command; ``seq`` and ``ts_ns`` are stamped by the sequencer. Unknown fields
+    are refused (inherited by every command), so a misspelt field never silently changes a
+    command; the journal is written by our own encoder, so its decoder never meets one."""
 
     seq: Id = 0
     ts_ns: Ns = 0

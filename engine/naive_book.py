@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from engine.book import Fill, OrderBook
+from engine.book import Fill, OrderBook, ProceedsGuard
 from engine.messages import BookUpdated, Event
 from engine.order import Order
 
@@ -52,8 +52,10 @@ class NaiveBook(OrderBook):
 
     def _walk(
         self, is_buy: bool, limit: int | None, qty: int, account: str, cash_cap: int | None,
-        step: int,
+        step: int, guard: ProceedsGuard | None,
     ) -> tuple[list[Fill], str | None]:
+        """The fills `match` makes; makers whose seller may take no more cash (``guard``) go to
+        ``guard.blocked`` and are skipped."""
         fills: list[Fill] = []
         for maker in self._queue(not is_buy):
             if qty == 0:
@@ -70,6 +72,13 @@ class NaiveBook(OrderBook):
                     q, capped = afford, True
                 if q == 0:
                     return fills, "cash_cap"
+            seller = maker.account if is_buy else account
+            if guard is not None and not guard.fits(seller, q * maker.price):
+                if not is_buy:
+                    return fills, "balance_limit"
+                guard.blocked.append(maker)
+                continue
+            if cash_cap is not None:
                 cash_cap -= q * maker.price
             fills.append((maker, q))
             qty -= q
@@ -79,9 +88,12 @@ class NaiveBook(OrderBook):
 
     def match(
         self, is_buy: bool, limit: int | None, qty: int, account: str, cash_cap: int | None,
-        step: int,
+        step: int, guard: ProceedsGuard | None = None,
     ) -> tuple[list[Fill], str | None]:
-        fills, reason = self._walk(is_buy, limit, qty, account, cash_cap, step)
+        fills, reason = self._walk(is_buy, limit, qty, account, cash_cap, step, guard)
+        if guard is not None:
+            for maker in guard.blocked:
+                self.remove(maker)
         for maker, q in fills:
             maker.leaves -= q
             self._changed.add((maker.is_buy, maker.price))
@@ -91,9 +103,9 @@ class NaiveBook(OrderBook):
 
     def fillable_qty(
         self, is_buy: bool, limit: int | None, qty: int, account: str, cash_cap: int | None,
-        step: int,
+        step: int, guard: ProceedsGuard | None = None,
     ) -> int:
-        fills, _ = self._walk(is_buy, limit, qty, account, cash_cap, step)
+        fills, _ = self._walk(is_buy, limit, qty, account, cash_cap, step, guard)
         return sum(q for _, q in fills)
 
     def level_qty(self, is_buy: bool, price: int) -> int:

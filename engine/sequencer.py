@@ -94,8 +94,15 @@ def _default_factory() -> EngineFactory:
     return factory
 
 
+class DataDirLocked(JournalError, OSError):
+    """Another process holds the data directory. An `OSError` too, so the command line's
+    handlers print it as one line (``herbx serve: ...``) instead of a traceback."""
+
+
 class _DirLock:
-    """An exclusive ``flock`` on ``<data_dir>/LOCK``, released on close or process exit."""
+    """An exclusive ``flock`` on ``<data_dir>/LOCK``, released on close or process exit. The
+    holder writes its pid into the file, so a second process can say who holds it (the pid
+    left by a process that has exited is harmless: the lock is the flock, not the file)."""
 
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -103,8 +110,16 @@ class _DirLock:
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            holder = os.pread(self._fd, 32, 0).decode("ascii", "replace").strip()
             os.close(self._fd)
-            raise JournalError(f"{data_dir} is in use by another sequencer") from None
+            who = f"process {holder}" if holder.isdigit() else "another process"
+            stop = f"stop it (kill {holder})" if holder.isdigit() else "stop it"
+            raise DataDirLocked(
+                f"{data_dir} is in use by HerbX {who}: {stop}, or give this one another "
+                "data directory (--data-dir / HERBX_DATA_DIR)"
+            ) from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -1,7 +1,9 @@
 """The `herbx` command line: one entry point for every part of the market.
 
 Subcommands import their modules lazily so that `herbx scenario` never pays for aiohttp.
-Every flag has an environment variable (HERBX_<FLAG>), read as the flag's default.
+Every flag has an environment variable (HERBX_<FLAG>), read as the flag's default, and help
+text; `--help` shows each flag's default and variable (`_HelpFormatter`), and a test checks
+that every option of every subcommand has all three.
 """
 
 from __future__ import annotations
@@ -15,6 +17,28 @@ def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"HERBX_{name.upper().replace('-', '_')}", default)
 
 
+def env_name(option: str) -> str:
+    """The environment variable of a flag: ``--data-dir`` -> ``HERBX_DATA_DIR``."""
+    return f"HERBX_{option.lstrip('-').upper().replace('-', '_')}"
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Adds each option's default (the effective one: its environment variable included) and
+    its environment variable to its help text."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if not action.option_strings or action.dest == "help":
+            return text
+        env = env_name(action.option_strings[-1])
+        if isinstance(action, argparse._StoreTrueAction):
+            return f"{text} (off unless given; env {env}=1)"
+        if "default" in text:  # the text says it better (e.g. a default that depends)
+            return f"{text} (env {env})"
+        default = "none" if action.default in (None, "") else str(action.default)
+        return f"{text} (default: {default.replace('%', '%%')}; env {env})"
+
+
 def _int_env(name: str, default: int) -> int:
     value = _env(name)
     return default if value is None else int(value)
@@ -24,10 +48,11 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     from engine.scenario import ScenarioError, run_to
 
     try:
+        # bytes in: the runner decodes each line itself, so bad UTF-8 is a "line N" error
         if args.file == "-":
-            run_to(sys.stdin, sys.stdout.buffer)
+            run_to(sys.stdin.buffer, sys.stdout.buffer)
         else:
-            with open(args.file, encoding="utf-8") as f:
+            with open(args.file, "rb") as f:
                 run_to(f, sys.stdout.buffer)
     except ScenarioError as exc:
         print(f"herbx scenario: {exc}", file=sys.stderr)
@@ -76,7 +101,8 @@ def _settings(args: argparse.Namespace) -> object:
     from gateway.config import Settings
 
     return Settings(host=args.host, port=args.port, data_dir=Path(args.data_dir),
-                    database_url=args.database_url, redis_url=args.redis_url, demo=args.demo,
+                    database_url=args.database_url, redis_url=args.redis_url,
+                    demo=getattr(args, "demo", False),
                     log_level=args.log_level, tick_ms=args.tick_ms, public_url=args.public_url,
                     rate_per_s=args.rate_per_s, rate_burst=args.rate_burst,
                     conflate_ms=args.conflate_ms, redis_prefix=args.redis_prefix,
@@ -148,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_scenario)
 
     p = sub.add_parser("demo", help="replay a seeded trading session and print books and trades")
-    p.add_argument("--seed", type=int, default=_int_env("seed", 7))
+    p.add_argument("--seed", type=int, default=_int_env("seed", 7),
+                   help="seed of the simulated traders (same seed, same session)")
     p.add_argument("--minutes", type=int, default=_int_env("minutes", 30),
                    help="simulated trading minutes")
     p.add_argument("--pace-ms", type=int, default=_int_env("pace_ms", 20),
@@ -156,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
-    p.add_argument("part", choices=["engine", "auctions", "fanout", "gateway"])
+    p.add_argument("part", choices=["engine", "auctions", "fanout", "gateway"],
+                   help="what to measure (see docs/benchmarks.md)")
     p.add_argument("--subscribers", type=int, default=_int_env("subscribers", 1000),
                    help="fanout: WebSocket clients")
     p.add_argument("--rate", type=int, default=_int_env("rate", 200),
@@ -164,16 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=float(_env("seconds", "5") or 5),
                    help="fanout: how long to publish")
     p.add_argument("--orders", type=int, default=_env("orders") and _int_env("orders", 0),
-                   help="engine: orders (200,000); gateway: orders over WebSocket (20,000)")
+                   help="engine: orders (default 200,000); gateway: orders over WebSocket "
+                        "(default 20,000)")
     p.add_argument("--connections", type=int, default=_int_env("connections", 4),
                    help="gateway: order-entry connections per side (buyers, sellers)")
     p.add_argument("--window", type=int, default=_int_env("window", 64),
                    help="gateway: orders in flight per connection")
     p.add_argument("--procs", type=int, default=_int_env("procs", 2),
                    help="gateway: subscriber client processes")
-    p.add_argument("--seed", type=int, default=_int_env("seed", 42))
+    p.add_argument("--seed", type=int, default=_int_env("seed", 42),
+                   help="engine: seed of the order stream")
     p.add_argument("--journal", default=_env("journal"),
-                   help="journal directory (engine: measure with the journal on)")
+                   help="engine: measure with the journal on, in this directory")
     p.add_argument("--auction-seed", type=int, default=_int_env("auction_seed", 20261129),
                    help="auctions: the workload seed")
     p.add_argument("--compiled", action="store_true", default=_flag("compiled"),
@@ -188,22 +218,30 @@ def build_parser() -> argparse.ArgumentParser:
                                  "reached through Redis"),
     ):
         p = sub.add_parser(name, help=text)
-        p.add_argument("--demo", action="store_true", default=_flag("demo"),
-                       help="seed a live demo market with bots (HERBX_DEMO=1)")
-        p.add_argument("--host", default=_env("host", "127.0.0.1"))
-        p.add_argument("--port", type=int, default=_int_env("port", 8080))
-        p.add_argument("--data-dir", default=_env("data_dir", "./var"))
-        p.add_argument("--database-url", default=_env("database_url"))
-        p.add_argument("--redis-url", default=_env("redis_url"))
+        if name == "serve":  # the demo seeds the engine, which a gateway does not own
+            p.add_argument("--demo", action="store_true", default=_flag("demo"),
+                           help="seed a live demo market with bots")
+        p.add_argument("--host", default=_env("host", "127.0.0.1"),
+                       help="address to listen on for HTTP and WebSocket")
+        p.add_argument("--port", type=int, default=_int_env("port", 8080),
+                       help="port to listen on")
+        p.add_argument("--data-dir", default=_env("data_dir", "./var"),
+                       help="directory for the journal, snapshots and the gateway's files")
+        p.add_argument("--database-url", default=_env("database_url"),
+                       help="PostgreSQL URL for settlement (accepted and shown; the "
+                            "settlement ledger is not wired into serve yet)")
+        p.add_argument("--redis-url", default=_env("redis_url"),
+                       help="Redis URL of multi-process mode (required by `gateway`)")
         p.add_argument("--log-level", default=_env("log_level", "info"),
-                       choices=["debug", "info", "warning", "error"])
+                       choices=["debug", "info", "warning", "error"], help="logging threshold")
         p.add_argument("--tick-ms", type=int, default=_int_env("tick_ms", 250),
                        help="clock tick interval (0 = off)")
         p.add_argument("--public-url", default=_env("public_url", ""),
                        help="base URL that trace codes point at (default http://host:port)")
         p.add_argument("--rate-per-s", type=float, default=float(_env("rate_per_s", "200") or 200),
                        help="requests per second per token (or address)")
-        p.add_argument("--rate-burst", type=int, default=_int_env("rate_burst", 400))
+        p.add_argument("--rate-burst", type=int, default=_int_env("rate_burst", 400),
+                       help="requests a token (or address) may make at once above the rate")
         p.add_argument("--order-retention-s", type=float,
                        default=float(_env("order_retention_s", "3600") or 3600),
                        help="forget done orders (and free their client order ids) after this "
@@ -223,16 +261,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="names of the Redis streams: <prefix>:commands, <prefix>:journal")
 
     p = sub.add_parser("engine", help="multi-process mode: the engine, fed through Redis")
-    p.add_argument("--redis-url", default=_env("redis_url"))
-    p.add_argument("--redis-prefix", default=_env("redis_prefix", "herbx"))
-    p.add_argument("--data-dir", default=_env("data_dir", "./var"))
-    p.add_argument("--tick-ms", type=int, default=_int_env("tick_ms", 250))
+    p.add_argument("--redis-url", default=_env("redis_url"), help="Redis URL (required)")
+    p.add_argument("--redis-prefix", default=_env("redis_prefix", "herbx"),
+                   help="names of the Redis streams: <prefix>:commands, <prefix>:journal")
+    p.add_argument("--data-dir", default=_env("data_dir", "./var"),
+                   help="directory for the journal and snapshots")
+    p.add_argument("--tick-ms", type=int, default=_int_env("tick_ms", 250),
+                   help="clock tick interval (0 = off)")
     p.add_argument("--order-retention-s", type=float,
                    default=float(_env("order_retention_s", "3600") or 3600),
                    help="forget done orders (and free their client order ids) after this "
                         "many seconds; 0 = never")
     p.add_argument("--log-level", default=_env("log_level", "info"),
-                   choices=["debug", "info", "warning", "error"])
+                   choices=["debug", "info", "warning", "error"], help="logging threshold")
     p.set_defaults(func=cmd_engine)
 
     p = sub.add_parser("operator-token", help="with the market stopped: issue a new operator "
@@ -243,12 +284,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_operator_token)
 
     p = sub.add_parser("watch", help="tail a live book, verifying sequence and checksum")
-    p.add_argument("symbol")
-    p.add_argument("--url", default=_env("url", "ws://127.0.0.1:8080/ws"))
-    p.add_argument("--depth", type=int, default=_int_env("depth", 5))
+    p.add_argument("symbol", help="instrument to watch, e.g. QUE-BARK-A")
+    p.add_argument("--url", default=_env("url", "ws://127.0.0.1:8080/ws"),
+                   help="WebSocket URL of the market")
+    p.add_argument("--depth", type=int, default=_int_env("depth", 5),
+                   help="price levels shown per side")
     p.add_argument("--count", type=int, default=_int_env("count", 0),
                    help="stop after this many updates (0 = run until interrupted)")
     p.set_defaults(func=cmd_watch)
+    for p in sub.choices.values():  # every subcommand, those added later included
+        p.formatter_class = _HelpFormatter
     return parser
 
 

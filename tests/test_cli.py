@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from engine.messages import Event, TradeExecuted
 
@@ -47,6 +50,142 @@ def test_scenario_reports_a_bad_line() -> None:
     result = herbx("scenario", "-", stdin='{"type":"place_order","qty":"many"}\n')
     assert result.returncode == 2
     assert "line 1" in result.stderr
+
+
+def herbx_bytes(*args: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*HERBX, *args], capture_output=True, input=stdin, cwd=ROOT,
+                          timeout=300)
+
+
+SETUP = SCENARIO.splitlines()[1:4]  # instrument, a funded buyer, a seller with goods
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        ('{"type":"tick","seq":2}', "seq 2 is not after 3"),
+        ('{"type":"tick","seq":3}', "seq 3 is not after 3"),
+        ('{"type":"place_order","account":"B1","client_order_id":"x","symbol":"QUE-BARK-A",'
+         '"side":"buy","price_vnd":61500,"qty":1,"post_onyl":true}', "unknown field `post_onyl`"),
+        ('{"type":"place_order","account":"B1","client_order_id":"x","symbol":"QUE-BARK-A",'
+         '"side":"buy","price_vnd":61500,"qty":1,"time_in_force":"ioc"}',
+         "unknown field `time_in_force`"),
+        ('{"type":"deposit","account":"B1","amount_vnd":5,"amount":7}', "unknown field `amount`"),
+    ],
+)
+def test_scenario_refuses_a_bad_line_cleanly(tmp_path: Path, bad: str, says: str) -> None:
+    text = "\n".join([*SETUP, bad, SETUP[1]]) + "\n"
+    path = tmp_path / "s.jsonl"
+    path.write_text(text)
+    for result in (herbx("scenario", str(path)), herbx("scenario", "-", stdin=text)):
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("herbx scenario: line 4: "), result.stderr
+        assert says in result.stderr
+        assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_scenario_refuses_invalid_utf8_cleanly(tmp_path: Path) -> None:
+    text = ("\n".join(SETUP) + "\n").encode()
+    bad = b'{"type":"deposit","account":"B\xff1","amount_vnd":5}\n'
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(text + bad)
+    from_file = subprocess.run([*HERBX, "scenario", str(path)], capture_output=True, cwd=ROOT,
+                               timeout=300)
+    from_stdin = herbx_bytes("scenario", "-", stdin=text + bad)
+    for result in (from_file, from_stdin):
+        err = result.stderr.decode()
+        assert result.returncode == 2, err
+        assert err.startswith("herbx scenario: line 4: not valid UTF-8"), err
+        assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_scenario_seq_may_jump_ahead_and_lines_without_seq_follow(tmp_path: Path) -> None:
+    text = "\n".join([*SETUP, '{"type":"tick","seq":10}', SETUP[1]]) + "\n"
+    result = herbx("scenario", "-", stdin=text)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["seq"] for line in result.stdout.splitlines()] == [1, 2, 3, 11]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_second_market_on_one_data_dir_says_who_holds_it_in_one_line(tmp_path: Path) -> None:
+    serve = ["serve", "--data-dir", str(tmp_path), "--tick-ms", "0", "--host", "127.0.0.1"]
+    first = subprocess.Popen([*HERBX, *serve, "--port", str(free_port())], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert first.stdout is not None
+        assert "HerbX market on" in first.stdout.readline()  # its engine is open
+        second = herbx(*serve, "--port", str(free_port()))
+        assert second.returncode != 0
+        assert second.stderr.splitlines() == [
+            f"herbx serve: {tmp_path / 'engine'} is in use by HerbX process {first.pid}: stop it "
+            f"(kill {first.pid}), or give this one another data directory (--data-dir / "
+            "HERBX_DATA_DIR)"
+        ]
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+        if first.stdout is not None:
+            first.stdout.close()
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    from gateway.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def env_value(action: argparse.Action) -> str:
+    """A valid value, different from the default, for the option's environment variable."""
+    if action.choices:
+        return str([c for c in action.choices if c != action.default][0])
+    if action.type is int:
+        return str((action.default or 0) + 7)
+    if action.type is float:
+        return str((action.default or 0) + 7.5)
+    return "from-the-environment"
+
+
+def test_every_option_of_every_subcommand_has_help_default_and_its_env_var(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gateway.cli import env_name
+
+    parsers = subcommands()
+    assert set(parsers) >= {"scenario", "demo", "bench", "serve", "gateway", "engine", "watch"}
+    for name, parser in parsers.items():
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if action.dest == "help":
+                continue
+            where = f"herbx {name} {action.option_strings or action.dest}"
+            assert action.help and action.help != argparse.SUPPRESS, where
+            if not action.option_strings:
+                continue  # a positional argument: help text only
+            shown = formatter._get_help_string(action) or ""
+            env = env_name(action.option_strings[-1])
+            assert f"env {env}" in shown, where
+            assert "default" in shown or isinstance(action, argparse._StoreTrueAction), where
+            # the variable the help names is the one the option reads
+            value = "1" if isinstance(action, argparse._StoreTrueAction) else env_value(action)
+            with monkeypatch.context() as m:
+                m.setenv(env, value)
+                again = next(a for a in subcommands()[name]._actions if a.dest == action.dest)
+            expected = True if value == "1" else action.type(value) if action.type else value
+            assert again.default == expected, (where, again.default, expected)
+
+
+def test_the_gateway_offers_no_demo() -> None:
+    assert "--demo" in herbx("serve", "--help").stdout
+    result = herbx("gateway", "--help")
+    assert result.returncode == 0 and "--demo" not in result.stdout
+    assert herbx("gateway", "--demo").returncode == 2
 
 
 def test_demo_is_deterministic() -> None:

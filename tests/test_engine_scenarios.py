@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import msgspec
 import pytest
 
@@ -15,6 +17,7 @@ from engine.messages import (
     CancelRejected,
     CashDeposited,
     CashWithdrawn,
+    Command,
     CommandRejected,
     Deposit,
     HaltInstrument,
@@ -511,6 +514,15 @@ def test_a_transfer_id_moves_money_once(sim: Sim) -> None:
     restored = Exchange.restore(sim.ex.snapshot())
     assert one(restored.apply(Deposit(seq=sim.seq + 1, account="B1", amount_vnd=5,
                                       transfer_id="VCB-2")), CommandRejected)
+
+
+def test_every_command_refuses_unknown_fields() -> None:
+    for cls in typing.get_args(Command):
+        assert cls.__struct_config__.forbid_unknown_fields, cls
+    with pytest.raises(msgspec.ValidationError, match="unknown field `post_onyl`"):
+        command_json_decoder.decode(
+            b'{"type":"place_order","account":"B1","client_order_id":"x","symbol":"S",'
+            b'"side":"buy","price_vnd":100,"qty":1,"post_onyl":true}')
 
 
 def test_numbers_are_bounded_so_totals_stay_within_64_bits(sim: Sim) -> None:

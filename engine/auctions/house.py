@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from engine.accounts import MAX_BALANCE_VND
 from engine.auctions import call, dutch, english, sealed
 from engine.auctions.increments import DEFAULT_TIERS, Tiers
 from engine.auctions.model import CLOSED, OPEN, SCHEDULED, Auction, SealedBid, transition
@@ -470,6 +471,8 @@ class AuctionHouse:
         value = cmd.price_vnd * qty
         if account is None or account.cash_vnd - account.cash_held_vnd < value:
             return self._refuse(cmd, "insufficient_cash", f"needs {value} VND available")
+        if not self._seller_can_take(a, value):
+            return self._refuse(cmd, "balance_limit", "the seller's cash would pass the ceiling")
         events: list[Event] = []
         self._trade(a, cmd.account, cmd.price_vnd, qty, cmd.seq, 0, events, cmd.seq, cmd.ts_ns)
         if a.remaining == 0:
@@ -530,6 +533,10 @@ class AuctionHouse:
             else:
                 hold = a.leader_max_vnd * a.qty
                 a.leader = None
+                if not self._seller_can_take(a, a.price_vnd * a.qty):
+                    accounts[leader].cash_held_vnd -= hold
+                    self._close(a, "balance_limit", None, 0, events, seq, ts)
+                    return
                 self._trade(a, leader, a.price_vnd, a.qty, a.leader_bid_id, hold, events, seq, ts)
                 self._close(a, "sold", leader, a.price_vnd, events, seq, ts)
             return
@@ -540,11 +547,18 @@ class AuctionHouse:
         a.sealed = {}
         if win is None:
             self._close(a, reason, None, 0, events, seq, ts)
+        elif not self._seller_can_take(a, price * a.qty):
+            accounts[win.account].cash_held_vnd -= win.price_vnd * a.qty
+            self._close(a, "balance_limit", None, 0, events, seq, ts)
         else:
             self._trade(
                 a, win.account, price, a.qty, win.bid_id, win.price_vnd * a.qty, events, seq, ts
             )
             self._close(a, "sold", win.account, price, events, seq, ts)
+
+    def _seller_can_take(self, a: Auction, value: int) -> bool:
+        """A sale that would carry the seller's cash past the ceiling does not happen."""
+        return self.exchange.accounts[a.seller].cash_vnd + value <= MAX_BALANCE_VND
 
     def _close(
         self, a: Auction, reason: str, winner: str | None, price: int, events: list[Event],
