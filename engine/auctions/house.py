@@ -359,7 +359,7 @@ class AuctionHouse:
             account.cash_held_vnd += extra
             a.leader_max_vnd = new_max
             before = a.price_vnd
-            a.price_vnd = english.visible_price(a)
+            a.price_vnd = english.after_own_raise(a)
             events.append(self._placed(a, cmd, True, new_max * qty))
             if a.price_vnd != before:  # the reserve jump; a raise alone stays private
                 events.append(self._accepted(a, seq, ts))
