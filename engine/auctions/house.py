@@ -88,7 +88,7 @@ class AuctionHouse:
             if a.status is SCHEDULED:
                 if a.start_ns > ts:
                     continue
-                self._open(a, events, seq, ts)
+                self._open(a, events, seq, ts, ts)
             if a.close_ns <= ts:
                 done.append(a)
         for a in done:
@@ -98,8 +98,9 @@ class AuctionHouse:
             if a.status is SCHEDULED:
                 if a.start_ns > ts:
                     continue
-                self._open(a, events, seq, ts)
-                continue
+                # the clock started at its start time, not at this tick: it may have stepped
+                # (or passed its floor) since, which the lines below publish
+                self._open(a, events, seq, ts, a.start_ns)
             if a.next_step_ns > ts:
                 continue
             moved = dutch.advance(a, ts)
@@ -231,7 +232,7 @@ class AuctionHouse:
             )
         ]
         if a.start_ns <= cmd.ts_ns:
-            self._open(a, events, cmd.seq, cmd.ts_ns)
+            self._open(a, events, cmd.seq, cmd.ts_ns, cmd.ts_ns)  # no clock runs before it exists
         return events
 
     def _validate_create(self, cmd: CreateAuction) -> tuple[str, str]:
@@ -280,11 +281,12 @@ class AuctionHouse:
             return "invalid_extension", "extend_ns and extension_cap_ns must not be negative"
         return "", ""
 
-    def _open(self, a: Auction, events: list[Event], seq: int, ts: int) -> None:
+    def _open(self, a: Auction, events: list[Event], seq: int, ts: int, clock_ns: int) -> None:
+        """Open ``a`` at ``ts``; a Dutch clock starts at ``clock_ns`` (its start time, or its
+        creation when that is later)."""
         transition(a, OPEN)
         if a.kind == "dutch":
-            a.clock_vnd = a.start_price_vnd
-            a.next_step_ns = ts + a.interval_ns
+            dutch.start(a, clock_ns)
             price = a.clock_vnd
         else:
             a.close_ns = a.end_ns
@@ -456,10 +458,13 @@ class AuctionHouse:
         step = self.exchange.instruments[a.symbol].qty_step
         if qty <= 0 or qty % step:
             return self._refuse(cmd, "invalid_qty", f"a positive multiple of {step}")
-        if cmd.price_vnd != a.clock_vnd or cmd.ts_ns >= a.next_step_ns:
-            # the clock moves only on ticks, but a buy stamped at or after its next step must
-            # not buy at a price the clock no longer shows (or a lot past its floor)
-            return self._refuse(cmd, "stale_price", f"the clock shows {a.clock_vnd}")
+        shown = dutch.price_at(a, cmd.ts_ns)
+        if cmd.price_vnd != shown:
+            # the price is a function of time: ticks only publish it, so a buy between ticks
+            # pays what the clock shows at the buy's time (and one past the floor finds none)
+            detail = "the clock has passed its floor" if shown is None else (
+                f"the clock shows {shown}")
+            return self._refuse(cmd, "stale_price", detail)
         if qty > a.remaining:
             return self._refuse(cmd, "qty_unavailable", f"{a.remaining} left")
         if qty < a.min_qty and qty != a.remaining:
