@@ -566,6 +566,28 @@ class AuctionClosed(Ev, tag="auction_closed", kw_only=True, omit_defaults=True, 
     trade_ids: list[int] = []
 
 
+class OpenedBid(Struct, array_like=True, frozen=True):
+    """One sealed bid as published at the close (encoded ``[bidder, price_vnd]``): ``bidder``
+    is the bidder's pseudonym in that auction, never the account id."""
+
+    bidder: str
+    price_vnd: int
+
+
+class SealedBidsOpened(
+    Ev, tag="sealed_bids_opened", kw_only=True, omit_defaults=True, frozen=True
+):
+    """Public (sealed), at the close, before `AuctionClosed`: every live bid, best first (price,
+    then time), as a public tender opens its bids. Bidders are pseudonyms stable within the
+    auction (``bidder 1``, ``bidder 2``, … by the order of their first bid);
+    ``winning_bidder`` is the winner's pseudonym (None when unsold). Nothing about a sealed
+    auction's bids is public before this."""
+
+    auction_id: int
+    bids: list[OpenedBid]
+    winning_bidder: str | None = None
+
+
 class CallStarted(Ev, tag="call_started", kw_only=True, omit_defaults=True, frozen=True):
     symbol: str
     close_at_ns: int | None = None
@@ -647,6 +669,7 @@ Event = (
     | CallStarted
     | IndicativePrice
     | CallUncrossed
+    | SealedBidsOpened
 )
 
 command_json_decoder = msgspec.json.Decoder(Command)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from engine.messages import AuctionClosed, BidPlaced, ClockTicked, TradeExecuted
+from engine.messages import (
+    AuctionClosed,
+    BidPlaced,
+    ClockTicked,
+    OpenedBid,
+    SealedBidsOpened,
+    TradeExecuted,
+)
 from tests.support import of, one
 from tests.test_auctions_support import T0, S, market, public, rejected
 
@@ -81,6 +88,29 @@ def test_sealed_bid_may_be_raised_never_lowered() -> None:
     assert rejected(sim.bid(aid, "S1", 99_000)) == "own_lot"
     sim.bid(aid, "B1", 61_000)
     assert sim.cash("B1")[1] == 61_000 * 100
+
+
+def test_the_close_opens_every_sealed_bid_under_a_pseudonym() -> None:
+    # issue 9.4: after the close, all bids are published (amounts, pseudonymous bidders, the
+    # winner), as a public tender opens its bids; pseudonyms follow the order of first bids
+    sim = market()
+    aid = sim.create("sealed", pricing="second")
+    sim.bid(aid, "B3", 60_000)
+    sim.bid(aid, "B1", 70_000)
+    sim.bid(aid, "B2", 65_000)
+    sim.bid(aid, "B3", 72_000)  # a raise keeps the bidder's pseudonym
+    ev = sim.tick(T0 + 60 * S)
+    opened = one(ev, SealedBidsOpened)
+    assert opened.bids == [OpenedBid("bidder 1", 72_000), OpenedBid("bidder 2", 70_000),
+                           OpenedBid("bidder 3", 65_000)]
+    assert opened.winning_bidder == "bidder 1" and one(ev, AuctionClosed).winner == "B3"
+    assert ev.index(opened) < ev.index(one(ev, AuctionClosed))
+    assert not any(b in repr(opened) for b in ("B1", "B2", "B3"))  # no account id
+    unsold = sim.create("sealed", lot="LOT-2", reserve_vnd=90_000, start=T0 + 60 * S,
+                        end=T0 + 120 * S)
+    sim.bid(unsold, "B4", 80_000)
+    opened = one(sim.tick(T0 + 120 * S), SealedBidsOpened)
+    assert (opened.bids, opened.winning_bidder) == ([OpenedBid("bidder 1", 80_000)], None)
 
 
 # -- dutch ---------------------------------------------------------------------------------------

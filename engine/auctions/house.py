@@ -39,6 +39,7 @@ from engine.messages import (
     LotLeg,
     Outbid,
     PlaceBid,
+    SealedBidsOpened,
     StartCall,
     Tick,
     TradeExecuted,
@@ -542,7 +543,16 @@ class AuctionHouse:
         for b in a.sealed.values():
             if b is not win:
                 accounts[b.account].cash_held_vnd -= b.price_vnd * a.qty
-        a.sealed = {}
+        if a.sealed:
+            # the bids stay on the closed auction (they hold nothing now) so that what was
+            # opened here can be shown again after a restart
+            bids, winning = sealed.opened(a, win)
+            events.append(
+                SealedBidsOpened(
+                    seq=seq, ts_ns=ts, auction_id=a.auction_id, bids=bids,
+                    winning_bidder=winning,
+                )
+            )
         if win is None:
             self._close(a, reason, None, 0, events, seq, ts)
         else:

@@ -108,3 +108,55 @@ async def test_sealed_and_dutch_and_refusals(amarket) -> None:
     status, p = await post(m, "/api/v1/auctions", "C1", kind="auction?", lot_id="AUC-0",
                            qty=1, start_price=1)
     assert status == 422 and p["errors"][0]["field"] == "$.kind"
+
+
+async def test_a_live_sealed_auction_shows_nothing_of_its_bids_even_after_a_restart(
+        tmp_path) -> None:
+    # issue 9.4: the board rebuilt from engine state at start-up copied the bid counter (0
+    # live, 3 after a restart). Nothing about a live sealed auction's bids is public; the
+    # close opens them all, under pseudonyms, and that survives a restart too.
+    clock = FakeClock()
+    m = await start(settings(tmp_path), clock=clock)
+    try:
+        await m.gw.submit(ReceiveLot(lot_id="SEAL-1", account="C1", symbol=SYMBOL, qty=100))
+        status, s = await post(m, "/api/v1/auctions", "C1", kind="sealed", lot_id="SEAL-1",
+                               qty=100, start_price=50_000, duration_s=60, pricing="second")
+        assert status == 201 and s["bids"] is None, s
+        aid = s["auction_id"]
+        for who, price in (("T2", 55_000), ("T1", 61_000), ("T2", 58_000)):
+            status, _ = await post(m, f"/api/v1/auctions/{aid}/bids", who, price=price)
+            assert status == 201
+        r = await m.client.get(f"/api/v1/auctions/{aid}")
+        view = await r.json()
+        assert view["bids"] is None and "sealed_bids" not in view
+    finally:
+        await m.client.close()
+    m = await start(settings(tmp_path), clock=clock)
+    try:
+        view = await (await m.client.get(f"/api/v1/auctions/{aid}")).json()
+        assert view["status"] == "open" and view["bids"] is None, view
+        assert "sealed_bids" not in view
+        async with connect(m.ws_url) as ws:
+            await send(ws, op="subscribe", channels=[f"auction:{aid}"])
+            await recv(ws, type="subscribed")
+            clock.advance(61)
+            await m.gw.submit(Tick())
+            opened = await recv(ws, type="sealed_bids_opened")
+            assert opened["bids"] == [["bidder 2", 61_000], ["bidder 1", 58_000]]
+            assert opened["winning_bidder"] == "bidder 2"
+        view = await (await m.client.get(f"/api/v1/auctions/{aid}")).json()
+        shown = {k: view[k] for k in ("status", "winner", "price", "bids", "winning_bidder",
+                                      "sealed_bids")}
+        assert shown == {"status": "closed", "winner": "T1", "price": 58_000, "bids": 2,
+                         "winning_bidder": "bidder 2",
+                         "sealed_bids": [{"bidder": "bidder 2", "price": 61_000},
+                                         {"bidder": "bidder 1", "price": 58_000}]}
+    finally:
+        await m.client.close()
+    m = await start(settings(tmp_path), clock=clock)
+    try:
+        view = await (await m.client.get(f"/api/v1/auctions/{aid}")).json()
+        assert (view["bids"], view["winning_bidder"], view["sealed_bids"][0]) == (
+            2, "bidder 2", {"bidder": "bidder 2", "price": 61_000})
+    finally:
+        await m.client.close()
