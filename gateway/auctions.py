@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.auctions import sealed
 from engine.messages import (
+    AuctionCancelled,
     AuctionClosed,
     AuctionCreated,
     AuctionExtended,
@@ -87,6 +88,8 @@ class AuctionBoard:
                 case ClockTicked():
                     self._set(ev.auction_id, price=ev.price_vnd, remaining_qty=ev.remaining_qty,
                               next_step_at=_ts(ev.next_step_ns))
+                case AuctionCancelled():
+                    self._set(ev.auction_id, cancelled_by=ev.by, cancel_reason=ev.reason)
                 case SealedBidsOpened():
                     self._set(ev.auction_id, **_opened(ev.bids, ev.winning_bidder))
                 case AuctionClosed():

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 from engine.exchange import Exchange
 from engine.messages import (
+    AuctionCancelled,
     AuctionClosed,
     AuctionCreated,
     AuctionOpened,
+    CancelAuction,
     Command,
     CreateAuction,
     DutchBuy,
@@ -65,6 +67,9 @@ def build(kind_i: int, a: int, b: int, c: int, sim: Any, created: list[int]) -> 
             return StartCall(symbol="QUE-BARK-A")
         if c == 1:
             return EndCall(symbol="QUE-BARK-A")
+        if c < 40:  # cancel: the operator, or someone who may be the seller
+            return CancelAuction(auction_id=aid, account=("OPS", "S1", "S2", "B1")[a],
+                                 by_operator=a == 0, reason="called off")
         side = "buy" if a % 2 else "sell"
         account = bidder if side == "buy" else ("S1", "S2")[a % 2 == 0]
         return PlaceOrder(account=account, client_order_id=f"o{sim.seq}", symbol="QUE-BARK-A",
@@ -88,7 +93,7 @@ def check_secrecy(sim: Any, events: list[Event]) -> None:
         if hidden and a.leader_max_vnd > a.price_vnd:
             assert getattr(e, "price_vnd", None) != a.leader_max_vnd, e
         if a.kind == "sealed" and a.status == "closed" and not isinstance(
-            e, AuctionClosed | AuctionCreated | AuctionOpened | SealedBidsOpened
+            e, AuctionClosed | AuctionCreated | AuctionOpened | SealedBidsOpened | AuctionCancelled
         ):
             raise AssertionError(e)
         if isinstance(e, SealedBidsOpened):  # opened at the close, under pseudonyms only

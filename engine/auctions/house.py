@@ -24,12 +24,15 @@ from engine.auctions.increments import DEFAULT_TIERS, Tiers
 from engine.auctions.model import CLOSED, OPEN, SCHEDULED, Auction, SealedBid, transition
 from engine.messages import (
     AuctionBidRejected,
+    AuctionCancelled,
     AuctionClosed,
     AuctionCreated,
     AuctionExtended,
     AuctionOpened,
     BidAccepted,
     BidPlaced,
+    BidVoided,
+    CancelAuction,
     ClockTicked,
     CommandRejected,
     CreateAuction,
@@ -76,6 +79,7 @@ class AuctionHouse:
             CreateAuction: self._create,
             PlaceBid: self._bid,
             DutchBuy: self._dutch_buy,
+            CancelAuction: self._cancel,
             StartCall: self.calls.start,
             EndCall: self.calls.end,
         }
@@ -302,7 +306,7 @@ class AuctionHouse:
     # -- bids ----------------------------------------------------------------------------------
 
     def _refuse(
-        self, cmd: PlaceBid | DutchBuy, reason: str, detail: str = ""
+        self, cmd: PlaceBid | DutchBuy | CancelAuction, reason: str, detail: str = ""
     ) -> list[Event]:
         tag = type(cmd).__struct_config__.tag
         return [
@@ -489,6 +493,51 @@ class AuctionHouse:
                     next_step_ns=a.next_step_ns, restarted=True,
                 )
             )
+        return events
+
+    # -- cancel --------------------------------------------------------------------------------
+
+    def _cancel(self, cmd: CancelAuction) -> list[Event]:
+        a = self.auctions.get(cmd.auction_id)
+        if a is None:
+            return self._refuse(cmd, "unknown_auction")
+        if a.status is CLOSED or (
+            a.status is OPEN and a.kind != "dutch" and cmd.ts_ns >= a.close_ns
+        ):
+            # past its close the outcome is decided (the closing tick settles it): calling it
+            # off then would take a won lot from its winner
+            return self._refuse(cmd, "auction_closed")
+        if not cmd.by_operator:
+            if cmd.account != a.seller:
+                return self._refuse(cmd, "not_seller", "the operator or the seller cancels")
+            if a.bids or a.sold_qty:
+                return self._refuse(
+                    cmd, "auction_has_bids", "after the first bid only the operator cancels"
+                )
+        seq, ts = cmd.seq, cmd.ts_ns
+        events: list[Event] = [
+            AuctionCancelled(
+                seq=seq, ts_ns=ts, auction_id=a.auction_id,
+                by="operator" if cmd.by_operator else "seller", reason=cmd.reason,
+            )
+        ]
+        accounts = self.exchange.accounts
+        voided: list[tuple[str, int, int]] = []  # (account, bid id, released VND)
+        if a.leader is not None:
+            voided.append((a.leader, a.leader_bid_id, a.leader_max_vnd * a.qty))
+            a.leader = None
+        for b in a.sealed.values():
+            voided.append((b.account, b.bid_id, b.price_vnd * a.qty))
+        a.sealed = {}  # void bids are never opened
+        for account, bid_id, released in voided:
+            accounts[account].cash_held_vnd -= released
+            events.append(
+                BidVoided(
+                    seq=seq, ts_ns=ts, auction_id=a.auction_id, recipient=account,
+                    bid_id=bid_id, released_vnd=released,
+                )
+            )
+        self._close(a, "cancelled", None, 0, events, seq, ts)
         return events
 
     # -- outcomes ------------------------------------------------------------------------------
