@@ -568,7 +568,8 @@ class ClockTicked(Ev, tag="clock_ticked", kw_only=True, omit_defaults=True, froz
 class AuctionClosed(Ev, tag="auction_closed", kw_only=True, omit_defaults=True, frozen=True):
     """Public: the auction is over. ``outcome`` sold, partly_sold (dutch) or unsold; ``reason``
     says why it ended (``sold``, ``no_bids``, ``reserve_not_met``, ``floor_reached``,
-    ``sold_out``, ``cancelled``). ``trade_ids`` are its `TradeExecuted` events (all of them, for dutch)."""
+    ``sold_out``, ``cancelled``). ``trade_ids`` are its `TradeExecuted` events (all of them,
+    for dutch)."""
 
     auction_id: int
     kind: AuctionKind
