@@ -1,4 +1,5 @@
-"""The auction desk: creates lot auctions, takes bids and Dutch buys, runs clocks and closes.
+"""The auction desk: creates lot auctions, takes bids and Dutch buys, runs clocks and closes,
+cancels.
 
 Owns every lot auction and the call phases of books (`engine.auctions.call`). Sans-I/O like the
 exchange that owns it: time arrives in commands, iteration that reaches events is over dicts in
