@@ -490,6 +490,21 @@ class EndCall(Cmd, tag="end_call", kw_only=True, omit_defaults=True):
     symbol: Symbol
 
 
+CancelReason = Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class CancelAuction(Cmd, tag="cancel_auction", kw_only=True, omit_defaults=True):
+    """Call off an auction that has not closed: the operator at any time (``by_operator``, set
+    by the gateway for the operator role), the seller (``account``) only before the first bid
+    or Dutch purchase. Holds are released, the unsold goods return to the seller; sales a Dutch
+    clock already made stand. ``reason`` is free text, shown to the public."""
+
+    auction_id: Id
+    account: AccountId
+    by_operator: bool = False
+    reason: CancelReason
+
+
 class AuctionCreated(Ev, tag="auction_created", kw_only=True, omit_defaults=True, frozen=True):
     """Public terms of a new auction (never the reserve: ``reserve_set`` says if there is one)."""
 
@@ -592,7 +607,8 @@ class ClockTicked(Ev, tag="clock_ticked", kw_only=True, omit_defaults=True, froz
 class AuctionClosed(Ev, tag="auction_closed", kw_only=True, omit_defaults=True, frozen=True):
     """Public: the auction is over. ``outcome`` sold, partly_sold (dutch) or unsold; ``reason``
     says why it ended (``sold``, ``no_bids``, ``reserve_not_met``, ``floor_reached``,
-    ``sold_out``). ``trade_ids`` are its `TradeExecuted` events (all of them, for dutch)."""
+    ``sold_out``, ``cancelled``). ``trade_ids`` are its `TradeExecuted` events (all of them,
+    for dutch)."""
 
     auction_id: int
     kind: AuctionKind
@@ -603,6 +619,50 @@ class AuctionClosed(Ev, tag="auction_closed", kw_only=True, omit_defaults=True, 
     price_vnd: int | None = None
     winner: str | None = None
     trade_ids: list[int] = []
+
+
+class OpenedBid(Struct, array_like=True, frozen=True):
+    """One sealed bid as published at the close (encoded ``[bidder, price_vnd]``): ``bidder``
+    is the bidder's pseudonym in that auction, never the account id."""
+
+    bidder: str
+    price_vnd: int
+
+
+class SealedBidsOpened(
+    Ev, tag="sealed_bids_opened", kw_only=True, omit_defaults=True, frozen=True
+):
+    """Public (sealed), at the close, before `AuctionClosed`: every live bid, best first (price,
+    then time), as a public tender opens its bids. Bidders are pseudonyms stable within the
+    auction (``bidder 1``, ``bidder 2``, … by the order of their first bid);
+    ``winning_bidder`` is the winner's pseudonym (None when unsold). Nothing about a sealed
+    auction's bids is public before this."""
+
+    auction_id: int
+    bids: list[OpenedBid]
+    winning_bidder: str | None = None
+
+
+class AuctionCancelled(
+    Ev, tag="auction_cancelled", kw_only=True, omit_defaults=True, frozen=True
+):
+    """Public: the auction was called off by the operator or the seller, with their
+    ``reason`` (free text); `AuctionClosed` with reason ``cancelled`` follows."""
+
+    auction_id: int
+    by: Literal["operator", "seller"]
+    reason: str
+
+
+class BidVoided(Ev, tag="bid_voided", kw_only=True, omit_defaults=True, frozen=True):
+    """Private: the recipient's bid is void because the auction was cancelled; the
+    ``released_vnd`` it held is free again."""
+
+    auction_id: int
+    recipient: str
+    bid_id: int
+    released_vnd: int
+    reason: str = "auction_cancelled"
 
 
 class CallStarted(Ev, tag="call_started", kw_only=True, omit_defaults=True, frozen=True):
@@ -653,6 +713,7 @@ Command = (
     | DutchBuy
     | StartCall
     | EndCall
+    | CancelAuction
 )
 
 Event = (
@@ -686,6 +747,9 @@ Event = (
     | CallStarted
     | IndicativePrice
     | CallUncrossed
+    | SealedBidsOpened
+    | AuctionCancelled
+    | BidVoided
 )
 
 command_json_decoder = msgspec.json.Decoder(Command)

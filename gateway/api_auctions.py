@@ -1,6 +1,7 @@
 """Lot auctions over REST (and, through the same functions, the WebSocket): the public board,
 creating an auction (the owning cooperative, or an operator for any seller), English and sealed
-bids, Dutch buys. Refusals come back with the engine's reason codes.
+bids, Dutch buys, cancelling (the operator, or the seller before the first bid). Refusals come
+back with the engine's reason codes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ from msgspec import Struct
 
 from engine.messages import (
     AuctionBidRejected,
+    AuctionCancelled,
+    AuctionClosed,
     AuctionCreated,
     BidPlaced,
+    BidVoided,
+    CancelAuction,
+    CancelReason,
     CreateAuction,
     DutchBuy,
     Event,
@@ -80,14 +86,34 @@ class DutchBuyOut(Struct, kw_only=True):
     qty: int
 
 
+class CancelAuctionRequest(Struct, kw_only=True, forbid_unknown_fields=True):
+    """Why the auction is called off (shown to the public)."""
+
+    reason: CancelReason
+
+
+class CancelAuctionOut(Struct, kw_only=True):
+    auction_id: int
+    status: str
+    outcome: str
+    cancelled_by: str
+    reason: str
+    sold_qty: int
+    returned_qty: int  # back in the seller's custody
+    voided_bids: int  # bids whose holds were released (each bidder was told)
+
+
+_REFUSAL_STATUS = {
+    "unknown_auction": 404, "not_seller": 403, "auction_not_open": 409,
+    "auction_closed": 409, "lot_gone": 409, "auction_has_bids": 409,
+}
+
+
 def auction_refusal(events: list[Event]) -> None:
     first = events[0]
     if type(first) is AuctionBidRejected:
         problem = refusal(first.reason, first.detail)
-        if first.reason in ("unknown_auction",):
-            problem.status = 404
-        elif first.reason in ("auction_not_open", "auction_closed", "lot_gone"):
-            problem.status = 409
+        problem.status = _REFUSAL_STATUS.get(first.reason, problem.status)
         raise problem
 
 
@@ -135,6 +161,23 @@ async def dutch_buy(gw: Gateway, who: Participant, auction_id: int,
     return DutchBuyOut(auction_id=auction_id, trade_id=t.trade_id, price=t.price_vnd, qty=t.qty)
 
 
+async def cancel(gw: Gateway, who: Participant, auction_id: int,
+                 r: CancelAuctionRequest) -> CancelAuctionOut:
+    """The engine decides who may (it knows the seller and the bids); the role only says
+    whether the caller speaks for the operator."""
+    events = await gw.submit(CancelAuction(
+        auction_id=auction_id, account=who.id, by_operator=who.role == "operator",
+        reason=r.reason))
+    auction_refusal(events)
+    cancelled = next(e for e in events if type(e) is AuctionCancelled)
+    closed = next(e for e in events if type(e) is AuctionClosed)
+    return CancelAuctionOut(
+        auction_id=auction_id, status="closed", outcome=closed.outcome,
+        cancelled_by=cancelled.by, reason=cancelled.reason, sold_qty=closed.sold_qty,
+        returned_qty=closed.unsold_qty,
+        voided_bids=sum(1 for e in events if type(e) is BidVoided))
+
+
 def _auction(gw: Gateway, request: web.Request) -> dict[str, Any]:
     view = gw.auctions.auctions.get(int_path(request, "auction_id"))
     if view is None:
@@ -164,3 +207,8 @@ async def post_bid(request: web.Request, gw: Gateway, who: Participant) -> web.R
 async def post_dutch_buy(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
     auction_id = int_path(request, "auction_id")
     return reply(await dutch_buy(gw, who, auction_id, await body(request, DutchBuyRequest)), 201)
+
+
+async def post_cancel(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    auction_id = int_path(request, "auction_id")
+    return reply(await cancel(gw, who, auction_id, await body(request, CancelAuctionRequest)))

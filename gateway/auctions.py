@@ -2,14 +2,18 @@
 
 Owns `AuctionBoard`, built at start-up from the recovered exchange (public fields only) and kept
 current from committed events. Must never hold or show what the engine keeps hidden: a reserve
-(only whether one is set and met), an English leader's maximum, a sealed bid.
+(only whether one is set and met), an English leader's maximum, anything about a live sealed
+auction's bids (not even how many: ``bids`` is null until the close opens them, and then
+``sealed_bids`` lists them under the engine's pseudonyms).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from engine.auctions import sealed
 from engine.messages import (
+    AuctionCancelled,
     AuctionClosed,
     AuctionCreated,
     AuctionExtended,
@@ -17,6 +21,8 @@ from engine.messages import (
     BidAccepted,
     ClockTicked,
     Event,
+    OpenedBid,
+    SealedBidsOpened,
 )
 from gateway.wire import iso_ts
 
@@ -28,11 +34,16 @@ def _ts(ns: int) -> str | None:
     return iso_ts(ns) if ns else None
 
 
+def _opened(bids: list[OpenedBid], winning: str | None) -> View:
+    return {"bids": len(bids), "winning_bidder": winning,
+            "sealed_bids": [{"bidder": b.bidder, "price": b.price_vnd} for b in bids]}
+
+
 class AuctionBoard:
     def __init__(self, exchange: Any) -> None:
         self.auctions: dict[int, View] = {}
         for a in exchange.auctions.auctions.values():  # start-up only; public fields only
-            self.auctions[a.auction_id] = {
+            view = self.auctions[a.auction_id] = {
                 "auction_id": a.auction_id, "kind": a.kind, "seller": a.seller,
                 "lot_id": a.lot_id, "symbol": a.symbol, "qty": a.qty, "status": a.status,
                 "start_at": _ts(a.start_ns), "close_at": _ts(a.close_ns or a.end_ns),
@@ -40,6 +51,12 @@ class AuctionBoard:
                 "price": (a.clock_vnd if a.kind == "dutch" else a.price_vnd) or None,
                 "bids": a.bids, "remaining_qty": a.remaining, "sold_qty": a.sold_qty,
                 "pricing": a.pricing or None}
+            if a.kind == "sealed":
+                view["bids"] = None  # secret while live
+                if a.status == "closed" and a.sealed:  # opened at the close: public since
+                    ranked = sealed.ranking(a)
+                    win = ranked[0] if a.sold_qty else None
+                    view.update(_opened(*sealed.opened(a, win)))
 
     def live(self) -> list[View]:
         return [v for v in self.auctions.values() if v["status"] != "closed"]
@@ -53,7 +70,8 @@ class AuctionBoard:
                         "lot_id": ev.lot_id, "symbol": ev.symbol, "qty": ev.qty,
                         "status": "scheduled", "start_at": _ts(ev.start_ns),
                         "close_at": _ts(ev.end_ns), "start_price": ev.start_price_vnd,
-                        "reserve_set": ev.reserve_set, "price": None, "bids": 0,
+                        "reserve_set": ev.reserve_set, "price": None,
+                        "bids": None if ev.kind == "sealed" else 0,
                         "remaining_qty": ev.qty, "sold_qty": 0, "pricing": ev.pricing,
                         "step": ev.step_vnd or None, "floor": ev.floor_vnd or None,
                         "min_qty": ev.min_qty or None}
@@ -70,6 +88,10 @@ class AuctionBoard:
                 case ClockTicked():
                     self._set(ev.auction_id, price=ev.price_vnd, remaining_qty=ev.remaining_qty,
                               next_step_at=_ts(ev.next_step_ns))
+                case AuctionCancelled():
+                    self._set(ev.auction_id, cancelled_by=ev.by, cancel_reason=ev.reason)
+                case SealedBidsOpened():
+                    self._set(ev.auction_id, **_opened(ev.bids, ev.winning_bidder))
                 case AuctionClosed():
                     self._set(ev.auction_id, status="closed", outcome=ev.outcome,
                               reason=ev.reason, sold_qty=ev.sold_qty,

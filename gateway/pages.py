@@ -57,7 +57,7 @@ async def start_page(request: web.Request, gw: Gateway, who: Any) -> web.Respons
         f"<li>#{a['auction_id']} {kinds.get(a['kind'], a['kind'])}: lô <a href=\"/trace/"
         f"{escape(a['lot_id'])}\">{escape(a['lot_id'])}</a> ({escape(a['symbol'])}, "
         f"{a['qty']} kg), giá <span class=en>price</span> {vnd(a.get('price'))}, "
-        f"{a['bids']} bids, {escape(a['status'])}"
+        f"{'sealed' if a['bids'] is None else a['bids']} bids, {escape(a['status'])}"
         f"{', đóng / closes ' + escape(a['close_at']) if a.get('close_at') else ''}</li>"
         for a in gw.auctions.live())
     body = f"""

@@ -95,6 +95,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     E("POST", f"{P}/auctions/{{auction_id}}/buy", api_auctions.post_dutch_buy, TRADERS,
       "Stop the Dutch clock and buy", request=api_auctions.DutchBuyRequest,
       response=api_auctions.DutchBuyOut, status=201, idempotent_key=True),
+    E("POST", f"{P}/auctions/{{auction_id}}/cancel", api_auctions.post_cancel,
+      frozenset({"cooperative", "operator"}),
+      "Cancel an auction (the operator; the seller before the first bid)",
+      request=api_auctions.CancelAuctionRequest, response=api_auctions.CancelAuctionOut,
+      idempotent_key=True),
     # operator
     E("POST", f"{P}/instruments", api_admin.add_instrument, OPERATOR, "List an instrument",
       request=schemas.InstrumentRequest, response=schemas.InstrumentOut, status=201),

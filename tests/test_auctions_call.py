@@ -145,3 +145,25 @@ def test_nothing_crosses_everything_rests() -> None:
     assert one(ev, OrderCancelled).reason == "ioc"  # the market buy is cancelled, cap freed
     assert sim.depth() == ([(50_000, 10)], [(51_000, 10)])
     assert sim.goods("S1") == (1000, 10) and sim.cash("B1")[1] == 50_000 * 10
+
+
+def test_a_self_match_in_the_uncross_cancels_the_newer_order_and_frees_its_hold() -> None:
+    # issue 9.6: A's buy (older, a book order from before the halt) would be paired with A's
+    # sell entered in the call; the sell is cancelled as self_trade, its goods freed
+    sim = AuctionSim()
+    sim.instrument()
+    sim.fund("A", 10_000_000_000)
+    sim.lot("LA", "A", 100)
+    sim.lot("LS", "S", 100)
+    buy = sim.buy("A", 100, 61_000)[0].order_id  # type: ignore[union-attr]
+    sim.do(HaltInstrument(symbol=SYMBOL))
+    sim.start_call()
+    own = sim.sell("A", 50, 60_000)[0].order_id  # type: ignore[union-attr]
+    sim.sell("S", 30, 60_000)
+    ev = sim.end_call()
+    cancelled = one(ev, OrderCancelled)
+    assert (cancelled.order_id, cancelled.reason, cancelled.leaves_qty) == (own, "self_trade", 50)
+    assert [(t.buyer, t.seller, t.qty) for t in of(ev, TradeExecuted)] == [("A", "S", 30)]
+    assert one(ev, CallUncrossed).volume == 30
+    assert sim.goods("A") == (130, 0)  # the cancelled sell holds nothing
+    assert sim.status(buy) == "partially_filled" and sim.depth() == ([(61_000, 70)], [])

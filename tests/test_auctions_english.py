@@ -187,3 +187,43 @@ def test_create_refusals() -> None:
     assert refuse(start_price_vnd=50_050) == "price_off_tick"
     sim.sell("S1", 550, 90_000)  # the seller's sell orders hold 550 of 600
     assert refuse() == "goods_held"
+
+
+def test_a_leaders_raise_leaves_the_price_where_it_is() -> None:
+    # issue 9.1: B1 leads at 60,000 over B2's 59,500 (price 60,000); B1 raising the maximum
+    # must not raise the price B1 pays (the engine used to publish 60,500 and charge it)
+    sim = market()
+    aid = sim.create("english")
+    sim.bid(aid, "B1", 60_000)
+    assert one(sim.bid(aid, "B2", 59_500), BidAccepted).price_vnd == 60_000
+    ev = sim.bid(aid, "B1", 65_000)
+    assert not public(ev)  # a raise is private: no public event, the count unchanged
+    assert one(ev, BidPlaced).price_vnd == 60_000
+    a = sim.ex.auctions.auctions[aid]
+    assert (a.price_vnd, a.bids, a.leader_max_vnd) == (60_000, 2, 65_000)
+    closed = one(sim.tick(T0 + 60 * S), AuctionClosed)
+    assert (closed.winner, closed.price_vnd) == ("B1", 60_000)
+    assert sim.cash("B1") == (10_000_000_000 - 60_000 * 100, 0)
+
+
+def test_a_leaders_raise_over_an_equal_maximum_leaves_the_price() -> None:
+    sim = market()
+    aid = sim.create("english")
+    sim.bid(aid, "B1", 80_000)
+    assert one(sim.bid(aid, "B2", 80_000), BidAccepted).price_vnd == 80_000
+    assert not public(sim.bid(aid, "B1", 90_000))
+    # a later bid is priced from the maxima as usual: 85,000 + 1,000
+    assert one(sim.bid(aid, "B3", 85_000), BidAccepted).price_vnd == 86_000
+    closed = one(sim.tick(T0 + 60 * S), AuctionClosed)
+    assert (closed.winner, closed.price_vnd) == ("B1", 86_000)
+
+
+def test_a_leaders_raise_that_meets_the_reserve_moves_the_price_to_the_reserve_only() -> None:
+    sim = market()
+    aid = sim.create("english", reserve_vnd=60_200)
+    sim.bid(aid, "B1", 60_000)
+    assert one(sim.bid(aid, "B2", 59_500), BidAccepted).price_vnd == 60_000
+    acc = one(sim.bid(aid, "B1", 65_000), BidAccepted)
+    assert (acc.price_vnd, acc.reserve_met, acc.bids) == (60_200, True, 2)  # not 60,500
+    closed = one(sim.tick(T0 + 60 * S), AuctionClosed)
+    assert closed.price_vnd == 60_200

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 from engine.exchange import Exchange
 from engine.messages import (
+    AuctionCancelled,
     AuctionClosed,
     AuctionCreated,
     AuctionOpened,
+    CancelAuction,
     Command,
     CreateAuction,
     DutchBuy,
@@ -22,6 +24,7 @@ from engine.messages import (
     Event,
     PlaceBid,
     PlaceOrder,
+    SealedBidsOpened,
     StartCall,
     Tick,
     TradeExecuted,
@@ -51,7 +54,10 @@ def build(kind_i: int, a: int, b: int, c: int, sim: Any, created: list[int]) -> 
     aid = created[b % len(created)]
     bidder = BIDDERS[a]
     if kind_i <= 5:
-        return PlaceBid(auction_id=aid, account=bidder, price_vnd=50_000 + 97 * b + c)
+        # on the tick (100) mostly, so that most bids are accepted; now and then off it
+        price = 50_000 + 97 * b + c
+        return PlaceBid(auction_id=aid, account=bidder,
+                        price_vnd=price if c == 9 else price // 100 * 100)
     if kind_i == 6:
         auction = sim.ex.auctions.auctions.get(aid)
         price = auction.clock_vnd if auction is not None and c % 4 else 50_000
@@ -61,6 +67,9 @@ def build(kind_i: int, a: int, b: int, c: int, sim: Any, created: list[int]) -> 
             return StartCall(symbol="QUE-BARK-A")
         if c == 1:
             return EndCall(symbol="QUE-BARK-A")
+        if c < 40:  # cancel: the operator, or someone who may be the seller
+            return CancelAuction(auction_id=aid, account=("OPS", "S1", "S2", "B1")[a],
+                                 by_operator=a == 0, reason="called off")
         side = "buy" if a % 2 else "sell"
         account = bidder if side == "buy" else ("S1", "S2")[a % 2 == 0]
         return PlaceOrder(account=account, client_order_id=f"o{sim.seq}", symbol="QUE-BARK-A",
@@ -84,9 +93,12 @@ def check_secrecy(sim: Any, events: list[Event]) -> None:
         if hidden and a.leader_max_vnd > a.price_vnd:
             assert getattr(e, "price_vnd", None) != a.leader_max_vnd, e
         if a.kind == "sealed" and a.status == "closed" and not isinstance(
-            e, AuctionClosed | AuctionCreated | AuctionOpened
+            e, AuctionClosed | AuctionCreated | AuctionOpened | SealedBidsOpened | AuctionCancelled
         ):
             raise AssertionError(e)
+        if isinstance(e, SealedBidsOpened):  # opened at the close, under pseudonyms only
+            assert a.status == "closed" and len(e.bids) == len(a.sealed)
+            assert not any(b.bidder in BIDDERS for b in e.bids)
 
 
 def run(steps: list[tuple[int, int, int, int]]) -> tuple[Any, list[Command], list[Event]]:

@@ -2,8 +2,12 @@
 clocks. An I/O shell module (it reads the clock); the engine core never imports it.
 
 Workload (seeded): ``auctions`` concurrent English auctions and ``bidders`` funded bidders
-placing proxy maxima at random auctions (rising above each auction's last maximum, so most are
-accepted; refusals are counted and reported, and are processed commands too); then ``clocks``
+placing proxy maxima at random auctions. Every maximum keeps to the instrument's tick (an
+off-tick bid is refused at once, which would time the refusal path): each is the auction's
+highest maximum so far plus -3 to +7 increments of its tier, so most take the lead, some are
+answered by the leader's proxy, a leader sometimes raises their own maximum, and some are
+refused below the minimum next bid. Accepted and refused bids are counted (refusals by reason)
+and reported; refusals are processed commands too. Then ``clocks``
 Dutch clocks, each stepping every 100 ms, driven by ticks 100 ms apart, so every tick moves every
 clock (the worst case) while the English auctions stay live and are scanned too. Commands are
 built and stamped before the timer starts; the timer covers ``Exchange.apply`` only.
@@ -18,10 +22,11 @@ import statistics
 import time
 from typing import Any
 
+from engine.auctions.increments import DEFAULT_TIERS, increment
 from engine.exchange import Exchange
 from engine.messages import (
     AddInstrument,
-    BidAccepted,
+    AuctionBidRejected,
     Command,
     CreateAuction,
     Deposit,
@@ -63,14 +68,18 @@ def run(
                               reserve_vnd=80_000, extend_ns=60 * S, extension_cap_ns=600 * S))
         english_ids.append(ev[0].auction_id)
 
-    # bids: rising proxy maxima per auction, random bidders
+    # bids: proxy maxima around each auction's highest so far, in whole increments (so on the
+    # tick: every increment is a multiple of it), random bidders
     top = dict.fromkeys(english_ids, 50_000)
     stream: list[PlaceBid] = []
     for _ in range(bids):
         aid = english_ids[rng.randrange(auctions)]
-        top[aid] += rng.randrange(1_000, 4_000)
+        price = top[aid] + rng.randrange(-3, 8) * increment(DEFAULT_TIERS, top[aid])
+        if price > top[aid]:
+            top[aid] = price
         stream.append(PlaceBid(auction_id=aid, account=names[rng.randrange(bidders)],
-                               price_vnd=top[aid]))
+                               price_vnd=price))
+    assert all(cmd.price_vnd % 100 == 0 for cmd in stream)
     for cmd in stream:
         seq += 1
         cmd.seq = seq
@@ -79,15 +88,18 @@ def run(
     gc.disable()
     try:
         t0 = time.perf_counter()
-        accepted = 0
+        refusals: list[Any] = []
         apply = ex.apply
         for cmd in stream:
             ev = apply(cmd)
-            if type(ev[-1]) is BidAccepted or len(ev) > 1:
-                accepted += 1
+            if type(ev[0]) is AuctionBidRejected:
+                refusals.append(ev[0])
         bid_s = time.perf_counter() - t0
     finally:
         gc.enable()
+    refused: dict[str, int] = {}
+    for r in refusals:
+        refused[r.reason] = refused.get(r.reason, 0) + 1
 
     for i in range(clocks):
         do(ReceiveLot(lot_id=f"LD{i}", account="SELLER", symbol=SYMBOL, qty=1000))
@@ -114,7 +126,9 @@ def run(
         f"{clocks} dutch clocks stepping every 100 ms, {ticks} ticks 100 ms apart, "
         f"{auctions} english auctions live during the ticks",
         "bids": bids,
-        "bids_accepted": accepted,
+        "bids_accepted": bids - len(refusals),
+        "bids_refused": len(refusals),
+        "bids_refused_by_reason": dict(sorted(refused.items())),
         "bids_per_s": round(bids / bid_s),
         "clock_tick_ms": round(statistics.mean(tick_ms), 3),
         "clock_tick_p99_ms": round(tick_ms[int(len(tick_ms) * 0.99) - 1], 3),

@@ -11,7 +11,9 @@ Price choice (`equilibrium`), in order: maximum executable volume; minimum imbal
 of the imbalance (highest price if buyers are left over, lowest if sellers are); closest to the
 reference price, the higher when two are equally close (and the higher without a reference).
 Candidates are the limit prices of the orders; with only market orders, the reference price.
-Orders better than the price fill fully, orders at the price in time priority.
+Orders better than the price fill fully, orders at the price in time priority. Self-trade
+prevention: where that pairing would match an account with itself, the newer order of the
+pair is cancelled (``self_trade``) and the price chosen again without it.
 
 While a call runs, the exchange's cancel and replace handlers are wrapped (see `_install`):
 cancels of call orders are handled here; replaces on an instrument in a call are refused
@@ -321,8 +323,25 @@ class CallDesk:
                     if (e := ex.orders[o].expire_at) is not None and e <= ts]:
             del state.orders[oid]
             ex._finish(ex.orders[oid], EXPIRED, "", 0, events, seq, ts)
-        buys, sells = self._sides(state)
-        price, volume, imbalance = equilibrium(buys, sells, inst.reference_price(), step)
+        # self-trade prevention, as the continuous book does it (the incoming order of a
+        # self-match is cancelled): wherever pairing in priority order would match an account
+        # with itself, the newer order of the pair is cancelled, and the price is chosen again
+        # without it. Each round cancels at least one order, so this ends.
+        while True:
+            buys, sells = self._sides(state)
+            price, volume, imbalance = equilibrium(buys, sells, inst.reference_price(), step)
+            if price is None:
+                break
+            selfish = _self_matches(buys, sells, price, step)
+            if not selfish:
+                break
+            for o in selfish:
+                if o.resting:
+                    book.remove(o)
+                    cap = 0
+                else:
+                    cap = state.orders.pop(o.order_id)
+                ex._finish(o, CANCELLED, "self_trade", cap, events, seq, ts)
         caps = dict(state.orders)  # market buys' cash left
         if price is not None:
             buy_fills = _allocate(buys, price, volume, step, True)
@@ -449,6 +468,40 @@ class CallDesk:
                 assert o.symbol == symbol and not o.resting and o.status == "new", o
         for inst in ex.instruments.values():
             assert (inst.phase is CALL) == (inst.symbol in self.calls)
+
+
+def _self_matches(buys: list[Side], sells: list[Side], price: int, step: int) -> list[Order]:
+    """Pair the orders that accept ``price`` in priority order without trading (the pairing
+    `_allocate` and `CallDesk._execute` do); return the newer order of each pair whose buyer
+    and seller are one account, skipping it as if cancelled. O(orders)."""
+    out: list[Order] = []
+    bs = [b for b in buys if b.limit is None or b.limit >= price]
+    ss = [s for s in sells if s.limit is None or s.limit <= price]
+    i = j = 0
+    bq = _qty_at(bs[0], price, step) if bs else 0
+    sq = ss[0].order.leaves if ss else 0
+    while i < len(bs) and j < len(ss):
+        if bq == 0:
+            i += 1
+            bq = _qty_at(bs[i], price, step) if i < len(bs) else 0
+            continue
+        b, s = bs[i].order, ss[j].order
+        if b.account == s.account:
+            if b.order_id > s.order_id:
+                out.append(b)
+                bq = 0
+            else:
+                out.append(s)
+                j += 1
+                sq = ss[j].order.leaves if j < len(ss) else 0
+            continue
+        q = bq if bq < sq else sq
+        bq -= q
+        sq -= q
+        if sq == 0:
+            j += 1
+            sq = ss[j].order.leaves if j < len(ss) else 0
+    return out
 
 
 def _allocate(

@@ -7,6 +7,9 @@ here may emit a bidder's hidden maximum in a public event.
 Proxy rule: the visible price is the lower of the leader's maximum and the second-highest
 maximum plus one increment (the start price while there is one bidder); once the leader's
 maximum reaches the reserve the price is at least the reserve. Equal maxima: the earlier leads.
+The price is set by bids that take or contest the lead; a leader raising their own maximum
+leaves it where it is (`after_own_raise`), apart from the reserve jump when the raise reaches
+the reserve: a leader must never bid against themselves.
 """
 
 from __future__ import annotations
@@ -23,6 +26,18 @@ def visible_price(a: Auction) -> int:
         price = second + increment(a.tiers, second)
         if price > a.leader_max_vnd:
             price = a.leader_max_vnd
+    reserve = a.reserve_vnd
+    if reserve is not None and a.leader_max_vnd >= reserve and price < reserve:
+        price = reserve  # the reserve jump
+    return price
+
+
+def after_own_raise(a: Auction) -> int:
+    """The price after the leader raised their maximum (``a.leader_max_vnd`` is the new one):
+    unchanged, or the reserve if the raise just reached it. Not `visible_price`: the second
+    maximum plus an increment may lie above the current price (it was capped by the old
+    maximum), and charging it would make the leader outbid themselves."""
+    price = a.price_vnd
     reserve = a.reserve_vnd
     if reserve is not None and a.leader_max_vnd >= reserve and price < reserve:
         price = reserve  # the reserve jump

@@ -1,4 +1,5 @@
-"""The auction desk: creates lot auctions, takes bids and Dutch buys, runs clocks and closes.
+"""The auction desk: creates lot auctions, takes bids and Dutch buys, runs clocks and closes,
+cancels.
 
 Owns every lot auction and the call phases of books (`engine.auctions.call`). Sans-I/O like the
 exchange that owns it: time arrives in commands, iteration that reaches events is over dicts in
@@ -25,12 +26,15 @@ from engine.auctions.increments import DEFAULT_TIERS, Tiers
 from engine.auctions.model import CLOSED, OPEN, SCHEDULED, Auction, SealedBid, transition
 from engine.messages import (
     AuctionBidRejected,
+    AuctionCancelled,
     AuctionClosed,
     AuctionCreated,
     AuctionExtended,
     AuctionOpened,
     BidAccepted,
     BidPlaced,
+    BidVoided,
+    CancelAuction,
     ClockTicked,
     CommandRejected,
     CreateAuction,
@@ -40,6 +44,7 @@ from engine.messages import (
     LotLeg,
     Outbid,
     PlaceBid,
+    SealedBidsOpened,
     StartCall,
     Tick,
     TradeExecuted,
@@ -76,6 +81,7 @@ class AuctionHouse:
             CreateAuction: self._create,
             PlaceBid: self._bid,
             DutchBuy: self._dutch_buy,
+            CancelAuction: self._cancel,
             StartCall: self.calls.start,
             EndCall: self.calls.end,
         }
@@ -89,7 +95,7 @@ class AuctionHouse:
             if a.status is SCHEDULED:
                 if a.start_ns > ts:
                     continue
-                self._open(a, events, seq, ts)
+                self._open(a, events, seq, ts, ts)
             if a.close_ns <= ts:
                 done.append(a)
         for a in done:
@@ -99,8 +105,9 @@ class AuctionHouse:
             if a.status is SCHEDULED:
                 if a.start_ns > ts:
                     continue
-                self._open(a, events, seq, ts)
-                continue
+                # the clock started at its start time, not at this tick: it may have stepped
+                # (or passed its floor) since, which the lines below publish
+                self._open(a, events, seq, ts, a.start_ns)
             if a.next_step_ns > ts:
                 continue
             moved = dutch.advance(a, ts)
@@ -232,7 +239,7 @@ class AuctionHouse:
             )
         ]
         if a.start_ns <= cmd.ts_ns:
-            self._open(a, events, cmd.seq, cmd.ts_ns)
+            self._open(a, events, cmd.seq, cmd.ts_ns, cmd.ts_ns)  # no clock runs before it exists
         return events
 
     def _validate_create(self, cmd: CreateAuction) -> tuple[str, str]:
@@ -281,11 +288,12 @@ class AuctionHouse:
             return "invalid_extension", "extend_ns and extension_cap_ns must not be negative"
         return "", ""
 
-    def _open(self, a: Auction, events: list[Event], seq: int, ts: int) -> None:
+    def _open(self, a: Auction, events: list[Event], seq: int, ts: int, clock_ns: int) -> None:
+        """Open ``a`` at ``ts``; a Dutch clock starts at ``clock_ns`` (its start time, or its
+        creation when that is later)."""
         transition(a, OPEN)
         if a.kind == "dutch":
-            a.clock_vnd = a.start_price_vnd
-            a.next_step_ns = ts + a.interval_ns
+            dutch.start(a, clock_ns)
             price = a.clock_vnd
         else:
             a.close_ns = a.end_ns
@@ -300,7 +308,7 @@ class AuctionHouse:
     # -- bids ----------------------------------------------------------------------------------
 
     def _refuse(
-        self, cmd: PlaceBid | DutchBuy, reason: str, detail: str = ""
+        self, cmd: PlaceBid | DutchBuy | CancelAuction, reason: str, detail: str = ""
     ) -> list[Event]:
         tag = type(cmd).__struct_config__.tag
         return [
@@ -360,7 +368,7 @@ class AuctionHouse:
             account.cash_held_vnd += extra
             a.leader_max_vnd = new_max
             before = a.price_vnd
-            a.price_vnd = english.visible_price(a)
+            a.price_vnd = english.after_own_raise(a)
             events.append(self._placed(a, cmd, True, new_max * qty))
             if a.price_vnd != before:  # the reserve jump; a raise alone stays private
                 events.append(self._accepted(a, seq, ts))
@@ -457,10 +465,13 @@ class AuctionHouse:
         step = self.exchange.instruments[a.symbol].qty_step
         if qty <= 0 or qty % step:
             return self._refuse(cmd, "invalid_qty", f"a positive multiple of {step}")
-        if cmd.price_vnd != a.clock_vnd or cmd.ts_ns >= a.next_step_ns:
-            # the clock moves only on ticks, but a buy stamped at or after its next step must
-            # not buy at a price the clock no longer shows (or a lot past its floor)
-            return self._refuse(cmd, "stale_price", f"the clock shows {a.clock_vnd}")
+        shown = dutch.price_at(a, cmd.ts_ns)
+        if cmd.price_vnd != shown:
+            # the price is a function of time: ticks only publish it, so a buy between ticks
+            # pays what the clock shows at the buy's time (and one past the floor finds none)
+            detail = "the clock has passed its floor" if shown is None else (
+                f"the clock shows {shown}")
+            return self._refuse(cmd, "stale_price", detail)
         if qty > a.remaining:
             return self._refuse(cmd, "qty_unavailable", f"{a.remaining} left")
         if qty < a.min_qty and qty != a.remaining:
@@ -486,6 +497,51 @@ class AuctionHouse:
                     next_step_ns=a.next_step_ns, restarted=True,
                 )
             )
+        return events
+
+    # -- cancel --------------------------------------------------------------------------------
+
+    def _cancel(self, cmd: CancelAuction) -> list[Event]:
+        a = self.auctions.get(cmd.auction_id)
+        if a is None:
+            return self._refuse(cmd, "unknown_auction")
+        if a.status is CLOSED or (
+            a.status is OPEN and a.kind != "dutch" and cmd.ts_ns >= a.close_ns
+        ):
+            # past its close the outcome is decided (the closing tick settles it): calling it
+            # off then would take a won lot from its winner
+            return self._refuse(cmd, "auction_closed")
+        if not cmd.by_operator:
+            if cmd.account != a.seller:
+                return self._refuse(cmd, "not_seller", "the operator or the seller cancels")
+            if a.bids or a.sold_qty:
+                return self._refuse(
+                    cmd, "auction_has_bids", "after the first bid only the operator cancels"
+                )
+        seq, ts = cmd.seq, cmd.ts_ns
+        events: list[Event] = [
+            AuctionCancelled(
+                seq=seq, ts_ns=ts, auction_id=a.auction_id,
+                by="operator" if cmd.by_operator else "seller", reason=cmd.reason,
+            )
+        ]
+        accounts = self.exchange.accounts
+        voided: list[tuple[str, int, int]] = []  # (account, bid id, released VND)
+        if a.leader is not None:
+            voided.append((a.leader, a.leader_bid_id, a.leader_max_vnd * a.qty))
+            a.leader = None
+        for b in a.sealed.values():
+            voided.append((b.account, b.bid_id, b.price_vnd * a.qty))
+        a.sealed = {}  # void bids are never opened
+        for account, bid_id, released in voided:
+            accounts[account].cash_held_vnd -= released
+            events.append(
+                BidVoided(
+                    seq=seq, ts_ns=ts, auction_id=a.auction_id, recipient=account,
+                    bid_id=bid_id, released_vnd=released,
+                )
+            )
+        self._close(a, "cancelled", None, 0, events, seq, ts)
         return events
 
     # -- outcomes ------------------------------------------------------------------------------
@@ -544,7 +600,16 @@ class AuctionHouse:
         for b in a.sealed.values():
             if b is not win:
                 accounts[b.account].cash_held_vnd -= b.price_vnd * a.qty
-        a.sealed = {}
+        if a.sealed:
+            # the bids stay on the closed auction (they hold nothing now) so that what was
+            # opened here can be shown again after a restart
+            bids, winning = sealed.opened(a, win)
+            events.append(
+                SealedBidsOpened(
+                    seq=seq, ts_ns=ts, auction_id=a.auction_id, bids=bids,
+                    winning_bidder=winning,
+                )
+            )
         if win is None:
             self._close(a, reason, None, 0, events, seq, ts)
         elif not self._seller_can_take(a, price * a.qty):

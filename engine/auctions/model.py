@@ -14,11 +14,11 @@ from msgspec import Struct
 
 SCHEDULED: Final = "scheduled"  # created, bidding not yet open (start_ns in the future)
 OPEN: Final = "open"  # bids / clock running
-CLOSED: Final = "closed"  # sold, partly sold or unsold; terminal
+CLOSED: Final = "closed"  # sold, partly sold, unsold or cancelled; terminal
 
-#: status -> the statuses it may move to.
+#: status -> the statuses it may move to (scheduled -> closed: cancelled before it opened).
 TRANSITIONS: Final[dict[str, tuple[str, ...]]] = {
-    SCHEDULED: (OPEN,),
+    SCHEDULED: (OPEN, CLOSED),
     OPEN: (CLOSED,),
     CLOSED: (),
 }
@@ -73,7 +73,8 @@ class Auction(Struct, array_like=True):
     second_max_vnd: int | None = None
     price_vnd: int = 0
     bids: int = 0
-    # sealed: account -> live bid
+    # sealed: account -> bid, in the order of first bids (the pseudonyms at the close); kept
+    # after the close (they hold nothing then) so the opened bids can be shown again
     sealed: dict[str, SealedBid] = {}
     # dutch
     clock_vnd: int = 0

@@ -4,11 +4,16 @@ Bids are ranked by price, highest first, then by time (the seq of the bid or of 
 raise), earliest first. The winner is the top bid if it meets the reserve. First price: the
 winner pays their bid. Second price: the higher of the second-highest bid and the reserve; with
 a single bid and no reserve, the start (minimum) price.
+
+At the close every bid is published under a pseudonym (`opened`): ``bidder n`` for the n-th
+account to bid in that auction. ``Auction.sealed`` keeps its accounts in the order of their
+first bid (a raise updates the bid in place), so the pseudonyms are stable and replay exactly.
 """
 
 from __future__ import annotations
 
 from engine.auctions.model import Auction, SealedBid
+from engine.messages import OpenedBid
 
 
 def ranking(a: Auction) -> list[SealedBid]:
@@ -29,3 +34,15 @@ def winner_and_price(a: Auction) -> tuple[SealedBid | None, int, str]:
     second = ranked[1].price_vnd if len(ranked) > 1 else a.start_price_vnd
     price = second if reserve is None or second >= reserve else reserve
     return top, price, "sold"
+
+
+def pseudonyms(a: Auction) -> dict[str, str]:
+    """account -> ``bidder n``, n by the order of the account's first bid in this auction."""
+    return {account: f"bidder {n}" for n, account in enumerate(a.sealed, 1)}
+
+
+def opened(a: Auction, win: SealedBid | None) -> tuple[list[OpenedBid], str | None]:
+    """Every bid, best first, under its pseudonym; and the winner's pseudonym."""
+    names = pseudonyms(a)
+    bids = [OpenedBid(names[b.account], b.price_vnd) for b in ranking(a)]
+    return bids, None if win is None else names[win.account]

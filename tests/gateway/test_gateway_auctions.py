@@ -108,3 +108,124 @@ async def test_sealed_and_dutch_and_refusals(amarket) -> None:
     status, p = await post(m, "/api/v1/auctions", "C1", kind="auction?", lot_id="AUC-0",
                            qty=1, start_price=1)
     assert status == 422 and p["errors"][0]["field"] == "$.kind"
+
+
+async def test_a_live_sealed_auction_shows_nothing_of_its_bids_even_after_a_restart(
+        tmp_path) -> None:
+    # issue 9.4: the board rebuilt from engine state at start-up copied the bid counter (0
+    # live, 3 after a restart). Nothing about a live sealed auction's bids is public; the
+    # close opens them all, under pseudonyms, and that survives a restart too.
+    clock = FakeClock()
+    m = await start(settings(tmp_path), clock=clock)
+    try:
+        await m.gw.submit(ReceiveLot(lot_id="SEAL-1", account="C1", symbol=SYMBOL, qty=100))
+        status, s = await post(m, "/api/v1/auctions", "C1", kind="sealed", lot_id="SEAL-1",
+                               qty=100, start_price=50_000, duration_s=60, pricing="second")
+        assert status == 201 and s["bids"] is None, s
+        aid = s["auction_id"]
+        for who, price in (("T2", 55_000), ("T1", 61_000), ("T2", 58_000)):
+            status, _ = await post(m, f"/api/v1/auctions/{aid}/bids", who, price=price)
+            assert status == 201
+        r = await m.client.get(f"/api/v1/auctions/{aid}")
+        view = await r.json()
+        assert view["bids"] is None and "sealed_bids" not in view
+    finally:
+        await m.client.close()
+    m = await start(settings(tmp_path), clock=clock)
+    try:
+        view = await (await m.client.get(f"/api/v1/auctions/{aid}")).json()
+        assert view["status"] == "open" and view["bids"] is None, view
+        assert "sealed_bids" not in view
+        async with connect(m.ws_url) as ws:
+            await send(ws, op="subscribe", channels=[f"auction:{aid}"])
+            await recv(ws, type="subscribed")
+            clock.advance(61)
+            await m.gw.submit(Tick())
+            opened = await recv(ws, type="sealed_bids_opened")
+            assert opened["bids"] == [["bidder 2", 61_000], ["bidder 1", 58_000]]
+            assert opened["winning_bidder"] == "bidder 2"
+        view = await (await m.client.get(f"/api/v1/auctions/{aid}")).json()
+        shown = {k: view[k] for k in ("status", "winner", "price", "bids", "winning_bidder",
+                                      "sealed_bids")}
+        assert shown == {"status": "closed", "winner": "T1", "price": 58_000, "bids": 2,
+                         "winning_bidder": "bidder 2",
+                         "sealed_bids": [{"bidder": "bidder 2", "price": 61_000},
+                                         {"bidder": "bidder 1", "price": 58_000}]}
+    finally:
+        await m.client.close()
+    m = await start(settings(tmp_path), clock=clock)
+    try:
+        view = await (await m.client.get(f"/api/v1/auctions/{aid}")).json()
+        assert (view["bids"], view["winning_bidder"], view["sealed_bids"][0]) == (
+            2, "bidder 2", {"bidder": "bidder 2", "price": 61_000})
+    finally:
+        await m.client.close()
+
+
+async def test_cancel_an_auction_over_rest(amarket) -> None:
+    # issue 9.5: the seller before the first bid, the operator at any time; holds released,
+    # the lot back in custody, bidders told; 404 / 403 / 409 / 422 otherwise (problem+json)
+    m, _clock = amarket
+    from gateway.auth import Participant
+
+    m.gw.registry.add(Participant(id="C2", name="C2 name", role="cooperative", number=8))
+    m.tokens["C2"] = m.gw.registry.issue_token("C2")
+
+    async def goods(who: str, lot: str) -> int:
+        r = await m.client.get("/api/v1/balances", headers=m.h(who))
+        return sum(g["qty"] for g in (await r.json())["goods"] if g["symbol"] == SYMBOL)
+
+    before = await goods("C1", "AUC-0")
+    status, a = await post(m, "/api/v1/auctions", "C1", kind="english", lot_id="AUC-0",
+                           qty=500, start_price=60_000, duration_s=60)
+    assert status == 201
+    status, done = await post(m, f"/api/v1/auctions/{a['auction_id']}/cancel", "C1",
+                              reason="lot sold outside the market")
+    assert status == 200, done
+    assert (done["outcome"], done["cancelled_by"], done["returned_qty"], done["voided_bids"]) == (
+        "unsold", "seller", 500, 0)
+    view = await (await m.client.get(f"/api/v1/auctions/{a['auction_id']}")).json()
+    assert (view["status"], view["reason"], view["cancel_reason"]) == (
+        "closed", "cancelled", "lot sold outside the market")
+    assert await goods("C1", "AUC-0") == before
+
+    status, b = await post(m, "/api/v1/auctions", "C1", kind="sealed", lot_id="AUC-1",
+                           qty=500, start_price=50_000, duration_s=60)
+    aid = b["auction_id"]
+    async with connect(m.ws_url, additional_headers=m.h("T1")) as ws:
+        await send(ws, op="subscribe", channels=["orders"])
+        await recv(ws, type="subscribed")
+        status, _ = await post(m, f"/api/v1/auctions/{aid}/bids", "T1", price=61_000)
+        assert status == 201
+        r = await m.client.post(f"/api/v1/auctions/{aid}/cancel", json={"reason": "x"},
+                                headers=m.h("C1"))
+        assert r.status == 409 and r.content_type == "application/problem+json"
+        assert (await r.json())["code"] == "auction_has_bids"
+        status, p = await post(m, f"/api/v1/auctions/{aid}/cancel", "C2", reason="x")
+        assert (status, p["code"]) == (403, "not_seller")
+        status, p = await post(m, f"/api/v1/auctions/{aid}/cancel", "T1", reason="x")
+        assert status == 403
+        status, p = await post(m, f"/api/v1/auctions/{aid}/cancel", "operator", reason="")
+        assert status == 422 and p["errors"][0]["field"] == "$.reason"
+        status, p = await post(m, "/api/v1/auctions/999999/cancel", "operator", reason="x")
+        assert (status, p["code"]) == (404, "unknown_auction")
+        status, done = await post(m, f"/api/v1/auctions/{aid}/cancel", "operator",
+                                  reason="assay under review")
+        assert status == 200 and (done["cancelled_by"], done["voided_bids"]) == ("operator", 1)
+        void = await recv(ws, channel="orders", type="bid_voided")
+        assert (void["auction_id"], void["released_vnd"]) == (aid, 61_000 * 500)
+    r = await m.client.get("/api/v1/balances", headers=m.h("T1"))
+    assert (await r.json())["cash_held_vnd"] == 0
+    status, p = await post(m, f"/api/v1/auctions/{aid}/cancel", "operator", reason="again")
+    assert (status, p["code"]) == (409, "auction_closed")
+
+
+async def test_the_cancel_endpoint_is_in_the_openapi_document(amarket) -> None:
+    m, _ = amarket
+    doc = await (await m.client.get("/api/v1/openapi.json")).json()
+    op = doc["paths"]["/api/v1/auctions/{auction_id}/cancel"]["post"]
+    assert op["x-roles"] == ["cooperative", "operator"]
+    ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    reason = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]["reason"]
+    assert (reason["minLength"], reason["maxLength"]) == (1, 200)
+    assert "200" in op["responses"] and "4XX" in op["responses"]
