@@ -278,8 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("operator-token", help="with the market stopped: issue a new operator "
                                               "token (a lost one), print it once")
-    p.add_argument("--data-dir", default=_env("data_dir", "./var"))
-    p.add_argument("--revoke-old", action="store_true",
+    p.add_argument("--data-dir", default=_env("data_dir", "./var"),
+                   help="the stopped market's data directory")
+    p.add_argument("--revoke-old", action="store_true", default=_flag("revoke_old"),
                    help="also revoke the operator's other tokens (one leaked)")
     p.set_defaults(func=cmd_operator_token)
 

@@ -155,6 +155,10 @@ def test_schemathesis_run_then_kill_and_restart_keeps_every_acknowledged_order(
         _schemathesis(server, OPERATOR, tmp_path / "operator.har", seed=9)
         acked |= _acknowledged_orders(tmp_path / "trader.har")
         assert len(acked) > 1, "the trader run placed no order: the fuzz reached no engine"
+        for pid in tokens:  # the operator's run may have revoked them (it is allowed to)
+            status, body = server.call("POST", f"/api/v1/participants/{pid}/tokens", OPERATOR)
+            assert status == 201, body
+            tokens[pid] = body["token"]
 
         before = _state(server, tokens)
         server.kill()
