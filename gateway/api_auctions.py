@@ -25,11 +25,13 @@ from engine.messages import (
     DutchBuy,
     Event,
     PlaceBid,
+    Qty,
     TradeExecuted,
+    Vnd,
 )
 from gateway.api_admin import accepted
 from gateway.auth import Participant, ParticipantId
-from gateway.bounds import Int
+from gateway.bounds import Millis, Seconds
 from gateway.http import body, int_path, reply
 from gateway.orders import refusal
 from gateway.problems import Problem
@@ -40,33 +42,34 @@ S = 1_000_000_000
 
 
 class AuctionRequest(Struct, kw_only=True, forbid_unknown_fields=True):
-    """Prices VND per unit; times RFC 3339 or seconds from now. ``seller`` only for operators."""
+    """Prices VND per unit; times in seconds from now. ``seller`` is required when an operator
+    creates the auction (422 without it) and, for a cooperative, may only name itself (403)."""
 
     kind: Literal["english", "dutch", "sealed"]
     lot_id: LotId
-    qty: Int
-    start_price: Int
+    qty: Qty
+    start_price: Vnd
     seller: ParticipantId | None = None
-    duration_s: Int = 300  # english and sealed: the close is this long after the start
-    start_in_s: Int = 0
-    reserve: Int | None = None
-    extend_s: Int = 0
-    extension_cap_s: Int = 0
+    duration_s: Seconds = 300  # english and sealed: the close is this long after the start
+    start_in_s: Seconds = 0
+    reserve: Vnd | None = None
+    extend_s: Seconds = 0
+    extension_cap_s: Seconds = 0
     pricing: Literal["first", "second"] = "first"
-    step: Int = 0
-    interval_ms: Int = 0
-    floor: Int = 0
-    min_qty: Int = 0
-    restart_steps: Int = 0
+    step: Vnd = 0
+    interval_ms: Millis = 0
+    floor: Vnd = 0
+    min_qty: Qty = 0
+    restart_steps: Qty = 0
 
 
 class BidRequest(Struct, kw_only=True, forbid_unknown_fields=True):
-    price: Int
+    price: Vnd
 
 
 class DutchBuyRequest(Struct, kw_only=True, forbid_unknown_fields=True):
-    price: Int
-    qty: Int
+    price: Vnd
+    qty: Qty
 
 
 class BidOut(Struct, kw_only=True):

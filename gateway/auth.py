@@ -32,11 +32,13 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from engine.messages import AccountId
+
 Role = Literal["trader", "cooperative", "lab", "analyst", "operator"]
 ROLES: tuple[Role, ...] = ("trader", "cooperative", "lab", "analyst", "operator")
 #: roles whose participant id is an engine account that can hold cash or goods and trade
 TRADING_ROLES: frozenset[str] = frozenset({"trader", "cooperative"})
-ParticipantId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}\Z")]
+ParticipantId = AccountId  # a participant is an engine account: one declaration of its id
 
 
 class Participant(Struct, kw_only=True):

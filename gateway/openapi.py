@@ -11,6 +11,14 @@ from aiohttp import web
 from gateway.problems import ProblemBody
 
 _PARAM = re.compile(r"{(\w+)}")
+IDEMPOTENCY_RULES = (
+    "Optional; 1-128 printable characters, scoped to the caller. A retry with the same key gets "
+    "the first response byte for byte (header `Idempotent-Replayed: true`); while the first "
+    "request is still running, the retry waits for its answer. The same key with a different "
+    "method, path or body is refused: 422 `idempotency_key_reused`. Keys are remembered in "
+    "memory (the most recent ones, per process); an order sent with a key and no "
+    "`client_order_id` gets one derived from the key, so its retry never places a second "
+    "order, even after a restart.")
 
 
 def build() -> dict[str, Any]:
@@ -32,7 +40,8 @@ def build() -> dict[str, Any]:
                   for n in _PARAM.findall(ep.path)]
         if ep.idempotent_key:
             params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                           "schema": {"type": "string", "maxLength": 128}})
+                           "description": IDEMPOTENCY_RULES,
+                           "schema": {"type": "string", "minLength": 1, "maxLength": 128}})
         if params:
             op["parameters"] = params
         if ep.request is not None:

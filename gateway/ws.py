@@ -32,11 +32,12 @@ import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
 
+from engine.messages import Id, Qty, Vnd
 from gateway import api_orders
 from gateway.auth import Participant
 from gateway.bounds import Int
 from gateway.fanout import encode, text_frame
-from gateway.http import authenticate, rate_limit
+from gateway.http import authenticate, rate_limit, refuse_duplicate_keys
 from gateway.problems import Problem
 from gateway.schemas import OrderRequest, ReplaceRequest
 from gateway.state import GATEWAY, Gateway
@@ -67,7 +68,7 @@ class SnapshotOp(msgspec.Struct, kw_only=True):
 
 
 class OrderIdOp(msgspec.Struct, kw_only=True):
-    order_id: Int
+    order_id: Id
 
 
 _decode_op = msgspec.json.Decoder(Op).decode
@@ -233,6 +234,8 @@ class Client:
 
     async def _run(self, handler: Any, data: str, op: Op) -> None:
         try:
+            if op.op in _ENGINE_OPS:
+                refuse_duplicate_keys(data)  # as REST: {"qty": 1, "qty": 1000} is refused
             await handler(self, data, op)
         except Problem as exc:
             self.error(exc.code, exc.detail, op.req_id, exc.status)
@@ -400,9 +403,9 @@ async def op_replace(c: Client, data: str, op: Op) -> None:
 
 
 class AuctionOp(msgspec.Struct, kw_only=True):
-    auction_id: Int
-    price: Int
-    qty: Int = 0
+    auction_id: Id
+    price: Vnd
+    qty: Qty = 0
 
 
 async def op_bid(c: Client, data: str, op: Op) -> None:

@@ -14,15 +14,16 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+from engine.messages import whole
 from grading.assay import AssayResult, GradeDecision
 
 Ts = Annotated[datetime, Meta(tz=True)]
-LotId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-._]{0,19}\Z")]  # also GS1 AI (10)
+LotId = Annotated[str, Meta(pattern=whole(r"[A-Za-z0-9][A-Za-z0-9\-._]{0,19}"))]  # also GS1 AI (10)
 Name = Annotated[str, Meta(min_length=1, max_length=120)]
 # A growing-area code (mã số vùng trồng) has no national pattern we can rely on: issuers
 # (Plant Protection Department, provincial sub-departments) format them differently. We only
 # bound it to printable ASCII code characters; the issuer and validity dates carry the rest.
-AreaCode = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-._/]{1,63}\Z")]
+AreaCode = Annotated[str, Meta(pattern=whole(r"[A-Za-z0-9][A-Za-z0-9\-._/]{1,63}"))]
 CertScheme = Literal["GACP-WHO", "organic", "OCOP", "FSC"]
 LotState = Literal[
     "registered", "sampled", "graded", "rejected", "received", "listed", "partly_sold",

@@ -9,6 +9,7 @@ cut it as a torn tail and lost an acknowledged GTD order with its cash hold.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -189,3 +190,32 @@ async def test_integers_written_as_integral_floats_are_integers(market: Market) 
         assert (view.price_vnd, view.qty) == (65_500, 1)
     status, body = await market.order("T1", price=65_500.5)
     assert status == 422 and body["errors"][0]["field"] == "$.price"
+
+
+async def test_duplicate_json_keys_are_refused_on_the_websocket_too(market: Market) -> None:
+    before = market.gw.exchange.last_seq
+    async with connect(market.ws_url, additional_headers=market.h("T1")) as ws:
+        await ws.send(f'{{"op":"order","req_id":1,"symbol":"{SYMBOL}","side":"buy",'
+                      '"price":60000,"qty":1,"qty":1000}')
+        err = await recv(ws, type="error")
+    assert err["code"] == "duplicate_key" and err["status"] == 400
+    assert market.gw.exchange.last_seq == before
+
+
+async def test_the_openapi_document_says_what_the_api_does(market: Market) -> None:
+    """Item 11: the Idempotency-Key rules, ``seller`` for operators, whole-string patterns that
+    JSON Schema tools read as Python does, and the commands' own bounds on request fields."""
+    doc = await (await market.client.get("/api/v1/openapi.json")).json()
+    post = doc["paths"]["/api/v1/orders"]["post"]
+    key = next(p for p in post["parameters"] if p["name"] == "Idempotency-Key")
+    assert "idempotency_key_reused" in key["description"]
+    assert {"200", "201", "409"} <= set(post["responses"])
+    schemas = doc["components"]["schemas"]
+    assert "operator" in schemas["AuctionRequest"]["description"]
+    assert "seller" in schemas["AuctionRequest"]["description"]
+    order = schemas["OrderRequest"]["properties"]
+    assert order["qty"]["maximum"] == 10**9
+    assert order["symbol"]["pattern"].endswith("$(?!\\n)")
+    assert "\\Z" not in json.dumps(doc)  # a Python-only anchor: ECMA regexes read it as "Z"
+    assert schemas["InstrumentRequest"]["properties"]["qty_step"]["maximum"] == 10**9
+    assert schemas["AuctionRequest"]["properties"]["start_in_s"]["minimum"] == 0
