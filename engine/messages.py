@@ -38,16 +38,19 @@ def whole(body: str) -> str:
     return f"^(?:{body})$(?!\\n)"
 
 
-#: Instrument symbols: upper-case letters and digits, joined by ``-``, ``.`` or ``_``
-#: (``QUE-BARK-A``).
-SYMBOL_PATTERN = whole(r"[A-Z0-9]+(?:[-._][A-Z0-9]+)*")
+# The patterns are plain character classes (lengths are separate bounds): the journal re-checks
+# every command against them before appending it, so each costs on the hot path (about 0.5 µs
+# per identifier in msgspec; a nested pattern costs half as much again).
+#: Instrument symbols: an upper-case letter or digit, then upper-case letters, digits, ``-``,
+#: ``.``, ``_`` (``QUE-BARK-A``).
+SYMBOL_PATTERN = whole(r"[A-Z0-9][A-Z0-9._-]*")
 #: Participant (account) ids: a letter or digit, then letters, digits, ``-``, ``_``, ``.``.
-ACCOUNT_PATTERN = whole(r"[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}")
+ACCOUNT_PATTERN = whole(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 #: Lot ids: as account ids (the GS1 batch/lot field of a trace code takes at most 20 of them).
 LOT_PATTERN = ACCOUNT_PATTERN
 #: Client order ids and transfer (bank) references: letters, digits and ``. _ : @ / + = -``
 #: (enough for UUIDs, base64 and namespaced ids; never spaces, quotes, markup or controls).
-CLIENT_ID_PATTERN = whole(r"[A-Za-z0-9._:@/+=\-]{1,64}")
+CLIENT_ID_PATTERN = whole(r"[A-Za-z0-9._:@/+=-]+")
 
 Symbol = Annotated[str, Meta(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)]
 AccountId = Annotated[str, Meta(min_length=1, max_length=64, pattern=ACCOUNT_PATTERN)]
