@@ -85,6 +85,13 @@ class RecordInvalid(RecordRefused):
         super().__init__(message)
         self.field = field
 
+    @classmethod
+    def of(cls, exc: msgspec.ValidationError, what: str = "command") -> RecordInvalid:
+        """From the decoder's error: ``Expected `int` <= 1000000000 - at `$.qty```."""
+        text = str(exc)
+        where = text.rpartition(" - at ")[2].strip("`") if " - at " in text else "$"
+        return cls(f"{what} breaks a limit of its type: {text}", where)
+
 
 class JournalCorrupt(JournalError):
     """The journal is damaged somewhere other than a torn tail; recovery must stop."""
@@ -266,11 +273,7 @@ class JournalWriter:
             # same limits (declared once, in the command types), checked before the write.
             command_msgpack_decoder.decode(payload)
         except msgspec.ValidationError as exc:
-            text = str(exc)
-            _, _, where = text.rpartition(" - at ")
-            raise RecordInvalid(
-                f"{type(cmd).__name__} breaks a limit of its type: {text}", where or "$"
-            ) from None
+            raise RecordInvalid.of(exc, type(cmd).__name__) from None
         size = len(payload)
         if size > self._max_record_bytes:
             raise RecordTooLarge(

@@ -204,7 +204,7 @@ class RedisPipeline:
                             if b"c" in fields:
                                 fut.set_result(events)
                             else:
-                                fut.set_exception(_refusal(fields[b"e"].decode()))
+                                fut.set_exception(refusal_of(fields[b"e"].decode()))
                                 fut.exception()
                 if published:
                     try:
@@ -224,7 +224,7 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
     """Read commands, apply and commit them in groups, append them stamped to the journal
     stream; tick, and forget done orders after ``order_retention_s`` (0: never). Runs until
     ``stop`` is set."""
-    from engine.journal import JournalReader, RecordRefused
+    from engine.journal import JournalReader, RecordInvalid, RecordRefused
     from engine.sequencer import Sequencer
 
     stop = stop or asyncio.Event()
@@ -249,6 +249,11 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
                     last_id = entry_id.decode()
                     try:
                         decoded = command_msgpack_decoder.decode(fields[b"c"])
+                    except msgspec.ValidationError as exc:  # past a limit of its type: a 422
+                        invalid = RecordInvalid.of(exc)
+                        batch.append((None, fields.get(b"g", b""), fields.get(b"r", b""),
+                                      f"RecordInvalid: {invalid.field}|{invalid}"))
+                        continue
                     except msgspec.DecodeError as exc:
                         batch.append((None, fields.get(b"g", b""), fields.get(b"r", b""),
                                       f"bad command: {exc}"))
@@ -267,6 +272,9 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
                 if cmd is not None:
                     try:
                         seq.submit(cmd)
+                    except RecordInvalid as exc:
+                        error = f"RecordInvalid: {exc.field}|{exc}"
+                        cmd = None
                     except RecordRefused as exc:
                         error = f"{type(exc).__name__}: {exc}"
                         cmd = None
@@ -285,12 +293,15 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
         await redis.aclose()
 
 
-def _refusal(error: str) -> Exception:
+def refusal_of(error: str) -> Exception:
     """The engine's refusal of one command, as the exception a single-process pipeline would
     raise (so the HTTP answer is the same 413 or 422)."""
-    from engine.journal import RecordTooLarge, RecordUnencodable
+    from engine.journal import RecordInvalid, RecordTooLarge, RecordUnencodable
 
     kind, _, detail = error.partition(": ")
+    if kind == "RecordInvalid":
+        field, _, message = detail.partition("|")
+        return RecordInvalid(message, field)
     if kind == "RecordTooLarge":
         return RecordTooLarge(detail)
     if kind == "RecordUnencodable":

@@ -219,3 +219,22 @@ async def test_the_openapi_document_says_what_the_api_does(market: Market) -> No
     assert "\\Z" not in json.dumps(doc)  # a Python-only anchor: ECMA regexes read it as "Z"
     assert schemas["InstrumentRequest"]["properties"]["qty_step"]["maximum"] == 10**9
     assert schemas["AuctionRequest"]["properties"]["start_in_s"]["minimum"] == 0
+
+
+def test_multi_process_engine_refusals_of_a_limit_come_back_as_422_not_503() -> None:
+    """The Redis engine reports a command past a limit of its type as ``RecordInvalid``; the
+    gateway raises the same exception a single-process pipeline would (422 naming the field),
+    not ``PipelineFailed`` (503 "the engine stopped")."""
+    import msgspec
+
+    from engine.journal import RecordInvalid
+    from engine.messages import PlaceOrder, command_msgpack_decoder
+    from gateway.redis_link import refusal_of
+
+    bad = msgspec.msgpack.encode(PlaceOrder(account="T1", client_order_id="x", symbol=SYMBOL,
+                                            side="buy", price_vnd=1, qty=BIG))
+    with pytest.raises(msgspec.ValidationError) as info:
+        command_msgpack_decoder.decode(bad)
+    invalid = RecordInvalid.of(info.value)
+    exc = refusal_of(f"RecordInvalid: {invalid.field}|{invalid}")
+    assert isinstance(exc, RecordInvalid) and exc.field == "$.qty" and "1000000000" in str(exc)
