@@ -82,11 +82,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         return auctions_main(seed=args.auction_seed)
     if args.part == "fanout":
-        from gateway.bench_fanout import main as fanout_main
+        from loadtest.bench.fanout import main as fanout_main
 
         return fanout_main(subscribers=args.subscribers, rate=args.rate, seconds=args.seconds)
     if args.part == "gateway":
-        from gateway.bench import main as gateway_main
+        from loadtest.bench.gateway import main as gateway_main
 
         return gateway_main(orders=args.orders or 20_000, connections=args.connections,
                             window=args.window, subscribers=args.subscribers, rate=args.rate,
@@ -131,7 +131,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
     if not args.redis_url:
         print("herbx engine: --redis-url (or HERBX_REDIS_URL) is required", file=sys.stderr)
         return 2
-    from gateway.engine_proc import main as engine_main
+    from gateway.link.engine_proc import main as engine_main
 
     return engine_main(redis_url=args.redis_url, data_dir=args.data_dir,
                        prefix=args.redis_prefix, tick_ms=args.tick_ms, log_level=args.log_level,
@@ -139,7 +139,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from gateway.watch import main as watch_main
+    from loadtest.watch import main as watch_main
 
     return watch_main(args.symbol, url=args.url, depth=args.depth, count=args.count)
 

@@ -93,7 +93,7 @@ async def serve(s: Settings) -> None:
 
 
 def main(s: Settings) -> int:
-    from gateway.demo import demo_refusal
+    from gateway.demo.market import demo_refusal
 
     refusal = demo_refusal(s.data_dir, s.demo)
     if refusal is not None:

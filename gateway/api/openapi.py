@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from gateway.problems import ProblemBody
+from gateway.api.problems import ProblemBody
 
 _PARAM = re.compile(r"{(\w+)}")
 IDEMPOTENCY_RULES = (
@@ -22,7 +22,7 @@ IDEMPOTENCY_RULES = (
 
 
 def build() -> dict[str, Any]:
-    from gateway.routes import ENDPOINTS
+    from gateway.api.routes import ENDPOINTS
 
     types: list[Any] = [ProblemBody]
     for ep in ENDPOINTS:

@@ -21,9 +21,9 @@ from engine.messages import (
     OrderResent,
     TradeExecuted,
 )
-from gateway.problems import PROBLEM_TYPE, Problem, ProblemBody
-from gateway.schemas import FillOut, OrderResultOut
-from gateway.wire import iso_ts
+from gateway.api.problems import PROBLEM_TYPE, Problem, ProblemBody
+from gateway.api.schemas import FillOut, OrderResultOut
+from gateway.stream.wire import iso_ts
 
 REASON_STATUS = {
     "unknown_symbol": 404, "unknown_order": 404, "not_owner": 404,

@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.http import int_query, reply
-from gateway.problems import Problem
-from gateway.schemas import InstrumentOut
+from gateway.api.http import int_query, reply
+from gateway.api.problems import Problem
+from gateway.api.schemas import InstrumentOut
 from gateway.state import Gateway
 
 

@@ -23,13 +23,12 @@ from engine.messages import (
     ResumeInstrument,
     Withdraw,
 )
-from gateway.api_market import instrument_out
-from gateway.api_orders import balances_of
-from gateway.auth import LastOperatorToken, Participant
-from gateway.http import body, reply
-from gateway.orders import refusal
-from gateway.problems import Problem
-from gateway.schemas import (
+from gateway.api.http import body, reply
+from gateway.api.market import instrument_out
+from gateway.api.orders import balances_of
+from gateway.api.outcomes import refusal
+from gateway.api.problems import Problem
+from gateway.api.schemas import (
     CashOut,
     CashRequest,
     InstrumentRequest,
@@ -37,8 +36,9 @@ from gateway.schemas import (
     ParticipantRequest,
     TokenOut,
 )
+from gateway.auth import LastOperatorToken, Participant
 from gateway.state import Gateway
-from gateway.ws import POLICY_VIOLATION
+from gateway.stream.ws import POLICY_VIOLATION
 
 _CONFLICTS = {"duplicate_instrument", "already_halted", "not_halted", "duplicate_lot",
               "duplicate_transfer"}

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.problems import Problem
+from gateway.api.problems import Problem
 
 
 class _Entry:

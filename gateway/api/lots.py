@@ -15,11 +15,11 @@ import msgspec
 from aiohttp import web
 
 from engine.messages import ReceiveLot
-from gateway.api_admin import accepted
+from gateway.api.admin import accepted
+from gateway.api.http import body, reply
+from gateway.api.problems import FieldError, Problem
+from gateway.api.schemas import AssayRequest, ListRequest, LotOut, LotRequest, ReceiveRequest
 from gateway.auth import Participant
-from gateway.http import body, reply
-from gateway.problems import FieldError, Problem
-from gateway.schemas import AssayRequest, ListRequest, LotOut, LotRequest, ReceiveRequest
 from gateway.state import Gateway
 from grading.assay import AssayError
 from grading.lifecycle import Accepted, Refused

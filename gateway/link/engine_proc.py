@@ -1,4 +1,4 @@
-"""`herbx engine`: the engine half of multi-process mode (see `gateway.redis_link`)."""
+"""`herbx engine`: the engine half of multi-process mode (see `gateway.link.redis_link`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def main(*, redis_url: str, data_dir: str, prefix: str, tick_ms: int, log_level:
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from engine.runtime import tune_gc
-    from gateway.redis_link import run_engine
+    from gateway.link.redis_link import run_engine
 
     async def run() -> None:
         stop = asyncio.Event()

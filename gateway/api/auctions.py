@@ -29,12 +29,12 @@ from engine.messages import (
     TradeExecuted,
     Vnd,
 )
-from gateway.api_admin import accepted
+from gateway.api.admin import accepted
+from gateway.api.bounds import Millis, Seconds
+from gateway.api.http import body, int_path, reply
+from gateway.api.outcomes import refusal
+from gateway.api.problems import Problem
 from gateway.auth import Participant, ParticipantId
-from gateway.bounds import Millis, Seconds
-from gateway.http import body, int_path, reply
-from gateway.orders import refusal
-from gateway.problems import Problem
 from gateway.state import Gateway
 from grading.lot import LotId
 

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from gateway.checksum import book_checksum
+from gateway.stream.checksum import book_checksum
 
 
 class WatchedBook:
