@@ -26,8 +26,8 @@ from engine.messages import (
 from gateway.api.http import body, reply
 from gateway.api.market import instrument_out
 from gateway.api.orders import balances_of
-from gateway.api.outcomes import refusal
 from gateway.api.problems import Problem
+from gateway.api.refusals import refusal
 from gateway.api.schemas import (
     CashOut,
     CashRequest,
@@ -40,9 +40,6 @@ from gateway.auth import LastOperatorToken, Participant
 from gateway.state import Gateway
 from gateway.stream.ws import POLICY_VIOLATION
 
-_CONFLICTS = {"duplicate_instrument", "already_halted", "not_halted", "duplicate_lot",
-              "duplicate_transfer"}
-
 
 def _new_transfer_id() -> str:
     return f"hx-{uuid.uuid4().hex}"
@@ -51,10 +48,7 @@ def _new_transfer_id() -> str:
 def accepted(events: list[Event]) -> Event:
     first = events[0]
     if type(first) is CommandRejected:
-        problem = refusal(first.reason, first.detail)
-        if first.reason in _CONFLICTS:
-            problem.status = 409
-        raise problem
+        raise refusal(first.reason, first.detail)
     return first
 
 

@@ -18,6 +18,7 @@ from engine.messages import ReceiveLot
 from gateway.api.admin import accepted
 from gateway.api.http import body, reply
 from gateway.api.problems import FieldError, Problem
+from gateway.api.refusals import LIFECYCLE_TITLE, refusal
 from gateway.api.schemas import AssayRequest, ListRequest, LotOut, LotRequest, ReceiveRequest
 from gateway.auth import Participant
 from gateway.state import Gateway
@@ -26,8 +27,6 @@ from grading.lifecycle import Accepted, Refused
 from grading.lot import Cooperative, Lot
 from grading.trace import lot_trace_url
 
-_REFUSAL_STATUS = {"illegal_transition": 409, "time_went_back": 409}
-
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -35,8 +34,7 @@ def now() -> datetime:
 
 def lifecycle(result: Accepted | Refused) -> Lot:
     if isinstance(result, Refused):
-        raise Problem(_REFUSAL_STATUS.get(result.code, 422), result.code, result.detail,
-                      title="Refused by the lot lifecycle")
+        raise refusal(result.code, result.detail, title=LIFECYCLE_TITLE)
     return result.lot
 
 

@@ -22,13 +22,9 @@ from engine.messages import (
     TradeExecuted,
 )
 from gateway.api.problems import PROBLEM_TYPE, Problem, ProblemBody
+from gateway.api.refusals import refusal
 from gateway.api.schemas import FillOut, OrderResultOut
 from gateway.stream.wire import iso_ts
-
-REASON_STATUS = {
-    "unknown_symbol": 404, "unknown_order": 404, "not_owner": 404,
-    "order_not_open": 409, "instrument_halted": 409,
-}
 
 
 class ClientOrderIdReusedBody(ProblemBody, kw_only=True, omit_defaults=True):
@@ -54,11 +50,6 @@ class ClientOrderIdReused(Problem):
                                        detail=b.detail, code=b.code, order=self.original)
         return web.Response(status=self.status, body=msgspec.json.encode(body),
                             content_type=PROBLEM_TYPE, headers=self.headers)
-
-
-def refusal(reason: str, detail: str) -> Problem:
-    return Problem(REASON_STATUS.get(reason, 422), reason, detail or reason.replace("_", " "),
-                   title="Refused by the engine")
 
 
 def _fills(events: list[Event], order_id: int) -> list[FillOut]:
