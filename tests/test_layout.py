@@ -178,7 +178,7 @@ def engine_reasons() -> set[str]:
             reason_var = isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == "reason" for t in node.targets)
             if reason_kw or reason_var:
-                codes.update(_strings(node.value))  # type: ignore[attr-defined]
+                codes.update(_strings(node.value))
             elif isinstance(node, ast.Call):
                 f = node.func
                 name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
