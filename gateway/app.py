@@ -7,6 +7,8 @@ closes the sequencer. WebSockets are closed first, on shutdown, with 1001 "going
 
 Layout of the data directory: ``engine/`` (the sequencer's journal and snapshots),
 ``gateway/participants.json`` and ``gateway/lots.json``.
+
+Never holds a request handler or a business rule: it only assembles the parts.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Handlers reach every shared part through ``request.app[GATEWAY]``; nothing is global. `submit`
 is the handlers' only way to change the market (through the pipeline); it turns a full queue
 into 503 with Retry-After.
+
+Never holds logic of a part; it only gathers them.
 """
 
 from __future__ import annotations

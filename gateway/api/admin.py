@@ -3,6 +3,9 @@ account's balances. The last operator's tokens cannot be revoked (409 ``last_ope
 
 Engine refusals (``duplicate_instrument``, ``invalid_amount``, ``insufficient_cash``, ...) come
 back as 4xx problems with the engine's reason code.
+
+Never changes the engine but through `Gateway.submit`, nor maps a reason to a status itself
+(`gateway.api.refusals` does).
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 creating an auction (the owning cooperative, or an operator for any seller), English and sealed
 bids, Dutch buys, cancelling (the operator, or the seller before the first bid). Refusals come
 back with the engine's reason codes.
+
+Never decides who may bid, cancel or buy (the engine does; the role only says whether the
+caller speaks for the operator), nor shows what the board hides.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ the owner lists on the book.
 Ownership: a cooperative sees and changes only its own lots; labs, analysts and operators see
 all. Receipt is two-phase: the lifecycle must accept it first, then the engine takes the lot
 (``ReceiveLot`` on the instrument of its grade); only then is the new record stored.
+
+Never changes a lot except through the lifecycle (`gateway.lots`), nor stores a received lot
+the engine has not taken.
 """
 
 from __future__ import annotations

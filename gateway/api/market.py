@@ -2,6 +2,8 @@
 
 Books, trades and tickers come from `MarketData` (what has been published), so a REST book is
 the same object a WebSocket client gets as a snapshot, at the same seq.
+
+Never reads books, trades or tickers from the live exchange.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The OpenAPI 3.1 document, generated from the endpoint table and the schema Structs."""
+"""The OpenAPI 3.1 document, generated from the endpoint table and the schema Structs.
+
+Never declares a shape of its own: everything comes from `gateway.api.routes.ENDPOINTS` and
+the Structs, so the document cannot drift from what is served.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """Order outcomes: the events of one order command turned into the API's answer.
 
-Owns the mapping from engine events to `OrderResultOut` and from engine reason codes to HTTP
-statuses; REST and WebSocket order entry both use it, so they answer alike. A refusal becomes a
-`Problem` carrying the engine's reason code.
+Owns the mapping from engine events to `OrderResultOut` (and the 409 of a reused client order
+id); REST and WebSocket order entry both use it, so they answer alike. A refusal becomes a
+`Problem` through `gateway.api.refusals`. Never maps a reason to a status itself, nor reads the
+exchange: the events say everything.
 """
 
 from __future__ import annotations

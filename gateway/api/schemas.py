@@ -11,7 +11,7 @@ results), and a request becomes a command there too, with times formatted by
 command field has the command's own type (`engine.messages`: ``Vnd``, ``Qty``, ``Symbol``, …),
 so a limit is declared once and a request past it is a 422 here, before it reaches the journal.
 Numbers a business rule decides (a zero quantity, an off-tick price) are the engine's to refuse,
-with a reason code.
+with a reason code: never a business rule here.
 """
 
 from __future__ import annotations
