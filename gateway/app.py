@@ -7,6 +7,8 @@ closes the sequencer. WebSockets are closed first, on shutdown, with 1001 "going
 
 Layout of the data directory: ``engine/`` (the sequencer's journal and snapshots),
 ``gateway/participants.json`` and ``gateway/lots.json``.
+
+Never holds a request handler or a business rule: it only assembles the parts.
 """
 
 from __future__ import annotations
@@ -26,19 +28,19 @@ from aiohttp import web
 
 from engine.messages import Event, PurgeOrders, Tick, TradeExecuted
 from engine.sequencer import Sequencer, recover
-from gateway.auctions import AuctionBoard
+from gateway.api.idempotency import IdempotencyStore
+from gateway.api.problems import error_middleware
+from gateway.api.ratelimit import RateLimiter
+from gateway.api.routes import setup_routes
 from gateway.auth import Participant, Registry
 from gateway.config import Settings
-from gateway.fanout import Hub
-from gateway.housekeeping import PurgeSchedule
-from gateway.idempotency import IdempotencyStore
+from gateway.link.housekeeping import PurgeSchedule
+from gateway.link.pipeline import Checksums, Overloaded, Pipeline, PipelineFailed
 from gateway.lots import LotStore
-from gateway.marketdata import MarketData
-from gateway.pipeline import Checksums, Overloaded, Pipeline, PipelineFailed
-from gateway.problems import error_middleware
-from gateway.ratelimit import RateLimiter
-from gateway.routes import setup_routes
 from gateway.state import GATEWAY, Gateway
+from gateway.stream.auction_board import AuctionBoard
+from gateway.stream.fanout import Hub
+from gateway.stream.marketdata import MarketData
 from grading.catalogue import load_catalogue
 from grading.trace import TraceConfig
 
@@ -108,7 +110,7 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
     replica: Any = None
     if s.mode == "gateway":
         from engine.exchange import Exchange
-        from gateway.redis_link import connect
+        from gateway.link.redis_link import connect
 
         if not s.redis_url:
             raise ValueError("a multi-process gateway needs --redis-url")
@@ -131,7 +133,7 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
 
         pipeline: Any
         if redis is not None:
-            from gateway.redis_link import RedisPipeline
+            from gateway.link.redis_link import RedisPipeline
 
             pipeline = RedisPipeline(redis, s.redis_prefix, replica, publish,
                                      queue_size=s.queue_size)
@@ -175,7 +177,7 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
             tasks.append(asyncio.create_task(clock(gw), name="herbx-clock"))
         tasks.append(asyncio.create_task(heartbeats(gw), name="herbx-heartbeat"))
         if s.demo:
-            from gateway.demo import start_demo
+            from gateway.demo.market import start_demo
 
             tasks += await start_demo(gw)
         yield

@@ -177,6 +177,23 @@ class Registry:
 BOOTSTRAP_OPERATOR = "operator"
 
 
+def operator_token_command(data_dir: Path, *, revoke_old: bool = False) -> int:
+    """`herbx operator-token`: `recover_operator_token`, the token printed once on stdout and
+    what happened on stderr; 2 when it is refused."""
+    import sys
+
+    try:
+        pid, token = recover_operator_token(data_dir, revoke_old=revoke_old)
+    except RecoveryRefused as exc:
+        print(f"herbx operator-token: {exc}", file=sys.stderr)
+        return 2
+    print(f"herbx operator-token: new token for {pid!r} (shown once; "
+          f"{'its other tokens revoked' if revoke_old else 'its other tokens still valid'})",
+          file=sys.stderr)
+    print(token)
+    return 0
+
+
 def recover_operator_token(data_dir: Path, *, revoke_old: bool = False) -> tuple[str, str]:
     """A new token for the market's operator, written into the participants file of
     ``data_dir`` while no market runs on it: the way back in when every operator token is lost.

@@ -1,5 +1,10 @@
 """The `herbx` command line: one entry point for every part of the market.
 
+Owns the options (flags, help texts, defaults, environment variables) and the dispatch: each
+`cmd_*` imports the module that owns the command and hands it the parsed options; the work is
+there (`gateway.serve`, `gateway.link.engine_proc`, `gateway.auth`, the engine's tools,
+`loadtest.bench`, `loadtest.watch`). Never holds a command's logic (the scenario runner's file
+handling is the one exception, until the runner has a command entry of its own).
 Subcommands import their modules lazily so that `herbx scenario` never pays for aiohttp.
 Every flag has an environment variable (HERBX_<FLAG>), read as the flag's default, and help
 text; `--help` shows each flag's default and variable (`_HelpFormatter`), and a test checks
@@ -45,6 +50,8 @@ def _int_env(name: str, default: int) -> int:
 
 
 def cmd_scenario(args: argparse.Namespace) -> int:
+    # The one body with work left here: it moves to the scenario runner (engine tools) as its
+    # `main(file)` once that module owns a command entry; until then it only opens the file.
     from engine.scenario import ScenarioError, run_to
 
     try:
@@ -54,111 +61,73 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         else:
             with open(args.file, "rb") as f:
                 run_to(f, sys.stdout.buffer)
-    except ScenarioError as exc:
-        print(f"herbx scenario: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
+    except (ScenarioError, OSError) as exc:
         print(f"herbx scenario: {exc}", file=sys.stderr)
         return 2
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from engine.demo import main as demo_main
+    from engine.demo import main
 
-    return demo_main(seed=args.seed, minutes=args.minutes, pace_ms=args.pace_ms)
+    return main(seed=args.seed, minutes=args.minutes, pace_ms=args.pace_ms)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.part == "engine":
-        from engine.bench import main as bench_main
+        from engine.bench import main as engine_bench
 
-        return bench_main(
+        return engine_bench(
             orders=args.orders or 200_000, seed=args.seed, journal=args.journal,
             resting=args.resting, compiled=args.compiled,
         )
     if args.part == "auctions":
-        from engine.auctions.bench import main as auctions_main
+        from engine.auctions.bench import main as auctions_bench
 
-        return auctions_main(seed=args.auction_seed)
+        return auctions_bench(seed=args.auction_seed)
     if args.part == "fanout":
-        from gateway.bench_fanout import main as fanout_main
+        from loadtest.bench.fanout import main as fanout_bench
 
-        return fanout_main(subscribers=args.subscribers, rate=args.rate, seconds=args.seconds)
-    if args.part == "gateway":
-        from gateway.bench import main as gateway_main
+        return fanout_bench(subscribers=args.subscribers, rate=args.rate, seconds=args.seconds)
+    from loadtest.bench.gateway import main as gateway_bench  # choices= leaves only "gateway"
 
-        return gateway_main(orders=args.orders or 20_000, connections=args.connections,
-                            window=args.window, subscribers=args.subscribers, rate=args.rate,
-                            seconds=args.seconds, procs=args.procs)
-    print(f"herbx bench: unknown part {args.part!r}", file=sys.stderr)
-    return 2
-
-
-def _settings(args: argparse.Namespace) -> object:
-    from pathlib import Path
-
-    from gateway.config import Settings
-
-    return Settings(host=args.host, port=args.port, data_dir=Path(args.data_dir),
-                    database_url=args.database_url, redis_url=args.redis_url,
-                    demo=getattr(args, "demo", False),
-                    log_level=args.log_level, tick_ms=args.tick_ms, public_url=args.public_url,
-                    rate_per_s=args.rate_per_s, rate_burst=args.rate_burst,
-                    conflate_ms=args.conflate_ms, redis_prefix=args.redis_prefix,
-                    mode=getattr(args, "mode", "single"),
-                    order_retention_s=args.order_retention_s,
-                    max_connections=args.max_connections,
-                    header_timeout_s=args.header_timeout_s,
-                    keepalive_timeout_s=args.keepalive_timeout_s)
+    return gateway_bench(orders=args.orders or 20_000, connections=args.connections,
+                         window=args.window, subscribers=args.subscribers, rate=args.rate,
+                         seconds=args.seconds, procs=args.procs)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from gateway.serve import main as serve_main
+    from gateway.serve import command
 
-    return serve_main(_settings(args))  # type: ignore[arg-type]
+    return command(args)
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    if not args.redis_url:
-        print("herbx gateway: --redis-url (or HERBX_REDIS_URL) is required", file=sys.stderr)
-        return 2
-    args.mode = "gateway"
-    return cmd_serve(args)
+    from gateway.serve import command
+
+    return command(args, mode="gateway")
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
-    if not args.redis_url:
-        print("herbx engine: --redis-url (or HERBX_REDIS_URL) is required", file=sys.stderr)
-        return 2
-    from gateway.engine_proc import main as engine_main
+    from gateway.link.engine_proc import main
 
-    return engine_main(redis_url=args.redis_url, data_dir=args.data_dir,
-                       prefix=args.redis_prefix, tick_ms=args.tick_ms, log_level=args.log_level,
-                       order_retention_s=args.order_retention_s)
+    return main(redis_url=args.redis_url, data_dir=args.data_dir, prefix=args.redis_prefix,
+                tick_ms=args.tick_ms, log_level=args.log_level,
+                order_retention_s=args.order_retention_s)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from gateway.watch import main as watch_main
+    from loadtest.watch import main
 
-    return watch_main(args.symbol, url=args.url, depth=args.depth, count=args.count)
+    return main(args.symbol, url=args.url, depth=args.depth, count=args.count)
 
 
 def cmd_operator_token(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from gateway.auth import RecoveryRefused, recover_operator_token
+    from gateway.auth import operator_token_command
 
-    try:
-        pid, token = recover_operator_token(Path(args.data_dir), revoke_old=args.revoke_old)
-    except RecoveryRefused as exc:
-        print(f"herbx operator-token: {exc}", file=sys.stderr)
-        return 2
-    print(f"herbx operator-token: new token for {pid!r} (shown once; "
-          f"{'its other tokens revoked' if args.revoke_old else 'its other tokens still valid'})",
-          file=sys.stderr)
-    print(token)
-    return 0
+    return operator_token_command(Path(args.data_dir), revoke_old=args.revoke_old)
 
 
 def _flag(name: str) -> bool:

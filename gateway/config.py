@@ -2,6 +2,8 @@
 
 Built from the command line (each flag has an environment variable, see `gateway.cli`) or by
 tests, which shrink the bounds to provoke 413, 429, 503 and slow-consumer disconnects.
+
+Never reads the environment or the command line itself.
 """
 
 from __future__ import annotations

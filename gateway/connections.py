@@ -27,7 +27,7 @@ from typing import cast
 import msgspec
 from aiohttp import web
 
-from gateway.problems import Problem
+from gateway.api.problems import Problem
 
 log = logging.getLogger("herbx.connections")
 

@@ -1,16 +1,22 @@
-"""`herbx serve`: run the market in one process until SIGINT or SIGTERM (uvloop if present).
+"""`herbx serve` and `herbx gateway`: run the market (or, in multi-process mode, its gateway)
+until SIGINT or SIGTERM (uvloop if present).
 
-The listening socket is opened here, behind the connection guard (`gateway.connections`:
-connection cap, request-head deadline); `start` is also what the tests of the guard use.
+Owns the commands' work: their options become `Settings` (`command`), the demo guard runs, the
+event loop starts. The listening socket is opened here, behind the connection guard
+(`gateway.connections`: connection cap, request-head deadline); `start` is also what the tests of
+the guard use. Never parses the command line (`gateway.cli` does) and never wires the app
+(`gateway.app` does).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
@@ -92,8 +98,32 @@ async def serve(s: Settings) -> None:
         await running.stop()
 
 
+def settings(args: argparse.Namespace, mode: str = "single") -> Settings:
+    """The options of `herbx serve` / `herbx gateway` as `Settings` (``mode`` gateway: the
+    gateway of an engine reached through Redis)."""
+    return Settings(host=args.host, port=args.port, data_dir=Path(args.data_dir),
+                    database_url=args.database_url, redis_url=args.redis_url,
+                    demo=getattr(args, "demo", False),
+                    log_level=args.log_level, tick_ms=args.tick_ms, public_url=args.public_url,
+                    rate_per_s=args.rate_per_s, rate_burst=args.rate_burst,
+                    conflate_ms=args.conflate_ms, redis_prefix=args.redis_prefix,
+                    mode=mode,
+                    order_retention_s=args.order_retention_s,
+                    max_connections=args.max_connections,
+                    header_timeout_s=args.header_timeout_s,
+                    keepalive_timeout_s=args.keepalive_timeout_s)
+
+
+def command(args: argparse.Namespace, mode: str = "single") -> int:
+    """`herbx serve` (``mode`` single) and `herbx gateway` (``mode`` gateway)."""
+    if mode == "gateway" and not args.redis_url:
+        print("herbx gateway: --redis-url (or HERBX_REDIS_URL) is required", file=sys.stderr)
+        return 2
+    return main(settings(args, mode))
+
+
 def main(s: Settings) -> int:
-    from gateway.demo import demo_refusal
+    from gateway.demo.market import demo_refusal
 
     refusal = demo_refusal(s.data_dir, s.demo)
     if refusal is not None:

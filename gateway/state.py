@@ -3,6 +3,8 @@
 Handlers reach every shared part through ``request.app[GATEWAY]``; nothing is global. `submit`
 is the handlers' only way to change the market (through the pipeline); it turns a full queue
 into 503 with Retry-After.
+
+Never holds logic of a part; it only gathers them.
 """
 
 from __future__ import annotations
@@ -17,16 +19,16 @@ from aiohttp import web
 from engine.journal import RecordInvalid, RecordRefused, RecordTooLarge
 from engine.messages import Command, Event
 from engine.sequencer import Sequencer
-from gateway.auctions import AuctionBoard
+from gateway.api.idempotency import IdempotencyStore
+from gateway.api.problems import FieldError, Problem
+from gateway.api.ratelimit import RateLimiter
 from gateway.auth import Registry
 from gateway.config import Settings
-from gateway.fanout import Hub
-from gateway.idempotency import IdempotencyStore
+from gateway.link.pipeline import Overloaded, Pipeline, PipelineFailed
 from gateway.lots import LotStore
-from gateway.marketdata import MarketData
-from gateway.pipeline import Overloaded, Pipeline, PipelineFailed
-from gateway.problems import FieldError, Problem
-from gateway.ratelimit import RateLimiter
+from gateway.stream.auction_board import AuctionBoard
+from gateway.stream.fanout import Hub
+from gateway.stream.marketdata import MarketData
 from grading.catalogue import Catalogue
 from grading.trace import TraceConfig
 
@@ -35,7 +37,7 @@ from grading.trace import TraceConfig
 class Gateway:
     settings: Settings
     sequencer: Sequencer | None  # None in a multi-process gateway (it has a replica instead)
-    pipeline: Pipeline | Any  # or gateway.redis_link.RedisPipeline
+    pipeline: Pipeline | Any  # or gateway.link.redis_link.RedisPipeline
     market: MarketData
     hub: Hub
     registry: Registry

@@ -48,7 +48,7 @@ async def test_demo_market(tmp_path) -> None:
         r = await m.client.get(urlsplit(doc["trace_url"]).path, allow_redirects=False)
         assert r.status == 302 and r.headers["Location"] == f"/trace/{lot.lot_id}"
         # sold-out sellers bring new harvests, through the lifecycle, so books stay two-sided
-        from gateway.demo import Bots
+        from gateway.demo.market import Bots
 
         bots = Bots(gw)
         before = bots.available("HTX-SAPA", "TAMTHAT-ROOT-C")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from gateway.demo import assay_results
+from gateway.demo.market import assay_results
 from tests.gateway.conftest import Market
 
 LOT = {"lot_id": "LC-2026-0077", "spec_id": "QUE-BARK", "qty": 500,

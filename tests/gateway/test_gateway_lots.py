@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import msgspec
 
-from gateway.demo import assay_results
-from gateway.schemas import LotOut
+from gateway.api.schemas import LotOut
+from gateway.demo.market import assay_results
 from tests.gateway.conftest import Market
 
 LOT = {"lot_id": "LC-2026-0042", "spec_id": "QUE-BARK", "qty": 800,

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from websockets.asyncio.client import connect
 
-from gateway.demo import assay_results
+from gateway.demo.market import assay_results
 from tests.gateway.wsclient import LocalBook, recv, send
 
 REDIS_URL = os.environ.get("HERBX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from gateway.checksum import book_checksum
-from gateway.schemas import (
+from gateway.api.schemas import (
     BalancesOut,
     BookOut,
     FillsOut,
@@ -15,6 +14,7 @@ from gateway.schemas import (
     TickerOut,
     TradesOut,
 )
+from gateway.stream.checksum import book_checksum
 from tests.gateway.conftest import SYMBOL, Market
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.api.routes import ENDPOINTS, role_table
 from gateway.auth import ROLES
-from gateway.routes import ENDPOINTS, role_table
 from tests.gateway.conftest import Market
 
 PARAMS = {"symbol": "NOPE-X-A", "order_id": "999999", "lot_id": "NOLOT",

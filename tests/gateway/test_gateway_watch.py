@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 
-from gateway.watch import WatchedBook, watch
+from loadtest.watch import WatchedBook, watch
 from tests.gateway.conftest import SYMBOL, Market, settings, start
 
 
@@ -35,7 +35,7 @@ def test_watched_book_detects_gaps_and_bad_checksums() -> None:
     b = WatchedBook()
     assert b.apply({"type": "snapshot", "seq": 5, "bids": [[100, 1]], "asks": [],
                     "checksum": 0}) == "checksum mismatch at seq 5"
-    from gateway.checksum import book_checksum
+    from gateway.stream.checksum import book_checksum
 
     b.apply({"type": "snapshot", "seq": 5, "bids": [[100, 1]], "asks": [],
              "checksum": book_checksum([[100, 1]], [])})
@@ -44,7 +44,7 @@ def test_watched_book_detects_gaps_and_bad_checksums() -> None:
 
 
 def test_checksum_is_crc32_of_asks_then_bids_top_ten() -> None:
-    from gateway.checksum import book_checksum
+    from gateway.stream.checksum import book_checksum
 
     # "12"+"34" (ask) then "56"+"789" (bid) is "123456789", whose CRC-32 is the standard
     # check value 0xCBF43926

@@ -249,7 +249,7 @@ async def test_websocket_roles(market: Market, role) -> None:
 
 async def test_gtd_expiry_and_market_orders(tmp_path) -> None:
     from engine.messages import Tick
-    from gateway.wire import iso_ts
+    from gateway.stream.wire import iso_ts
     from tests.gateway.conftest import FakeClock
 
     clock = FakeClock()

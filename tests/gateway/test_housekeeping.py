@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.housekeeping import PurgeSchedule
+from gateway.link.housekeeping import PurgeSchedule
 
 
 def test_purges_up_to_the_seq_noted_a_retention_ago() -> None:

@@ -2,7 +2,7 @@
 restarts from its data directory with the same state hash.
 
 Hypothesis draws a sequence of requests over the whole endpoint table (every method and path of
-`gateway.routes.ENDPOINTS`, with a token of a role that may call it) and over the WebSocket
+`gateway.api.routes.ENDPOINTS`, with a token of a role that may call it) and over the WebSocket
 engine ops, filling each field of the request type with hostile values: integers at and past
 every bound, times before 1970 and after 2262, identifiers with controls, markup and bidi
 overrides, wrong types. The market never answers 5xx, then it is stopped and started again, and
@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 
-from gateway.routes import ENDPOINTS
-from gateway.schemas import OrderRequest, ReplaceRequest
+from gateway.api.routes import ENDPOINTS
+from gateway.api.schemas import OrderRequest, ReplaceRequest
 from tests.gateway.conftest import settings as market_settings
 from tests.gateway.conftest import start
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from gateway.watch import WatchedBook
+from loadtest.watch import WatchedBook
 
 
 class LocalBook(WatchedBook):

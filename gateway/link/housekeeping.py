@@ -7,6 +7,8 @@ a note is ``retention_s`` old it says "purge up to that seq" (order ids are seqs
 forgotten between ``retention_s`` and ``retention_s + every_s`` after it was placed, and only if
 it is done; client order ids are unique within that window. Pure bookkeeping: the caller reads
 the clock and submits the command.
+
+Never reads the clock or submits anything itself.
 """
 
 from __future__ import annotations

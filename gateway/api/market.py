@@ -2,6 +2,8 @@
 
 Books, trades and tickers come from `MarketData` (what has been published), so a REST book is
 the same object a WebSocket client gets as a snapshot, at the same seq.
+
+Never reads books, trades or tickers from the live exchange.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.http import int_query, reply
-from gateway.problems import Problem
-from gateway.schemas import InstrumentOut
+from gateway.api.http import int_query, reply
+from gateway.api.problems import Problem
+from gateway.api.schemas import InstrumentOut
 from gateway.state import Gateway
 
 

@@ -5,6 +5,8 @@ the response, so the same key with a different request is refused (422) rather t
 an unrelated result. A request still in flight makes its retry wait for the same response.
 Bounded: the least recently used keys are forgotten. (Client order ids give idempotency in the
 engine itself, across restarts; this store is in memory and covers every POST, PATCH and DELETE.)
+
+Never stores a response without its request's hash, nor grows past its bound.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.problems import Problem
+from gateway.api.problems import Problem
 
 
 class _Entry:

@@ -4,6 +4,10 @@ A websockets client: subscribes to ``book:<symbol>`` and ``trades:<symbol>``, ke
 book from the snapshot and the updates, checks that every update's seq is the last + 1 and that
 the CRC32 of its own top 10 equals the server's checksum. A gap or a mismatch is reported and
 healed by asking for a new snapshot. Prints the top of the book after each change.
+
+Lives with the tools, not in the gateway: it is a client of the public protocol that runs
+outside the market's processes (like the benchmarks' clients) and imports only the public
+checksum. Never changes the market (it only subscribes).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from gateway.checksum import book_checksum
+from gateway.stream.checksum import book_checksum
 
 
 class WatchedBook:

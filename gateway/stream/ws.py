@@ -33,15 +33,15 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
 
 from engine.messages import Id, Qty, Vnd
-from gateway import api_orders
+from gateway.api import orders as api_orders
+from gateway.api.bounds import Int
+from gateway.api.http import authenticate, rate_limit, refuse_duplicate_keys
+from gateway.api.problems import Problem
+from gateway.api.schemas import OrderRequest, ReplaceRequest
 from gateway.auth import Participant
-from gateway.bounds import Int
-from gateway.fanout import encode, text_frame
-from gateway.http import authenticate, rate_limit, refuse_duplicate_keys
-from gateway.problems import Problem
-from gateway.schemas import OrderRequest, ReplaceRequest
 from gateway.state import GATEWAY, Gateway
-from gateway.wire import now_iso
+from gateway.stream.fanout import encode, text_frame
+from gateway.stream.wire import now_iso
 
 log = logging.getLogger("herbx.ws")
 
@@ -409,7 +409,7 @@ class AuctionOp(msgspec.Struct, kw_only=True):
 
 
 async def op_bid(c: Client, data: str, op: Op) -> None:
-    from gateway.api_auctions import BidRequest, bid
+    from gateway.api.auctions import BidRequest, bid
 
     who = _trader(c)
     a = msgspec.json.decode(data, type=AuctionOp)
@@ -417,7 +417,7 @@ async def op_bid(c: Client, data: str, op: Op) -> None:
 
 
 async def op_dutch_buy(c: Client, data: str, op: Op) -> None:
-    from gateway.api_auctions import DutchBuyRequest, dutch_buy
+    from gateway.api.auctions import DutchBuyRequest, dutch_buy
 
     who = _trader(c)
     a = msgspec.json.decode(data, type=AuctionOp)

@@ -50,9 +50,9 @@ from engine.messages import (
     TradeExecuted,
     command_msgpack_decoder,
 )
-from gateway.checksum import book_checksum
-from gateway.housekeeping import PurgeSchedule
-from gateway.pipeline import Checksums, Overloaded, PipelineFailed
+from gateway.link.housekeeping import PurgeSchedule
+from gateway.link.pipeline import Checksums, Overloaded, PipelineFailed
+from gateway.stream.checksum import book_checksum
 
 log = logging.getLogger("herbx.redis")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api_lots import public_lot, trace_doc
+from gateway.api.lots import public_lot, trace_doc
 from gateway.state import Gateway
 from grading.qr import qr_svg
 

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from engine.journal import RecordRefused
 from engine.messages import BookUpdated, Command, Event
 from engine.sequencer import Sequencer
-from gateway.checksum import book_checksum
+from gateway.stream.checksum import book_checksum
 
 log = logging.getLogger("herbx.pipeline")
 

@@ -13,11 +13,11 @@ from typing import Any
 from aiohttp import web
 
 from engine.messages import MAX_NS, CancelOrder, PlaceOrder, ReplaceOrder
+from gateway.api.http import body, int_path, int_query, reply
+from gateway.api.outcomes import cancel_result, place_result, replace_result
+from gateway.api.problems import FieldError, Problem
+from gateway.api.schemas import OrderOut, OrderRequest, OrderResultOut, ReplaceRequest
 from gateway.auth import Participant
-from gateway.http import body, int_path, int_query, reply
-from gateway.orders import cancel_result, place_result, replace_result
-from gateway.problems import FieldError, Problem
-from gateway.schemas import OrderOut, OrderRequest, OrderResultOut, ReplaceRequest
 from gateway.state import Gateway
 
 

@@ -4,6 +4,9 @@ the owner lists on the book.
 Ownership: a cooperative sees and changes only its own lots; labs, analysts and operators see
 all. Receipt is two-phase: the lifecycle must accept it first, then the engine takes the lot
 (``ReceiveLot`` on the instrument of its grade); only then is the new record stored.
+
+Never changes a lot except through the lifecycle (`gateway.lots`), nor stores a received lot
+the engine has not taken.
 """
 
 from __future__ import annotations
@@ -15,18 +18,17 @@ import msgspec
 from aiohttp import web
 
 from engine.messages import ReceiveLot
-from gateway.api_admin import accepted
+from gateway.api.admin import accepted
+from gateway.api.http import body, reply
+from gateway.api.problems import FieldError, Problem
+from gateway.api.refusals import LIFECYCLE_TITLE, refusal
+from gateway.api.schemas import AssayRequest, ListRequest, LotOut, LotRequest, ReceiveRequest
 from gateway.auth import Participant
-from gateway.http import body, reply
-from gateway.problems import FieldError, Problem
-from gateway.schemas import AssayRequest, ListRequest, LotOut, LotRequest, ReceiveRequest
 from gateway.state import Gateway
 from grading.assay import AssayError
 from grading.lifecycle import Accepted, Refused
 from grading.lot import Cooperative, Lot
 from grading.trace import lot_trace_url
-
-_REFUSAL_STATUS = {"illegal_transition": 409, "time_went_back": 409}
 
 
 def now() -> datetime:
@@ -35,8 +37,7 @@ def now() -> datetime:
 
 def lifecycle(result: Accepted | Refused) -> Lot:
     if isinstance(result, Refused):
-        raise Problem(_REFUSAL_STATUS.get(result.code, 422), result.code, result.detail,
-                      title="Refused by the lot lifecycle")
+        raise refusal(result.code, result.detail, title=LIFECYCLE_TITLE)
     return result.lot
 
 

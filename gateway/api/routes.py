@@ -1,7 +1,7 @@
 """The endpoint table: every HTTP route with the roles that may call it.
 
 This table is the authority for the endpoint × role matrix in docs/api.md and for its exhaustive
-test; `setup_routes` registers every row through `gateway.http.guard`, so a route cannot exist
+test; `setup_routes` registers every row through `gateway.api.http.guard`, so a route cannot exist
 without its role check.
 """
 
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import api_admin, api_auctions, api_lots, api_market, api_orders, pages, schemas
-from gateway.http import ALL_ROLES, OPERATOR, TRADERS, Endpoint, guard
-from gateway.orders import ClientOrderIdReusedBody
+from gateway.api import admin, auctions, lots, market, orders, schemas
+from gateway.api.http import ALL_ROLES, OPERATOR, TRADERS, Endpoint, guard
+from gateway.api.outcomes import ClientOrderIdReusedBody
+from web import pages
 
 P = "/api/v1"
 E = Endpoint
@@ -19,28 +20,28 @@ E = Endpoint
 ENDPOINTS: tuple[Endpoint, ...] = (
     # public market data and pages
     E("GET", "/", pages.start_page, None, "Start page (vi/en)"),
-    E("GET", "/healthz", api_market.healthz, None, "Liveness", response=schemas.StatusOut),
-    E("GET", "/readyz", api_market.readyz, None, "Readiness (503 while not ready)",
+    E("GET", "/healthz", market.healthz, None, "Liveness", response=schemas.StatusOut),
+    E("GET", "/readyz", market.readyz, None, "Readiness (503 while not ready)",
       response=schemas.StatusOut),
-    E("GET", f"{P}/instruments", api_market.list_instruments, None, "List instruments",
+    E("GET", f"{P}/instruments", market.list_instruments, None, "List instruments",
       response=schemas.InstrumentsOut),
-    E("GET", f"{P}/instruments/{{symbol}}", api_market.get_instrument, None, "One instrument",
+    E("GET", f"{P}/instruments/{{symbol}}", market.get_instrument, None, "One instrument",
       response=schemas.InstrumentOut),
-    E("GET", f"{P}/instruments/{{symbol}}/book", api_market.get_book, None,
+    E("GET", f"{P}/instruments/{{symbol}}/book", market.get_book, None,
       "Book depth (?depth=N): the WebSocket snapshot object", response=schemas.BookOut),
-    E("GET", f"{P}/instruments/{{symbol}}/trades", api_market.get_trades, None,
+    E("GET", f"{P}/instruments/{{symbol}}/trades", market.get_trades, None,
       "Recent trades, newest first (?limit=N)", response=schemas.TradesOut),
-    E("GET", f"{P}/instruments/{{symbol}}/ticker", api_market.get_ticker, None,
+    E("GET", f"{P}/instruments/{{symbol}}/ticker", market.get_ticker, None,
       "Ticker of one instrument", response=schemas.TickerOut),
-    E("GET", f"{P}/ticker", api_market.list_tickers, None, "Tickers of every instrument",
+    E("GET", f"{P}/ticker", market.list_tickers, None, "Tickers of every instrument",
       response=schemas.TickersOut),
     E("GET", "/trace/{lot_id}", pages.trace_page, None, "Public trace page of a lot (HTML)"),
     E("GET", "/trace/{lot_id}/qr.svg", pages.trace_qr, None, "QR code of a lot's trace URL"),
     E("GET", "/01/{gtin}/10/{lot_id}", pages.digital_link, None,
       "GS1 Digital Link resolver: redirects to the trace page"),
-    E("GET", f"{P}/trace/{{lot_id}}", api_lots.trace_json, None, "Public trace record (JSON)"),
+    E("GET", f"{P}/trace/{{lot_id}}", lots.trace_json, None, "Public trace record (JSON)"),
     # trading
-    E("POST", f"{P}/orders", api_orders.post_order, TRADERS, "Place an order",
+    E("POST", f"{P}/orders", orders.post_order, TRADERS, "Place an order",
       request=schemas.OrderRequest, response=schemas.OrderResultOut, status=201,
       idempotent_key=True, responses=(
           (200, "The client_order_id was used already for this same order: no new order; the "
@@ -51,75 +52,75 @@ ENDPOINTS: tuple[Endpoint, ...] = (
            ClientOrderIdReusedBody),
           (422, "idempotency_key_reused: the Idempotency-Key was used for a different request "
                 "(or another refusal, by its code)", None))),
-    E("GET", f"{P}/orders", api_orders.list_orders, TRADERS | OPERATOR,
+    E("GET", f"{P}/orders", orders.list_orders, TRADERS | OPERATOR,
       "Own orders (?status=open|all, ?limit=N)", response=schemas.OrdersOut),
-    E("GET", f"{P}/orders/{{order_id}}", api_orders.get_order, TRADERS | OPERATOR,
+    E("GET", f"{P}/orders/{{order_id}}", orders.get_order, TRADERS | OPERATOR,
       "One own order", response=schemas.OrderOut),
-    E("DELETE", f"{P}/orders/{{order_id}}", api_orders.delete_order, TRADERS, "Cancel an order",
+    E("DELETE", f"{P}/orders/{{order_id}}", orders.delete_order, TRADERS, "Cancel an order",
       response=schemas.OrderResultOut, idempotent_key=True),
-    E("PATCH", f"{P}/orders/{{order_id}}", api_orders.patch_order, TRADERS,
+    E("PATCH", f"{P}/orders/{{order_id}}", orders.patch_order, TRADERS,
       "Replace an order (qty and/or price)", request=schemas.ReplaceRequest,
       response=schemas.OrderResultOut, idempotent_key=True),
-    E("GET", f"{P}/fills", api_orders.list_fills, TRADERS, "Own recent fills (?limit=N)",
+    E("GET", f"{P}/fills", orders.list_fills, TRADERS, "Own recent fills (?limit=N)",
       response=schemas.FillsOut),
-    E("GET", f"{P}/balances", api_orders.my_balances, TRADERS, "Own cash and goods",
+    E("GET", f"{P}/balances", orders.my_balances, TRADERS, "Own cash and goods",
       response=schemas.BalancesOut),
     # lots
-    E("POST", f"{P}/lots", api_lots.register, frozenset({"cooperative"}),
+    E("POST", f"{P}/lots", lots.register, frozenset({"cooperative"}),
       "Register a lot (the cooperative owns it)", request=schemas.LotRequest,
       response=schemas.LotOut, status=201, idempotent_key=True),
-    E("GET", f"{P}/lots", api_lots.list_lots, ALL_ROLES - {"trader"},
+    E("GET", f"{P}/lots", lots.list_lots, ALL_ROLES - {"trader"},
       "Lots (a cooperative sees its own)", response=schemas.LotsOut),
-    E("GET", f"{P}/lots/{{lot_id}}", api_lots.get_lot, ALL_ROLES - {"trader"}, "One lot",
+    E("GET", f"{P}/lots/{{lot_id}}", lots.get_lot, ALL_ROLES - {"trader"}, "One lot",
       response=schemas.LotOut),
-    E("POST", f"{P}/lots/{{lot_id}}/assays", api_lots.post_assay, frozenset({"lab"}),
+    E("POST", f"{P}/lots/{{lot_id}}/assays", lots.post_assay, frozenset({"lab"}),
       "Post assay results; the grade follows", request=schemas.AssayRequest,
       response=schemas.LotOut, status=201, idempotent_key=True),
-    E("POST", f"{P}/lots/{{lot_id}}/receive", api_lots.receive, OPERATOR,
+    E("POST", f"{P}/lots/{{lot_id}}/receive", lots.receive, OPERATOR,
       "Receive a graded lot into custody", request=schemas.ReceiveRequest,
       response=schemas.LotOut, idempotent_key=True),
-    E("POST", f"{P}/lots/{{lot_id}}/list", api_lots.list_lot, frozenset({"cooperative"}),
+    E("POST", f"{P}/lots/{{lot_id}}/list", lots.list_lot, frozenset({"cooperative"}),
       "List an own lot on the book of its grade", request=schemas.ListRequest,
       response=schemas.LotOut, idempotent_key=True),
     # auctions
-    E("GET", f"{P}/auctions", api_auctions.list_auctions, None,
+    E("GET", f"{P}/auctions", auctions.list_auctions, None,
       "Live auctions (?status=all for closed ones too)"),
-    E("GET", f"{P}/auctions/{{auction_id}}", api_auctions.get_auction, None,
+    E("GET", f"{P}/auctions/{{auction_id}}", auctions.get_auction, None,
       "One auction's public state"),
-    E("POST", f"{P}/auctions", api_auctions.post_auction, frozenset({"cooperative", "operator"}),
+    E("POST", f"{P}/auctions", auctions.post_auction, frozenset({"cooperative", "operator"}),
       "Auction a lot (own lot; an operator names the seller)",
-      request=api_auctions.AuctionRequest, status=201, idempotent_key=True),
-    E("POST", f"{P}/auctions/{{auction_id}}/bids", api_auctions.post_bid, TRADERS,
-      "English maximum or sealed bid", request=api_auctions.BidRequest,
-      response=api_auctions.BidOut, status=201, idempotent_key=True),
-    E("POST", f"{P}/auctions/{{auction_id}}/buy", api_auctions.post_dutch_buy, TRADERS,
-      "Stop the Dutch clock and buy", request=api_auctions.DutchBuyRequest,
-      response=api_auctions.DutchBuyOut, status=201, idempotent_key=True),
-    E("POST", f"{P}/auctions/{{auction_id}}/cancel", api_auctions.post_cancel,
+      request=auctions.AuctionRequest, status=201, idempotent_key=True),
+    E("POST", f"{P}/auctions/{{auction_id}}/bids", auctions.post_bid, TRADERS,
+      "English maximum or sealed bid", request=auctions.BidRequest,
+      response=auctions.BidOut, status=201, idempotent_key=True),
+    E("POST", f"{P}/auctions/{{auction_id}}/buy", auctions.post_dutch_buy, TRADERS,
+      "Stop the Dutch clock and buy", request=auctions.DutchBuyRequest,
+      response=auctions.DutchBuyOut, status=201, idempotent_key=True),
+    E("POST", f"{P}/auctions/{{auction_id}}/cancel", auctions.post_cancel,
       frozenset({"cooperative", "operator"}),
       "Cancel an auction (the operator; the seller before the first bid)",
-      request=api_auctions.CancelAuctionRequest, response=api_auctions.CancelAuctionOut,
+      request=auctions.CancelAuctionRequest, response=auctions.CancelAuctionOut,
       idempotent_key=True),
     # operator
-    E("POST", f"{P}/instruments", api_admin.add_instrument, OPERATOR, "List an instrument",
+    E("POST", f"{P}/instruments", admin.add_instrument, OPERATOR, "List an instrument",
       request=schemas.InstrumentRequest, response=schemas.InstrumentOut, status=201),
-    E("POST", f"{P}/instruments/{{symbol}}/halt", api_admin.halt, OPERATOR, "Halt trading",
+    E("POST", f"{P}/instruments/{{symbol}}/halt", admin.halt, OPERATOR, "Halt trading",
       response=schemas.InstrumentOut),
-    E("POST", f"{P}/instruments/{{symbol}}/resume", api_admin.resume, OPERATOR,
+    E("POST", f"{P}/instruments/{{symbol}}/resume", admin.resume, OPERATOR,
       "Resume trading", response=schemas.InstrumentOut),
-    E("POST", f"{P}/deposits", api_admin.deposit, OPERATOR, "Cash into an account",
+    E("POST", f"{P}/deposits", admin.deposit, OPERATOR, "Cash into an account",
       request=schemas.CashRequest, response=schemas.CashOut, status=201, idempotent_key=True),
-    E("POST", f"{P}/withdrawals", api_admin.withdraw, OPERATOR, "Cash out of an account",
+    E("POST", f"{P}/withdrawals", admin.withdraw, OPERATOR, "Cash out of an account",
       request=schemas.CashRequest, response=schemas.CashOut, status=201, idempotent_key=True),
-    E("GET", f"{P}/accounts/{{account}}/balances", api_admin.account_balances, OPERATOR,
+    E("GET", f"{P}/accounts/{{account}}/balances", admin.account_balances, OPERATOR,
       "Any account's cash and goods", response=schemas.BalancesOut),
-    E("GET", f"{P}/participants", api_admin.list_participants, OPERATOR, "Participants",
+    E("GET", f"{P}/participants", admin.list_participants, OPERATOR, "Participants",
       response=schemas.ParticipantsOut),
-    E("POST", f"{P}/participants", api_admin.add_participant, OPERATOR, "Register a participant",
+    E("POST", f"{P}/participants", admin.add_participant, OPERATOR, "Register a participant",
       request=schemas.ParticipantRequest, response=schemas.ParticipantOut, status=201),
-    E("POST", f"{P}/participants/{{participant_id}}/tokens", api_admin.issue_token, OPERATOR,
+    E("POST", f"{P}/participants/{{participant_id}}/tokens", admin.issue_token, OPERATOR,
       "Issue a bearer token (shown once)", response=schemas.TokenOut, status=201),
-    E("DELETE", f"{P}/participants/{{participant_id}}/tokens", api_admin.revoke_tokens,
+    E("DELETE", f"{P}/participants/{{participant_id}}/tokens", admin.revoke_tokens,
       OPERATOR, "Revoke every token of a participant"),
 )
 
@@ -138,8 +139,8 @@ def role_table() -> str:
 
 
 def setup_routes(app: web.Application) -> None:
-    from gateway.openapi import openapi_handler
-    from gateway.ws import ws_handler
+    from gateway.api.openapi import openapi_handler
+    from gateway.stream.ws import ws_handler
 
     for ep in ENDPOINTS:
         if ep.method == "GET":

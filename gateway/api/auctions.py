@@ -2,6 +2,9 @@
 creating an auction (the owning cooperative, or an operator for any seller), English and sealed
 bids, Dutch buys, cancelling (the operator, or the seller before the first bid). Refusals come
 back with the engine's reason codes.
+
+Never decides who may bid, cancel or buy (the engine does; the role only says whether the
+caller speaks for the operator), nor shows what the board hides.
 """
 
 from __future__ import annotations
@@ -29,12 +32,12 @@ from engine.messages import (
     TradeExecuted,
     Vnd,
 )
-from gateway.api_admin import accepted
+from gateway.api.admin import accepted
+from gateway.api.bounds import Millis, Seconds
+from gateway.api.http import body, int_path, reply
+from gateway.api.problems import Problem
+from gateway.api.refusals import refusal
 from gateway.auth import Participant, ParticipantId
-from gateway.bounds import Millis, Seconds
-from gateway.http import body, int_path, reply
-from gateway.orders import refusal
-from gateway.problems import Problem
 from gateway.state import Gateway
 from grading.lot import LotId
 
@@ -106,18 +109,10 @@ class CancelAuctionOut(Struct, kw_only=True):
     voided_bids: int  # bids whose holds were released (each bidder was told)
 
 
-_REFUSAL_STATUS = {
-    "unknown_auction": 404, "not_seller": 403, "auction_not_open": 409,
-    "auction_closed": 409, "lot_gone": 409, "auction_has_bids": 409,
-}
-
-
 def auction_refusal(events: list[Event]) -> None:
     first = events[0]
     if type(first) is AuctionBidRejected:
-        problem = refusal(first.reason, first.detail)
-        problem.status = _REFUSAL_STATUS.get(first.reason, problem.status)
-        raise problem
+        raise refusal(first.reason, first.detail)
 
 
 async def create(gw: Gateway, who: Participant, r: AuctionRequest) -> dict[str, Any]:

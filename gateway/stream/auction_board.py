@@ -24,7 +24,7 @@ from engine.messages import (
     OpenedBid,
     SealedBidsOpened,
 )
-from gateway.wire import iso_ts
+from gateway.stream.wire import iso_ts
 
 View = dict[str, Any]
 KEEP_CLOSED = 200  # closed auctions kept on the board

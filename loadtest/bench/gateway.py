@@ -56,7 +56,7 @@ def _pct(values: list[float], p: float) -> float:
 async def _seed(base: str, connections: int) -> dict[str, str]:
     import aiohttp
 
-    from gateway.demo import assay_results
+    from gateway.demo.market import assay_results
 
     op = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
     tokens: dict[str, str] = {}

@@ -1,4 +1,8 @@
-"""The OpenAPI 3.1 document, generated from the endpoint table and the schema Structs."""
+"""The OpenAPI 3.1 document, generated from the endpoint table and the schema Structs.
+
+Never declares a shape of its own: everything comes from `gateway.api.routes.ENDPOINTS` and
+the Structs, so the document cannot drift from what is served.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from gateway.problems import ProblemBody
+from gateway.api.problems import ProblemBody
 
 _PARAM = re.compile(r"{(\w+)}")
 IDEMPOTENCY_RULES = (
@@ -22,7 +26,7 @@ IDEMPOTENCY_RULES = (
 
 
 def build() -> dict[str, Any]:
-    from gateway.routes import ENDPOINTS
+    from gateway.api.routes import ENDPOINTS
 
     types: list[Any] = [ProblemBody]
     for ep in ENDPOINTS:

@@ -1,8 +1,9 @@
 """Order outcomes: the events of one order command turned into the API's answer.
 
-Owns the mapping from engine events to `OrderResultOut` and from engine reason codes to HTTP
-statuses; REST and WebSocket order entry both use it, so they answer alike. A refusal becomes a
-`Problem` carrying the engine's reason code.
+Owns the mapping from engine events to `OrderResultOut` (and the 409 of a reused client order
+id); REST and WebSocket order entry both use it, so they answer alike. A refusal becomes a
+`Problem` through `gateway.api.refusals`. Never maps a reason to a status itself, nor reads the
+exchange: the events say everything.
 """
 
 from __future__ import annotations
@@ -21,14 +22,10 @@ from engine.messages import (
     OrderResent,
     TradeExecuted,
 )
-from gateway.problems import PROBLEM_TYPE, Problem, ProblemBody
-from gateway.schemas import FillOut, OrderResultOut
-from gateway.wire import iso_ts
-
-REASON_STATUS = {
-    "unknown_symbol": 404, "unknown_order": 404, "not_owner": 404,
-    "order_not_open": 409, "instrument_halted": 409,
-}
+from gateway.api.problems import PROBLEM_TYPE, Problem, ProblemBody
+from gateway.api.refusals import refusal
+from gateway.api.schemas import FillOut, OrderResultOut
+from gateway.stream.wire import iso_ts
 
 
 class ClientOrderIdReusedBody(ProblemBody, kw_only=True, omit_defaults=True):
@@ -54,11 +51,6 @@ class ClientOrderIdReused(Problem):
                                        detail=b.detail, code=b.code, order=self.original)
         return web.Response(status=self.status, body=msgspec.json.encode(body),
                             content_type=PROBLEM_TYPE, headers=self.headers)
-
-
-def refusal(reason: str, detail: str) -> Problem:
-    return Problem(REASON_STATUS.get(reason, 422), reason, detail or reason.replace("_", " "),
-                   title="Refused by the engine")
 
 
 def _fills(events: list[Event], order_id: int) -> list[FillOut]:

@@ -4,6 +4,8 @@ CRC32 (unsigned) of the ASCII string of the top 10 asks (lowest first) then the 
 (highest first), each level written as its price then its quantity in decimal digits with no
 separators. Shared by the server, `herbx watch` and the tests, so all three agree by construction;
 the tests also check it against a hand-computed value.
+
+Never depends on anything but the levels given (no gateway state).
 """
 
 from __future__ import annotations

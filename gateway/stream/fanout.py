@@ -3,8 +3,8 @@
 Owns the subscription tables (channel → subscribers, account → private subscribers). Each
 message is encoded once, framed once, and written to every subscriber without awaiting, so one
 slow client never delays the sequencer or any other client; a subscriber whose send buffer is
-over its bound cuts itself off (see `gateway.ws.Client.push`). Must never await, nor drop a message
-silently for a subscriber that stays connected.
+over its bound cuts itself off (see `gateway.stream.ws.Client.push`). Must never await, nor drop
+a message silently for a subscriber that stays connected.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Protocol
 
 import msgspec
 
-from gateway.marketdata import Message, Target
+from gateway.stream.marketdata import Message, Target
 
 _encode = msgspec.json.Encoder().encode
 

@@ -1,13 +1,17 @@
 """The REST API's request and response bodies: the single source of its schema.
 
 Requests are decoded (and validated, with a JSON path in every error) straight into these
-Structs; responses are checked against them in the tests; `gateway.openapi` generates the OpenAPI
-document from them. Public names follow the contract (``price``, ``qty``, ISO ``ts``); the
-mapping to the engine's names (``price_vnd``) is in the handlers. Every field that becomes a
+Structs; responses are checked against them in the tests; `gateway.api.openapi` generates the
+OpenAPI document from them. Public names follow the contract (``price``, ``qty``, ISO ``ts``).
+Where the engine's names (``price_vnd``, ``ts_ns``) become these: events published on the
+WebSocket are renamed by the one function `gateway.stream.wire.public`; a REST body is built
+field by field from engine events or views by its handler (`gateway.api.outcomes` for order
+results), and a request becomes a command there too, with times formatted by
+`gateway.stream.wire.iso_ts`. This module only declares shapes. Every field that becomes a
 command field has the command's own type (`engine.messages`: ``Vnd``, ``Qty``, ``Symbol``, …),
 so a limit is declared once and a request past it is a 422 here, before it reaches the journal.
 Numbers a business rule decides (a zero quantity, an off-tick price) are the engine's to refuse,
-with a reason code.
+with a reason code: never a business rule here.
 """
 
 from __future__ import annotations

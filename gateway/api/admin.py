@@ -3,6 +3,9 @@ account's balances. The last operator's tokens cannot be revoked (409 ``last_ope
 
 Engine refusals (``duplicate_instrument``, ``invalid_amount``, ``insufficient_cash``, ...) come
 back as 4xx problems with the engine's reason code.
+
+Never changes the engine but through `Gateway.submit`, nor maps a reason to a status itself
+(`gateway.api.refusals` does).
 """
 
 from __future__ import annotations
@@ -23,13 +26,12 @@ from engine.messages import (
     ResumeInstrument,
     Withdraw,
 )
-from gateway.api_market import instrument_out
-from gateway.api_orders import balances_of
-from gateway.auth import LastOperatorToken, Participant
-from gateway.http import body, reply
-from gateway.orders import refusal
-from gateway.problems import Problem
-from gateway.schemas import (
+from gateway.api.http import body, reply
+from gateway.api.market import instrument_out
+from gateway.api.orders import balances_of
+from gateway.api.problems import Problem
+from gateway.api.refusals import refusal
+from gateway.api.schemas import (
     CashOut,
     CashRequest,
     InstrumentRequest,
@@ -37,11 +39,9 @@ from gateway.schemas import (
     ParticipantRequest,
     TokenOut,
 )
+from gateway.auth import LastOperatorToken, Participant
 from gateway.state import Gateway
-from gateway.ws import POLICY_VIOLATION
-
-_CONFLICTS = {"duplicate_instrument", "already_halted", "not_halted", "duplicate_lot",
-              "duplicate_transfer"}
+from gateway.stream.ws import POLICY_VIOLATION
 
 
 def _new_transfer_id() -> str:
@@ -51,10 +51,7 @@ def _new_transfer_id() -> str:
 def accepted(events: list[Event]) -> Event:
     first = events[0]
     if type(first) is CommandRejected:
-        problem = refusal(first.reason, first.detail)
-        if first.reason in _CONFLICTS:
-            problem.status = 409
-        raise problem
+        raise refusal(first.reason, first.detail)
     return first
 
 

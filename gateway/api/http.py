@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
+from gateway.api.problems import Problem
 from gateway.auth import Participant
-from gateway.problems import Problem
 from gateway.state import GATEWAY, Gateway
 
 T = TypeVar("T")
@@ -213,6 +213,6 @@ def int_path(request: web.Request, name: str) -> int:
 
 
 def _field(path: str, message: str) -> Any:
-    from gateway.problems import FieldError
+    from gateway.api.problems import FieldError
 
     return FieldError(field=path, message=message)

@@ -27,8 +27,8 @@ from engine.messages import (
     OrderAccepted,
     TradeExecuted,
 )
-from gateway.checksum import book_checksum
-from gateway.wire import iso_ts, public
+from gateway.stream.checksum import book_checksum
+from gateway.stream.wire import iso_ts, public
 
 Message = dict[str, Any]
 #: where a message goes: ("channel", "book:QUE-BARK-A") or ("account", "T01")

@@ -39,9 +39,9 @@ from engine.messages import (
     PlaceOrder,
     ReceiveLot,
 )
-from gateway import demo_data as D
 from gateway.auth import Participant, hash_token
-from gateway.pipeline import Overloaded, PipelineFailed
+from gateway.demo import data as D
+from gateway.link.pipeline import Overloaded, PipelineFailed
 from gateway.state import Gateway
 from grading.assay import AssayResult
 from grading.instruments import instruments

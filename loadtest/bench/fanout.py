@@ -12,6 +12,8 @@ percentiles. The last line printed is one JSON object with both servers' figures
 Figures are for one machine with two cores shared by server and clients: the clients' own
 parsing competes with the server for CPU, so absolute numbers are pessimistic; the comparison
 is what matters.
+
+Never imported by the market.
 """
 
 from __future__ import annotations
