@@ -229,7 +229,7 @@ def test_multi_process_engine_refusals_of_a_limit_come_back_as_422_not_503() -> 
 
     from engine.journal import RecordInvalid
     from engine.messages import PlaceOrder, command_msgpack_decoder
-    from gateway.redis_link import refusal_of
+    from gateway.link.redis_link import refusal_of
 
     bad = msgspec.msgpack.encode(PlaceOrder(account="T1", client_order_id="x", symbol=SYMBOL,
                                             side="buy", price_vnd=1, qty=BIG))
