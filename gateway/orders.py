@@ -21,8 +21,9 @@ from engine.messages import (
     OrderResent,
     TradeExecuted,
 )
+from gateway.marketdata import lot_legs
 from gateway.problems import PROBLEM_TYPE, Problem, ProblemBody
-from gateway.schemas import FillOut, OrderResultOut
+from gateway.schemas import FillOut, LotLegOut, OrderResultOut
 from gateway.wire import iso_ts
 
 REASON_STATUS = {
@@ -69,7 +70,8 @@ def _fills(events: list[Event], order_id: int) -> list[FillOut]:
                 trade_id=ev.trade_id, order_id=order_id, symbol=ev.symbol,
                 side=ev.aggressor, price=ev.price_vnd, qty=ev.qty,
                 leaves_qty=ev.taker_leaves_qty, liquidity="taker", ts=iso_ts(ev.ts_ns),
-                lots=[[leg.lot_id, leg.qty] for leg in ev.lots]))
+                lots=[[leg.lot_id, leg.qty] for leg in ev.lots],
+                lot_values=[LotLegOut(**x) for x in lot_legs(ev)] if ev.lot_values else None))
     return out
 
 

@@ -47,7 +47,7 @@ async def start_page(request: web.Request, gw: Gateway, who: Any) -> web.Respons
         people.append(f"<tr><td><code>{escape(pid)}</code></td><td>{escape(p.name)}</td>"
                       f"<td>{escape(p.role)}</td><td><code>{escape(token)}</code></td></tr>")
     lot_link = ""
-    listed = [lot for lot in gw.lots.lots.values() if lot.grade is not None]
+    listed = [lot for lot in gw.lots.lots.values() if lot.grade is not None]  # engine's records
     if listed:
         lid = escape(listed[0].lot_id)
         lot_link = (f'<li><a href="/trace/{lid}">Truy xuất nguồn gốc lô {lid}</a> '

@@ -22,7 +22,7 @@ from gateway.auth import Registry
 from gateway.config import Settings
 from gateway.fanout import Hub
 from gateway.idempotency import IdempotencyStore
-from gateway.lots import LotStore
+from gateway.lots import LotViews
 from gateway.marketdata import MarketData
 from gateway.pipeline import Overloaded, Pipeline, PipelineFailed
 from gateway.problems import FieldError, Problem
@@ -39,7 +39,7 @@ class Gateway:
     market: MarketData
     hub: Hub
     registry: Registry
-    lots: LotStore
+    lots: LotViews
     catalogue: Catalogue
     idempotency: IdempotencyStore
     limiter: RateLimiter
