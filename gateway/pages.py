@@ -13,8 +13,10 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api_lots import public_lot, trace_doc
+from gateway.problems import Problem
 from gateway.state import Gateway
 from grading.qr import qr_svg
+from grading.trace import lot_gtin
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;
 color:#1d2b1f}table{border-collapse:collapse}td,th{padding:.25em .7em;border-bottom:1px solid #ccd}
@@ -135,4 +137,8 @@ async def trace_qr(request: web.Request, gw: Gateway, who: Any) -> web.Response:
 async def digital_link(request: web.Request, gw: Gateway, who: Any) -> web.Response:
     """GS1 Digital Link ``/01/<gtin>/10/<lot>`` (what the QR code holds) → the trace page."""
     lot = public_lot(gw, request.match_info["lot_id"])
+    gtin = request.match_info.get("gtin")
+    if gtin is not None and gtin != lot_gtin(lot, gw.catalogue.get(lot.spec_id)):
+        # the code names another product (or cooperative) than this lot's: not this lot
+        raise Problem(404, "unknown_lot", f"no lot {lot.lot_id!r} under GTIN {gtin}")
     raise web.HTTPFound(f"/trace/{lot.lot_id}")
