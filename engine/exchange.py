@@ -28,6 +28,7 @@ from typing import Any
 from engine.accounts import MAX_BALANCE_VND, Account, Holding
 from engine.auctions import CONTINUOUS, AuctionHouse
 from engine.book import Book, OrderBook, ProceedsGuard
+from engine.lots import LotBook
 from engine.messages import (
     MAX_QTY,
     MAX_VND,
@@ -162,6 +163,8 @@ class Exchange:
         }
         self.auctions = AuctionHouse(self)
         self._handlers.update(self.auctions.handlers())
+        self.lot_book = LotBook(self)  # recorded lots (issue 11)
+        self._handlers.update(self.lot_book.handlers(self._handlers))
 
     # -- the one entry point --------------------------------------------------------------------
 
@@ -173,8 +176,12 @@ class Exchange:
         self.last_seq = seq
         heap = self.gtd_heap
         if heap and heap[0][0] <= cmd.ts_ns and type(cmd) is not Tick:
-            return self._apply_after_expiry(cmd)
-        return self._handlers[type(cmd)](cmd)
+            events = self._apply_after_expiry(cmd)
+        else:
+            events = self._handlers[type(cmd)](cmd)
+        if self.lot_book.records:  # sales and trade values of recorded lots
+            self.lot_book.after(events)
+        return events
 
     def _apply_after_expiry(self, cmd: Command) -> list[Event]:
         """Expire the GTD orders whose time has come by ``cmd.ts_ns``, then apply ``cmd``. The
@@ -816,6 +823,8 @@ class Exchange:
         ]
 
     def _receive_lot(self, cmd: ReceiveLot) -> list[Event]:
+        if cmd.lot_id in self.lot_book.records:
+            return self.lot_book.receive(cmd)
         inst = self.instruments.get(cmd.symbol)
         if inst is None:
             return self._refuse(cmd, "unknown_symbol", cmd.symbol, cmd.account)
@@ -834,6 +843,8 @@ class Exchange:
         ]
 
     def _withdraw_lot(self, cmd: WithdrawLot) -> list[Event]:
+        if cmd.lot_id in self.lot_book.records:
+            return self.lot_book.withdraw(cmd)
         symbol = self.lots.get(cmd.lot_id)
         if symbol is None:
             return self._refuse(cmd, "unknown_lot", cmd.lot_id, cmd.account)
@@ -931,6 +942,7 @@ class Exchange:
                     key = (o.account, o.symbol)
                     held_goods[key] = held_goods.get(key, 0) + o.leaves
         self.auctions._check()
+        self.lot_book._check()
         assert self.cash_total == sum(a.cash_vnd for a in self.accounts.values())
         for account in self.accounts.values():
             account._check()

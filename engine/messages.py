@@ -154,6 +154,7 @@ class ReceiveLot(Cmd, tag="receive_lot", kw_only=True, omit_defaults=True):
     account: AccountId
     symbol: Symbol
     qty: Qty
+    warehouse: LotText | None = None  # a recorded lot (issue 11): where it is stored
 
 
 class WithdrawLot(Cmd, tag="withdraw_lot", kw_only=True, omit_defaults=True):
@@ -212,6 +213,121 @@ class PurgeOrders(Cmd, tag="purge_orders", kw_only=True, omit_defaults=True):
     upto_order_id: Id
 
 
+# ---------------------------------------------------------------------------------------------
+# Lots (issue 11): the lot record lives in the engine (engine/lots.py), changed only by these
+# commands through the lot lifecycle table (grading/lifecycle.py). A lot registered here is
+# received into the market's warehouse (``ReceiveLot`` with the same id), put on the book of its
+# grade by ``ListLotOnBook`` or on sale by ``CreateAuction``, taken off by ``DelistLot`` and out
+# by ``WithdrawLot``. See docs/grading.md.
+# ---------------------------------------------------------------------------------------------
+
+#: Free text of a lot record (names, communes, issuers, labs): as `grading.lot.Name`.
+LotText = Annotated[str, Meta(min_length=1, max_length=120)]
+#: An ISO calendar date (``2026-10-20``); the lifecycle checks that it is a real day.
+IsoDate = Annotated[str, Meta(min_length=10, max_length=10, pattern=whole(r"[0-9-]+"))]
+#: A decimal number as text, exactly as `decimal.Decimal` prints it (``2.84``, ``1E-7``).
+DecimalText = Annotated[str, Meta(min_length=1, max_length=48, pattern=whole(r"[0-9Ee.+-]+"))]
+#: A growing-area code (mã số vùng trồng), as `grading.lot.AreaCode`.
+AreaCodeText = Annotated[
+    str, Meta(min_length=2, max_length=64, pattern=whole(r"[A-Za-z0-9][A-Za-z0-9._/-]+"))
+]
+ParamName = Annotated[str, Meta(min_length=1, max_length=48)]
+ShortText = Annotated[str, Meta(min_length=1, max_length=24)]
+UnitText = Annotated[str, Meta(min_length=1, max_length=16)]
+
+
+class GrowingAreaIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    code: AreaCodeText
+    issuer: LotText
+    valid_from: IsoDate
+    valid_until: IsoDate | None = None
+
+
+class CertificationIn(Struct, kw_only=True, forbid_unknown_fields=True):
+    scheme: Literal["GACP-WHO", "organic", "OCOP", "FSC"]
+    certificate_no: LotText
+    issuer: LotText
+    valid_from: IsoDate
+    valid_until: IsoDate
+    stars: Annotated[int, Meta(ge=1, le=5)] | None = None
+
+
+class RegisterLot(Cmd, tag="register_lot", kw_only=True, omit_defaults=True):
+    """Cooperative: a new lot of ``spec_id`` (``QUE-BARK``), owned by ``account``."""
+
+    lot_id: LotId
+    account: AccountId
+    cooperative_name: LotText
+    cooperative_no: Annotated[int, Meta(ge=1, le=99999)]
+    spec_id: HerbCode
+    qty: Qty
+    harvest_date: IsoDate
+    growing_area: GrowingAreaIn
+    commune: LotText
+    certifications: Annotated[list[CertificationIn], Meta(max_length=16)] = []
+
+
+class AssayValue(Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """One result as the lab reported it (as `grading.assay.AssayResult`)."""
+
+    parameter: ParamName
+    value: ShortText
+    unit: UnitText
+    method: Annotated[str, Meta(max_length=300)] = ""
+    basis: Literal["as_is", "dried"] = "as_is"
+
+
+class LimitBreach(Struct, kw_only=True, forbid_unknown_fields=True):
+    parameter: ParamName
+    kind: Literal["quality", "contaminant"]
+    bound: Literal["min", "max"]
+    measured: DecimalText
+    allowed: DecimalText
+    unit: UnitText
+
+
+class GradeVerdict(Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """The decision `grading.assay.grade_lot` made from an assay's results (every field of
+    `grading.assay.GradeDecision`, decimals as text): computed by the door from the results,
+    never stated by a client (`engine.lots.assay_command`)."""
+
+    spec_id: HerbCode
+    destination: ShortText
+    grade: GradeName
+    decided_by: ParamName
+    failures: Annotated[list[LimitBreach], Meta(max_length=64)] = []
+    active_parameter: ParamName
+    active_content: DecimalText
+    active_unit: UnitText
+    physical_class: ShortText | None = None
+    values: Annotated[list[tuple[ParamName, DecimalText]], Meta(max_length=64)] = []
+    not_tested: Annotated[list[ParamName], Meta(max_length=64)] = []
+    converted: Annotated[list[ParamName], Meta(max_length=64)] = []
+    unverified: Annotated[list[LotText], Meta(max_length=128)] = []
+
+
+class AssayLot(Cmd, tag="assay_lot", kw_only=True, omit_defaults=True):
+    """Lab: the results of an assay of ``lot_id`` with the grade computed from them."""
+
+    lot_id: LotId
+    lab: LotText
+    sample_id: LotText
+    results: Annotated[list[AssayValue], Meta(min_length=1, max_length=64)]
+    decision: GradeVerdict
+
+
+class ListLotOnBook(Cmd, tag="list_lot", kw_only=True, omit_defaults=True):
+    """Owner: put the lot's goods in the warehouse on the book of its grade."""
+
+    lot_id: LotId
+    account: AccountId
+
+
+class DelistLot(Cmd, tag="delist_lot", kw_only=True, omit_defaults=True):
+    """Owner: take the lot's unsold goods off the book, back into the warehouse."""
+
+    lot_id: LotId
+    account: AccountId
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,6 +486,8 @@ class TradeExecuted(Ev, tag="trade_executed", kw_only=True, omit_defaults=True, 
     maker_leaves_qty: int
     taker_leaves_qty: int
     lots: list[LotLeg]
+    # one per leg, when any leg is of a recorded lot (issue 11; omitted otherwise)
+    lot_values: list[LotValue] = []
 
 
 class OrderCancelled(Ev, tag="order_cancelled", kw_only=True, omit_defaults=True, frozen=True):
@@ -416,6 +534,37 @@ class BookUpdated(Ev, tag="book_updated", kw_only=True, omit_defaults=True, froz
 
 
 
+# -- lots (issue 11) ---------------------------------------------------------------------------
+
+
+class LotUpdated(Ev, tag="lot_updated", kw_only=True, omit_defaults=True, frozen=True):
+    """Public: a lot record changed (``action``: register, assay, receive, list, delist, sale,
+    withdraw, freeze, release). ``custody_qty`` is what the owner still has at the market (in
+    the warehouse, on the book or in an auction); it always equals ``remaining_qty`` once the
+    lot is received, until it is withdrawn."""
+
+    lot_id: str
+    account: str
+    action: str
+    state: str
+    qty: int
+    remaining_qty: int
+    custody_qty: int
+    grade: str | None = None
+    symbol: str | None = None
+    active_content: str | None = None
+
+
+class LotValue(Struct, array_like=True, frozen=True):
+    """The value of one lot leg of a trade (encoded ``[content, price, resale]``): the lot's
+    active-ingredient content in % of the herb as traded (``active_content``, decimal text), the
+    trade price per kg of active ingredient (VND, rounded half to even), and whether the seller
+    resold goods bought on the market (``resale``) rather than selling from its own lot. Both
+    None for a lot received without a record."""
+
+    active_content: str | None
+    price_per_kg_active_vnd: int | None
+    resale: bool
 
 
 # ---------------------------------------------------------------------------------------------
@@ -717,6 +866,10 @@ Command = (
     | StartCall
     | EndCall
     | CancelAuction
+    | RegisterLot
+    | AssayLot
+    | ListLotOnBook
+    | DelistLot
 )
 
 Event = (
@@ -753,6 +906,7 @@ Event = (
     | SealedBidsOpened
     | AuctionCancelled
     | BidVoided
+    | LotUpdated
 )
 
 command_json_decoder = msgspec.json.Decoder(Command)

@@ -83,6 +83,7 @@ class ExchangeState(Struct, array_like=True):
     gtd_heap: list[tuple[int, int]]
     auctions: msgspec.Raw  # the auction house's own encoding
     transfers: list[tuple[str, int]] = []  # transfer id -> seq (added after version 1 shipped)
+    lot_book: bytes = b""  # recorded lots, engine.lots' own encoding (issue 11)
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -123,7 +124,7 @@ def encode_state(ex: Exchange) -> bytes:
     state = ExchangeState(
         FORMAT_VERSION, ex.last_seq, ex.trade_seq, instruments, accounts, orders,
         list(ex.lots.items()), list(ex.gtd_heap), msgspec.Raw(ex.auctions.encode_state()),
-        list(ex.transfers.items()),
+        list(ex.transfers.items()), ex.lot_book.encode_state(),
     )
     return _encoder.encode(state)
 
@@ -175,4 +176,5 @@ def decode_state(data: bytes, ex: Exchange) -> Exchange:
     ex.transfers.update(state.transfers)
     ex.gtd_heap[:] = state.gtd_heap
     ex.auctions.restore_state(bytes(state.auctions))
+    ex.lot_book.restore_state(state.lot_book)
     return ex

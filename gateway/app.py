@@ -6,7 +6,8 @@ seeded market and its bots; on the way down it stops accepting, drains the queue
 closes the sequencer. WebSockets are closed first, on shutdown, with 1001 "going away".
 
 Layout of the data directory: ``engine/`` (the sequencer's journal and snapshots),
-``gateway/participants.json`` and ``gateway/lots.json``.
+``gateway/participants.json``. Lots live in the journal (an old ``gateway/lots.json`` is refused,
+`gateway.lots.refuse_legacy_registry`).
 
 Never holds a request handler or a business rule: it only assembles the parts.
 """
@@ -20,7 +21,6 @@ import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from gateway.auth import Participant, Registry
 from gateway.config import Settings
 from gateway.link.housekeeping import PurgeSchedule
 from gateway.link.pipeline import Checksums, Overloaded, Pipeline, PipelineFailed
-from gateway.lots import LotStore
+from gateway.lots import LotViews, refuse_legacy_registry
 from gateway.state import GATEWAY, Gateway
 from gateway.stream.auction_board import AuctionBoard
 from gateway.stream.fanout import Hub
@@ -104,6 +104,7 @@ def bootstrap_operator(registry: Registry) -> str | None:
 async def market_ctx(app: web.Application) -> AsyncIterator[None]:
     s = app[SETTINGS]
     data = Path(s.data_dir)
+    refuse_legacy_registry(data)
     redis: Any = None
     recent: list[TradeExecuted] = []
     sequencer: Sequencer | None = None
@@ -122,14 +123,13 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         catalogue = load_catalogue()
         hub = Hub()
-        lots = LotStore(data / "gateway" / "lots.json", catalogue)
         gw_box: list[Gateway] = []
+        lots = LotViews(lambda: gw_box[0].exchange, catalogue)
 
         def publish(events: list[Event], checksums: Checksums) -> None:
             gw = gw_box[0]
             gw.auctions.apply(events)
             hub.publish(gw.market.apply(events, checksums))
-            lots.record_trades(events, datetime.now(UTC))
 
         pipeline: Any
         if redis is not None:
@@ -191,7 +191,6 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         tasks.clear()
         await pipeline.stop()  # drains, commits and answers everything queued
         market.flush_all()
-        lots.flush()
         if sequencer is not None:
             sequencer.close()
         if redis is not None:

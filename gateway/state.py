@@ -25,7 +25,7 @@ from gateway.api.ratelimit import RateLimiter
 from gateway.auth import Registry
 from gateway.config import Settings
 from gateway.link.pipeline import Overloaded, Pipeline, PipelineFailed
-from gateway.lots import LotStore
+from gateway.lots import LotViews
 from gateway.stream.auction_board import AuctionBoard
 from gateway.stream.fanout import Hub
 from gateway.stream.marketdata import MarketData
@@ -41,7 +41,7 @@ class Gateway:
     market: MarketData
     hub: Hub
     registry: Registry
-    lots: LotStore
+    lots: LotViews
     catalogue: Catalogue
     idempotency: IdempotencyStore
     limiter: RateLimiter

@@ -14,6 +14,11 @@ Owns: the mapping from lot history entries to EPCIS event types and CBV 2.0 voca
                bizTransactionList type "inv" carrying the invoice number
     withdraw   ObjectEvent DELETE, bizStep decommissioning, disposition inactive
 
+Quantities are what each event moved: a sale moves what was sold, and a delist or withdrawal
+covers only what is left (the sales before it deducted); a sale names the cooperative and the
+buyer as source and destination owning parties, and commissioning carries the growing area
+(mã số vùng trồng, which has no GLN) as its read point, ``urn:herbx:growing-area:<code>``.
+
 Lots are class-level identities, so events carry a ``quantityList`` whose ``epcClass`` is the
 lot's GS1 Digital Link URI (EPCIS 2.0 accepts DL URIs) with quantities in kg (UN/CEFACT KGM).
 Event ids are deterministic (UUID v5 of the lot URI and position) so the same lot always exports
@@ -78,6 +83,7 @@ def lot_events(lot: Lot, lot_uri: str) -> list[Json]:
                 qty = cmd.qty
                 ev |= {"type": "ObjectEvent", "action": "ADD", "bizStep": "commissioning",
                        "disposition": "active", "quantityList": _qty(lot_uri, qty),
+                       "readPoint": {"id": f"urn:herbx:growing-area:{lot.growing_area.code}"},
                        "ilmd": {
                            "cbvmda:lotNumber": lot.lot_id,
                            "cbvmda:countryOfOrigin": "VN",
@@ -110,7 +116,7 @@ def lot_events(lot: Lot, lot_uri: str) -> list[Json]:
                        "herbx:assay": [{"herbx:parameter": r.parameter, "herbx:value": r.value,
                                         "herbx:unit": r.unit} for r in cmd.results]}
             case Receive():
-                qty = cmd.qty_received
+                qty = cmd.qty_received - sum(s.qty for s in lot.sales if s.ts <= cmd.ts)
                 ev |= {"type": "ObjectEvent", "action": "OBSERVE", "bizStep": "receiving",
                        "disposition": "in_progress", "quantityList": _qty(lot_uri, qty),
                        "herbx:warehouse": cmd.warehouse}
@@ -124,7 +130,12 @@ def lot_events(lot: Lot, lot_uri: str) -> list[Json]:
                        "disposition": "sellable_not_accessible",
                        "quantityList": _qty(lot_uri, qty)}
             case RecordSale():
+                qty -= cmd.qty  # what is left in the owner's custody after the sale
                 ev |= {"type": "TransactionEvent", "action": "ADD", "bizStep": "accepting",
+                       "sourceList": [{"type": "owning_party",
+                                       "source": f"urn:herbx:party:{lot.cooperative.id}"}],
+                       "destinationList": [{"type": "owning_party",
+                                            "destination": f"urn:herbx:party:{cmd.buyer}"}],
                        "bizTransactionList": [
                            {"type": "inv", "bizTransaction": f"urn:herbx:inv:{cmd.invoice_no}"}
                        ],

@@ -9,7 +9,7 @@ the clock: every timestamp is passed in, timezone-aware.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
@@ -29,6 +29,15 @@ LotState = Literal[
     "registered", "sampled", "graded", "rejected", "received", "listed", "partly_sold",
     "sold", "withdrawn",
 ]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ts_of_ns(ns: int) -> datetime:
+    """A command's ``ts_ns`` (the sequencer's clock) as the record's timestamp: UTC, whole
+    microseconds (truncated), the same for every replay."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
 class GrowingArea(Struct, frozen=True, kw_only=True):

@@ -13,8 +13,10 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.lots import public_lot, trace_doc
+from gateway.api.problems import Problem
 from gateway.state import Gateway
 from grading.qr import qr_svg
+from grading.trace import lot_gtin
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;
 color:#1d2b1f}table{border-collapse:collapse}td,th{padding:.25em .7em;border-bottom:1px solid #ccd}
@@ -47,7 +49,7 @@ async def start_page(request: web.Request, gw: Gateway, who: Any) -> web.Respons
         people.append(f"<tr><td><code>{escape(pid)}</code></td><td>{escape(p.name)}</td>"
                       f"<td>{escape(p.role)}</td><td><code>{escape(token)}</code></td></tr>")
     lot_link = ""
-    listed = [lot for lot in gw.lots.lots.values() if lot.grade is not None]
+    listed = [lot for lot in gw.lots.lots.values() if lot.grade is not None]  # engine's records
     if listed:
         lid = escape(listed[0].lot_id)
         lot_link = (f'<li><a href="/trace/{lid}">Truy xuất nguồn gốc lô {lid}</a> '
@@ -135,4 +137,8 @@ async def trace_qr(request: web.Request, gw: Gateway, who: Any) -> web.Response:
 async def digital_link(request: web.Request, gw: Gateway, who: Any) -> web.Response:
     """GS1 Digital Link ``/01/<gtin>/10/<lot>`` (what the QR code holds) → the trace page."""
     lot = public_lot(gw, request.match_info["lot_id"])
+    gtin = request.match_info.get("gtin")
+    if gtin is not None and gtin != lot_gtin(lot, gw.catalogue.get(lot.spec_id)):
+        # the code names another product (or cooperative) than this lot's: not this lot
+        raise Problem(404, "unknown_lot", f"no lot {lot.lot_id!r} under GTIN {gtin}")
     raise web.HTTPFound(f"/trace/{lot.lot_id}")

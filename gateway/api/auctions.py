@@ -9,7 +9,6 @@ caller speaks for the operator), nor shows what the board hides.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aiohttp import web
@@ -135,9 +134,6 @@ async def create(gw: Gateway, who: Participant, r: AuctionRequest) -> dict[str, 
         restart_steps=r.restart_steps))
     ev = accepted(events)
     assert type(ev) is AuctionCreated
-    lot = gw.lots.lots.get(r.lot_id)
-    if lot is not None and lot.state == "received":
-        gw.lots.list_for_auction(lot, ev.auction_id, datetime.now(UTC))
     return gw.auctions.auctions[ev.auction_id]
 
 

@@ -1,24 +1,35 @@
 """Lots over REST: a cooperative registers, a lab assays, the operator receives into custody,
-the owner lists on the book.
+the owner lists on the book, delists or withdraws.
 
-Ownership: a cooperative sees and changes only its own lots; labs, analysts and operators see
-all. Receipt is two-phase: the lifecycle must accept it first, then the engine takes the lot
-(``ReceiveLot`` on the instrument of its grade); only then is the new record stored.
+Every step is one engine command (journaled, applied through the lot lifecycle table); the
+views are read from the engine's lot records (`gateway.lots.LotViews`). The grade is computed
+here from the lab's results (`engine.lots.assay_command`): a request never states one (unknown
+fields are refused). Ownership: a cooperative sees and changes only its own lots; labs,
+analysts and operators see all.
 
-Never changes a lot except through the lifecycle (`gateway.lots`), nor stores a received lot
-the engine has not taken.
+Never keeps lot state of its own, and never decides a refusal's status (`gateway.api.refusals`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
-from engine.messages import ReceiveLot
-from gateway.api.admin import accepted
+from engine.lots import assay_command, content_ratio, price_per_kg_active
+from engine.messages import (
+    CertificationIn,
+    CommandRejected,
+    DelistLot,
+    Event,
+    GrowingAreaIn,
+    ListLotOnBook,
+    ReceiveLot,
+    RegisterLot,
+    WithdrawLot,
+)
 from gateway.api.http import body, reply
 from gateway.api.problems import FieldError, Problem
 from gateway.api.refusals import LIFECYCLE_TITLE, refusal
@@ -26,19 +37,16 @@ from gateway.api.schemas import AssayRequest, ListRequest, LotOut, LotRequest, R
 from gateway.auth import Participant
 from gateway.state import Gateway
 from grading.assay import AssayError
-from grading.lifecycle import Accepted, Refused
-from grading.lot import Cooperative, Lot
+from grading.lot import Lot, ts_of_ns
 from grading.trace import lot_trace_url
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def lifecycle(result: Accepted | Refused) -> Lot:
-    if isinstance(result, Refused):
-        raise refusal(result.code, result.detail, title=LIFECYCLE_TITLE)
-    return result.lot
+def lifecycle(events: list[Event]) -> Event:
+    """The command's answer, or the engine's refusal as a problem."""
+    first = events[0]
+    if type(first) is CommandRejected:
+        raise refusal(first.reason, first.detail, title=LIFECYCLE_TITLE)
+    return first
 
 
 def trace_url(gw: Gateway, lot: Lot) -> str:
@@ -50,24 +58,43 @@ def lot_out(gw: Gateway, lot: Lot) -> LotOut:
     return LotOut(lot_id=lot.lot_id, spec_id=lot.spec_id, cooperative=lot.cooperative.id,
                   state=lot.state, qty=lot.qty, remaining_qty=lot.remaining_qty, grade=grade,
                   symbol=gw.lots.symbol_of(lot), trace_url=trace_url(gw, lot),
+                  custody_qty=gw.lots.custody(lot.lot_id).custody,
+                  active_content=None if lot.grade is None
+                  else str(lot.grade.decision.active_content),
                   record=lot)
 
 
 def visible_lot(gw: Gateway, who: Participant, lot_id: str) -> Lot:
-    lot = gw.lots.lots.get(lot_id)
+    lot = gw.lots.get(lot_id)
     if lot is None or (who.role == "cooperative" and lot.cooperative.id != who.id):
         raise Problem(404, "unknown_lot", f"no lot {lot_id!r}")
     return lot
 
 
+def _fresh(gw: Gateway, lot_id: str) -> Lot:
+    lot = gw.lots.get(lot_id)
+    assert lot is not None
+    return lot
+
+
 async def register(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
     r = await body(request, LotRequest)
-    coop = Cooperative(id=who.id, name=who.name, number=who.number or 1)
-    lot = lifecycle(gw.lots.register(
-        lot_id=r.lot_id, cooperative=coop, spec_id=r.spec_id, qty=r.qty,
-        harvest_date=r.harvest_date, growing_area=r.growing_area, commune=r.commune,
-        certifications=tuple(r.certifications), ts=now()))
-    return reply(lot_out(gw, lot), 201)
+    if r.spec_id not in gw.catalogue:
+        raise Problem(422, "wrong_spec", f"unknown herb spec {r.spec_id!r}",
+                      title="Refused by the lot lifecycle")
+    area = r.growing_area
+    lifecycle(await gw.submit(RegisterLot(
+        lot_id=r.lot_id, account=who.id, cooperative_name=who.name,
+        cooperative_no=who.number or 1, spec_id=r.spec_id, qty=r.qty,
+        harvest_date=r.harvest_date.isoformat(), commune=r.commune,
+        growing_area=GrowingAreaIn(
+            code=area.code, issuer=area.issuer, valid_from=area.valid_from.isoformat(),
+            valid_until=None if area.valid_until is None else area.valid_until.isoformat()),
+        certifications=[CertificationIn(
+            scheme=c.scheme, certificate_no=c.certificate_no, issuer=c.issuer,
+            valid_from=c.valid_from.isoformat(), valid_until=c.valid_until.isoformat(),
+            stars=c.stars) for c in r.certifications])))
+    return reply(lot_out(gw, _fresh(gw, r.lot_id)), 201)
 
 
 async def list_lots(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
@@ -84,43 +111,68 @@ async def post_assay(request: web.Request, gw: Gateway, who: Participant) -> web
     lot = visible_lot(gw, who, request.match_info["lot_id"])
     r = await body(request, AssayRequest)
     try:
-        new = lifecycle(gw.lots.assay(lot, lab=who.name, sample_id=r.sample_id,
-                                      results=tuple(r.results), destination=r.destination,
-                                      ts=now()))
+        cmd = assay_command(gw.catalogue.get(lot.spec_id), lot_id=lot.lot_id, lab=who.name,
+                            sample_id=r.sample_id, results=r.results, destination=r.destination)
     except AssayError as exc:
         index = next((i for i, x in enumerate(r.results) if x.parameter == exc.parameter), None)
         path = "$.destination" if exc.code == "unknown_destination" else (
             f"$.results[{index}]" if index is not None else "$.results")
         raise Problem(422, exc.code, str(exc),
                       errors=[FieldError(field=path, message=exc.detail)]) from None
-    return reply(lot_out(gw, new), 201)
+    lifecycle(await gw.submit(cmd))
+    return reply(lot_out(gw, _fresh(gw, lot.lot_id)), 201)
 
 
 async def receive(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    """Weighed into the market's warehouse, in one command (custody and record together)."""
     lot = visible_lot(gw, who, request.match_info["lot_id"])
     r = await body(request, ReceiveRequest)
-    new = lifecycle(gw.lots.receive(lot, qty=r.qty_received, warehouse=r.warehouse, ts=now()))
-    symbol = gw.lots.symbol_of(new)
-    assert symbol is not None  # the lifecycle only receives graded lots
-    if symbol not in gw.exchange.instruments:
-        raise Problem(409, "unknown_symbol", f"instrument {symbol} is not listed on the market")
-    accepted(await gw.submit(ReceiveLot(lot_id=new.lot_id, account=new.cooperative.id,
-                                        symbol=symbol, qty=new.qty)))
-    gw.lots.put(new)
-    return reply(lot_out(gw, new))
+    symbol = gw.lots.symbol_of(lot)
+    if symbol is None:
+        raise Problem(409, "illegal_transition", f"cannot receive a lot that is {lot.state}",
+                      title="Refused by the lot lifecycle")
+    lifecycle(await gw.submit(ReceiveLot(lot_id=lot.lot_id, account=lot.cooperative.id,
+                                         symbol=symbol, qty=r.qty_received,
+                                         warehouse=r.warehouse)))
+    return reply(lot_out(gw, _fresh(gw, lot.lot_id)))
 
 
 async def list_lot(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
     lot = visible_lot(gw, who, request.match_info["lot_id"])
     await body(request, ListRequest)
-    return reply(lot_out(gw, lifecycle(gw.lots.list_on_book(lot, now()))))
+    lifecycle(await gw.submit(ListLotOnBook(lot_id=lot.lot_id, account=lot.cooperative.id)))
+    return reply(lot_out(gw, _fresh(gw, lot.lot_id)))
+
+
+async def delist_lot(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    lot = visible_lot(gw, who, request.match_info["lot_id"])
+    await body(request, ListRequest)
+    lifecycle(await gw.submit(DelistLot(lot_id=lot.lot_id, account=lot.cooperative.id)))
+    return reply(lot_out(gw, _fresh(gw, lot.lot_id)))
+
+
+async def withdraw_lot(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
+    lot = visible_lot(gw, who, request.match_info["lot_id"])
+    await body(request, ListRequest)
+    lifecycle(await gw.submit(WithdrawLot(lot_id=lot.lot_id, account=lot.cooperative.id)))
+    return reply(lot_out(gw, _fresh(gw, lot.lot_id)))
 
 
 def public_lot(gw: Gateway, lot_id: str) -> Lot:
-    lot = gw.lots.lots.get(lot_id)
+    lot = gw.lots.get(lot_id)
     if lot is None:
         raise Problem(404, "unknown_lot", f"no lot {lot_id!r}")
     return lot
+
+
+def per_kg_active(lot: Lot, ts: datetime, price_vnd: int) -> int | None:
+    """The price per kg of active ingredient of a sale at ``ts``, by the grade in force then
+    (the latest passing assay before it): VND, rounded half to even (docs/grading.md)."""
+    content = None
+    for g in lot.grades:
+        if g.ts <= ts:
+            content = content_ratio(g.decision) if g.decision.passed else None
+    return None if content is None else price_per_kg_active(price_vnd, content)
 
 
 def trace_doc(gw: Gateway, lot: Lot) -> dict[str, Any]:
@@ -128,6 +180,7 @@ def trace_doc(gw: Gateway, lot: Lot) -> dict[str, Any]:
     individual buyers beyond the trade itself, no account balances)."""
     g = lot.grade
     spec = gw.catalogue.get(lot.spec_id)
+    custody = gw.lots.custody(lot.lot_id)
     return {
         "lot_id": lot.lot_id, "trace_url": trace_url(gw, lot), "herb": spec.name_vi,
         "herb_latin": spec.name_latin, "spec_id": lot.spec_id, "state": lot.state,
@@ -143,8 +196,15 @@ def trace_doc(gw: Gateway, lot: Lot) -> dict[str, Any]:
             "values": {k: str(v) for k, v in g.decision.values.items()},
             "unverified": list(g.decision.unverified)},
         "symbol": gw.lots.symbol_of(lot),
+        "custody_qty": custody.custody,
+        "frozen_qty": sum(q for _, q in custody.frozen),
         "sales": [{"ts": s.ts.isoformat(), "qty": s.qty, "price": s.price_vnd,
+                   "price_per_kg_active": per_kg_active(lot, s.ts, s.price_vnd),
                    "invoice_no": s.invoice_no, "venue": s.venue} for s in lot.sales],
+        # goods of the lot sold again by their buyers: traced, never sales of the lot
+        "resales": [{"ts": ts_of_ns(r.ts_ns).isoformat(), "qty": r.qty, "price": r.price_vnd,
+                     "price_per_kg_active": per_kg_active(lot, ts_of_ns(r.ts_ns), r.price_vnd),
+                     "invoice_no": f"HX-{r.trade_id}"} for r in custody.resales],
         "history": [{"state": h.state, "action": type(h.command).__struct_config__.tag,
                      "ts": h.command.ts.isoformat()} for h in lot.history],
     }

@@ -24,7 +24,8 @@ from engine.messages import (
 )
 from gateway.api.problems import PROBLEM_TYPE, Problem, ProblemBody
 from gateway.api.refusals import refusal
-from gateway.api.schemas import FillOut, OrderResultOut
+from gateway.api.schemas import FillOut, LotLegOut, OrderResultOut
+from gateway.stream.marketdata import lot_legs
 from gateway.stream.wire import iso_ts
 
 
@@ -61,7 +62,8 @@ def _fills(events: list[Event], order_id: int) -> list[FillOut]:
                 trade_id=ev.trade_id, order_id=order_id, symbol=ev.symbol,
                 side=ev.aggressor, price=ev.price_vnd, qty=ev.qty,
                 leaves_qty=ev.taker_leaves_qty, liquidity="taker", ts=iso_ts(ev.ts_ns),
-                lots=[[leg.lot_id, leg.qty] for leg in ev.lots]))
+                lots=[[leg.lot_id, leg.qty] for leg in ev.lots],
+                lot_values=[LotLegOut(**x) for x in lot_legs(ev)] if ev.lot_values else None))
     return out
 
 

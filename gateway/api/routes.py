@@ -82,6 +82,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     E("POST", f"{P}/lots/{{lot_id}}/list", lots.list_lot, frozenset({"cooperative"}),
       "List an own lot on the book of its grade", request=schemas.ListRequest,
       response=schemas.LotOut, idempotent_key=True),
+    E("POST", f"{P}/lots/{{lot_id}}/delist", lots.delist_lot, frozenset({"cooperative"}),
+      "Take an own lot off the book, back into the warehouse", request=schemas.ListRequest,
+      response=schemas.LotOut, idempotent_key=True),
+    E("POST", f"{P}/lots/{{lot_id}}/withdraw", lots.withdraw_lot,
+      frozenset({"cooperative", "operator"}),
+      "Take what is left of a lot out of custody", request=schemas.ListRequest,
+      response=schemas.LotOut, idempotent_key=True),
     # auctions
     E("GET", f"{P}/auctions", auctions.list_auctions, None,
       "Live auctions (?status=all for closed ones too)"),

@@ -172,12 +172,24 @@ class BookOut(_Out, kw_only=True):
     book_seq: int  # the engine's book sequence the snapshot is at
 
 
+class LotLegOut(_Out, kw_only=True):
+    """One lot leg of a trade of a recorded lot: its active content (% of the herb as traded,
+    decimal text) and the price per kg of active ingredient (VND, half to even)."""
+
+    lot_id: str
+    qty: int
+    active_content: str | None
+    price_per_kg_active: int | None
+    resale: bool
+
+
 class TradeOut(_Out, kw_only=True):
     seq: int
     ts: str
     price: int
     qty: int
     aggressor: Side
+    lots: list[LotLegOut] | None = None  # trades of recorded lots only
 
 
 class TradesOut(_Out, kw_only=True):
@@ -195,6 +207,7 @@ class FillOut(_Out, kw_only=True):
     liquidity: Literal["maker", "taker"]
     ts: str
     lots: list[list[str | int]]
+    lot_values: list[LotLegOut] | None = None  # trades of recorded lots only
 
 
 class FillsOut(_Out, kw_only=True):
@@ -244,6 +257,7 @@ class TickerOut(_Out, kw_only=True):
     trades: int
     best_bid: int | None
     best_ask: int | None
+    last_price_per_kg_active: int | None = None  # of the last trade of a recorded lot
 
 
 class TickersOut(_Out, kw_only=True):
@@ -301,6 +315,8 @@ class LotOut(_Out, kw_only=True):
     grade: str | None
     symbol: str | None
     trace_url: str
+    custody_qty: int = 0  # what the owner has at the market (warehouse, book, auction)
+    active_content: str | None = None  # % of the herb as traded, by the latest assay
     record: Lot  # the full lot record
 
 

@@ -27,17 +27,21 @@ from pathlib import Path
 
 import msgspec
 
+from engine.lots import assay_command
 from engine.messages import (
     AddInstrument,
-    AuctionCreated,
     CancelOrder,
     CreateAuction,
     Deposit,
     DutchBuy,
+    GrowingAreaIn,
+    ListLotOnBook,
+    LotUpdated,
     OrderAccepted,
     PlaceBid,
     PlaceOrder,
     ReceiveLot,
+    RegisterLot,
 )
 from gateway.auth import Participant, hash_token
 from gateway.demo import data as D
@@ -45,7 +49,6 @@ from gateway.link.pipeline import Overloaded, PipelineFailed
 from gateway.state import Gateway
 from grading.assay import AssayResult
 from grading.instruments import instruments
-from grading.lifecycle import Accepted
 from grading.lot import Cooperative, GrowingArea
 from grading.samples import CLEAN, sample_results
 
@@ -170,25 +173,29 @@ async def lot_through_lifecycle(
     gw: Gateway, coop: Cooperative, area: GrowingArea, commune: str, spec_id: str, grade: str,
     lot_id: str, qty: int, harvest: date, ts: datetime, list_on_book: bool = True,
 ) -> None:
-    r = gw.lots.register(lot_id=lot_id, cooperative=coop, spec_id=spec_id, qty=qty,
-                         harvest_date=harvest, growing_area=area, commune=commune,
-                         certifications=(), ts=ts)
-    assert isinstance(r, Accepted), r
-    r = gw.lots.assay(r.lot, lab=D.LAB[1], sample_id=f"S-{lot_id}",
-                      results=assay_results(gw, spec_id, grade), destination="domestic",
-                      ts=ts + timedelta(minutes=1))
-    assert isinstance(r, Accepted) and r.lot.grade is not None, r
-    assert r.lot.grade.decision.grade == grade, (lot_id, r.lot.grade.decision.grade, grade)
-    r = gw.lots.receive(r.lot, qty=qty, warehouse="Kho chợ đầu mối Lào Cai",
-                        ts=ts + timedelta(minutes=2))
-    assert isinstance(r, Accepted), r
-    symbol = gw.lots.symbol_of(r.lot)
-    assert symbol is not None
-    await gw.submit(ReceiveLot(lot_id=lot_id, account=coop.id, symbol=symbol, qty=qty))
-    gw.lots.put(r.lot)
+    """Register, assay, receive (and list) a demo lot: one journaled command each (``ts`` is
+    unused: the sequencer stamps every command)."""
+    del ts
+    events = await gw.submit(RegisterLot(
+        lot_id=lot_id, account=coop.id, cooperative_name=coop.name, cooperative_no=coop.number,
+        spec_id=spec_id, qty=qty, harvest_date=harvest.isoformat(), commune=commune,
+        growing_area=GrowingAreaIn(
+            code=area.code, issuer=area.issuer, valid_from=area.valid_from.isoformat(),
+            valid_until=None if area.valid_until is None else area.valid_until.isoformat())))
+    assert type(events[0]) is LotUpdated, events
+    cmd = assay_command(gw.catalogue.get(spec_id), lot_id=lot_id, lab=D.LAB[1],
+                        sample_id=f"S-{lot_id}", results=assay_results(gw, spec_id, grade),
+                        destination="domestic")
+    assert cmd.decision.grade == grade, (lot_id, cmd.decision.grade, grade)
+    events = await gw.submit(cmd)
+    assert type(events[0]) is LotUpdated, events
+    events = await gw.submit(ReceiveLot(lot_id=lot_id, account=coop.id,
+                                        symbol=f"{spec_id}-{grade}", qty=qty,
+                                        warehouse="Kho chợ đầu mối Lào Cai"))
+    assert type(events[0]) is LotUpdated, events
     if list_on_book:
-        r = gw.lots.list_on_book(r.lot, ts + timedelta(minutes=3))
-        assert isinstance(r, Accepted), r
+        events = await gw.submit(ListLotOnBook(lot_id=lot_id, account=coop.id))
+        assert type(events[0]) is LotUpdated, events
 
 
 class Bots:
@@ -335,11 +342,7 @@ class AuctionBots:
                                 step_vnd=step, interval_ns=3 * S,
                                 floor_vnd=fair * 85 // 100 // tick * tick, min_qty=100,
                                 restart_steps=3, **common)  # type: ignore[arg-type]
-        events = await gw.submit(cmd)
-        created = [e for e in events if type(e) is AuctionCreated]
-        if created:
-            gw.lots.list_for_auction(gw.lots.lots[lot_id], created[0].auction_id,
-                                     datetime.now(UTC))
+        await gw.submit(cmd)  # lists the lot for auction in the same command
 
     async def bid(self, a: dict[str, object]) -> None:
         gw, rng = self.gw, self.rng

@@ -135,6 +135,13 @@ class Stats:
         self.last_trade_id = t.trade_id
 
 
+def lot_legs(t: TradeExecuted) -> list[Message]:
+    """A trade's lot legs with their active content and price per kg of active ingredient."""
+    return [{"lot_id": leg.lot_id, "qty": leg.qty, "active_content": v.active_content,
+             "price_per_kg_active": v.price_per_kg_active_vnd, "resale": v.resale}
+            for leg, v in zip(t.lots, t.lot_values, strict=True)]
+
+
 class MarketData:
     """``conflate_s``: book updates of one instrument go out at most once per this interval
     (the first change after a quiet interval at once, later ones merged); 0 sends each engine
@@ -147,6 +154,8 @@ class MarketData:
         self.books: dict[str, MirrorBook] = {}
         self.tapes: dict[str, deque[Message]] = {}
         self.stats: dict[str, Stats] = {}
+        # symbol -> price per kg of active ingredient of its last trade of a recorded lot
+        self.last_active: dict[str, int | None] = {}
         self.fills: dict[str, deque[Message]] = {}
         self.channel_seqs: dict[str, int] = {"ticker": 0}
         self.orders: dict[str, deque[int]] = {}  # account -> its recent order ids, oldest first
@@ -190,7 +199,8 @@ class MarketData:
         bid, ask = self.books[symbol].best()
         return {"symbol": symbol, "last": s.last, "open": s.open, "high": s.high, "low": s.low,
                 "change": None if s.last is None or s.open is None else s.last - s.open,
-                "volume": s.volume, "trades": s.trades, "best_bid": bid, "best_ask": ask}
+                "volume": s.volume, "trades": s.trades, "best_bid": bid, "best_ask": ask,
+                "last_price_per_kg_active": self.last_active.get(symbol)}
 
     def recent_trades(self, symbol: str, limit: int) -> list[Message]:
         tape = self.tapes[symbol]
@@ -272,10 +282,14 @@ class MarketData:
 
     def _trade(self, t: TradeExecuted, out: list[tuple[Target, Message]]) -> None:
         self.stats[t.symbol].add(t)
+        if t.lot_values:
+            self.last_active[t.symbol] = t.lot_values[-1].price_per_kg_active_vnd
         ch = f"trades:{t.symbol}"
         ts = iso_ts(t.ts_ns)
         msg = {"channel": ch, "type": "trade", "seq": t.trade_id, "ts": ts, "price": t.price_vnd,
                "qty": t.qty, "aggressor": t.aggressor}
+        if t.lot_values:  # recorded lots: content and price per kg of active ingredient
+            msg["lots"] = lot_legs(t)
         self.tapes[t.symbol].append({k: v for k, v in msg.items() if k not in ("channel", "type")})
         out.append((("channel", ch), msg))
         for account, side, order_id, leaves, liquidity in (
@@ -290,6 +304,8 @@ class MarketData:
                     "side": side, "price": t.price_vnd, "qty": t.qty, "leaves_qty": leaves,
                     "liquidity": liquidity, "ts": ts,
                     "lots": [[leg.lot_id, leg.qty] for leg in t.lots]}
+            if t.lot_values:
+                fill["lot_values"] = lot_legs(t)
             fills = self.fills.get(account)
             if fills is None:
                 fills = self.fills[account] = deque(maxlen=self._fills_kept)

@@ -28,7 +28,7 @@ async def test_lot_from_registration_to_sale_and_trace(market: Market) -> None:
     lot = msgspec.convert(await r.json(), LotOut)
     assert (lot.state, lot.cooperative, lot.grade, lot.symbol) == ("registered", "C1", None, None)
     r = await c.post("/api/v1/lots", json=LOT, headers=market.h("C1"))
-    assert r.status == 422  # registered already
+    assert r.status == 409  # registered already: duplicate_lot, a conflict wherever it is refused
     r = await c.post(f"/api/v1/lots/{LOT['lot_id']}/assays", headers=market.h("L1"),
                      json={"sample_id": "S-1", "results": results(market)})
     assert r.status == 201, await r.text()
@@ -40,11 +40,15 @@ async def test_lot_from_registration_to_sale_and_trace(market: Market) -> None:
                      headers=market.h("operator"))
     assert r.status == 200, await r.text()
     assert (await r.json())["state"] == "received"
+    # received into the warehouse: not on any book until its owner lists it
+    r = await c.get("/api/v1/balances", headers=market.h("C1"))
+    goods = {g["symbol"]: g for g in (await r.json())["goods"]}
+    assert ["LC-2026-0042", 790] not in goods["QUE-BARK-A"]["lots"]
+    r = await c.post(f"/api/v1/lots/{LOT['lot_id']}/list", json={}, headers=market.h("C1"))
+    assert r.status == 200 and (await r.json())["state"] == "listed"
     r = await c.get("/api/v1/balances", headers=market.h("C1"))
     goods = {g["symbol"]: g for g in (await r.json())["goods"]}
     assert ["LC-2026-0042", 790] in goods["QUE-BARK-A"]["lots"]
-    r = await c.post(f"/api/v1/lots/{LOT['lot_id']}/list", json={}, headers=market.h("C1"))
-    assert r.status == 200 and (await r.json())["state"] == "listed"
     # the engine delivers the oldest lot first (LOT-C1 from the fixture), so sell past it
     await market.order("C1", side="sell", price=61_000, qty=1_100)
     await market.order("T1", side="buy", price=61_000, qty=1_050)

@@ -144,6 +144,7 @@ async def test_order_through_a_is_a_trade_on_b(tmp_path) -> None:
                         sample_id="s", results=results)
             await _call(http, "POST", f"{a}/api/v1/lots/R-1/receive", OPERATOR,
                         qty_received=500)
+            await _call(http, "POST", f"{a}/api/v1/lots/R-1/list", tokens["C1"], venue="book")
             ws_url = b.replace("http://", "ws://") + "/ws"
             async with connect(ws_url) as ws:
                 await send(ws, op="subscribe", channels=[f"book:{SYMBOL}", f"trades:{SYMBOL}"])
@@ -180,5 +181,15 @@ async def test_order_through_a_is_a_trade_on_b(tmp_path) -> None:
             async with http.get(f"{c}/api/v1/instruments/{SYMBOL}/trades") as r:
                 assert [(t["price"], t["qty"]) for t in (await r.json())["trades"]] == [
                     (61_000, 30)]
+            # every gateway shows the same lot views, rebuilt from the journal stream
+            traces = []
+            for base in (a, b, c):
+                async with http.get(f"{base}/api/v1/trace/R-1") as r:
+                    doc = await r.json()
+                    del doc["trace_url"]  # each gateway names its own host
+                    traces.append(doc)
+            assert traces[0] == traces[1] == traces[2]
+            assert (traces[0]["state"], traces[0]["remaining_qty"]) == ("partly_sold", 470)
+            assert traces[0]["sales"][0]["price_per_kg_active"] is not None
     finally:
         procs.stop()

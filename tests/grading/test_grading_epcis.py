@@ -93,3 +93,24 @@ def test_withdrawal_decommissions(catalogue):
     last = doc["epcisBody"]["eventList"][-1]
     assert (last["type"], last["action"], last["bizStep"], last["disposition"]) == (
         "ObjectEvent", "DELETE", "decommissioning", "inactive")
+
+
+def test_epcis_quantities_are_what_moved_and_a_sale_changes_owner(catalogue):
+    """Issue 11: after 300 of 478 kg are sold, the delist reports the 178 kg left and a
+    withdrawal decommissions only those; the sale names source and destination owners."""
+    from grading.lot import Delist
+
+    lot = _sold_lot(catalogue)
+    clock = Clock()
+    clock.t = lot.history[-1].command.ts
+    lot = apply(lot, Delist(ts=clock())).lot
+    lot = apply(lot, Withdraw(ts=clock(), reason="owner")).lot
+    uri = lot_trace_url(TraceConfig(), lot, catalogue.get(lot.spec_id))
+    events = epcis_document(lot, uri, CREATED)["epcisBody"]["eventList"]
+    sale, delist, withdraw = events[-3:]
+    assert sale["quantityList"][0]["quantity"] == 300
+    assert sale["sourceList"][0]["source"].endswith(lot.cooperative.id)
+    assert sale["destinationList"][0]["destination"].endswith("Traphaco")
+    assert delist["quantityList"][0]["quantity"] == 178
+    assert withdraw["quantityList"][0]["quantity"] == 178
+    assert events[0]["readPoint"]["id"].endswith(lot.growing_area.code)
