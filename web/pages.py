@@ -87,6 +87,15 @@ WebSocket <code>/ws</code></li>{lot_link}
     return _page("HerbX — Chợ dược liệu Lào Cai", body)
 
 
+NO_ROWS = "<tr><td colspan=5>–</td></tr>"
+
+
+def per_kg_active(sale: dict[str, Any]) -> str:
+    """VND per kg of active ingredient, or a dash where the lot has no graded content."""
+    value = sale.get("price_per_kg_active")
+    return "–" if value is None else vnd(value)
+
+
 async def trace_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:
     lot = public_lot(gw, request.match_info["lot_id"])
     d = trace_doc(gw, lot)
@@ -97,9 +106,13 @@ async def trace_page(request: web.Request, gw: Gateway, who: Any) -> web.Respons
         f"<br><small>chưa kiểm chứng / unverified: {escape(', '.join(g['unverified']))}</small>"))
     certs = "".join(f"<li>{escape(c['scheme'])} {escape(c['certificate_no'])} — "
                     f"{escape(c['issuer'])}</li>" for c in d["certifications"])
-    sales = "".join(f"<tr><td>{escape(s['ts'])}</td><td class=n>{s['qty']}</td>"
-                    f"<td class=n>{vnd(s['price'])}</td><td>{escape(s['invoice_no'])}</td></tr>"
-                    for s in d["sales"])
+    def sale_rows(rows: list[dict[str, Any]]) -> str:
+        return "".join(
+            f"<tr><td>{escape(s['ts'])}</td><td class=n>{s['qty']}</td>"
+            f"<td class=n>{vnd(s['price'])}</td><td class=n>{per_kg_active(s)}</td>"
+            f"<td>{escape(s['invoice_no'])}</td></tr>" for s in rows)
+
+    sales, resales = sale_rows(d["sales"]), sale_rows(d["resales"])
     history = "".join(f"<li>{escape(h['ts'])}: {escape(h['action'])} → {escape(h['state'])}</li>"
                       for h in d["history"])
     body = f"""
@@ -120,7 +133,13 @@ async def trace_page(request: web.Request, gw: Gateway, who: Any) -> web.Respons
 </table>
 <h2>Chứng nhận <span class=en>/ Certifications</span></h2><ul>{certs or "<li>–</li>"}</ul>
 <h2>Bán <span class=en>/ Sales</span></h2>
-<table><tr><th>ts</th><th>kg</th><th>VND/kg</th><th>hoá đơn / invoice</th></tr>{sales}</table>
+<table><tr><th>ts</th><th>kg</th><th>VND/kg</th>
+<th>VND/kg hoạt chất <span class=en>per kg active</span></th><th>hoá đơn / invoice</th></tr>
+{sales or NO_ROWS}</table>
+<h2>Bán lại <span class=en>/ Resales by buyers (traced, not sales of the lot)</span></h2>
+<table><tr><th>ts</th><th>kg</th><th>VND/kg</th>
+<th>VND/kg hoạt chất <span class=en>per kg active</span></th><th>hoá đơn / invoice</th></tr>
+{resales or NO_ROWS}</table>
 <h2>Lịch sử <span class=en>/ History</span></h2><ul>{history}</ul>
 <p><a href="/api/v1/trace/{escape(lot.lot_id)}">JSON</a> ·
 <a href="/trace/{escape(lot.lot_id)}/qr.svg">QR (SVG)</a> ·

@@ -75,6 +75,18 @@ async def test_trade_and_trace_show_price_per_kg_active_and_digital_link_checks_
     assert r.status == 302
     r = await c.get(f"/01/00000000000000/10/{lid}", allow_redirects=False)
     assert r.status == 404
+    # T2 buys C1's last 50 (a sale), then 1,020 from T1: LOT-C1's 1,000 first, then 20 of this
+    # lot, which is a resale by T1, never a sale of the lot
+    await market.order("T1", side="sell", price=62_000, qty=1_020)
+    await market.order("T2", side="buy", price=62_000, qty=1_070)
+    doc = await (await c.get(f"/api/v1/trace/{lid}")).json()
+    assert [s["qty"] for s in doc["sales"]] == [50, 50]
+    assert [(r["qty"], r["price"]) for r in doc["resales"]] == [(20, 62_000)]
+    page = await (await c.get(f"/trace/{lid}")).text()
+    shown = f"{doc['sales'][0]['price_per_kg_active']:,}".replace(",", ".")
+    assert shown in page and "per kg active" in page
+    resold = f"{doc['resales'][0]['price_per_kg_active']:,}".replace(",", ".")
+    assert "Resales by buyers" in page and resold in page
 
 
 def test_an_old_lot_registry_is_refused_with_a_clear_message(tmp_path: Path) -> None:
