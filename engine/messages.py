@@ -15,10 +15,11 @@ is basis points. There are no floats here.
 Every limit of a command is declared here, once, in its type (`Annotated` with `Meta`), and
 every door uses it: the REST and WebSocket request types reuse these aliases, the scenario runner
 decodes with these decoders, and the journal refuses to append a command that its own decoder
-would not read back (`engine.journal.JournalWriter.append`), so whatever is journaled, recovery
-can read. Numbers are bounded only by what must hold for any command (money and quantities fit
-64-bit totals, times fit nanoseconds since 1970 in 63 bits); the business rules inside those
-bounds (``qty: 0``, an off-tick price) are the engine's, which refuses with a reason code.
+would not read back (`engine.durable.journal.JournalWriter.append`), so whatever is journaled,
+recovery can read. Numbers are bounded only by what must hold for any command (money and
+quantities fit 64-bit totals, times fit nanoseconds since 1970 in 63 bits); the business
+rules inside those bounds (``qty: 0``, an off-tick price) are the engine's, which refuses with a
+reason code.
 Identifiers have documented character sets (the ``*_PATTERN`` constants below): no control
 characters, markup, spaces or bidirectional overrides ever reach a log, a file name or a page.
 """

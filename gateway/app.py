@@ -24,8 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.durable.sequencer import Sequencer, recover
 from engine.messages import Event, PurgeOrders, Tick, TradeExecuted
-from engine.sequencer import Sequencer, recover
 from gateway.auctions import AuctionBoard
 from gateway.auth import Participant, Registry
 from gateway.config import Settings

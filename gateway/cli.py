@@ -45,7 +45,7 @@ def _int_env(name: str, default: int) -> int:
 
 
 def cmd_scenario(args: argparse.Namespace) -> int:
-    from engine.scenario import ScenarioError, run_to
+    from engine.tools.scenario import ScenarioError, run_to
 
     try:
         # bytes in: the runner decodes each line itself, so bad UTF-8 is a "line N" error
@@ -64,21 +64,21 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from engine.demo import main as demo_main
+    from engine.tools.demo import main as demo_main
 
     return demo_main(seed=args.seed, minutes=args.minutes, pace_ms=args.pace_ms)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.part == "engine":
-        from engine.bench import main as bench_main
+        from loadtest.bench.engine import main as bench_main
 
         return bench_main(
             orders=args.orders or 200_000, seed=args.seed, journal=args.journal,
             resting=args.resting, compiled=args.compiled,
         )
     if args.part == "auctions":
-        from engine.auctions.bench import main as auctions_main
+        from loadtest.bench.auctions import main as auctions_main
 
         return auctions_main(seed=args.auction_seed)
     if args.part == "fanout":

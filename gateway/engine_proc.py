@@ -13,7 +13,7 @@ def main(*, redis_url: str, data_dir: str, prefix: str, tick_ms: int, log_level:
          order_retention_s: float = 3600.0) -> int:
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from engine.runtime import tune_gc
+    from engine.tools.runtime import tune_gc
     from gateway.redis_link import run_engine
 
     async def run() -> None:

@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.journal import RecordInvalid, RecordRefused, RecordTooLarge
+from engine.durable.journal import RecordInvalid, RecordRefused, RecordTooLarge
+from engine.durable.sequencer import Sequencer
 from engine.messages import Command, Event
-from engine.sequencer import Sequencer
 from gateway.auctions import AuctionBoard
 from gateway.auth import Registry
 from gateway.config import Settings

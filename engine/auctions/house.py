@@ -22,7 +22,7 @@ import msgspec
 
 from engine.accounts import MAX_BALANCE_VND
 from engine.auctions import call, dutch, english, sealed
-from engine.auctions.increments import DEFAULT_TIERS, Tiers
+from engine.auctions.increments import Tiers, default_tiers
 from engine.auctions.model import CLOSED, OPEN, SCHEDULED, Auction, SealedBid, transition
 from engine.messages import (
     AuctionBidRejected,
@@ -68,7 +68,7 @@ _encoder = msgspec.msgpack.Encoder()
 class AuctionHouse:
     def __init__(self, exchange: Exchange, tiers: Tiers | None = None) -> None:
         self.exchange = exchange
-        self.tiers: Tiers = list(tiers if tiers is not None else DEFAULT_TIERS)
+        self.tiers: Tiers = list(tiers) if tiers is not None else default_tiers()
         self.auctions: dict[int, Auction] = {}  # every auction ever created
         self.timed: dict[int, Auction] = {}  # english and sealed not closed, creation order
         self.clocks: dict[int, Auction] = {}  # dutch not closed, creation order

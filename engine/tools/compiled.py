@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ENGINE = Path(__file__).resolve().parent
+ENGINE = Path(__file__).resolve().parent.parent  # the engine package, tools included
 COMPILED = ("order", "book", "naive_book", "accounts", "exchange")
 DEFAULT_ROOT = ENGINE.parent / "build" / "mypyc"
 
