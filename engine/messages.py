@@ -31,6 +31,17 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from engine.reasons import (
+    BidRejectReason,
+    CancelRejectReason,
+    CloseReason,
+    CommandRejectReason,
+    OrderCancelReason,
+    OrderRejectReason,
+    ResendReason,
+    VoidReason,
+)
+
 
 def whole(body: str) -> str:
     """A pattern that must match the whole string, read alike by Python and by JSON Schema
@@ -277,7 +288,7 @@ class CommandRejected(Ev, tag="command_rejected", kw_only=True, omit_defaults=Tr
     """An operator, cash or lot command was refused; nothing changed."""
 
     command: str
-    reason: str
+    reason: CommandRejectReason
     detail: str = ""
     account: str | None = None
 
@@ -288,7 +299,7 @@ class OrderRejected(Ev, tag="order_rejected", kw_only=True, omit_defaults=True, 
     account: str
     client_order_id: str
     symbol: str
-    reason: str
+    reason: OrderRejectReason
     detail: str = ""
 
 
@@ -298,7 +309,7 @@ class CancelRejected(Ev, tag="cancel_rejected", kw_only=True, omit_defaults=True
     account: str
     order_id: int
     request: Literal["cancel", "replace"]
-    reason: str
+    reason: CancelRejectReason
     detail: str = ""
 
 
@@ -332,7 +343,7 @@ class OrderResent(Ev, tag="order_resent", kw_only=True, omit_defaults=True, froz
     status: str
     filled_qty: int
     leaves_qty: int
-    reason: str = ""
+    reason: ResendReason = ""
     detail: str = ""
 
 
@@ -372,13 +383,14 @@ class TradeExecuted(Ev, tag="trade_executed", kw_only=True, omit_defaults=True, 
 
 class OrderCancelled(Ev, tag="order_cancelled", kw_only=True, omit_defaults=True, frozen=True):
     """The order is done with ``leaves_qty`` unfilled. Reasons: ``user``, ``ioc`` (an IOC or
-    market remainder), ``fok``, ``self_trade``, ``cash_cap``."""
+    market remainder), ``fok``, ``self_trade``, ``cash_cap``, ``balance_limit`` (the seller may
+    take no more cash: `engine.accounts.MAX_BALANCE_VND`)."""
 
     order_id: int
     account: str
     symbol: str
     side: Side
-    reason: str
+    reason: OrderCancelReason
     filled_qty: int
     leaves_qty: int
 
@@ -548,7 +560,7 @@ class AuctionBidRejected(
     auction_id: int
     recipient: str
     request: str
-    reason: str
+    reason: BidRejectReason
     detail: str = ""
 
 
@@ -614,7 +626,7 @@ class AuctionClosed(Ev, tag="auction_closed", kw_only=True, omit_defaults=True, 
     auction_id: int
     kind: AuctionKind
     outcome: Literal["sold", "partly_sold", "unsold"]
-    reason: str
+    reason: CloseReason
     sold_qty: int
     unsold_qty: int
     price_vnd: int | None = None
@@ -663,7 +675,7 @@ class BidVoided(Ev, tag="bid_voided", kw_only=True, omit_defaults=True, frozen=T
     recipient: str
     bid_id: int
     released_vnd: int
-    reason: str = "auction_cancelled"
+    reason: VoidReason = "auction_cancelled"
 
 
 class CallStarted(Ev, tag="call_started", kw_only=True, omit_defaults=True, frozen=True):
@@ -757,3 +769,17 @@ command_json_decoder = msgspec.json.Decoder(Command)
 command_msgpack_decoder = msgspec.msgpack.Decoder(Command)
 event_json_decoder = msgspec.json.Decoder(Event)
 event_msgpack_decoder = msgspec.msgpack.Decoder(Event)
+
+
+def command_rejected(
+    cmd: Command, reason: CommandRejectReason, detail: str = "", account: str | None = None
+) -> list[Event]:
+    """The one refusal of an operator, cash, custody or call command: `CommandRejected` naming
+    the command by its tag."""
+    tag = type(cmd).__struct_config__.tag
+    return [
+        CommandRejected(
+            seq=cmd.seq, ts_ns=cmd.ts_ns, command=str(tag), reason=reason, detail=detail,
+            account=account,
+        )
+    ]
