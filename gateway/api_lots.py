@@ -101,7 +101,7 @@ async def receive(request: web.Request, gw: Gateway, who: Participant) -> web.Re
     new = lifecycle(gw.lots.receive(lot, qty=r.qty_received, warehouse=r.warehouse, ts=now()))
     symbol = gw.lots.symbol_of(new)
     assert symbol is not None  # the lifecycle only receives graded lots
-    if symbol not in gw.exchange.instruments:
+    if gw.exchange.instrument(symbol) is None:
         raise Problem(409, "unknown_symbol", f"instrument {symbol} is not listed on the market")
     accepted(await gw.submit(ReceiveLot(lot_id=new.lot_id, account=new.cooperative.id,
                                         symbol=symbol, qty=new.qty)))
