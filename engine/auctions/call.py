@@ -28,7 +28,7 @@ from __future__ import annotations
 import msgspec
 
 from engine import fills, risk
-from engine.accounts import Account
+from engine.accounts import MAX_BALANCE_VND, Account
 from engine.book import OrderBook
 from engine.instruments import CALL, CONTINUOUS, Instrument
 from engine.market import Market
@@ -50,7 +50,7 @@ from engine.messages import (
     TradeExecuted,
 )
 from engine.order import CANCELLED, EXPIRED, FILLED, PARTIALLY_FILLED, Order, transition
-from engine.reasons import CommandRejectReason, OrderRejectReason
+from engine.reasons import CommandRejectReason, OrderCancelReason, OrderRejectReason
 
 __all__ = ["CALL", "CONTINUOUS", "CallDesk", "CallState", "equilibrium"]
 
@@ -204,13 +204,7 @@ class CallDesk:
         events: list[Event] = []
         ex = self.exchange
         for state in list(self.calls.values()):
-            expired = [
-                oid for oid in state.orders
-                if (e := ex.orders[oid].expire_at) is not None and e <= ts
-            ]
-            for oid in expired:
-                del state.orders[oid]
-                ex.finish(ex.orders[oid], EXPIRED, None, 0, events, cmd.seq, ts)
+            self._expire(state, events, cmd.seq, ts)
             close = state.close_at_ns
             if close is not None and close <= ts and not ex.instruments[state.symbol].halted:
                 self._uncross(state, events, cmd.seq, ts)
@@ -287,7 +281,18 @@ class CallDesk:
         buys, sells = self._sides(state)
         return equilibrium(buys, sells, inst.reference_price(), inst.qty_step)
 
+    def _expire(self, state: CallState, events: list[Event], seq: int, ts: int) -> None:
+        """Call orders whose time has come by ``ts`` expire (book orders expire through the
+        exchange's GTD heap before each command)."""
+        ex = self.exchange
+        for oid in [o for o in state.orders
+                    if (e := ex.orders[o].expire_at) is not None and e <= ts]:
+            del state.orders[oid]
+            ex.finish(ex.orders[oid], EXPIRED, None, 0, events, seq, ts)
+
     def _indicate(self, state: CallState, events: list[Event], seq: int, ts: int) -> None:
+        """Publish the indicative price if it changed, counting no order past its time."""
+        self._expire(state, events, seq, ts)
         now = self.indicative(state.symbol)
         if now != state.indicative:
             state.indicative = now
@@ -305,29 +310,33 @@ class CallDesk:
         book = ex.books[symbol]
         step = inst.qty_step
         # call orders whose time has come expire before the uncross, never after trading in it
-        for oid in [o for o in state.orders
-                    if (e := ex.orders[o].expire_at) is not None and e <= ts]:
-            del state.orders[oid]
-            ex.finish(ex.orders[oid], EXPIRED, None, 0, events, seq, ts)
-        # self-trade prevention, as the continuous book does it (the incoming order of a
+        self._expire(state, events, seq, ts)
+        # Self-trade prevention, as the continuous book does it (the incoming order of a
         # self-match is cancelled): wherever pairing in priority order would match an account
-        # with itself, the newer order of the pair is cancelled, and the price is chosen again
-        # without it. Each round cancels at least one order, so this ends.
+        # with itself, the newer order of the pair is cancelled. The cash ceiling, as
+        # continuous matching keeps it: a sell whose proceeds would carry its seller past
+        # `MAX_BALANCE_VND` is cancelled (``balance_limit``). Either way the price is chosen
+        # again without the cancelled orders; each round cancels at least one, so this ends.
         while True:
             buys, sells = self._sides(state)
             price, volume, imbalance = equilibrium(buys, sells, inst.reference_price(), step)
             if price is None:
                 break
-            selfish = _self_matches(buys, sells, price, step)
-            if not selfish:
+            reason: OrderCancelReason = "self_trade"
+            cancel = _self_matches(buys, sells, price, step)
+            if not cancel and ex.cash_total > MAX_BALANCE_VND:
+                # below the ceiling in total, no seller can pass it (as `risk.proceeds_guard`)
+                reason = "balance_limit"
+                cancel = _over_ceiling(ex.accounts, sells, price, volume)
+            if not cancel:
                 break
-            for o in selfish:
+            for o in cancel:
                 if o.resting:
                     book.remove(o)
                     cap = 0
                 else:
                     cap = state.orders.pop(o.order_id)
-                ex.finish(o, CANCELLED, "self_trade", cap, events, seq, ts)
+                ex.finish(o, CANCELLED, reason, cap, events, seq, ts)
         caps = dict(state.orders)  # market buys' cash left
         if price is not None:
             buy_fills = _allocate(buys, price, volume, step, True)
@@ -479,6 +488,35 @@ def _self_matches(buys: list[Side], sells: list[Side], price: int, step: int) ->
         if sq == 0:
             j += 1
             sq = ss[j].order.leaves if j < len(ss) else 0
+    return out
+
+
+def _over_ceiling(
+    accounts: dict[str, Account], sells: list[Side], price: int, volume: int
+) -> list[Order]:
+    """The sells that, filled at ``price`` in priority order (as `_allocate` gives ``volume``
+    out), would carry their seller's cash past `MAX_BALANCE_VND`: the first such sell of each
+    seller, counting what that seller's earlier sells already take in. O(orders)."""
+    out: list[Order] = []
+    proceeds: dict[str, int] = {}
+    blocked: set[str] = set()
+    left = volume
+    for s in sells:
+        if not left:
+            break
+        if s.limit is not None and s.limit > price:
+            break
+        o = s.order
+        q = o.leaves if o.leaves < left else left
+        left -= q
+        if o.account in blocked:
+            continue
+        taken = proceeds.get(o.account, 0) + price * q
+        if accounts[o.account].cash_vnd + taken > MAX_BALANCE_VND:
+            blocked.add(o.account)
+            out.append(o)
+        else:
+            proceeds[o.account] = taken
     return out
 
 
