@@ -105,7 +105,7 @@ class Exchange:
         # The one dispatch table: every command type, the auctions' included.
         self._handlers: dict[type, Callable[[Any], list[Event]]] = {
             PlaceOrder: self._place,
-            CancelOrder: self._cancel,
+            CancelOrder: self.cancel_order,
             ReplaceOrder: self._replace,
             Tick: self._tick,
             PurgeOrders: self._purge,
@@ -208,8 +208,8 @@ class Exchange:
         ]
 
     def _place(self, cmd: PlaceOrder) -> list[Event]:
-        """Validate (`order_terms`), take the risk hold, then hand the order to its phase: a
-        call collects it, continuous trading matches it (`_enter`)."""
+        """Validate (`order_terms`), check the risk hold, then hand the order to its phase: a
+        call collects it, continuous trading takes the hold and rests or matches it."""
         account = self.accounts.get(cmd.account)
         if account is not None:
             original = account.orders_by_cid.get(cmd.client_order_id)
@@ -243,18 +243,10 @@ class Exchange:
         book = self.books[cmd.symbol]
         if cmd.post_only and book.would_cross(is_buy, price):
             return self._reject(cmd, "post_only_would_cross")
-        return self._enter(cmd, account, inst, book, hold, price, tif)
-
-    def _enter(
-        self, cmd: PlaceOrder, account: Account, inst: Instrument, book: OrderBook, hold: int,
-        price: int, tif: str,
-    ) -> list[Event]:
-        """The order is accepted: take its hold, then rest it, match it, or kill it (FOK)."""
+        # Accepted: take the hold, then rest the order, match it, or kill it (FOK). One
+        # function with the checks above, because this is the hot path of every order.
         seq = cmd.seq
         ts = cmd.ts_ns
-        is_buy = cmd.side == "buy"
-        qty = cmd.qty
-        cap = cmd.cash_cap_vnd
         expire_at = cmd.expire_at_ns
         limit = price if price else None
         order = Order(
@@ -363,9 +355,13 @@ class Exchange:
         """End an order that is not resting: its remainder is cancelled with ``reason``, or
         expired (``status`` EXPIRED, no reason). Its holds are released: a limit buy's is
         price x leaves; ``extra_hold`` is only a market buy's cash cap left."""
-        risk.release_order(
-            self.accounts[order.account], order, extra_hold if order.price == 0 else 0
-        )
+        account = self.accounts[order.account]  # `risk.release_order`, written out
+        if order.is_buy:
+            account.cash_held_vnd -= order.price * order.leaves + (
+                extra_hold if order.price == 0 else 0
+            )
+        else:
+            account.holdings[order.symbol].held -= order.leaves
         transition(order, status)
         if status == EXPIRED:
             events.append(
@@ -405,17 +401,16 @@ class Exchange:
             )
         ]
 
-    def _cancel(self, cmd: CancelOrder) -> list[Event]:
-        order = self.orders.get(cmd.order_id)
-        calls = self.calls_running
-        if calls and order is not None and order.symbol in calls:
-            return self.auctions.calls.cancel(cmd, order)
-        return self.cancel_in_book(cmd, order)
-
-    def cancel_in_book(self, cmd: CancelOrder, order: Order | None) -> list[Event]:
-        """A cancel as continuous trading handles it. The hot path of a quarter of all
+    def cancel_order(self, cmd: CancelOrder, in_call: bool = False) -> list[Event]:
+        """A cancel. On an instrument in its call the call desk takes it, and calls back with
+        ``in_call`` for a book order (or a refusal). The hot path of a quarter of all
         commands, so written out flat: it is `finish` with the hold release inlined (a resting
         order's hold is exactly price * leaves)."""
+        order = self.orders.get(cmd.order_id)
+        if not in_call:
+            calls = self.calls_running
+            if calls and order is not None and order.symbol in calls:
+                return self.auctions.calls.cancel(cmd, order)
         if order is None or order.account != cmd.account or not order.resting:
             return self._not_open(cmd, order, "cancel")
         symbol = order.symbol

@@ -64,6 +64,6 @@ class Market(Protocol):
         """Match an accepted order, settle its fills, then rest or cancel its remainder."""
         ...
 
-    def cancel_in_book(self, cmd: CancelOrder, order: Order | None) -> list[Event]:
-        """A cancel as continuous trading handles it (``order`` is ``orders.get(cmd.order_id)``)."""
+    def cancel_order(self, cmd: CancelOrder, in_call: bool = False) -> list[Event]:
+        """A cancel; ``in_call``: the call desk asks for a book order's cancel (or refusal)."""
         ...

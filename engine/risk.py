@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from engine.accounts import MAX_BALANCE_VND, Account
 from engine.book import ProceedsGuard
-from engine.order import Order
 
 
 def hold_cash(account: Account, vnd: int) -> None:
@@ -32,15 +31,6 @@ def hold_goods(account: Account, symbol: str, qty: int) -> None:
     holding = account.holdings[symbol]
     holding.held += qty
     assert holding.held <= holding.qty, (account.account_id, symbol, qty)
-
-
-def release_order(account: Account, order: Order, extra_hold: int) -> None:
-    """Give back what ``order`` still holds for its ``leaves`` (plus ``extra_hold``: a market
-    buy's cash cap left)."""
-    if order.is_buy:
-        account.cash_held_vnd -= order.price * order.leaves + extra_hold
-    else:
-        account.holdings[order.symbol].held -= order.leaves
 
 
 def proceeds_guard(accounts: dict[str, Account], cash_total: int) -> ProceedsGuard | None:

@@ -126,7 +126,7 @@ class CallDesk:
         ex = self.exchange
         state = self.calls[order.symbol]
         if cmd.order_id not in state.orders or order.account != cmd.account:
-            events = ex.cancel_in_book(cmd, order)  # a book order, or the exchange's refusal
+            events = ex.cancel_order(cmd, in_call=True)  # a book order, or the refusal
             if events and type(events[0]) is CancelRejected:
                 return events  # a refusal changes nothing, the indicative price included
         else:
