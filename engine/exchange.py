@@ -208,7 +208,7 @@ class Exchange:
         ]
 
     def _place(self, cmd: PlaceOrder) -> list[Event]:
-        """Validate (`order_terms`), check the risk hold, then hand the order to its phase: a
+        """Validate, check the risk hold, then hand the order to its phase: a
         call collects it, continuous trading takes the hold and rests or matches it."""
         account = self.accounts.get(cmd.account)
         if account is not None:
@@ -218,12 +218,67 @@ class Exchange:
         inst = self.instruments.get(cmd.symbol)
         if inst is None:
             return self._reject(cmd, "unknown_symbol")
-        reason, detail, price, tif = order_terms(cmd, inst)
-        if reason is not None:
-            return self._reject(cmd, reason, detail)
+        # The order rules and the instrument's, in one flat run: every placement passes here,
+        # and a helper function measurably slowed the engine benchmark (a call and every field
+        # read twice), so the checks stay inline.
+        if inst.halted:
+            return self._reject(cmd, "instrument_halted")
         qty = cmd.qty
-        cap = cmd.cash_cap_vnd
+        if qty <= 0 or qty > MAX_QTY:
+            return self._reject(cmd, "invalid_qty", f"qty must be 1..{MAX_QTY}")
+        step = inst.qty_step
+        if qty % step:
+            return self._reject(cmd, "qty_off_step", f"qty must be a multiple of {step}")
         is_buy = cmd.side == "buy"
+        tif = cmd.tif
+        cap = cmd.cash_cap_vnd
+        if cmd.order_type == "limit":
+            price = cmd.price_vnd
+            if price is None:
+                return self._reject(cmd, "price_required", "a limit order needs price_vnd")
+            if price <= 0 or price > MAX_VND:
+                return self._reject(cmd, "invalid_price", f"price must be 1..{MAX_VND}")
+            if price % inst.tick_vnd:
+                return self._reject(
+                    cmd, "price_off_tick", f"price must be a multiple of {inst.tick_vnd}"
+                )
+            if inst.band_bps is not None and inst.out_of_band(price):
+                return self._reject(
+                    cmd,
+                    "price_out_of_band",
+                    f"more than {inst.band_bps} bps from {inst.reference_price()}",
+                )
+            if cap is not None:
+                return self._reject(cmd, "cash_cap_not_allowed", "cash_cap is for market buys")
+        else:
+            price = 0
+            if cmd.price_vnd is not None:
+                return self._reject(cmd, "price_not_allowed", "a market order has no price")
+            if cmd.post_only:
+                return self._reject(cmd, "post_only_requires_limit")
+            if tif == "gtd":
+                return self._reject(cmd, "invalid_tif", "a market order is ioc or fok")
+            if tif == "gtc":
+                tif = "ioc"  # a market order never rests: the default tif reads as ioc
+            if is_buy:
+                if cap is None:
+                    return self._reject(
+                        cmd, "cash_cap_required", "a market buy needs cash_cap_vnd"
+                    )
+                if cap <= 0 or cap > MAX_VND:
+                    return self._reject(cmd, "invalid_cash_cap", f"cash_cap must be 1..{MAX_VND}")
+            elif cap is not None:
+                return self._reject(cmd, "cash_cap_not_allowed", "cash_cap is for market buys")
+        if cmd.post_only and tif != "gtc" and tif != "gtd":
+            return self._reject(cmd, "post_only_requires_resting_tif")
+        expire_at = cmd.expire_at_ns
+        if tif == "gtd":
+            if expire_at is None:
+                return self._reject(cmd, "expire_at_required", "a gtd order needs expire_at_ns")
+            if expire_at <= cmd.ts_ns:
+                return self._reject(cmd, "expire_at_in_past")
+        elif expire_at is not None:
+            return self._reject(cmd, "expire_at_requires_gtd")
         # Risk: the hold must fit before the order may rest or match.
         if is_buy:
             hold = cap if cap is not None else price * qty
@@ -247,7 +302,6 @@ class Exchange:
         # function with the checks above, because this is the hot path of every order.
         seq = cmd.seq
         ts = cmd.ts_ns
-        expire_at = cmd.expire_at_ns
         limit = price if price else None
         order = Order(
             seq, cmd.account, cmd.client_order_id, cmd.symbol, is_buy, price, qty, tif,
@@ -274,7 +328,7 @@ class Exchange:
                 order_type=cmd.order_type,
                 price_vnd=cmd.price_vnd,
                 qty=qty,
-                tif=tif,  # type: ignore[arg-type]
+                tif=tif,
                 post_only=cmd.post_only,
                 expire_at_ns=expire_at,
             )
@@ -290,7 +344,7 @@ class Exchange:
             if expire_at is not None:
                 heapq.heappush(self.gtd_heap, (expire_at, seq))
         elif tif == "fok" and book.fillable_qty(
-            is_buy, limit, qty, cmd.account, cap, inst.qty_step,
+            is_buy, limit, qty, cmd.account, cap, step,
             risk.proceeds_guard(self.accounts, self.cash_total),
         ) < qty:
             self.finish(order, CANCELLED, "fok", cap or 0, events, seq, ts)
@@ -636,68 +690,6 @@ class Exchange:
             )
             for symbol, h in account.holdings.items():
                 assert h.held == held_goods.get((account.account_id, symbol), 0)
-
-
-def order_terms(
-    cmd: PlaceOrder, inst: Instrument
-) -> tuple[OrderRejectReason | None, str, int, str]:
-    """Check a placement against the order rules and the instrument's (quantity, step, price,
-    tick, band, type, time in force, post-only, expiry); return (reason or None, detail, limit
-    price or 0 for a market order, the effective time in force: a market order's default
-    ``gtc`` reads as ``ioc``)."""
-    if inst.halted:
-        return "instrument_halted", "", 0, ""
-    qty = cmd.qty
-    if qty <= 0 or qty > MAX_QTY:
-        return "invalid_qty", f"qty must be 1..{MAX_QTY}", 0, ""
-    step = inst.qty_step
-    if qty % step:
-        return "qty_off_step", f"qty must be a multiple of {step}", 0, ""
-    tif = cmd.tif
-    cap = cmd.cash_cap_vnd
-    if cmd.order_type == "limit":
-        price = cmd.price_vnd
-        if price is None:
-            return "price_required", "a limit order needs price_vnd", 0, ""
-        if price <= 0 or price > MAX_VND:
-            return "invalid_price", f"price must be 1..{MAX_VND}", 0, ""
-        if price % inst.tick_vnd:
-            return "price_off_tick", f"price must be a multiple of {inst.tick_vnd}", 0, ""
-        if inst.band_bps is not None and inst.out_of_band(price):
-            return (
-                "price_out_of_band",
-                f"more than {inst.band_bps} bps from {inst.reference_price()}", 0, "",
-            )
-        if cap is not None:
-            return "cash_cap_not_allowed", "cash_cap is for market buys", 0, ""
-    else:
-        price = 0
-        if cmd.price_vnd is not None:
-            return "price_not_allowed", "a market order has no price", 0, ""
-        if cmd.post_only:
-            return "post_only_requires_limit", "", 0, ""
-        if tif == "gtd":
-            return "invalid_tif", "a market order is ioc or fok", 0, ""
-        if tif == "gtc":
-            tif = "ioc"  # a market order never rests: the default tif reads as ioc
-        if cmd.side == "buy":
-            if cap is None:
-                return "cash_cap_required", "a market buy needs cash_cap_vnd", 0, ""
-            if cap <= 0 or cap > MAX_VND:
-                return "invalid_cash_cap", f"cash_cap must be 1..{MAX_VND}", 0, ""
-        elif cap is not None:
-            return "cash_cap_not_allowed", "cash_cap is for market buys", 0, ""
-    if cmd.post_only and tif != "gtc" and tif != "gtd":
-        return "post_only_requires_resting_tif", "", 0, ""
-    expire_at = cmd.expire_at_ns
-    if tif == "gtd":
-        if expire_at is None:
-            return "expire_at_required", "a gtd order needs expire_at_ns", 0, ""
-        if expire_at <= cmd.ts_ns:
-            return "expire_at_in_past", "", 0, ""
-    elif expire_at is not None:
-        return "expire_at_requires_gtd", "", 0, ""
-    return None, "", price, tif
 
 
 def placement_differs(order: Order, cmd: PlaceOrder) -> list[str]:
