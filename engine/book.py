@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 
 from engine.messages import BookUpdated, Event
 from engine.order import Order
+from engine.reasons import MatchStop
 
 Fill = tuple[Order, int]  # (maker order, quantity) at the maker's price
 
@@ -104,7 +105,7 @@ class OrderBook:
     def match(
         self, is_buy: bool, limit: int | None, qty: int, account: str, cash_cap: int | None,
         step: int, guard: ProceedsGuard | None = None,
-    ) -> tuple[list[Fill], str | None]:
+    ) -> tuple[list[Fill], MatchStop | None]:
         """See `Book.match`."""
         raise NotImplementedError
 
@@ -255,7 +256,7 @@ class Book(OrderBook):
         cash_cap: int | None,
         step: int,
         guard: ProceedsGuard | None = None,
-    ) -> tuple[list[Fill], str | None]:
+    ) -> tuple[list[Fill], MatchStop | None]:
         """Match an incoming order against the opposite side, best price first, oldest first.
 
         ``limit`` None means a market order. Stops when ``qty`` is filled, the next price is

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from decimal import InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 import msgspec
 from msgspec import Struct
@@ -67,6 +67,7 @@ from engine.messages import (
     WithdrawLot,
 )
 from engine.order import CANCELLED, transition
+from engine.reasons import CommandRejectReason
 from grading.assay import AssayResult, GradeDecision, grade_lot
 from grading.instruments import instrument_symbol
 from grading.lifecycle import Accepted, Refused, apply, register_lot
@@ -87,9 +88,10 @@ from grading.lot import (
 from grading.spec import REJECT, HerbSpec
 
 if TYPE_CHECKING:
-    from engine.exchange import Exchange
+    from engine.market import Market
 
 Handler = Callable[[Any], list[Event]]
+_REASONS = frozenset(get_args(CommandRejectReason))
 _HUNDRED = 100
 
 
@@ -248,30 +250,22 @@ _decoder = msgspec.msgpack.Decoder(list[LotCustodyState])
 class LotBook:
     """Every recorded lot, by id (in registration order)."""
 
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(self, exchange: Market) -> None:
         self.exchange = exchange
         self.records: dict[str, LotCustody] = {}
         self.by_auction: dict[int, str] = {}  # live auction id -> its recorded lot
-
-    def handlers(self, current: dict[type, Handler]) -> dict[type, Handler]:
-        """The lot commands' handlers, and `CreateAuction` wrapped for recorded lots."""
-        create = current[CreateAuction]
-        return {
-            RegisterLot: self._register,
-            AssayLot: self._assay,
-            ListLotOnBook: self._list,
-            DelistLot: self._delist,
-            CreateAuction: lambda cmd: self._create_auction(cmd, create),
-        }
 
     # -- helpers --------------------------------------------------------------------------------
 
     @staticmethod
     def _refuse(cmd: Command, reason: str, detail: str = "",
                 account: str | None = None) -> list[Event]:
+        # the lifecycle's codes arrive as plain strings: each must be a declared one
+        assert reason in _REASONS, f"undeclared reason {reason!r} (engine/reasons.py)"
         tag = type(cmd).__struct_config__.tag
-        return [CommandRejected(seq=cmd.seq, ts_ns=cmd.ts_ns, command=str(tag), reason=reason,
-                                detail=detail, account=account)]
+        return [CommandRejected(seq=cmd.seq, ts_ns=cmd.ts_ns, command=str(tag),
+                                reason=cast(CommandRejectReason, reason), detail=detail,
+                                account=account)]
 
     def _updated(self, rec: LotCustody, action: str, seq: int, ts: int) -> LotUpdated:
         lot = rec.record
@@ -307,7 +301,7 @@ class LotBook:
 
     # -- commands -------------------------------------------------------------------------------
 
-    def _register(self, cmd: RegisterLot) -> list[Event]:
+    def register(self, cmd: RegisterLot) -> list[Event]:
         ex = self.exchange
         if cmd.lot_id in self.records or cmd.lot_id in ex.lots:
             return self._refuse(cmd, "duplicate_lot", cmd.lot_id, cmd.account)
@@ -330,7 +324,7 @@ class LotBook:
         rec = self.records[cmd.lot_id] = LotCustody(result.lot)
         return [self._updated(rec, "register", cmd.seq, cmd.ts_ns)]
 
-    def _assay(self, cmd: AssayLot) -> list[Event]:
+    def assay(self, cmd: AssayLot) -> list[Event]:
         rec = self.records.get(cmd.lot_id)
         if rec is None:
             return self._refuse(cmd, "unknown_lot", cmd.lot_id)
@@ -370,8 +364,11 @@ class LotBook:
             self._freeze(rec, events, cmd.seq, cmd.ts_ns)
         return events
 
-    def receive(self, cmd: ReceiveLot) -> list[Event]:
-        """`ReceiveLot` of a recorded lot: weighed into the warehouse (not on sale)."""
+    def receive(self, cmd: ReceiveLot, *, fallback: Handler) -> list[Event]:
+        """`ReceiveLot` of a recorded lot: weighed into the warehouse (not on sale). A lot
+        without a record takes the plain custody path (``fallback``)."""
+        if cmd.lot_id not in self.records:
+            return fallback(cmd)
         owned = self._owned(cmd, cmd.lot_id, cmd.account)
         if not isinstance(owned, LotCustody):
             return owned
@@ -396,7 +393,7 @@ class LotBook:
         self.exchange.lots[cmd.lot_id] = cmd.symbol
         return [self._updated(rec, "receive", cmd.seq, cmd.ts_ns)]
 
-    def _list(self, cmd: ListLotOnBook) -> list[Event]:
+    def list_on_book(self, cmd: ListLotOnBook) -> list[Event]:
         owned = self._owned(cmd, cmd.lot_id, cmd.account)
         if not isinstance(owned, LotCustody):
             return owned
@@ -430,7 +427,7 @@ class LotBook:
         rec.on_book = 0
         return None
 
-    def _delist(self, cmd: DelistLot) -> list[Event]:
+    def delist(self, cmd: DelistLot) -> list[Event]:
         owned = self._owned(cmd, cmd.lot_id, cmd.account)
         if not isinstance(owned, LotCustody):
             return owned
@@ -446,8 +443,11 @@ class LotBook:
         rec.record = result.lot
         return [self._updated(rec, "delist", cmd.seq, cmd.ts_ns)]
 
-    def withdraw(self, cmd: WithdrawLot) -> list[Event]:
-        """`WithdrawLot` of a recorded lot: what is left of it leaves custody."""
+    def withdraw(self, cmd: WithdrawLot, *, fallback: Handler) -> list[Event]:
+        """`WithdrawLot` of a recorded lot: what is left of it leaves custody. A lot without a
+        record takes the plain custody path (``fallback``)."""
+        if cmd.lot_id not in self.records:
+            return fallback(cmd)
         owned = self._owned(cmd, cmd.lot_id, cmd.account)
         if not isinstance(owned, LotCustody):
             return owned
@@ -471,7 +471,7 @@ class LotBook:
         events.append(self._updated(rec, "withdraw", cmd.seq, cmd.ts_ns))
         return events
 
-    def _create_auction(self, cmd: CreateAuction, create: Handler) -> list[Event]:
+    def create_auction(self, cmd: CreateAuction, *, create: Handler) -> list[Event]:
         """An auction of a recorded lot takes its goods from the warehouse and lists the lot
         (one command: custody and record never part)."""
         rec = self.records.get(cmd.lot_id)

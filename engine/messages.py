@@ -15,10 +15,11 @@ is basis points. There are no floats here.
 Every limit of a command is declared here, once, in its type (`Annotated` with `Meta`), and
 every door uses it: the REST and WebSocket request types reuse these aliases, the scenario runner
 decodes with these decoders, and the journal refuses to append a command that its own decoder
-would not read back (`engine.journal.JournalWriter.append`), so whatever is journaled, recovery
-can read. Numbers are bounded only by what must hold for any command (money and quantities fit
-64-bit totals, times fit nanoseconds since 1970 in 63 bits); the business rules inside those
-bounds (``qty: 0``, an off-tick price) are the engine's, which refuses with a reason code.
+would not read back (`engine.durable.journal.JournalWriter.append`), so whatever is journaled,
+recovery can read. Numbers are bounded only by what must hold for any command (money and
+quantities fit 64-bit totals, times fit nanoseconds since 1970 in 63 bits); the business
+rules inside those bounds (``qty: 0``, an off-tick price) are the engine's, which refuses with a
+reason code.
 Identifiers have documented character sets (the ``*_PATTERN`` constants below): no control
 characters, markup, spaces or bidirectional overrides ever reach a log, a file name or a page.
 """
@@ -29,6 +30,17 @@ from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta, Struct
+
+from engine.reasons import (
+    BidRejectReason,
+    CancelRejectReason,
+    CloseReason,
+    CommandRejectReason,
+    OrderCancelReason,
+    OrderRejectReason,
+    ResendReason,
+    VoidReason,
+)
 
 
 def whole(body: str) -> str:
@@ -395,7 +407,7 @@ class CommandRejected(Ev, tag="command_rejected", kw_only=True, omit_defaults=Tr
     """An operator, cash or lot command was refused; nothing changed."""
 
     command: str
-    reason: str
+    reason: CommandRejectReason
     detail: str = ""
     account: str | None = None
 
@@ -406,7 +418,7 @@ class OrderRejected(Ev, tag="order_rejected", kw_only=True, omit_defaults=True, 
     account: str
     client_order_id: str
     symbol: str
-    reason: str
+    reason: OrderRejectReason
     detail: str = ""
 
 
@@ -416,7 +428,7 @@ class CancelRejected(Ev, tag="cancel_rejected", kw_only=True, omit_defaults=True
     account: str
     order_id: int
     request: Literal["cancel", "replace"]
-    reason: str
+    reason: CancelRejectReason
     detail: str = ""
 
 
@@ -450,7 +462,7 @@ class OrderResent(Ev, tag="order_resent", kw_only=True, omit_defaults=True, froz
     status: str
     filled_qty: int
     leaves_qty: int
-    reason: str = ""
+    reason: ResendReason = ""
     detail: str = ""
 
 
@@ -492,13 +504,14 @@ class TradeExecuted(Ev, tag="trade_executed", kw_only=True, omit_defaults=True, 
 
 class OrderCancelled(Ev, tag="order_cancelled", kw_only=True, omit_defaults=True, frozen=True):
     """The order is done with ``leaves_qty`` unfilled. Reasons: ``user``, ``ioc`` (an IOC or
-    market remainder), ``fok``, ``self_trade``, ``cash_cap``."""
+    market remainder), ``fok``, ``self_trade``, ``cash_cap``, ``balance_limit`` (the seller may
+    take no more cash: `engine.accounts.MAX_BALANCE_VND`)."""
 
     order_id: int
     account: str
     symbol: str
     side: Side
-    reason: str
+    reason: OrderCancelReason
     filled_qty: int
     leaves_qty: int
 
@@ -699,7 +712,7 @@ class AuctionBidRejected(
     auction_id: int
     recipient: str
     request: str
-    reason: str
+    reason: BidRejectReason
     detail: str = ""
 
 
@@ -765,7 +778,7 @@ class AuctionClosed(Ev, tag="auction_closed", kw_only=True, omit_defaults=True, 
     auction_id: int
     kind: AuctionKind
     outcome: Literal["sold", "partly_sold", "unsold"]
-    reason: str
+    reason: CloseReason
     sold_qty: int
     unsold_qty: int
     price_vnd: int | None = None
@@ -814,7 +827,7 @@ class BidVoided(Ev, tag="bid_voided", kw_only=True, omit_defaults=True, frozen=T
     recipient: str
     bid_id: int
     released_vnd: int
-    reason: str = "auction_cancelled"
+    reason: VoidReason = "auction_cancelled"
 
 
 class CallStarted(Ev, tag="call_started", kw_only=True, omit_defaults=True, frozen=True):
@@ -913,3 +926,17 @@ command_json_decoder = msgspec.json.Decoder(Command)
 command_msgpack_decoder = msgspec.msgpack.Decoder(Command)
 event_json_decoder = msgspec.json.Decoder(Event)
 event_msgpack_decoder = msgspec.msgpack.Decoder(Event)
+
+
+def command_rejected(
+    cmd: Command, reason: CommandRejectReason, detail: str = "", account: str | None = None
+) -> list[Event]:
+    """The one refusal of an operator, cash, custody or call command: `CommandRejected` naming
+    the command by its tag."""
+    tag = type(cmd).__struct_config__.tag
+    return [
+        CommandRejected(
+            seq=cmd.seq, ts_ns=cmd.ts_ns, command=str(tag), reason=reason, detail=detail,
+            account=account,
+        )
+    ]

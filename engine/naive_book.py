@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from engine.book import Fill, OrderBook, ProceedsGuard
 from engine.messages import BookUpdated, Event
 from engine.order import Order
+from engine.reasons import MatchStop
 
 
 class NaiveBook(OrderBook):
@@ -53,7 +54,7 @@ class NaiveBook(OrderBook):
     def _walk(
         self, is_buy: bool, limit: int | None, qty: int, account: str, cash_cap: int | None,
         step: int, guard: ProceedsGuard | None,
-    ) -> tuple[list[Fill], str | None]:
+    ) -> tuple[list[Fill], MatchStop | None]:
         """The fills `match` makes; makers whose seller may take no more cash (``guard``) go to
         ``guard.blocked`` and are skipped."""
         fills: list[Fill] = []
@@ -89,7 +90,7 @@ class NaiveBook(OrderBook):
     def match(
         self, is_buy: bool, limit: int | None, qty: int, account: str, cash_cap: int | None,
         step: int, guard: ProceedsGuard | None = None,
-    ) -> tuple[list[Fill], str | None]:
+    ) -> tuple[list[Fill], MatchStop | None]:
         fills, reason = self._walk(is_buy, limit, qty, account, cash_cap, step, guard)
         if guard is not None:
             for maker in guard.blocked:

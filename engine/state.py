@@ -3,7 +3,8 @@
 The encoding is canonical: every collection is written in an order that depends only on the
 history of commands (dict insertion order, book priority order), so two exchanges that applied
 the same commands give the same bytes, and a restored exchange encodes back to the same bytes.
-That is what lets `Exchange.state_hash` prove snapshot + replay == live state.
+That is what lets `Exchange.state_hash` prove snapshot + replay == live state. The module sees
+the exchange only as an `engine.market.Market`, so it never imports the exchange.
 
 Books are written as their live orders in priority order; the fast book's lazily deleted
 entries are not state and disappear on restore.
@@ -11,21 +12,22 @@ entries are not state and disappear on restore.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import msgspec
 from msgspec import Struct
 
 from engine.accounts import Account, LotEntry
+from engine.instruments import Instrument
+from engine.market import Market
 from engine.order import Order
-
-if TYPE_CHECKING:
-    from engine.exchange import Exchange
 
 FORMAT_VERSION = 1
 
 
 class InstrumentState(Struct, array_like=True):
+    """An instrument in a snapshot: the live `engine.instruments.Instrument` with its book's
+    sequence and resting orders. A shape of its own because the snapshot format is versioned
+    and array-like (field order is format); the phase is not here, the call desk restores it."""
+
     symbol: str
     herb: str
     grade: str
@@ -90,7 +92,7 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(ExchangeState)
 
 
-def encode_state(ex: Exchange) -> bytes:
+def encode_state(ex: Market) -> bytes:
     instruments = []
     for inst in ex.instruments.values():
         book = ex.books[inst.symbol]
@@ -129,10 +131,8 @@ def encode_state(ex: Exchange) -> bytes:
     return _encoder.encode(state)
 
 
-def decode_state(data: bytes, ex: Exchange) -> Exchange:
-    """Fill the empty exchange ``ex`` from ``data``; return it."""
-    from engine.exchange import Instrument
-
+def decode_state(data: bytes, ex: Market) -> None:
+    """Fill the empty market ``ex`` from ``data``."""
     state = _decoder.decode(data)
     if state.version != FORMAT_VERSION:
         raise ValueError(f"snapshot format {state.version}, this engine reads {FORMAT_VERSION}")
@@ -177,4 +177,3 @@ def decode_state(data: bytes, ex: Exchange) -> Exchange:
     ex.gtd_heap[:] = state.gtd_heap
     ex.auctions.restore_state(bytes(state.auctions))
     ex.lot_book.restore_state(state.lot_book)
-    return ex

@@ -1,12 +1,17 @@
-"""Read-only answers to queries on the exchange (depth, order status, balances).
+"""Read-only answers to queries on the exchange: everything the gateway reads from the engine.
 
-Queries are not commands: they change nothing and are not journaled. The gateway serves them as
-they are; `BookSnapshot` is also the shape of a book snapshot on the market-data stream.
+Queries are not commands: they change nothing and are not journaled. Each view is a frozen
+Struct built from the engine's state at the moment of the query (`engine.queries` builds them),
+so a reader can keep it without ever seeing, or changing, the engine's live records. The
+gateway serves them as they are or maps them to its API shapes; `BookSnapshot` is also the shape
+of a book snapshot on the market-data stream. This module never reads the engine's state itself.
 """
 
 from __future__ import annotations
 
 from msgspec import Struct
+
+from engine.messages import OpenedBid
 
 
 class BookSnapshot(Struct, kw_only=True, frozen=True):
@@ -19,6 +24,9 @@ class BookSnapshot(Struct, kw_only=True, frozen=True):
 
 
 class OrderView(Struct, kw_only=True, frozen=True):
+    """An order as it stands (`engine.order.Order` is the engine's working copy; the gateway's
+    ``OrderOut`` is its API shape, with API names)."""
+
     order_id: int
     account: str
     client_order_id: str
@@ -47,3 +55,45 @@ class AccountView(Struct, kw_only=True, frozen=True):
     cash_held_vnd: int
     cash_available_vnd: int
     goods: list[GoodsView]
+
+
+class InstrumentView(Struct, kw_only=True, frozen=True):
+    """An instrument as it stands: its listing, last trade price, halt and phase
+    (``continuous`` or ``call``)."""
+
+    symbol: str
+    herb: str
+    grade: str
+    unit: str
+    tick_vnd: int
+    qty_step: int
+    band_bps: int | None
+    ref_price_vnd: int | None
+    last_price_vnd: int | None
+    halted: bool
+    phase: str
+
+
+class AuctionView(Struct, kw_only=True, frozen=True):
+    """A lot auction's public fields as they stand. ``opened`` is set for a closed sealed
+    auction that had bids: the bids as opened at the close (pseudonyms) and the winner's
+    pseudonym; nothing about a live sealed auction's bids is here but their count."""
+
+    auction_id: int
+    kind: str
+    seller: str
+    lot_id: str
+    symbol: str
+    qty: int
+    status: str
+    start_ns: int
+    end_ns: int
+    close_ns: int
+    start_price_vnd: int
+    reserve_set: bool
+    price_vnd: int  # the English price, or the Dutch clock's; 0 before any
+    bids: int
+    remaining_qty: int
+    sold_qty: int
+    pricing: str
+    opened: tuple[list[OpenedBid], str | None] | None = None

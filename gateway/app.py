@@ -26,8 +26,8 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.durable.sequencer import Sequencer, recover
 from engine.messages import Event, PurgeOrders, Tick, TradeExecuted
-from engine.sequencer import Sequencer, recover
 from gateway.api.idempotency import IdempotencyStore
 from gateway.api.problems import error_middleware
 from gateway.api.ratelimit import RateLimiter

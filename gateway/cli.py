@@ -52,7 +52,7 @@ def _int_env(name: str, default: int) -> int:
 def cmd_scenario(args: argparse.Namespace) -> int:
     # The one body with work left here: it moves to the scenario runner (engine tools) as its
     # `main(file)` once that module owns a command entry; until then it only opens the file.
-    from engine.scenario import ScenarioError, run_to
+    from engine.tools.scenario import ScenarioError, run_to
 
     try:
         # bytes in: the runner decodes each line itself, so bad UTF-8 is a "line N" error
@@ -68,21 +68,21 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from engine.demo import main
+    from engine.tools.demo import main
 
     return main(seed=args.seed, minutes=args.minutes, pace_ms=args.pace_ms)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.part == "engine":
-        from engine.bench import main as engine_bench
+        from loadtest.bench.engine import main as engine_bench
 
         return engine_bench(
             orders=args.orders or 200_000, seed=args.seed, journal=args.journal,
             resting=args.resting, compiled=args.compiled,
         )
     if args.part == "auctions":
-        from engine.auctions.bench import main as auctions_bench
+        from loadtest.bench.auctions import main as auctions_bench
 
         return auctions_bench(seed=args.auction_seed)
     if args.part == "fanout":

@@ -132,7 +132,7 @@ def main(s: Settings) -> int:
         return 2
     logging.basicConfig(level=s.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from engine.runtime import tune_gc
+    from engine.tools.runtime import tune_gc
 
     loop_factory = None
     try:

@@ -16,9 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.journal import RecordInvalid, RecordRefused, RecordTooLarge
+from engine.durable.journal import RecordInvalid, RecordRefused, RecordTooLarge
+from engine.durable.sequencer import Sequencer
 from engine.messages import Command, Event
-from engine.sequencer import Sequencer
 from gateway.api.idempotency import IdempotencyStore
 from gateway.api.problems import FieldError, Problem
 from gateway.api.ratelimit import RateLimiter

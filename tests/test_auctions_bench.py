@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from engine.auctions.bench import run
+from loadtest.bench.auctions import run
 
 
 def test_the_benchmark_bids_keep_to_the_tick_and_are_mostly_accepted() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.auctions.increments import DEFAULT_TIERS, increment
+from engine.auctions.increments import default_tiers, increment
 from engine.messages import (
     AuctionClosed,
     AuctionExtended,
@@ -16,11 +16,11 @@ from tests.test_auctions_support import T0, S, market, public, rejected
 
 
 def test_increment_table_is_data_with_tiers() -> None:
-    assert increment(DEFAULT_TIERS, 0) == 100
-    assert increment(DEFAULT_TIERS, 9_999) == 100
-    assert increment(DEFAULT_TIERS, 10_000) == 500
-    assert increment(DEFAULT_TIERS, 60_000) == 1_000
-    assert increment(DEFAULT_TIERS, 250_000) == 5_000
+    assert increment(default_tiers(), 0) == 100
+    assert increment(default_tiers(), 9_999) == 100
+    assert increment(default_tiers(), 10_000) == 500
+    assert increment(default_tiers(), 60_000) == 1_000
+    assert increment(default_tiers(), 250_000) == 5_000
 
 
 def test_proxy_war_price_is_second_max_plus_increment() -> None:

@@ -12,7 +12,7 @@ from engine.messages import (
     OrdersPurged,
     TradeExecuted,
 )
-from engine.scenario import read_commands, run
+from engine.tools.scenario import read_commands, run
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "engine.md"
 

@@ -1,4 +1,4 @@
-"""The mypyc build of the core (`engine.compiled`) behaves exactly as the interpreted one: the
+"""The mypyc build of the core (`engine.tools.compiled`) behaves exactly as the interpreted one: the
 same seeded streams give byte-identical events and state hashes, on both books."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import msgspec
 
-from engine.compiled import build
 from engine.exchange import Exchange
 from engine.naive_book import NaiveBook
+from engine.tools.compiled import build
 from tests.test_engine_properties import build as build_stream
 from tests.test_engine_properties import random_stream
 
@@ -25,7 +25,7 @@ import hashlib, json, sys
 sys.path.insert(0, sys.argv[1])
 sys.path.insert(1, sys.argv[2])
 import msgspec
-from engine.compiled import is_compiled
+from engine.tools.compiled import is_compiled
 from engine.exchange import Exchange
 from engine.naive_book import NaiveBook
 from tests.test_engine_properties import build, random_stream

@@ -18,6 +18,7 @@ from engine.messages import (
     Deposit,
     DutchBuy,
     EndCall,
+    IndicativePrice,
     OrderAccepted,
     OrderCancelled,
     OrderExpired,
@@ -210,3 +211,38 @@ def test_lot_auctions_never_carry_the_seller_past_the_ceiling() -> None:
     assert not of(ev, TradeExecuted)
     assert sim.cash("B1") == (10**10, 0) and sim.cash("S1") == (MAX_BALANCE_VND, 0)
     assert sim.goods("S1") == (10, 0)  # the english lot is back; the dutch one is still on
+
+
+# -- the call auction keeps both rules too (issue 10 review) ---------------------------------------
+
+
+def test_the_call_uncross_cancels_a_sell_that_would_carry_its_seller_past_the_ceiling() -> None:
+    sim = market()
+    to_ceiling(sim, "S1", below=61000 * 5)  # room for 5 units at 61,000, not for 10
+    sim.do(StartCall(symbol=SYMBOL))
+    s1 = oid(sim.sell("S1", 10, 61000))  # first in time: the uncross would fill it first
+    s2 = oid(sim.sell("S2", 10, 61000))
+    sim.buy("B1", 10, 61000)
+    ev = sim.do(EndCall(symbol=SYMBOL))
+    cancelled = one(ev, OrderCancelled)
+    assert (cancelled.order_id, cancelled.reason, cancelled.leaves_qty) == (s1, "balance_limit", 10)
+    trades = [(t.seller, t.price_vnd, t.qty) for t in of(ev, TradeExecuted)]
+    assert trades == [("S2", 61000, 10)]
+    assert sim.status(s2) == "filled"
+    assert sim.cash("S1") == (MAX_BALANCE_VND - 61000 * 5, 0)
+    assert sim.goods("S1") == (2000, 0)  # the cancelled sell's goods are free again
+    sim.ex.snapshot()  # every number still fits in 64 bits
+
+
+def test_a_call_order_past_its_time_never_counts_in_the_indicative_price() -> None:
+    sim = market()
+    t0 = sim.ts
+    sim.do(StartCall(symbol=SYMBOL))
+    bid = oid(sim.buy("B1", 10, 61000, tif="gtd", expire_at_ns=t0 + 10))
+    ev = sim.do(sell_cmd(sim, "S1", 10, 61000), ts=t0 + 20)  # no tick since its expiry
+    assert one(ev, OrderExpired).order_id == bid
+    # without the expired buy nothing crosses: the indicative price stays (none, 0), so no
+    # IndicativePrice is published (before the fix it showed 61,000 for 10)
+    assert not of(ev, IndicativePrice)
+    assert not of(sim.do(EndCall(symbol=SYMBOL)), TradeExecuted)
+    assert sim.cash("B1")[1] == 0  # its hold is released

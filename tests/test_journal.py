@@ -17,8 +17,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from engine import journal as jr
-from engine.journal import (
+from engine.durable import journal as jr
+from engine.durable.journal import (
     FILE_HEADER,
     RECORD_HEADER,
     JournalCorrupt,
@@ -30,9 +30,8 @@ from engine.journal import (
     list_segments,
     segment_name,
 )
-from engine.messages import Command, Deposit, Event, PlaceOrder
-from engine.sequencer import RecoveryError, Sequencer, SequencerFailed, drive, recover
-from engine.snapshot import (
+from engine.durable.sequencer import RecoveryError, Sequencer, SequencerFailed, drive, recover
+from engine.durable.snapshot import (
     SnapshotCorrupt,
     latest_valid_snapshot,
     list_snapshots,
@@ -40,6 +39,7 @@ from engine.snapshot import (
     read_snapshot,
     write_snapshot,
 )
+from engine.messages import Command, Deposit, Event, PlaceOrder
 
 _enc = msgspec.msgpack.Encoder()
 
@@ -608,7 +608,7 @@ def test_failed_periodic_snapshot_does_not_lose_the_command(
     def disk_full(*args: object) -> Path:
         raise OSError(28, "No space left on device")
 
-    import engine.sequencer as sequencer_module
+    import engine.durable.sequencer as sequencer_module
 
     with open_seq(tmp_path, snapshot_every=5) as sq:
         monkeypatch.setattr(sequencer_module, "write_snapshot", disk_full)

@@ -18,8 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.durable.journal import JournalReader, list_segments
+from engine.durable.sequencer import Sequencer, recover
+from engine.durable.snapshot import list_snapshots
 from engine.exchange import Exchange
-from engine.journal import JournalReader, list_segments
 from engine.messages import (
     AddInstrument,
     CancelOrder,
@@ -32,8 +34,6 @@ from engine.messages import (
     Tick,
     Withdraw,
 )
-from engine.sequencer import Sequencer, recover
-from engine.snapshot import list_snapshots
 
 SYMBOLS = [("QUE-BARK-A", "QUE", "A"), ("ATISO-LEAF-B", "ATISO", "B")]
 BUYERS = ["T1", "T2", "T3", "T4"]

@@ -15,19 +15,23 @@ Orders better than the price fill fully, orders at the price in time priority. S
 prevention: where that pairing would match an account with itself, the newer order of the
 pair is cancelled (``self_trade``) and the price chosen again without it.
 
-While a call runs, the exchange's cancel and replace handlers are wrapped (see `_install`):
-cancels of call orders are handled here; replaces on an instrument in a call are refused
-(``replace_not_allowed_in_call``: cancel and enter again). FOK and post-only orders are
-refused in a call. It never matches during the call and never reads the clock.
+While a call runs on an instrument, the exchange hands its cancels here (`cancel`: call orders
+are cancelled here, book orders through the exchange, and the indicative price follows) and
+refuses replaces (`refuse_replace`: ``replace_not_allowed_in_call``, cancel and enter again).
+FOK and post-only orders are refused in a call. Holds, fills and the continuous path are the
+exchange's, reached through `engine.market.Market` and the public functions of `engine.risk`
+and `engine.fills`. It never matches during the call and never reads the clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
-
 import msgspec
 
+from engine import fills, risk
+from engine.accounts import MAX_BALANCE_VND, Account
+from engine.book import OrderBook
+from engine.instruments import CALL, CONTINUOUS, Instrument
+from engine.market import Market
 from engine.messages import (
     CallStarted,
     CallUncrossed,
@@ -46,13 +50,10 @@ from engine.messages import (
     TradeExecuted,
 )
 from engine.order import CANCELLED, EXPIRED, FILLED, PARTIALLY_FILLED, Order, transition
+from engine.reasons import CommandRejectReason, OrderCancelReason, OrderRejectReason
 
-if TYPE_CHECKING:
-    from engine.accounts import Account
-    from engine.exchange import Exchange, Instrument
+__all__ = ["CALL", "CONTINUOUS", "CallDesk", "CallState", "equilibrium"]
 
-CONTINUOUS: Final = "continuous"
-CALL: Final = "call"
 MAX_CALL_ORDERS = 100_000  # per instrument: the uncross is O(candidates x orders)
 
 
@@ -114,45 +115,29 @@ def equilibrium(
 
 
 class CallDesk:
-    def __init__(self, exchange: Exchange) -> None:
-        self.exchange = exchange
-        self.calls: dict[str, CallState] = {}
+    def __init__(self, market: Market) -> None:
+        self.exchange = market
+        self.calls: dict[str, CallState] = {}  # symbol -> its running call
 
-    # -- the exchange's handlers while a call runs ---------------------------------------------
+    # -- cancel and replace on an instrument in its call (the exchange hands them here) --------
 
-    def _install(self) -> None:
-        """Route cancels and replaces through the call desk while any call runs, so the
-        continuous hot path pays nothing when none does."""
-        handlers: dict[type, Callable[[Any], list[Event]]] = self.exchange._handlers
-        if self.calls:
-            handlers[CancelOrder] = self._cancel
-            handlers[ReplaceOrder] = self._replace
-        else:
-            handlers[CancelOrder] = self.exchange._cancel
-            handlers[ReplaceOrder] = self.exchange._replace
-
-    def _cancel(self, cmd: CancelOrder) -> list[Event]:
+    def cancel(self, cmd: CancelOrder, order: Order) -> list[Event]:
+        """A cancel of ``order``, whose instrument is in its call."""
         ex = self.exchange
-        order = ex.orders.get(cmd.order_id)
-        state = None if order is None else self.calls.get(order.symbol)
-        if state is None or order is None:
-            return ex._cancel(cmd)
+        state = self.calls[order.symbol]
         if cmd.order_id not in state.orders or order.account != cmd.account:
-            events = ex._cancel(cmd)  # a book order in the call, or the exchange's refusal
+            events = ex.cancel_order(cmd, in_call=True)  # a book order, or the refusal
             if events and type(events[0]) is CancelRejected:
                 return events  # a refusal changes nothing, the indicative price included
         else:
             cap = state.orders.pop(cmd.order_id)
             events = []
-            ex._finish(order, CANCELLED, "user", cap, events, cmd.seq, cmd.ts_ns)
+            ex.finish(order, CANCELLED, "user", cap, events, cmd.seq, cmd.ts_ns)
         self._indicate(state, events, cmd.seq, cmd.ts_ns)
         return events
 
-    def _replace(self, cmd: ReplaceOrder) -> list[Event]:
-        ex = self.exchange
-        order = ex.orders.get(cmd.order_id)
-        if order is None or order.symbol not in self.calls:
-            return ex._replace(cmd)
+    def refuse_replace(self, cmd: ReplaceOrder) -> list[Event]:
+        """A replace of an order whose instrument is in its call."""
         return [
             CancelRejected(
                 seq=cmd.seq, ts_ns=cmd.ts_ns, account=cmd.account, order_id=cmd.order_id,
@@ -166,14 +151,15 @@ class CallDesk:
     def start(self, cmd: StartCall) -> list[Event]:
         ex = self.exchange
         inst = ex.instruments.get(cmd.symbol)
-        reason = ""
+        reason: CommandRejectReason | None = None
         if inst is None:
             reason = "unknown_symbol"
         elif cmd.symbol in self.calls:
             reason = "already_in_call"
         elif cmd.close_at_ns is not None and cmd.close_at_ns <= cmd.ts_ns:
             reason = "close_in_past"
-        if reason or inst is None:
+        if reason is not None or inst is None:
+            assert reason is not None
             return [
                 CommandRejected(
                     seq=cmd.seq, ts_ns=cmd.ts_ns, command="start_call", reason=reason,
@@ -184,7 +170,6 @@ class CallDesk:
         inst.halted = False  # a call re-opens a halted book
         inst.phase = CALL
         state = self.calls[cmd.symbol] = CallState(cmd.symbol, cmd.close_at_ns, {})
-        self._install()
         events: list[Event] = [
             CallStarted(
                 seq=cmd.seq, ts_ns=cmd.ts_ns, symbol=cmd.symbol, close_at_ns=cmd.close_at_ns,
@@ -197,12 +182,13 @@ class CallDesk:
     def end(self, cmd: EndCall) -> list[Event]:
         ex = self.exchange
         state = self.calls.get(cmd.symbol)
-        reason = ""
+        reason: CommandRejectReason | None = None
         if state is None:
             reason = "not_in_call"
         elif ex.instruments[cmd.symbol].halted:
             reason = "instrument_halted"
-        if reason or state is None:
+        if reason is not None or state is None:
+            assert reason is not None
             return [
                 CommandRejected(
                     seq=cmd.seq, ts_ns=cmd.ts_ns, command="end_call", reason=reason,
@@ -218,13 +204,7 @@ class CallDesk:
         events: list[Event] = []
         ex = self.exchange
         for state in list(self.calls.values()):
-            expired = [
-                oid for oid in state.orders
-                if (e := ex.orders[oid].expire_at) is not None and e <= ts
-            ]
-            for oid in expired:
-                del state.orders[oid]
-                ex._finish(ex.orders[oid], EXPIRED, "", 0, events, cmd.seq, ts)
+            self._expire(state, events, cmd.seq, ts)
             close = state.close_at_ns
             if close is not None and close <= ts and not ex.instruments[state.symbol].halted:
                 self._uncross(state, events, cmd.seq, ts)
@@ -239,14 +219,14 @@ class CallDesk:
         its call phase: accept it and keep it for the uncross."""
         ex = self.exchange
         state = self.calls[cmd.symbol]
-        reason = ""
+        reason: OrderRejectReason | None = None
         if cmd.post_only:
             reason = "post_only_not_allowed_in_call"
         elif tif == "fok":
             reason = "fok_not_allowed_in_call"
         elif len(state.orders) >= MAX_CALL_ORDERS:
             reason = "call_full"
-        if reason:
+        if reason is not None:
             return [
                 OrderRejected(
                     seq=cmd.seq, ts_ns=cmd.ts_ns, account=cmd.account,
@@ -262,9 +242,9 @@ class CallDesk:
         ex.orders[seq] = order
         account.orders_by_cid[cmd.client_order_id] = seq
         if is_buy:
-            account.cash_held_vnd += hold
+            risk.hold_cash(account, hold)
         else:
-            account.holdings[cmd.symbol].held += cmd.qty
+            risk.hold_goods(account, cmd.symbol, cmd.qty)
         state.orders[seq] = hold if price == 0 and is_buy else 0
         events: list[Event] = [
             OrderAccepted(
@@ -301,7 +281,18 @@ class CallDesk:
         buys, sells = self._sides(state)
         return equilibrium(buys, sells, inst.reference_price(), inst.qty_step)
 
+    def _expire(self, state: CallState, events: list[Event], seq: int, ts: int) -> None:
+        """Call orders whose time has come by ``ts`` expire (book orders expire through the
+        exchange's GTD heap before each command)."""
+        ex = self.exchange
+        for oid in [o for o in state.orders
+                    if (e := ex.orders[o].expire_at) is not None and e <= ts]:
+            del state.orders[oid]
+            ex.finish(ex.orders[oid], EXPIRED, None, 0, events, seq, ts)
+
     def _indicate(self, state: CallState, events: list[Event], seq: int, ts: int) -> None:
+        """Publish the indicative price if it changed, counting no order past its time."""
+        self._expire(state, events, seq, ts)
         now = self.indicative(state.symbol)
         if now != state.indicative:
             state.indicative = now
@@ -319,29 +310,33 @@ class CallDesk:
         book = ex.books[symbol]
         step = inst.qty_step
         # call orders whose time has come expire before the uncross, never after trading in it
-        for oid in [o for o in state.orders
-                    if (e := ex.orders[o].expire_at) is not None and e <= ts]:
-            del state.orders[oid]
-            ex._finish(ex.orders[oid], EXPIRED, "", 0, events, seq, ts)
-        # self-trade prevention, as the continuous book does it (the incoming order of a
+        self._expire(state, events, seq, ts)
+        # Self-trade prevention, as the continuous book does it (the incoming order of a
         # self-match is cancelled): wherever pairing in priority order would match an account
-        # with itself, the newer order of the pair is cancelled, and the price is chosen again
-        # without it. Each round cancels at least one order, so this ends.
+        # with itself, the newer order of the pair is cancelled. The cash ceiling, as
+        # continuous matching keeps it: a sell whose proceeds would carry its seller past
+        # `MAX_BALANCE_VND` is cancelled (``balance_limit``). Either way the price is chosen
+        # again without the cancelled orders; each round cancels at least one, so this ends.
         while True:
             buys, sells = self._sides(state)
             price, volume, imbalance = equilibrium(buys, sells, inst.reference_price(), step)
             if price is None:
                 break
-            selfish = _self_matches(buys, sells, price, step)
-            if not selfish:
+            reason: OrderCancelReason = "self_trade"
+            cancel = _self_matches(buys, sells, price, step)
+            if not cancel and ex.cash_total > MAX_BALANCE_VND:
+                # below the ceiling in total, no seller can pass it (as `risk.proceeds_guard`)
+                reason = "balance_limit"
+                cancel = _over_ceiling(ex.accounts, sells, price, volume)
+            if not cancel:
                 break
-            for o in selfish:
+            for o in cancel:
                 if o.resting:
                     book.remove(o)
                     cap = 0
                 else:
                     cap = state.orders.pop(o.order_id)
-                ex._finish(o, CANCELLED, "self_trade", cap, events, seq, ts)
+                ex.finish(o, CANCELLED, reason, cap, events, seq, ts)
         caps = dict(state.orders)  # market buys' cash left
         if price is not None:
             buy_fills = _allocate(buys, price, volume, step, True)
@@ -353,17 +348,16 @@ class CallDesk:
         # the book never rests crossed; market remainders are cancelled
         del self.calls[symbol]
         inst.phase = CONTINUOUS
-        self._install()
         for oid in state.orders:
             o = ex.orders[oid]
             cap_left = caps[oid]
             if o.leaves == 0:
                 if cap_left:
-                    ex.accounts[o.account].cash_held_vnd -= cap_left
+                    risk.release_cash(ex.accounts[o.account], cap_left)
             elif o.price == 0:
-                ex._finish(o, CANCELLED, "ioc", cap_left, events, seq, ts)
+                ex.finish(o, CANCELLED, "ioc", cap_left, events, seq, ts)
             else:
-                ex._execute(o, book, inst, o.price, None, events, seq, ts)
+                ex.execute(o, book, inst, o.price, None, events, seq, ts)
         book.publish(events, seq, ts)
         events.append(
             CallUncrossed(
@@ -373,7 +367,7 @@ class CallDesk:
         )
 
     def _execute(
-        self, inst: Instrument, book: Any, buy_fills: list[tuple[Side, int]],
+        self, inst: Instrument, book: OrderBook, buy_fills: list[tuple[Side, int]],
         sell_fills: list[tuple[Side, int]], price: int, caps: dict[int, int],
         events: list[Event], seq: int, ts: int,
     ) -> None:
@@ -399,13 +393,8 @@ class CallDesk:
                 release = value
             else:
                 release = b.price * q
-            buyer.cash_vnd -= value
-            buyer.cash_held_vnd -= release
-            seller.cash_vnd += value
-            legs = seller.holdings[symbol].draw(q)
-            bh = buyer.holding(symbol)
-            for leg in legs:
-                bh.add_lot(leg.lot_id, leg.qty)
+            fills.pay(buyer, seller, value, release)
+            legs = fills.deliver(seller.holdings[symbol], buyer.holding(symbol), q)
             for o in (b, s):
                 if o.resting:
                     if o.leaves == q:
@@ -417,11 +406,10 @@ class CallDesk:
             transition(b, FILLED if b.leaves == 0 else PARTIALLY_FILLED)
             transition(s, FILLED if s.leaves == 0 else PARTIALLY_FILLED)
             maker, taker = (b, s) if b.order_id < s.order_id else (s, b)
-            ex.trade_seq += 1
             events.append(
                 TradeExecuted(
-                    seq=seq, ts_ns=ts, trade_id=ex.trade_seq, symbol=symbol, price_vnd=price,
-                    qty=q, aggressor="buy" if taker is b else "sell",
+                    seq=seq, ts_ns=ts, trade_id=fills.next_trade_id(ex), symbol=symbol,
+                    price_vnd=price, qty=q, aggressor="buy" if taker is b else "sell",
                     maker_order_id=maker.order_id, taker_order_id=taker.order_id,
                     buyer=b.account, seller=s.account, maker_leaves_qty=maker.leaves,
                     taker_leaves_qty=taker.leaves, lots=legs,
@@ -446,7 +434,6 @@ class CallDesk:
         for state in states:
             self.calls[state.symbol] = state
             self.exchange.instruments[state.symbol].phase = CALL
-        self._install()
 
     def holds(self, cash: dict[str, int], goods: dict[tuple[str, str], int]) -> None:
         orders = self.exchange.orders
@@ -501,6 +488,35 @@ def _self_matches(buys: list[Side], sells: list[Side], price: int, step: int) ->
         if sq == 0:
             j += 1
             sq = ss[j].order.leaves if j < len(ss) else 0
+    return out
+
+
+def _over_ceiling(
+    accounts: dict[str, Account], sells: list[Side], price: int, volume: int
+) -> list[Order]:
+    """The sells that, filled at ``price`` in priority order (as `_allocate` gives ``volume``
+    out), would carry their seller's cash past `MAX_BALANCE_VND`: the first such sell of each
+    seller, counting what that seller's earlier sells already take in. O(orders)."""
+    out: list[Order] = []
+    proceeds: dict[str, int] = {}
+    blocked: set[str] = set()
+    left = volume
+    for s in sells:
+        if not left:
+            break
+        if s.limit is not None and s.limit > price:
+            break
+        o = s.order
+        q = o.leaves if o.leaves < left else left
+        left -= q
+        if o.account in blocked:
+            continue
+        taken = proceeds.get(o.account, 0) + price * q
+        if accounts[o.account].cash_vnd + taken > MAX_BALANCE_VND:
+            blocked.add(o.account)
+            out.append(o)
+        else:
+            proceeds[o.account] = taken
     return out
 
 

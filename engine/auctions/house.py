@@ -15,15 +15,13 @@ bidder's ``cash_held_vnd`` like an order; `holds` reports them for the exchange'
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
 import msgspec
 
-from engine.accounts import MAX_BALANCE_VND
+from engine import fills, risk
 from engine.auctions import call, dutch, english, sealed
-from engine.auctions.increments import DEFAULT_TIERS, Tiers
+from engine.auctions.increments import Tiers, default_tiers
 from engine.auctions.model import CLOSED, OPEN, SCHEDULED, Auction, SealedBid, transition
+from engine.market import Market
 from engine.messages import (
     AuctionBidRejected,
     AuctionCancelled,
@@ -39,19 +37,15 @@ from engine.messages import (
     CommandRejected,
     CreateAuction,
     DutchBuy,
-    EndCall,
     Event,
     LotLeg,
     Outbid,
     PlaceBid,
     SealedBidsOpened,
-    StartCall,
     Tick,
     TradeExecuted,
 )
-
-if TYPE_CHECKING:
-    from engine.exchange import Exchange
+from engine.reasons import BidRejectReason, CloseReason, CommandRejectReason
 
 MAX_LIVE_AUCTIONS = 100_000  # a bound on what one tick has to scan
 
@@ -66,25 +60,15 @@ _encoder = msgspec.msgpack.Encoder()
 
 
 class AuctionHouse:
-    def __init__(self, exchange: Exchange, tiers: Tiers | None = None) -> None:
+    def __init__(self, exchange: Market, tiers: Tiers | None = None) -> None:
         self.exchange = exchange
-        self.tiers: Tiers = list(tiers if tiers is not None else DEFAULT_TIERS)
+        self.tiers: Tiers = list(tiers) if tiers is not None else default_tiers()
         self.auctions: dict[int, Auction] = {}  # every auction ever created
         self.timed: dict[int, Auction] = {}  # english and sealed not closed, creation order
         self.clocks: dict[int, Auction] = {}  # dutch not closed, creation order
         self.calls = call.CallDesk(exchange)
 
     # -- hooks the exchange calls -----------------------------------------------------------
-
-    def handlers(self) -> dict[type, Callable[[Any], list[Event]]]:
-        return {
-            CreateAuction: self._create,
-            PlaceBid: self._bid,
-            DutchBuy: self._dutch_buy,
-            CancelAuction: self._cancel,
-            StartCall: self.calls.start,
-            EndCall: self.calls.end,
-        }
 
     def on_tick(self, cmd: Tick) -> list[Event]:
         ts = cmd.ts_ns
@@ -192,10 +176,10 @@ class AuctionHouse:
 
     # -- create ------------------------------------------------------------------------------
 
-    def _create(self, cmd: CreateAuction) -> list[Event]:
+    def create(self, cmd: CreateAuction) -> list[Event]:
         reason, detail = self._validate_create(cmd)
         ex = self.exchange
-        if reason:
+        if reason is not None:
             return [
                 CommandRejected(
                     seq=cmd.seq, ts_ns=cmd.ts_ns, command="create_auction", reason=reason,
@@ -242,7 +226,7 @@ class AuctionHouse:
             self._open(a, events, cmd.seq, cmd.ts_ns, cmd.ts_ns)  # no clock runs before it exists
         return events
 
-    def _validate_create(self, cmd: CreateAuction) -> tuple[str, str]:
+    def _validate_create(self, cmd: CreateAuction) -> tuple[CommandRejectReason | None, str]:
         ex = self.exchange
         if len(self.timed) + len(self.clocks) >= MAX_LIVE_AUCTIONS:
             return "too_many_auctions", f"at most {MAX_LIVE_AUCTIONS} live auctions"
@@ -279,14 +263,14 @@ class AuctionHouse:
                 return "invalid_min_qty", f"a multiple of {inst.qty_step}, at most qty"
             if cmd.restart_steps < 0:
                 return "invalid_restart_steps", "restart_steps must not be negative"
-            return "", ""
+            return None, ""
         if cmd.end_ns <= cmd.start_ns or cmd.end_ns <= cmd.ts_ns:
             return "invalid_end", "end_ns must be after start_ns and now"
         if cmd.reserve_vnd is not None and cmd.reserve_vnd <= 0:
             return "invalid_reserve", "reserve_vnd must be positive"
         if cmd.extend_ns < 0 or cmd.extension_cap_ns < 0:
             return "invalid_extension", "extend_ns and extension_cap_ns must not be negative"
-        return "", ""
+        return None, ""
 
     def _open(self, a: Auction, events: list[Event], seq: int, ts: int, clock_ns: int) -> None:
         """Open ``a`` at ``ts``; a Dutch clock starts at ``clock_ns`` (its start time, or its
@@ -308,7 +292,7 @@ class AuctionHouse:
     # -- bids ----------------------------------------------------------------------------------
 
     def _refuse(
-        self, cmd: PlaceBid | DutchBuy | CancelAuction, reason: str, detail: str = ""
+        self, cmd: PlaceBid | DutchBuy | CancelAuction, reason: BidRejectReason, detail: str = ""
     ) -> list[Event]:
         tag = type(cmd).__struct_config__.tag
         return [
@@ -318,33 +302,34 @@ class AuctionHouse:
             )
         ]
 
-    def _common(self, cmd: PlaceBid | DutchBuy) -> tuple[Auction | None, str]:
+    def _common(self, cmd: PlaceBid | DutchBuy) -> Auction | BidRejectReason:
+        """The auction, or why it takes no bid now."""
         a = self.auctions.get(cmd.auction_id)
         if a is None:
-            return None, "unknown_auction"
+            return "unknown_auction"
         if a.status is not OPEN:
             if a.status is SCHEDULED:
-                return None, "auction_not_open"
-            return None, "lot_gone" if a.kind == "dutch" and a.sold_qty == a.qty else (
+                return "auction_not_open"
+            return "lot_gone" if a.kind == "dutch" and a.sold_qty == a.qty else (
                 "auction_closed"
             )
         if a.kind != "dutch" and cmd.ts_ns >= a.close_ns:
-            return None, "auction_closed"  # the closing tick has not run yet; time has
+            return "auction_closed"  # the closing tick has not run yet; time has
         if cmd.account == a.seller:
-            return None, "own_lot"
+            return "own_lot"
         if cmd.price_vnd <= 0:
-            return None, "invalid_price"
+            return "invalid_price"
         inst = self.exchange.instruments[a.symbol]
         if inst.halted:
-            return None, "instrument_halted"  # a halt stops bidding; closes still run on time
+            return "instrument_halted"  # a halt stops bidding; closes still run on time
         if cmd.price_vnd % inst.tick_vnd:
-            return None, "price_off_tick"
-        return a, ""
+            return "price_off_tick"
+        return a
 
-    def _bid(self, cmd: PlaceBid) -> list[Event]:
-        a, reason = self._common(cmd)
-        if a is None:
-            return self._refuse(cmd, reason)
+    def bid(self, cmd: PlaceBid) -> list[Event]:
+        a = self._common(cmd)
+        if isinstance(a, str):
+            return self._refuse(cmd, a)
         if a.kind == "dutch":
             return self._refuse(cmd, "wrong_kind", "a dutch auction takes dutch_buy")
         if a.kind == "sealed":
@@ -365,7 +350,7 @@ class AuctionHouse:
             if extra > available:
                 return self._refuse(cmd, "insufficient_cash", f"needs {extra} VND available")
             assert account is not None
-            account.cash_held_vnd += extra
+            risk.hold_cash(account, extra)
             a.leader_max_vnd = new_max
             before = a.price_vnd
             a.price_vnd = english.after_own_raise(a)
@@ -386,9 +371,9 @@ class AuctionHouse:
         if old is None or new_max > a.leader_max_vnd:
             if old is not None:
                 released = a.leader_max_vnd * qty
-                self.exchange.accounts[old].cash_held_vnd -= released
+                risk.release_cash(self.exchange.accounts[old], released)
                 a.second_max_vnd = a.leader_max_vnd
-            account.cash_held_vnd += hold
+            risk.hold_cash(account, hold)
             a.leader = cmd.account
             a.leader_max_vnd = new_max
             a.leader_bid_id = seq
@@ -446,7 +431,7 @@ class AuctionHouse:
         if extra > available:
             return self._refuse(cmd, "insufficient_cash", f"needs {extra} VND available")
         assert account is not None
-        account.cash_held_vnd += extra
+        risk.hold_cash(account, extra)
         if live is None:
             a.sealed[cmd.account] = SealedBid(cmd.seq, cmd.account, price)
             a.bids += 1
@@ -455,10 +440,10 @@ class AuctionHouse:
             live.price_vnd = price
         return [self._placed(a, cmd, False, price * a.qty)]
 
-    def _dutch_buy(self, cmd: DutchBuy) -> list[Event]:
-        a, reason = self._common(cmd)
-        if a is None:
-            return self._refuse(cmd, reason)
+    def dutch_buy(self, cmd: DutchBuy) -> list[Event]:
+        a = self._common(cmd)
+        if isinstance(a, str):
+            return self._refuse(cmd, a)
         if a.kind != "dutch":
             return self._refuse(cmd, "wrong_kind", "only a dutch auction takes dutch_buy")
         qty = cmd.qty
@@ -501,7 +486,7 @@ class AuctionHouse:
 
     # -- cancel --------------------------------------------------------------------------------
 
-    def _cancel(self, cmd: CancelAuction) -> list[Event]:
+    def cancel(self, cmd: CancelAuction) -> list[Event]:
         a = self.auctions.get(cmd.auction_id)
         if a is None:
             return self._refuse(cmd, "unknown_auction")
@@ -534,7 +519,7 @@ class AuctionHouse:
             voided.append((b.account, b.bid_id, b.price_vnd * a.qty))
         a.sealed = {}  # void bids are never opened
         for account, bid_id, released in voided:
-            accounts[account].cash_held_vnd -= released
+            risk.release_cash(accounts[account], released)
             events.append(
                 BidVoided(
                     seq=seq, ts_ns=ts, auction_id=a.auction_id, recipient=account,
@@ -557,19 +542,17 @@ class AuctionHouse:
         buyer = ex.accounts[buyer_id]
         seller = ex.accounts[a.seller]
         value = price * qty
-        buyer.cash_vnd -= value
-        buyer.cash_held_vnd -= release_vnd
-        seller.cash_vnd += value
-        buyer.holding(a.symbol).add_lot(a.lot_id, qty)
+        fills.pay(buyer, seller, value, release_vnd)
+        buyer.holding(a.symbol).add_lot(a.lot_id, qty)  # from the auction's custody
         a.remaining -= qty
         a.sold_qty += qty
-        ex.trade_seq += 1
-        a.trade_ids.append(ex.trade_seq)
+        trade_id = fills.next_trade_id(ex)
+        a.trade_ids.append(trade_id)
         # a whole-lot price is not a book price: it moves neither the band's reference nor a
         # call's (the trade is still published like any other)
         events.append(
             TradeExecuted(
-                seq=seq, ts_ns=ts, trade_id=ex.trade_seq, symbol=a.symbol, price_vnd=price,
+                seq=seq, ts_ns=ts, trade_id=trade_id, symbol=a.symbol, price_vnd=price,
                 qty=qty, aggressor="buy", maker_order_id=a.auction_id, taker_order_id=bid_id,
                 buyer=buyer_id, seller=a.seller, maker_leaves_qty=a.remaining,
                 taker_leaves_qty=0, lots=[LotLeg(a.lot_id, qty)],
@@ -583,14 +566,14 @@ class AuctionHouse:
             if leader is None:
                 self._close(a, "no_bids", None, 0, events, seq, ts)
             elif not english.reserve_met(a):
-                accounts[leader].cash_held_vnd -= a.leader_max_vnd * a.qty
+                risk.release_cash(accounts[leader], a.leader_max_vnd * a.qty)
                 a.leader = None
                 self._close(a, "reserve_not_met", None, 0, events, seq, ts)
             else:
                 hold = a.leader_max_vnd * a.qty
                 a.leader = None
                 if not self._seller_can_take(a, a.price_vnd * a.qty):
-                    accounts[leader].cash_held_vnd -= hold
+                    risk.release_cash(accounts[leader], hold)
                     self._close(a, "balance_limit", None, 0, events, seq, ts)
                     return
                 self._trade(a, leader, a.price_vnd, a.qty, a.leader_bid_id, hold, events, seq, ts)
@@ -599,7 +582,7 @@ class AuctionHouse:
         win, price, reason = sealed.winner_and_price(a)
         for b in a.sealed.values():
             if b is not win:
-                accounts[b.account].cash_held_vnd -= b.price_vnd * a.qty
+                risk.release_cash(accounts[b.account], b.price_vnd * a.qty)
         if a.sealed:
             # the bids stay on the closed auction (they hold nothing now) so that what was
             # opened here can be shown again after a restart
@@ -613,7 +596,7 @@ class AuctionHouse:
         if win is None:
             self._close(a, reason, None, 0, events, seq, ts)
         elif not self._seller_can_take(a, price * a.qty):
-            accounts[win.account].cash_held_vnd -= win.price_vnd * a.qty
+            risk.release_cash(accounts[win.account], win.price_vnd * a.qty)
             self._close(a, "balance_limit", None, 0, events, seq, ts)
         else:
             self._trade(
@@ -623,10 +606,10 @@ class AuctionHouse:
 
     def _seller_can_take(self, a: Auction, value: int) -> bool:
         """A sale that would carry the seller's cash past the ceiling does not happen."""
-        return self.exchange.accounts[a.seller].cash_vnd + value <= MAX_BALANCE_VND
+        return risk.seller_can_take(self.exchange.accounts[a.seller], value)
 
     def _close(
-        self, a: Auction, reason: str, winner: str | None, price: int, events: list[Event],
+        self, a: Auction, reason: CloseReason, winner: str | None, price: int, events: list[Event],
         seq: int, ts: int,
     ) -> None:
         unsold = a.remaining
@@ -639,7 +622,8 @@ class AuctionHouse:
         events.append(
             AuctionClosed(
                 seq=seq, ts_ns=ts, auction_id=a.auction_id, kind=a.kind,  # type: ignore[arg-type]
-                outcome=outcome, reason=reason, sold_qty=a.sold_qty,  # type: ignore[arg-type]
+                outcome=outcome,  # type: ignore[arg-type]
+                reason=reason, sold_qty=a.sold_qty,
                 unsold_qty=unsold, price_vnd=price or None, winner=winner,
                 trade_ids=list(a.trade_ids),
             )

@@ -1,7 +1,8 @@
 """The price-tier increment table of English auctions (data in ``increments.toml``).
 
-Loaded once at import from the package's own data file: reading a file that ships inside the
-package is configuration, not I/O the engine performs while applying commands. Each auction
+Loaded on first use (`default_tiers`, cached), never at import: importing the core reads no
+file. The auction house reads it once, when it is built, from the package's own data file;
+that is configuration, not I/O the engine performs while applying commands. Each auction
 copies the table into its own state when it is created, so a later edit of the TOML never
 changes an auction already running, and snapshots carry the rules their auctions use.
 """
@@ -9,6 +10,7 @@ changes an auction already running, and snapshots carry the rules their auctions
 from __future__ import annotations
 
 import tomllib
+from functools import cache
 from importlib import resources
 
 Tiers = list[tuple[int, int]]  # (from_vnd, increment_vnd), ascending from 0
@@ -24,9 +26,16 @@ def parse(text: str) -> Tiers:
     return tiers
 
 
-DEFAULT_TIERS: Tiers = parse(
-    resources.files("engine.auctions").joinpath("increments.toml").read_text("utf-8")
-)
+@cache
+def _default_tiers() -> tuple[tuple[int, int], ...]:
+    text = resources.files("engine.auctions").joinpath("increments.toml").read_text("utf-8")
+    return tuple(parse(text))
+
+
+def default_tiers() -> Tiers:
+    """The market's table from ``increments.toml``, read on the first call (a fresh list each
+    time, so no caller can change another's)."""
+    return list(_default_tiers())
 
 
 def increment(tiers: Tiers, price_vnd: int) -> int:

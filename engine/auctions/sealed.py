@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from engine.auctions.model import Auction, SealedBid
 from engine.messages import OpenedBid
+from engine.reasons import CloseReason
 
 
 def ranking(a: Auction) -> list[SealedBid]:
     return sorted(a.sealed.values(), key=lambda b: (-b.price_vnd, b.bid_id))
 
 
-def winner_and_price(a: Auction) -> tuple[SealedBid | None, int, str]:
+def winner_and_price(a: Auction) -> tuple[SealedBid | None, int, CloseReason]:
     """(winning bid or None, price to pay, reason)."""
     ranked = ranking(a)
     if not ranked:

@@ -60,19 +60,19 @@ async def add_instrument(request: web.Request, gw: Gateway, who: Participant) ->
     accepted(await gw.submit(AddInstrument(
         symbol=r.symbol, herb=r.herb, grade=r.grade, unit=r.unit, tick_vnd=r.tick_vnd,
         qty_step=r.qty_step, band_bps=r.band_bps, ref_price_vnd=r.ref_price_vnd)))
-    return reply(instrument_out(gw.exchange.instruments[r.symbol]), 201)
+    return reply(instrument_out(gw.exchange.instrument(r.symbol)), 201)
 
 
 async def halt(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
     symbol = request.match_info["symbol"]
     accepted(await gw.submit(HaltInstrument(symbol=symbol)))
-    return reply(instrument_out(gw.exchange.instruments[symbol]))
+    return reply(instrument_out(gw.exchange.instrument(symbol)))
 
 
 async def resume(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
     symbol = request.match_info["symbol"]
     accepted(await gw.submit(ResumeInstrument(symbol=symbol)))
-    return reply(instrument_out(gw.exchange.instruments[symbol]))
+    return reply(instrument_out(gw.exchange.instrument(symbol)))
 
 
 def _trading_account(gw: Gateway, account: str) -> None:

@@ -12,13 +12,15 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.views import InstrumentView
 from gateway.api.http import int_query, reply
 from gateway.api.problems import Problem
 from gateway.api.schemas import InstrumentOut
 from gateway.state import Gateway
 
 
-def instrument_out(inst: Any) -> InstrumentOut:
+def instrument_out(inst: InstrumentView | None) -> InstrumentOut:
+    assert inst is not None  # callers name a listed instrument
     status = "halted" if inst.halted else ("call" if inst.phase != "continuous" else "open")
     return InstrumentOut(symbol=inst.symbol, herb=inst.herb, grade=inst.grade, unit=inst.unit,
                          tick_vnd=inst.tick_vnd, qty_step=inst.qty_step, status=status,  # type: ignore[arg-type]
@@ -34,13 +36,13 @@ def known(gw: Gateway, request: web.Request) -> str:
 
 
 async def list_instruments(request: web.Request, gw: Gateway, who: Any) -> web.Response:
-    insts = [instrument_out(i) for i in gw.exchange.instruments.values()]
+    insts = [instrument_out(i) for i in gw.exchange.instrument_views()]
     return reply({"instruments": insts})
 
 
 async def get_instrument(request: web.Request, gw: Gateway, who: Any) -> web.Response:
     symbol = known(gw, request)
-    return reply(instrument_out(gw.exchange.instruments[symbol]))
+    return reply(instrument_out(gw.exchange.instrument(symbol)))
 
 
 async def get_book(request: web.Request, gw: Gateway, who: Any) -> web.Response:

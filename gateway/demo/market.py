@@ -140,7 +140,7 @@ def add_people(gw: Gateway) -> None:
 
 async def seed(gw: Gateway) -> None:
     """Fill an empty market; a market that has instruments already is left as it is."""
-    if gw.exchange.instruments:
+    if gw.exchange.instrument_views():
         return
     for inst in instruments(gw.catalogue):
         await gw.submit(AddInstrument(
@@ -204,7 +204,7 @@ class Bots:
     def __init__(self, gw: Gateway, seed: int = 7) -> None:
         self.gw = gw
         self.rng = random.Random(seed)
-        insts = gw.exchange.instruments
+        insts = {i.symbol: i for i in gw.exchange.instrument_views()}
         self.fair = {s: (i.last_price_vnd or i.ref_price_vnd or 10_000) for s, i in insts.items()}
         self.ticks = {s: i.tick_vnd for s, i in insts.items()}
         self.quotes: dict[str, list[int]] = {s: [] for s in insts}
@@ -308,7 +308,7 @@ class AuctionBots:
 
     def fair(self, spec_id: str, grade: str) -> int:
         symbol = f"{spec_id}-{grade}"
-        inst = self.gw.exchange.instruments[symbol]
+        inst = self.gw.exchange.instrument(symbol)
         return int(inst.last_price_vnd or inst.ref_price_vnd)
 
     async def new_auction(self, kind: str) -> None:
@@ -324,7 +324,7 @@ class AuctionBots:
             commune, spec_id, grade, lot_id, qty, (now - timedelta(days=15)).date(),
             now - timedelta(minutes=10), list_on_book=False)
         fair = self.fair(spec_id, grade)
-        tick = gw.exchange.instruments[f"{spec_id}-{grade}"].tick_vnd
+        tick = gw.exchange.instrument(f"{spec_id}-{grade}").tick_vnd
         t0 = gw.now_ns()
         common = dict(seller=pid, lot_id=lot_id, qty=qty, start_ns=t0)
         if kind == "english":
@@ -349,7 +349,7 @@ class AuctionBots:
         trader = rng.choice(D.TRADERS)[0]
         spec_id, grade, _ = AUCTIONED[str(a["kind"])]
         fair = self.fair(spec_id, grade)
-        tick = gw.exchange.instruments[f"{spec_id}-{grade}"].tick_vnd
+        tick = gw.exchange.instrument(f"{spec_id}-{grade}").tick_vnd
         aid = int(a["auction_id"])  # type: ignore[call-overload]
         price = int(a.get("price") or 0)  # type: ignore[call-overload]
         if a["kind"] == "english" and rng.random() < 0.3:

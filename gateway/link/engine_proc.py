@@ -21,7 +21,7 @@ def main(*, redis_url: str | None, data_dir: str, prefix: str, tick_ms: int, log
     url = redis_url  # narrowed to str for the coroutine below
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from engine.runtime import tune_gc
+    from engine.tools.runtime import tune_gc
     from gateway.link.redis_link import run_engine
 
     async def run() -> None:

@@ -21,9 +21,9 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from engine.journal import RecordRefused
+from engine.durable.journal import RecordRefused
+from engine.durable.sequencer import Sequencer
 from engine.messages import BookUpdated, Command, Event
-from engine.sequencer import Sequencer
 from gateway.stream.checksum import book_checksum
 
 log = logging.getLogger("herbx.pipeline")

@@ -224,8 +224,8 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
     """Read commands, apply and commit them in groups, append them stamped to the journal
     stream; tick, and forget done orders after ``order_retention_s`` (0: never). Runs until
     ``stop`` is set."""
-    from engine.journal import JournalReader, RecordInvalid, RecordRefused
-    from engine.sequencer import Sequencer
+    from engine.durable.journal import JournalReader, RecordInvalid, RecordRefused
+    from engine.durable.sequencer import Sequencer
 
     stop = stop or asyncio.Event()
     redis = connect(redis_url)
@@ -296,7 +296,7 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
 def refusal_of(error: str) -> Exception:
     """The engine's refusal of one command, as the exception a single-process pipeline would
     raise (so the HTTP answer is the same 413 or 422)."""
-    from engine.journal import RecordInvalid, RecordTooLarge, RecordUnencodable
+    from engine.durable.journal import RecordInvalid, RecordTooLarge, RecordUnencodable
 
     kind, _, detail = error.partition(": ")
     if kind == "RecordInvalid":

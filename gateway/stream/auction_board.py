@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.auctions import sealed
+from engine.exchange import Exchange
 from engine.messages import (
     AuctionCancelled,
     AuctionClosed,
@@ -40,23 +40,21 @@ def _opened(bids: list[OpenedBid], winning: str | None) -> View:
 
 
 class AuctionBoard:
-    def __init__(self, exchange: Any) -> None:
+    def __init__(self, exchange: Exchange) -> None:
         self.auctions: dict[int, View] = {}
-        for a in exchange.auctions.auctions.values():  # start-up only; public fields only
+        for a in exchange.auction_views():  # start-up only; public fields only
             view = self.auctions[a.auction_id] = {
                 "auction_id": a.auction_id, "kind": a.kind, "seller": a.seller,
                 "lot_id": a.lot_id, "symbol": a.symbol, "qty": a.qty, "status": a.status,
                 "start_at": _ts(a.start_ns), "close_at": _ts(a.close_ns or a.end_ns),
-                "start_price": a.start_price_vnd, "reserve_set": a.reserve_vnd is not None,
-                "price": (a.clock_vnd if a.kind == "dutch" else a.price_vnd) or None,
-                "bids": a.bids, "remaining_qty": a.remaining, "sold_qty": a.sold_qty,
+                "start_price": a.start_price_vnd, "reserve_set": a.reserve_set,
+                "price": a.price_vnd or None,
+                "bids": a.bids, "remaining_qty": a.remaining_qty, "sold_qty": a.sold_qty,
                 "pricing": a.pricing or None}
             if a.kind == "sealed":
                 view["bids"] = None  # secret while live
-                if a.status == "closed" and a.sealed:  # opened at the close: public since
-                    ranked = sealed.ranking(a)
-                    win = ranked[0] if a.sold_qty else None
-                    view.update(_opened(*sealed.opened(a, win)))
+                if a.opened is not None:  # opened at the close: public since
+                    view.update(_opened(*a.opened))
 
     def live(self) -> list[View]:
         return [v for v in self.auctions.values() if v["status"] != "closed"]

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from engine.exchange import Exchange
 from engine.messages import (
     BookUpdated,
     Event,
@@ -147,7 +148,7 @@ class MarketData:
     (the first change after a quiet interval at once, later ones merged); 0 sends each engine
     update as it comes. ``deliver`` sends messages that a conflation timer releases."""
 
-    def __init__(self, exchange: Any, *, trades_kept: int, fills_kept: int,
+    def __init__(self, exchange: Exchange, *, trades_kept: int, fills_kept: int,
                  conflate_s: float = 0.0) -> None:
         self.conflate_s = conflate_s
         self.deliver: Callable[[list[tuple[Target, Message]]], None] = lambda _: None
@@ -161,13 +162,14 @@ class MarketData:
         self.orders: dict[str, deque[int]] = {}  # account -> its recent order ids, oldest first
         self._trades_kept = trades_kept
         self._fills_kept = fills_kept
-        for symbol in exchange.instruments:  # start-up only: the recovered, durable state
-            snap = exchange.depth(symbol, 1 << 30)
-            book = self._add(symbol, snap.book_seq)
+        for inst in exchange.instrument_views():  # start-up only: the recovered, durable state
+            snap = exchange.depth(inst.symbol, 1 << 30)
+            assert snap is not None  # a listed instrument has a book
+            book = self._add(inst.symbol, snap.book_seq)
             book.bids = dict(snap.bids)
             book.asks = dict(snap.asks)
-        for order_id, order in exchange.orders.items():  # read-only; see docs/gateway.md
-            self._order(order.account, order_id)
+        for order in exchange.order_views():  # read-only; see docs/gateway.md
+            self._order(order.account, order.order_id)
 
     def _order(self, account: str, order_id: int) -> None:
         ids = self.orders.get(account)

@@ -121,7 +121,7 @@ async def test_restart_keeps_participants_trades_and_refuses_a_second_process(tm
         assert (await r.json())["last"] == 61_000
         r = await m2.client.get("/api/v1/fills", headers={"Authorization": f"Bearer {token}"})
         assert len((await r.json())["fills"]) == 1
-        from engine.journal import JournalError
+        from engine.durable.journal import JournalError
 
         with pytest.raises(JournalError):
             await start(settings(tmp_path), seed=False)

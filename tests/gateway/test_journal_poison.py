@@ -227,7 +227,7 @@ def test_multi_process_engine_refusals_of_a_limit_come_back_as_422_not_503() -> 
     not ``PipelineFailed`` (503 "the engine stopped")."""
     import msgspec
 
-    from engine.journal import RecordInvalid
+    from engine.durable.journal import RecordInvalid
     from engine.messages import PlaceOrder, command_msgpack_decoder
     from gateway.link.redis_link import refusal_of
 

@@ -23,8 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ENGINE = Path(__file__).resolve().parent
-COMPILED = ("order", "book", "naive_book", "accounts", "exchange")
+ENGINE = Path(__file__).resolve().parent.parent  # the engine package, tools included
+COMPILED = ("order", "book", "naive_book", "accounts", "instruments", "risk", "fills", "exchange")
 DEFAULT_ROOT = ENGINE.parent / "build" / "mypyc"
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from engine.journal import (
+from engine.durable.journal import (
     DEFAULT_MAX_PENDING_BYTES,
     DEFAULT_MAX_PENDING_RECORDS,
     DEFAULT_MAX_SEGMENT_BYTES,
@@ -37,8 +37,8 @@ from engine.journal import (
     TailCut,
     prune_segments,
 )
+from engine.durable.snapshot import prune_snapshots, valid_snapshots, write_snapshot
 from engine.messages import Command, Event
-from engine.snapshot import prune_snapshots, valid_snapshots, write_snapshot
 
 log = logging.getLogger("herbx.sequencer")
 

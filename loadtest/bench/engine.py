@@ -10,8 +10,8 @@ fires (a buy only meets sells). The stream is generated up front against a shado
 (so cancels aim at orders that are resting and crosses at the real opposite best); only the
 replay into a fresh exchange is timed.
 
-The process's garbage collector is tuned as the server's is (`engine.runtime.tune_gc`).
-``--compiled`` runs the same benchmark on the mypyc build of the core (`engine.compiled`).
+The process's garbage collector is tuned as the server's is (`engine.tools.runtime.tune_gc`).
+``--compiled`` runs the same benchmark on the mypyc build of the core (`engine.tools.compiled`).
 Figures: ``commands_per_s`` is the median of three timed replays (after one untimed warm-up
 replay) without per-command timing; ``p50_ns``/``p99_ns``/
 ``p999_ns`` from a second run that times every ``apply``; with ``--journal DIR`` the first run
@@ -197,7 +197,7 @@ def run_latency(cmds: list[Command]) -> tuple[list[int], dict[str, int]]:
 def run_journaled(cmds: list[Command], directory: Path) -> int:
     """Through the sequencer into a fresh data directory: stamp, journal, apply, and a group
     commit (fdatasync) every COMMIT_EVERY commands."""
-    from engine.sequencer import Sequencer, drive
+    from engine.durable.sequencer import Sequencer, drive
 
     if directory.exists():
         shutil.rmtree(directory)
@@ -244,25 +244,25 @@ def percentile(sorted_ns: list[int], per_mille: int) -> int:
 def main(
     orders: int, seed: int, journal: str | None = None, resting: int = 0, compiled: bool = False
 ) -> int:
-    from engine.compiled import build, is_compiled
+    from engine.tools.compiled import build, is_compiled
 
     if compiled and not is_compiled():
         # run this same benchmark in a child process that imports the mypyc build first
         target = build()
         code = (
-            "import sys; sys.path.insert(0, sys.argv[1]); from engine.bench import main; "
+            "import sys; sys.path.insert(0, sys.argv[1]); from loadtest.bench.engine import main; "
             "sys.exit(main(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] or None, "
             "int(sys.argv[5]), True))"
         )
         args = [str(target), str(orders), str(seed), journal or "", str(resting)]
         return subprocess.run([sys.executable, "-c", code, *args], check=False).returncode
-    from engine.runtime import tune_gc
+    from engine.tools.runtime import tune_gc
 
     print(f"herbx bench engine: {orders} orders, seed {seed}, Python {platform.python_version()}"
           f" on {platform.machine()} ({os.cpu_count()} cpus)", file=sys.stderr)
     cmds = generate(orders, seed)
     n = len(cmds)
-    tune_gc()  # as the server does after recovery (engine/runtime.py): the input is frozen
+    tune_gc()  # as the server does after recovery (engine/tools/runtime.py): the input is frozen
     # one untimed warm-up replay (the allocator's arenas and the dicts' memory come from the
     # OS once), then RUNS timed replays, each into a fresh exchange; the median is reported
     run_throughput(cmds)
@@ -310,9 +310,9 @@ def main(
 
 
 def peer_run(stream: list[tuple]) -> tuple[int, int]:  # type: ignore[type-arg]
-    """Adapter for ../shared/bench/peer_bench.py (``--extra engine.bench:peer_run``): feeds the
-    driver's tuples to a fresh exchange, commands built and stamped inside the timed loop as
-    every peer's adapter does; returns (maker fills, volume)."""
+    """Adapter for ../shared/bench/peer_bench.py (``--extra loadtest.bench.engine:peer_run``):
+    feeds the driver's tuples to a fresh exchange, commands built and stamped inside the timed
+    loop as every peer's adapter does; returns (maker fills, volume)."""
     ex = Exchange()
     setup = setup_commands(len(stream))
     for seq, setup_cmd in enumerate(setup, 1):

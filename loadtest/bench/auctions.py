@@ -22,7 +22,7 @@ import statistics
 import time
 from typing import Any
 
-from engine.auctions.increments import DEFAULT_TIERS, increment
+from engine.auctions.increments import default_tiers, increment
 from engine.exchange import Exchange
 from engine.messages import (
     AddInstrument,
@@ -74,7 +74,7 @@ def run(
     stream: list[PlaceBid] = []
     for _ in range(bids):
         aid = english_ids[rng.randrange(auctions)]
-        price = top[aid] + rng.randrange(-3, 8) * increment(DEFAULT_TIERS, top[aid])
+        price = top[aid] + rng.randrange(-3, 8) * increment(default_tiers(), top[aid])
         if price > top[aid]:
             top[aid] = price
         stream.append(PlaceBid(auction_id=aid, account=names[rng.randrange(bidders)],
@@ -138,9 +138,9 @@ def run(
 
 def main(seed: int = 20261129) -> int:
     """`herbx bench auctions`: the figures as one JSON line (the last line of the output)."""
-    from engine.runtime import tune_gc
+    from engine.tools.runtime import tune_gc
 
-    tune_gc()  # as the server runs: see engine/runtime.py
+    tune_gc()  # as the server runs: see engine/tools/runtime.py
     print(json.dumps(run(seed=seed)))
     return 0
 

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.journal import fsync_dir
+from engine.durable.journal import fsync_dir
 
 log = logging.getLogger("herbx.snapshot")
 
