@@ -202,6 +202,7 @@ def apply(lot: Lot, cmd: LotCommand) -> Accepted | Refused:
             changes["sales"] = (*lot.sales, Sale(
                 ts=cmd.ts, qty=cmd.qty, price_vnd=cmd.price_vnd, buyer=cmd.buyer,
                 invoice_no=cmd.invoice_no, venue=lot.listing.symbol))
+            changes["sold_qty"] = lot.sold_qty + cmd.qty
             if new_state == "sold":
                 changes["listing"] = None
     history = (*lot.history, HistoryEntry(state=new_state, command=cmd))

@@ -189,15 +189,15 @@ class Lot(Struct, frozen=True, kw_only=True):
     sales: tuple[Sale, ...] = ()
     listing: ListLot | None = None
     history: tuple[HistoryEntry, ...] = ()
+    # the sum of ``sales``' quantities, kept by the lifecycle as each sale is recorded: every
+    # trade of the lot asks for the remainder, and summing the sales each time made a lot's
+    # trades quadratic in its number of sales
+    sold_qty: int = 0
 
     @property
     def grade(self) -> GradeRecord | None:
         """The latest grade record (earlier ones stay in ``grades``)."""
         return self.grades[-1] if self.grades else None
-
-    @property
-    def sold_qty(self) -> int:
-        return sum(s.qty for s in self.sales)
 
     @property
     def remaining_qty(self) -> int:
@@ -209,6 +209,7 @@ class Lot(Struct, frozen=True, kw_only=True):
     def check(self) -> None:
         """Invariants; tests call this after every step."""
         assert self.qty > 0 and 0 <= self.sold_qty <= self.qty
+        assert self.sold_qty == sum(s.qty for s in self.sales)
         assert [g.no for g in self.grades] == list(range(1, len(self.grades) + 1))
         assert self.history and isinstance(self.history[0].command, Register)
         assert self.history[-1].state == self.state

@@ -100,6 +100,7 @@ async def _seed(base: str, connections: int) -> dict[str, str]:
                        {"Authorization": f"Bearer {tokens['LAB']}"}, sample_id="s",
                        results=results)
             await call("POST", f"/api/v1/lots/{lot}/receive", op, qty_received=10**9)
+            await call("POST", f"/api/v1/lots/{lot}/list", h, venue="book")  # now it may sell
     return tokens
 
 
