@@ -50,21 +50,9 @@ def _int_env(name: str, default: int) -> int:
 
 
 def cmd_scenario(args: argparse.Namespace) -> int:
-    # The one body with work left here: it moves to the scenario runner (engine tools) as its
-    # `main(file)` once that module owns a command entry; until then it only opens the file.
-    from engine.tools.scenario import ScenarioError, run_to
+    from engine.tools.scenario import main
 
-    try:
-        # bytes in: the runner decodes each line itself, so bad UTF-8 is a "line N" error
-        if args.file == "-":
-            run_to(sys.stdin.buffer, sys.stdout.buffer)
-        else:
-            with open(args.file, "rb") as f:
-                run_to(f, sys.stdout.buffer)
-    except (ScenarioError, OSError) as exc:
-        print(f"herbx scenario: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return main(args.file)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -70,3 +70,21 @@ def run_to(lines: Iterable[str | bytes], out: IO[bytes]) -> int:
         out.write(b"\n")
         n += 1
     return n
+
+
+def main(file: str) -> int:
+    """``herbx scenario FILE`` (``-`` for stdin): events to stdout; a bad line or an unreadable
+    file is one line on stderr and exit status 2."""
+    import sys
+
+    try:
+        # bytes in: the runner decodes each line itself, so bad UTF-8 is a "line N" error
+        if file == "-":
+            run_to(sys.stdin.buffer, sys.stdout.buffer)
+        else:
+            with open(file, "rb") as f:
+                run_to(f, sys.stdout.buffer)
+    except (ScenarioError, OSError) as exc:
+        print(f"herbx scenario: {exc}", file=sys.stderr)
+        return 2
+    return 0
