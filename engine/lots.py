@@ -1,7 +1,7 @@
 """Lots in the journal: each recorded lot's grade, status, custody and sales (issue 11).
 
 Owns the `LotBook`: one `LotCustody` per recorded lot, holding the lot's record (a
-`grading.lot.Lot`, changed only through `grading.lifecycle.apply`, the one transition table) and
+`grading.lot.Lot`, changed only through `grading.lifecycle.step`, the one transition table) and
 where its owner's goods are; the handlers of the lot commands (`RegisterLot`, `AssayLot`,
 `ListLotOnBook`, `DelistLot`); the part of `ReceiveLot`, `WithdrawLot` and `CreateAuction` that
 concerns a recorded lot; and `after`, which reads the events of every command to record each
@@ -29,6 +29,15 @@ results and is the only way the doors build an `AssayLot`; the engine checks tha
 carries is consistent with itself (a reject lists failed limits, a pass none, each failure really
 breaks its bound). The engine has no catalogue (it reads no files): the decision is journaled
 with the command, so replay never depends on a spec file that may have changed since.
+
+A lot's record is kept in two parts so that recording a sale costs the same whatever the number
+of earlier sales (a seller's lot of 10^9 kg trades thousands of times): ``lot``, the frozen state
+(every field but the growing ``sales`` and ``history``, which it leaves empty), and the
+custody's own append-only lists ``sales`` and ``history``. `grading.lifecycle.step` decides
+each command on ``lot`` without copying anything that grows; the custody appends the entries.
+``record``, the whole `Lot` the views, the snapshot and the invariants read, is built from the
+parts when asked for after a change (a new value each time, never changed after it is handed
+out; its cost is the views', not the trades'). The snapshot encodes ``record``, as before.
 
 Like the rest of the core: no I/O, no clock (timestamps are the commands' ``ts_ns``), iteration
 over dicts and lists only.
@@ -70,17 +79,20 @@ from engine.order import CANCELLED, transition
 from engine.reasons import CommandRejectReason
 from grading.assay import AssayResult, GradeDecision, grade_lot
 from grading.instruments import instrument_symbol
-from grading.lifecycle import Accepted, Refused, apply, register_lot
+from grading.lifecycle import Refused, Step, register_lot, step
 from grading.lot import (
     Assay,
     Certification,
     Cooperative,
     Delist,
     GrowingArea,
+    HistoryEntry,
     ListLot,
     Lot,
+    LotCommand,
     Receive,
     RecordSale,
+    Sale,
     Sample,
     Withdraw,
     ts_of_ns,
@@ -191,14 +203,27 @@ class Resale(Struct, array_like=True, frozen=True):
     price_vnd: int
 
 
+def grade_symbol(lot: Lot) -> str | None:
+    """The instrument of the lot's current grade (None without a passing grade)."""
+    g = lot.grade
+    if g is None or not g.decision.passed:
+        return None
+    code, product = lot.spec_id.split("-", 1)
+    return instrument_symbol(code, product, g.decision.grade)
+
+
 class LotCustody:
     """One recorded lot: its record and where its owner's goods are (module docstring)."""
 
-    __slots__ = ("record", "warehouse", "on_book", "symbol", "in_auction", "auctions", "frozen",
-                 "resales", "content")
+    __slots__ = ("lot", "sales", "history", "_record", "warehouse", "on_book", "symbol",
+                 "in_auction", "auctions", "frozen", "resales", "content")
 
     def __init__(self, record: Lot) -> None:
-        self.record = record
+        # the state without the growing tuples (empty here: the lists below are the truth)
+        self.lot = msgspec.structs.replace(record, sales=(), history=())
+        self.sales: list[Sale] = list(record.sales)
+        self.history: list[HistoryEntry] = list(record.history)
+        self._record: Lot | None = record
         self.warehouse = 0
         self.on_book = 0
         self.symbol: str | None = None  # the book the goods on_book are on
@@ -208,13 +233,36 @@ class LotCustody:
         self.resales: list[Resale] = []
         self.content = self._content()
 
+    @property
+    def record(self) -> Lot:
+        """The whole record: built from ``lot`` and the lists after a change, then kept until
+        the next one. Each is a new `Lot` with its own tuples, so one a reader holds never
+        changes."""
+        r = self._record
+        if r is None:
+            r = self._record = msgspec.structs.replace(
+                self.lot, sales=tuple(self.sales), history=tuple(self.history))
+        return r
+
+    def step(self, cmd: LotCommand) -> Step | Refused:
+        """The lifecycle's decision on ``cmd``; nothing changes until `commit`."""
+        return step(self.lot, cmd, self.history[-1].command.ts)
+
+    def commit(self, s: Step) -> None:
+        """Write an accepted step: the new state, and its entries appended (O(1))."""
+        self.lot = s.lot
+        self.history.append(s.entry)
+        if s.sale is not None:
+            self.sales.append(s.sale)
+        self._record = None
+
     def _content(self) -> tuple[int, int] | None:
-        g = self.record.grade
+        g = self.lot.grade
         return None if g is None or not g.decision.passed else content_ratio(g.decision)
 
     @property
     def owner(self) -> str:
-        return self.record.cooperative.id
+        return self.lot.cooperative.id
 
     @property
     def custody(self) -> int:
@@ -222,14 +270,10 @@ class LotCustody:
 
     @property
     def received(self) -> bool:
-        return any(type(h.command) is Receive for h in self.record.history)
+        return any(type(h.command) is Receive for h in self.history)
 
     def grade_symbol(self) -> str | None:
-        g = self.record.grade
-        if g is None or not g.decision.passed:
-            return None
-        code, product = self.record.spec_id.split("-", 1)
-        return instrument_symbol(code, product, g.decision.grade)
+        return grade_symbol(self.lot)
 
 
 class LotCustodyState(Struct, array_like=True):
@@ -268,7 +312,7 @@ class LotBook:
                                 account=account)]
 
     def _updated(self, rec: LotCustody, action: str, seq: int, ts: int) -> LotUpdated:
-        lot = rec.record
+        lot = rec.lot
         g = lot.grade
         return LotUpdated(
             seq=seq, ts_ns=ts, lot_id=lot.lot_id, account=rec.owner, action=action,
@@ -289,7 +333,7 @@ class LotBook:
     def _ts(rec: LotCustody, ts_ns: int) -> Any:
         """The record's time for a change at ``ts_ns``: never before its last entry (trades
         stamped in the same microsecond, or a clock that stepped back, keep history in order)."""
-        return max(ts_of_ns(ts_ns), rec.record.history[-1].command.ts)
+        return max(ts_of_ns(ts_ns), rec.history[-1].command.ts)
 
     def _owned(self, cmd: Command, lot_id: str, account: str) -> LotCustody | list[Event]:
         rec = self.records.get(lot_id)
@@ -337,25 +381,28 @@ class LotBook:
         why = inconsistent(decision)
         if why:
             return self._refuse(cmd, "grade_inconsistent", why)
-        lot = rec.record
         ts = self._ts(rec, cmd.ts_ns)
+        sampled: Step | None = None
+        lot, last_ts = rec.lot, rec.history[-1].command.ts
         if lot.state == "registered":
-            sampled = apply(lot, Sample(ts=ts, sample_id=cmd.sample_id, sampled_by=cmd.lab))
-            if isinstance(sampled, Refused):
-                return self._refuse(cmd, sampled.code, sampled.detail)
-            lot = sampled.lot
-        result = apply(lot, Assay(ts=ts, lab=cmd.lab, sample_id=cmd.sample_id, results=results,
-                                  decision=decision))
+            s = rec.step(Sample(ts=ts, sample_id=cmd.sample_id, sampled_by=cmd.lab))
+            if isinstance(s, Refused):
+                return self._refuse(cmd, s.code, s.detail)
+            sampled, lot, last_ts = s, s.lot, ts
+        result = step(lot, Assay(ts=ts, lab=cmd.lab, sample_id=cmd.sample_id, results=results,
+                                 decision=decision), last_ts)
         if isinstance(result, Refused):
             return self._refuse(cmd, result.code, result.detail)
-        rec.record = result.lot
-        if rec.record.state == "graded" and rec.received:
+        if sampled is not None:
+            rec.commit(sampled)
+        rec.commit(result)
+        if rec.lot.state == "graded" and rec.received:
             # a received lot graded again after a reject: its goods never left the warehouse,
             # so it is back in stock (a second receipt entry, of the quantity it has)
-            back = apply(rec.record, Receive(ts=ts, warehouse="market warehouse",
-                                             qty_received=rec.record.qty))
-            assert isinstance(back, Accepted), back
-            rec.record = back.lot
+            back = rec.step(Receive(ts=ts, warehouse="market warehouse",
+                                    qty_received=rec.lot.qty))
+            assert isinstance(back, Step), back
+            rec.commit(back)
         rec.content = rec._content()
         events: list[Event] = [self._updated(rec, "assay", cmd.seq, cmd.ts_ns)]
         if decision.passed:
@@ -373,12 +420,12 @@ class LotBook:
         if not isinstance(owned, LotCustody):
             return owned
         rec = owned
-        result = apply(rec.record, Receive(ts=self._ts(rec, cmd.ts_ns),
-                                           warehouse=cmd.warehouse or "market warehouse",
-                                           qty_received=cmd.qty))
+        result = rec.step(Receive(ts=self._ts(rec, cmd.ts_ns),
+                                  warehouse=cmd.warehouse or "market warehouse",
+                                  qty_received=cmd.qty))
         if isinstance(result, Refused):
             return self._refuse(cmd, result.code, result.detail, cmd.account)
-        rec_symbol = LotCustody(result.lot).grade_symbol()
+        rec_symbol = grade_symbol(result.lot)
         if cmd.symbol != rec_symbol:
             return self._refuse(cmd, "wrong_instrument",
                                 f"a lot of this grade trades on {rec_symbol}", cmd.account)
@@ -388,7 +435,7 @@ class LotBook:
         if cmd.qty % inst.qty_step:
             return self._refuse(cmd, "invalid_qty", f"a positive multiple of {inst.qty_step}",
                                 cmd.account)
-        rec.record = result.lot
+        rec.commit(result)
         rec.warehouse = cmd.qty
         self.exchange.lots[cmd.lot_id] = cmd.symbol
         return [self._updated(rec, "receive", cmd.seq, cmd.ts_ns)]
@@ -403,11 +450,10 @@ class LotBook:
             return self._refuse(cmd, "unknown_symbol" if symbol else "illegal_transition",
                                 f"no book {symbol}" if symbol else "the lot has no passing grade",
                                 cmd.account)
-        result = apply(rec.record, ListLot(ts=self._ts(rec, cmd.ts_ns), venue="book",
-                                           symbol=symbol))
+        result = rec.step(ListLot(ts=self._ts(rec, cmd.ts_ns), venue="book", symbol=symbol))
         if isinstance(result, Refused):
             return self._refuse(cmd, result.code, result.detail, cmd.account)
-        rec.record = result.lot
+        rec.commit(result)
         self._holding_account(rec.owner).holding(symbol).add_lot(cmd.lot_id, rec.warehouse)
         rec.on_book, rec.warehouse, rec.symbol = rec.warehouse, 0, symbol
         self.exchange.lots[cmd.lot_id] = symbol
@@ -422,7 +468,7 @@ class LotBook:
         if holding.qty - rec.on_book < holding.held:
             return self._refuse(cmd, "goods_held", "open sell orders hold these goods",
                                 rec.owner)
-        holding.take_lot(rec.record.lot_id, rec.on_book)
+        holding.take_lot(rec.lot.lot_id, rec.on_book)
         rec.warehouse += rec.on_book
         rec.on_book = 0
         return None
@@ -434,13 +480,13 @@ class LotBook:
         rec = owned
         if rec.in_auction:
             return self._refuse(cmd, "in_auction", "cancel the auction instead", cmd.account)
-        result = apply(rec.record, Delist(ts=self._ts(rec, cmd.ts_ns)))
+        result = rec.step(Delist(ts=self._ts(rec, cmd.ts_ns)))
         if isinstance(result, Refused):
             return self._refuse(cmd, result.code, result.detail, cmd.account)
         refused = self._off_book(rec, cmd)
         if refused is not None:
             return refused
-        rec.record = result.lot
+        rec.commit(result)
         return [self._updated(rec, "delist", cmd.seq, cmd.ts_ns)]
 
     def withdraw(self, cmd: WithdrawLot, *, fallback: Handler) -> list[Event]:
@@ -454,14 +500,13 @@ class LotBook:
         rec = owned
         if rec.in_auction:
             return self._refuse(cmd, "in_auction", "cancel the auction first", cmd.account)
-        result = apply(rec.record, Withdraw(ts=self._ts(rec, cmd.ts_ns),
-                                            reason="withdrawn by the owner"))
+        result = rec.step(Withdraw(ts=self._ts(rec, cmd.ts_ns), reason="withdrawn by the owner"))
         if isinstance(result, Refused):
             return self._refuse(cmd, result.code, result.detail, cmd.account)
         refused = self._off_book(rec, cmd)
         if refused is not None:
             return refused
-        rec.record = result.lot
+        rec.commit(result)
         qty, rec.warehouse = rec.warehouse, 0
         events: list[Event] = []
         if qty:
@@ -481,7 +526,7 @@ class LotBook:
             return self._refuse(cmd, "not_owner", "only the lot's owner sells it", cmd.seller)
         ts = self._ts(rec, cmd.ts_ns)
         symbol = rec.grade_symbol() or ""
-        listed = apply(rec.record, ListLot(ts=ts, venue="auction", symbol=str(cmd.seq)))
+        listed = rec.step(ListLot(ts=ts, venue="auction", symbol=str(cmd.seq)))
         if isinstance(listed, Refused):
             return self._refuse(cmd, listed.code, listed.detail, cmd.seller)
         if symbol not in self.exchange.instruments:
@@ -499,7 +544,7 @@ class LotBook:
             if moved:
                 holding.take_lot(cmd.lot_id, moved)
             return events
-        rec.record = listed.lot
+        rec.commit(listed)
         rec.warehouse -= moved
         rec.in_auction += moved
         rec.auctions.append(cmd.seq)
@@ -514,7 +559,7 @@ class LotBook:
         already: a listed lot cannot be re-assayed), cancelling the holder's resting sell
         orders on that book, newest first, where they hold the goods."""
         ex = self.exchange
-        lot_id = rec.record.lot_id
+        lot_id = rec.lot.lot_id
         touched: dict[str, Any] = {}
         for account in ex.accounts.values():
             for symbol, h in account.holdings.items():
@@ -552,7 +597,7 @@ class LotBook:
         if not rec.frozen or symbol is None or symbol not in self.exchange.instruments:
             return
         for holder, n in rec.frozen:
-            self._holding_account(holder).holding(symbol).add_lot(rec.record.lot_id, n)
+            self._holding_account(holder).holding(symbol).add_lot(rec.lot.lot_id, n)
         rec.frozen = []
         events.append(self._updated(rec, "release", seq, ts))
 
@@ -592,17 +637,18 @@ class LotBook:
                     sold = min(leg.qty, rec.on_book)
                     rec.on_book -= sold
             if sold:
-                result = apply(rec.record, RecordSale(
+                # O(1) whatever the lot's earlier sales: `step` copies none of them
+                result = rec.step(RecordSale(
                     ts=self._ts(rec, ev.ts_ns), qty=sold, price_vnd=ev.price_vnd,
                     buyer=ev.buyer, invoice_no=f"HX-{ev.trade_id}"))
-                assert isinstance(result, Accepted), (leg, result)
-                rec.record = result.lot
+                assert isinstance(result, Step), (leg, result)
+                rec.commit(result)
                 events.append(self._updated(rec, "sale", ev.seq, ev.ts_ns))
             if sold < leg.qty:
                 rec.resales.append(Resale(ev.ts_ns, ev.trade_id, ev.seller, ev.buyer,
                                           leg.qty - sold, ev.price_vnd))
             content = rec.content
-            grade = rec.record.grade
+            grade = rec.lot.grade
             values.append(LotValue(
                 None if content is None or grade is None else str(grade.decision.active_content),
                 None if content is None else price_per_kg_active(ev.price_vnd, content),
@@ -615,16 +661,15 @@ class LotBook:
         house) go back to the warehouse, and the lot is no longer listed."""
         unsold = ev.unsold_qty
         if unsold:
-            symbol = self.exchange.lots[rec.record.lot_id]
-            self.exchange.accounts[rec.owner].holdings[symbol].take_lot(rec.record.lot_id,
-                                                                        unsold)
+            symbol = self.exchange.lots[rec.lot.lot_id]
+            self.exchange.accounts[rec.owner].holdings[symbol].take_lot(rec.lot.lot_id, unsold)
             rec.in_auction -= unsold
             rec.warehouse += unsold
         rec.auctions.remove(ev.auction_id)
-        if rec.record.listing is not None and rec.record.listing.venue == "auction":
-            result = apply(rec.record, Delist(ts=self._ts(rec, ev.ts_ns)))
-            assert isinstance(result, Accepted), result
-            rec.record = result.lot
+        if rec.lot.listing is not None and rec.lot.listing.venue == "auction":
+            result = rec.step(Delist(ts=self._ts(rec, ev.ts_ns)))
+            assert isinstance(result, Step), result
+            rec.commit(result)
             events.append(self._updated(rec, "delist", ev.seq, ev.ts_ns))
 
     # -- state ----------------------------------------------------------------------------------
@@ -655,6 +700,8 @@ class LotBook:
         for lot_id, rec in self.records.items():
             lot = rec.record
             lot.check()
+            # the state holds no entries of its own: the custody's lists are the only copy
+            assert rec.lot.sales == () and rec.lot.history == (), lot_id
             assert min(rec.warehouse, rec.on_book, rec.in_auction) >= 0, lot_id
             if rec.received and lot.state != "withdrawn":
                 assert lot.remaining_qty == rec.custody, (lot_id, lot.remaining_qty, rec.custody)

@@ -1,9 +1,15 @@
 """The lot lifecycle: one transition table and the one function that changes a lot.
 
-Owns: `TRANSITIONS` (state, action) → state, and `apply(lot, command)`, which returns
-`Accepted` with the new lot or `Refused` with a reason code: a business refusal is a result,
-not an exception. Re-assay is allowed until the lot is listed; each assay appends a grade
-record. Must never mutate a lot, do I/O or read the clock.
+Owns: `TRANSITIONS` (state, action) → state, and `step(lot, command, last_ts)`, the one
+function that decides a command and the lot's new state: it returns a `Step` (the new state plus
+the history entry, and the sale, to append) or `Refused` with a reason code: a business refusal
+is a result, not an exception. `apply(lot, command)` is `step` followed by a new record with the
+entries appended (`Accepted`), for callers that keep whole `Lot` values. `step` never copies
+``sales`` or ``history`` (it returns them as given), so its cost does not grow with a lot's
+sales; the engine (`engine.lots.LotCustody`) keeps those entries in its own append-only lists
+and records a sale in O(1), where `apply` would copy both tuples on every trade. Re-assay is
+allowed until the lot is listed; each assay appends a grade record. Must never mutate a lot, do
+I/O or read the clock.
 
     registered ─sample→ sampled ─assay→ graded | rejected
     graded ─receive→ received ─list→ listed ─sale→ partly_sold | sold
@@ -171,9 +177,22 @@ def _check(lot: Lot, cmd: LotCommand) -> Refused | None:
     return None
 
 
-def apply(lot: Lot, cmd: LotCommand) -> Accepted | Refused:
-    """Apply one command; the table decides whether it is legal in the lot's state."""
-    if cmd.ts < lot.history[-1].command.ts:
+class Step(Struct, frozen=True, kw_only=True):
+    """An accepted command's effect before it is written into a record: the lot's new state
+    (every field but ``sales`` and ``history``, which are the input's, not copied) and the
+    entries the command appends to them."""
+
+    lot: Lot
+    entry: HistoryEntry
+    sale: Sale | None = None
+
+
+def step(lot: Lot, cmd: LotCommand, last_ts: datetime) -> Step | Refused:
+    """The one function that changes a lot: the table decides whether ``cmd`` is legal in the
+    lot's state. ``last_ts`` is the time of the lot's last history entry (a holder that keeps
+    the entries itself passes it; `apply` reads it from the record). Work is independent of the
+    number of sales: the growing tuples are never copied here."""
+    if cmd.ts < last_ts:
         return Refused(code="time_went_back", detail="command is older than the lot's last event")
     action = _action(lot, cmd)
     new_state = TRANSITIONS.get((lot.state, action))
@@ -184,6 +203,7 @@ def apply(lot: Lot, cmd: LotCommand) -> Accepted | Refused:
     if refusal is not None:
         return refusal
     changes: dict[str, object] = {}
+    sale = None
     match cmd:
         case Assay():
             changes["grades"] = (*lot.grades, GradeRecord(
@@ -199,12 +219,23 @@ def apply(lot: Lot, cmd: LotCommand) -> Accepted | Refused:
             changes["listing"] = None
         case RecordSale():
             assert lot.listing is not None
-            changes["sales"] = (*lot.sales, Sale(
-                ts=cmd.ts, qty=cmd.qty, price_vnd=cmd.price_vnd, buyer=cmd.buyer,
-                invoice_no=cmd.invoice_no, venue=lot.listing.symbol))
+            sale = Sale(ts=cmd.ts, qty=cmd.qty, price_vnd=cmd.price_vnd, buyer=cmd.buyer,
+                        invoice_no=cmd.invoice_no, venue=lot.listing.symbol)
             changes["sold_qty"] = lot.sold_qty + cmd.qty
             if new_state == "sold":
                 changes["listing"] = None
-    history = (*lot.history, HistoryEntry(state=new_state, command=cmd))
-    return Accepted(lot=msgspec.structs.replace(lot, state=new_state, history=history,
-                                                **changes))
+    return Step(lot=msgspec.structs.replace(lot, state=new_state, **changes),
+                entry=HistoryEntry(state=new_state, command=cmd), sale=sale)
+
+
+def apply(lot: Lot, cmd: LotCommand) -> Accepted | Refused:
+    """Apply one command to a whole record: `step`, then a new `Lot` whose ``history`` (and
+    ``sales``, for a sale) are new tuples with the entry appended. ``lot`` is never changed, so
+    every earlier result stays as it was; that copy costs O(entries), which is why the engine,
+    which records thousands of sales per lot, keeps the entries itself and calls `step`."""
+    s = step(lot, cmd, lot.history[-1].command.ts)
+    if isinstance(s, Refused):
+        return s
+    sales = lot.sales if s.sale is None else (*lot.sales, s.sale)
+    return Accepted(lot=msgspec.structs.replace(s.lot, sales=sales,
+                                                history=(*lot.history, s.entry)))

@@ -154,6 +154,29 @@ def test_a_resale_is_not_a_sale_of_the_cooperative() -> None:
     assert [r.qty for r in m.ex.lot_book.records["L1"].resales] == [50]
 
 
+def test_recording_a_sale_appends_and_copies_none_of_the_earlier_sales() -> None:
+    """Each trade of the lot appends its sale and history entry to the custody's own lists (the
+    same list objects, trade after trade, never rebuilt), so the k-th sale costs what the first
+    did; the lot's state keeps no copy of them, and a whole record read earlier never changes."""
+    m = Market()
+    m.received("L1", 1000)
+    m.step(ListLotOnBook(lot_id="L1", account="C1"))
+    rec = m.ex.lot_book.records["L1"]
+    sales, history = rec.sales, rec.history
+    m.order("C1", "sell", 1000, 60_000, symbol="QUE-BARK-A")
+    read = []
+    for k in range(1, 31):
+        m.order("T1", "buy", 10, 60_000, symbol="QUE-BARK-A")
+        assert rec.sales is sales and rec.history is history
+        assert len(sales) == k and history[-1].state == "partly_sold"
+        assert rec.lot.sales == () and rec.lot.history == ()
+        read.append(m.record("L1"))
+    for k, lot in enumerate(read, 1):
+        assert (len(lot.sales), lot.sold_qty, len(lot.history)) == (k, 10 * k, 5 + k)
+        assert lot.sales == tuple(sales[:k]) and lot.history == tuple(history[:5 + k])
+    assert m.record("L1") is read[-1]  # built once after a change, then kept
+
+
 def test_a_decision_that_contradicts_itself_is_refused_and_doors_compute_grades() -> None:
     m = Market()
     m.register("L1")

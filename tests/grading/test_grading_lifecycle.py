@@ -5,10 +5,20 @@ import msgspec
 import pytest
 from grading_lots import AREA, CERTS, COOP, T0, Clock, assay_cmd, command_for, lot_in, new_lot
 
-from grading.lifecycle import FINAL_STATES, TRANSITIONS, Accepted, Action, Refused, apply
+from grading.lifecycle import (
+    FINAL_STATES,
+    TRANSITIONS,
+    Accepted,
+    Action,
+    Refused,
+    Step,
+    apply,
+    step,
+)
 from grading.lifecycle import register_lot as register
 from grading.lot import (
     GrowingArea,
+    HistoryEntry,
     ListLot,
     LotState,
     Process,
@@ -162,6 +172,33 @@ def test_apply_never_mutates(catalogue):
     before = msgspec.json.encode(lot)
     apply(lot, Withdraw(ts=clock(), reason="x"))
     assert msgspec.json.encode(lot) == before
+
+
+def test_step_records_a_sale_without_copying_the_earlier_ones(catalogue):
+    """The k-th sale costs what the first did: `step` hands back the lot's sales and history
+    as the same objects (nothing rebuilt) and the entries to append; `apply` is exactly `step`
+    with them appended, and the record it was given stays as it was."""
+    clock = Clock()
+    lot = lot_in(catalogue, "partly_sold", clock)
+    for _ in range(3):
+        lot = apply(lot, command_for(catalogue, lot, "sell_part", clock())).lot
+    before = msgspec.json.encode(lot)
+    cmd = command_for(catalogue, lot, "sell_part", clock())
+    s = step(lot, cmd, lot.history[-1].command.ts)
+    assert isinstance(s, Step)
+    assert s.lot.sales is lot.sales and s.lot.history is lot.history
+    assert (s.lot.state, s.lot.sold_qty) == ("partly_sold", lot.sold_qty + 1)
+    assert s.entry == HistoryEntry(state="partly_sold", command=cmd)
+    assert s.sale is not None and (s.sale.qty, s.sale.venue) == (1, lot.listing.symbol)
+    whole = apply(lot, cmd)
+    assert isinstance(whole, Accepted)
+    assert whole.lot == msgspec.structs.replace(s.lot, sales=(*lot.sales, s.sale),
+                                                history=(*lot.history, s.entry))
+    whole.lot.check()
+    assert msgspec.json.encode(lot) == before and len(lot.sales) == 4
+    # the time check uses the last entry's time the caller gives
+    late = step(lot, cmd, cmd.ts + timedelta(seconds=1))
+    assert isinstance(late, Refused) and late.code == "time_went_back"
 
 
 # --- the lot record -------------------------------------------------------------------------------
