@@ -7,7 +7,8 @@ answers 404 exactly like an unknown one (no probing of other traders' order ids)
 from __future__ import annotations
 
 import hashlib
-import uuid
+import itertools
+import secrets
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +20,12 @@ from gateway.api.problems import FieldError, Problem
 from gateway.api.schemas import OrderOut, OrderRequest, OrderResultOut, ReplaceRequest
 from gateway.auth import Participant
 from gateway.state import Gateway
+
+# Client order ids the gateway makes up for orders sent without one: a random prefix per process
+# (so gateways and restarts never collide) and a counter (a uuid4 per order cost a system call
+# and 6% of the order path in the gateway benchmark).
+_AUTO_PREFIX = secrets.token_hex(6)
+_auto_ids = itertools.count(1)
 
 
 def key_order_id(idempotency_key: str) -> str:
@@ -42,7 +49,7 @@ def order_command(who: Participant, req: OrderRequest,
                           errors=[FieldError(field="$.expire_at",
                                              message="must lie between 1970 and 2262")])
     cid = req.client_order_id or (key_order_id(idempotency_key) if idempotency_key
-                                  else f"auto-{uuid.uuid4().hex[:20]}")
+                                  else f"auto-{_AUTO_PREFIX}-{next(_auto_ids)}")
     return PlaceOrder(
         account=who.id, client_order_id=cid,
         symbol=req.symbol, side=req.side, order_type=req.type, price_vnd=req.price,

@@ -238,3 +238,19 @@ def test_multi_process_engine_refusals_of_a_limit_come_back_as_422_not_503() -> 
     invalid = RecordInvalid.of(info.value)
     exc = refusal_of(f"RecordInvalid: {invalid.field}|{invalid}")
     assert isinstance(exc, RecordInvalid) and exc.field == "$.qty" and "1000000000" in str(exc)
+
+
+@pytest.mark.parametrize("raw", [
+    '{"symbol":"QUE-BARK-A","side":"buy","price":60000,"qty":1,"qty":1000}',
+    '{"symbol":"QUE-BARK-A","side":"buy","price":60000,"qty":1,"q\\u0074y":1000}',
+    '{"symbol":"QUE-BARK-A","side":"buy","price":60000,"qty":1,"qty" :1000}',
+])
+async def test_duplicate_keys_are_found_however_they_are_spelt(market: Market, raw: str) -> None:
+    r = await market.client.post("/api/v1/orders", data=raw.encode(), headers={
+        **market.h("T1"), "Content-Type": "application/json"})
+    assert r.status == 400 and (await r.json())["code"] == "duplicate_key"
+
+
+async def test_a_value_that_spells_a_key_is_no_duplicate(market: Market) -> None:
+    status, body = await market.order("T1", price=60_000, client_order_id="qty")
+    assert status == 201, body
