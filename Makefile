@@ -23,7 +23,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy engine gateway grading web loadtest
+	$(BIN)/mypy engine gateway grading web loadtest settlement
 
 bench: $(STAMP)
 	$(BIN)/herbx bench engine --orders 200000 --seed 42

@@ -1,0 +1,165 @@
+"""Booking: the engine's events to ledger transactions. A pure function (no I/O, no clock).
+
+Owns the posting rules per event kind, the money arithmetic of a trade (notional, fee, levy,
+tax and the rounding rule), the invoice series and the invoicing year. Must never do I/O: the
+store writes what `book` returns, and the trace codes come from a resolver passed in.
+
+Rounding: every charge is computed once per trade on the trade's notional (price × qty) as
+``notional × bps / 10,000`` rounded half up to a whole đồng (integer arithmetic:
+``(notional × bps + 5,000) // 10,000``); the seller's proceeds are the notional minus the
+charges, so the postings balance to the đồng by construction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+from engine.messages import (
+    CashDeposited,
+    CashWithdrawn,
+    Event,
+    InstrumentAdded,
+    LotReceived,
+    LotUpdated,
+    LotWithdrawn,
+    TradeExecuted,
+)
+from settlement.ledger import (
+    BANK,
+    FEES,
+    FUND,
+    TAX,
+    VND,
+    WAREHOUSE,
+    Batch,
+    LedgerState,
+    LedgerTxn,
+    LotLegRecord,
+    Posting,
+    TxnKind,
+    cash,
+    check_balanced,
+    goods,
+    kg,
+)
+from settlement.schedule import Schedule
+
+VIETNAM = dt.timezone(dt.timedelta(hours=7))
+BPS = 10_000
+
+#: One command's outcome as the sequencer published it: its seq and all its events (possibly
+#: none). The booker feeds whole commands so that a gap in seqs is visible.
+Step = tuple[int, Sequence[Event]]
+TraceResolver = Callable[[str], "str | None"]
+
+
+def charge(notional_vnd: int, bps: int) -> int:
+    """A charge in whole đồng, rounded half up (see the module docstring)."""
+    return (notional_vnd * bps + BPS // 2) // BPS
+
+
+def vietnam_date(ts_ns: int) -> dt.date:
+    """The calendar date in Vietnam (UTC+7) of an engine timestamp: it picks the invoicing
+    year and the schedule's validity day."""
+    return dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, VIETNAM).date()
+
+
+def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
+         trace: TraceResolver) -> tuple[Batch, LedgerState]:
+    """The batch of ``steps`` (ascending seqs, all after ``state.last_seq``) and the state
+    after it. ``state`` is not changed. Raises on steps out of order (a caller's bug)."""
+    if not steps:
+        raise ValueError("an empty batch")
+    herbs: dict[str, str] = {}
+    next_no: dict[int, int] = {}
+    first_no: dict[int, int] = {}
+    txns: list[LedgerTxn] = []
+    prev = state.last_seq
+    for seq, events in steps:
+        if seq <= prev:
+            raise ValueError(f"step {seq} is not after {prev}")
+        prev = seq
+        n = 0
+        for ev in events:
+            txn: LedgerTxn | None = None
+            if isinstance(ev, TradeExecuted):
+                day = vietnam_date(ev.ts_ns)
+                year = day.year
+                no = next_no.get(year, state.invoice_last.get(year, 0) + 1)
+                first_no.setdefault(year, no)
+                next_no[year] = no + 1
+                herb = herbs.get(ev.symbol) or state.herbs.get(ev.symbol)
+                txn = _trade(ev, n, day, herb, no, schedule, trace)
+            elif isinstance(ev, CashDeposited):
+                txn = _move(ev.seq, n, "deposit", ev.ts_ns, ev.account, ev.transfer_id,
+                            [Posting(BANK, VND, ev.amount_vnd),
+                             Posting(cash(ev.account), VND, -ev.amount_vnd)])
+            elif isinstance(ev, CashWithdrawn):
+                txn = _move(ev.seq, n, "withdrawal", ev.ts_ns, ev.account, ev.transfer_id,
+                            [Posting(cash(ev.account), VND, ev.amount_vnd),
+                             Posting(BANK, VND, -ev.amount_vnd)])
+            elif isinstance(ev, LotReceived) or (
+                    isinstance(ev, LotUpdated) and ev.action == "receive"):
+                qty = ev.qty if isinstance(ev, LotReceived) else ev.custody_qty
+                txn = _move(ev.seq, n, "lot_in", ev.ts_ns, ev.account, ev.lot_id,
+                            [Posting(WAREHOUSE, kg(ev.lot_id), qty),
+                             Posting(goods(ev.account), kg(ev.lot_id), -qty)])
+            elif isinstance(ev, LotWithdrawn):
+                txn = _move(ev.seq, n, "lot_out", ev.ts_ns, ev.account, ev.lot_id,
+                            [Posting(goods(ev.account), kg(ev.lot_id), ev.qty),
+                             Posting(WAREHOUSE, kg(ev.lot_id), -ev.qty)])
+            elif isinstance(ev, InstrumentAdded):
+                herbs[ev.symbol] = ev.herb
+            if txn is not None:
+                check_balanced(txn)
+                txns.append(txn)
+                n += 1
+    invoices = {y: (first_no[y], next_no[y] - 1) for y in first_no}
+    after = LedgerState(
+        last_seq=prev,
+        invoice_last={**state.invoice_last, **{y: last for y, (_, last) in invoices.items()}},
+        herbs={**state.herbs, **herbs},
+    )
+    batch = Batch(first_seq=steps[0][0], last_seq=prev, txns=txns, invoices=invoices,
+                  herbs=herbs)
+    return batch, after
+
+
+def _move(seq: int, n: int, kind: TxnKind, ts_ns: int, account: str, ref: str | None,
+          postings: list[Posting]) -> LedgerTxn:
+    return LedgerTxn(seq=seq, n=n, kind=kind, ts_ns=ts_ns, account=account, ref=ref,
+                     postings=postings)
+
+
+def _trade(ev: TradeExecuted, n: int, day: dt.date, herb: str | None, invoice_no: int,
+           schedule: Schedule, trace: TraceResolver) -> LedgerTxn:
+    """Buyer pays the notional; the seller receives it less the fee, the levy and the tax;
+    each lot leg's goods move from the seller's custody account to the buyer's."""
+    notional = ev.price_vnd * ev.qty
+    fee = charge(notional, schedule.rate_bps("fee", ev.symbol, herb, day))
+    levy = charge(notional, schedule.rate_bps("levy", ev.symbol, herb, day))
+    tax = charge(notional, schedule.rate_bps("tax", ev.symbol, herb, day))
+    postings = [Posting(cash(ev.buyer), VND, notional),
+                Posting(cash(ev.seller), VND, -(notional - fee - levy - tax))]
+    for account, amount in ((FEES, fee), (FUND, levy), (TAX, tax)):
+        if amount:
+            postings.append(Posting(account, VND, -amount))
+    legs: list[LotLegRecord] = []
+    for i, leg in enumerate(ev.lots):
+        unit = kg(leg.lot_id)
+        postings.append(Posting(goods(ev.seller), unit, leg.qty))
+        postings.append(Posting(goods(ev.buyer), unit, -leg.qty))
+        value = ev.lot_values[i] if i < len(ev.lot_values) else None
+        legs.append(LotLegRecord(
+            leg.lot_id, leg.qty, trace(leg.lot_id),
+            None if value is None else value.active_content,
+            None if value is None else value.price_per_kg_active_vnd,
+            False if value is None else value.resale,
+        ))
+    return LedgerTxn(
+        seq=ev.seq, n=n, kind="trade", ts_ns=ev.ts_ns, postings=postings,
+        trade_id=ev.trade_id, symbol=ev.symbol, buyer=ev.buyer, seller=ev.seller,
+        price_vnd=ev.price_vnd, qty=ev.qty, notional_vnd=notional, fee_vnd=fee,
+        levy_vnd=levy, tax_vnd=tax, invoice_year=day.year, invoice_no=invoice_no, legs=legs,
+    )

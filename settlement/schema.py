@@ -1,0 +1,99 @@
+"""The ledger's schema: versioned migrations, one list for both stores.
+
+Owns the tables, constraints and triggers. A migration is applied once, in order, at start-up,
+and recorded in ``schema_migrations``; a released migration is never edited (add the next
+one). The dialect differences (trigger syntax) are the only per-store parts. Must never hold
+queries: the stores own those.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from msgspec import Struct
+
+Dialect = Literal["sqlite", "postgres"]
+
+BOOKKEEPING = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    note TEXT NOT NULL
+)"""
+
+_IMMUTABLE = ("transactions", "trade_lots", "postings")
+
+
+class Migration(Struct, frozen=True):
+    version: int
+    note: str
+    common: list[str]
+    sqlite: list[str]
+    postgres: list[str]
+
+    def statements(self, dialect: Dialect) -> list[str]:
+        return self.common + (self.sqlite if dialect == "sqlite" else self.postgres)
+
+
+_V1_COMMON = [
+    """CREATE TABLE booker_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_seq BIGINT NOT NULL CHECK (last_seq >= 0)
+    )""",
+    "INSERT INTO booker_state (id, last_seq) VALUES (1, 0)",
+    """CREATE TABLE invoice_series (
+        year INTEGER PRIMARY KEY,
+        last_no BIGINT NOT NULL CHECK (last_no >= 0)
+    )""",
+    "CREATE TABLE instruments (symbol TEXT PRIMARY KEY, herb TEXT NOT NULL)",
+    """CREATE TABLE transactions (
+        seq BIGINT NOT NULL, n INTEGER NOT NULL, kind TEXT NOT NULL, ts_ns BIGINT NOT NULL,
+        account TEXT, ref TEXT, trade_id BIGINT, symbol TEXT, buyer TEXT, seller TEXT,
+        price_vnd BIGINT NOT NULL, qty BIGINT NOT NULL, notional_vnd BIGINT NOT NULL,
+        fee_vnd BIGINT NOT NULL, levy_vnd BIGINT NOT NULL, tax_vnd BIGINT NOT NULL,
+        invoice_year INTEGER, invoice_no BIGINT, reverses_seq BIGINT, reverses_n INTEGER,
+        PRIMARY KEY (seq, n),
+        UNIQUE (invoice_year, invoice_no)
+    )""",
+    """CREATE TABLE trade_lots (
+        seq BIGINT NOT NULL, n INTEGER NOT NULL, leg INTEGER NOT NULL, lot_id TEXT NOT NULL,
+        qty BIGINT NOT NULL CHECK (qty > 0), trace_url TEXT, active_content TEXT,
+        price_per_kg_active_vnd BIGINT, resale BOOLEAN NOT NULL,
+        PRIMARY KEY (seq, n, leg)
+    )""",
+    "CREATE INDEX trade_lots_lot ON trade_lots (lot_id)",
+    """CREATE TABLE postings (
+        seq BIGINT NOT NULL, n INTEGER NOT NULL, i INTEGER NOT NULL,
+        account TEXT NOT NULL, unit TEXT NOT NULL,
+        amount BIGINT NOT NULL CHECK (amount <> 0),
+        PRIMARY KEY (seq, n, i)
+    )""",
+    "CREATE INDEX postings_account ON postings (account, unit)",
+    """CREATE TABLE balances (
+        account TEXT NOT NULL, unit TEXT NOT NULL, balance BIGINT NOT NULL,
+        nonneg BOOLEAN NOT NULL,
+        PRIMARY KEY (account, unit),
+        CONSTRAINT balance_nonneg CHECK (NOT nonneg OR balance >= 0)
+    )""",
+]
+
+_V1_SQLITE = [
+    f"""CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t}
+        BEGIN SELECT RAISE(ABORT, 'ledger rows are immutable'); END"""
+    for t in _IMMUTABLE for op in ("UPDATE", "DELETE")
+]
+
+_V1_POSTGRES = [
+    """CREATE FUNCTION ledger_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'ledger rows are immutable (% on %)', TG_OP, TG_TABLE_NAME; END
+    $$""",
+    *[f"""CREATE TRIGGER {t}_immutable BEFORE UPDATE OR DELETE ON {t}
+          FOR EACH ROW EXECUTE FUNCTION ledger_immutable()""" for t in _IMMUTABLE],
+    *[f"""CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t}
+          FOR EACH STATEMENT EXECUTE FUNCTION ledger_immutable()""" for t in _IMMUTABLE],
+]
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "ledger, invoices, booked position, immutability", _V1_COMMON, _V1_SQLITE,
+              _V1_POSTGRES),
+]
+LATEST = MIGRATIONS[-1].version

@@ -1,0 +1,181 @@
+"""The store contract, run against SQLite and PostgreSQL alike (`stores` fixture): balanced
+postings for every event kind, exactly once under duplicate delivery and restarts, the
+gap-free invoice series, the balance constraint refusing an overdraft, immutable postings."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+import pytest
+
+from engine.messages import TradeExecuted
+from settlement.booker import Booker
+from settlement.booking import book
+from settlement.ledger import (
+    BANK,
+    FEES,
+    FUND,
+    VND,
+    Batch,
+    LedgerState,
+    LedgerTxn,
+    Posting,
+    cash,
+    goods,
+    kg,
+)
+from settlement.schedule import Schedule
+from settlement.schema import LATEST
+from settlement.store import StoreError
+from tests.settlement.conftest import Stores, scenario
+
+SCHEDULE = Schedule.load()
+
+
+def units_sum(txn: LedgerTxn) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in txn.postings:
+        out[p.unit] = out.get(p.unit, 0) + p.amount
+    return out
+
+
+async def test_every_event_kind_books_balanced_and_matches_the_engine(store: Any) -> None:
+    m = scenario()
+    booker = Booker(store, SCHEDULE, m.trace())
+    assert await booker.start() == 0
+    assert await booker.offer(m.steps) == len(m.steps)
+    txns = await store.transactions()
+    assert {t.kind for t in txns} == {"trade", "deposit", "withdrawal", "lot_in", "lot_out"}
+    for t in txns:
+        assert all(v == 0 for v in units_sum(t).values()), t
+    trades = [t for t in txns if t.kind == "trade"]
+    engine_trades = [e for _, evs in m.steps for e in evs if isinstance(e, TradeExecuted)]
+    assert [t.trade_id for t in trades] == [e.trade_id for e in engine_trades] == [1, 2, 3, 4]
+    first = trades[0]  # the cooperative's own recorded lot, from the book
+    assert first.legs[0].trace_url == "https://trace.herbx.example/01/00400007001015/10/L1"
+    assert (first.legs[0].active_content, first.legs[0].resale) == ("2.91", False)
+    assert first.legs[0].price_per_kg_active_vnd == engine_trades[0].lot_values[0].price_per_kg_active_vnd
+    assert trades[1].legs[0].resale is True
+    assert trades[2].legs[0].trace_url is None  # goods received without a lot record
+    # Quế pays the herb's fee (20 bps), the levy is everyone's (10 bps); half up to the đồng
+    assert (first.notional_vnd, first.fee_vnd, first.levy_vnd) == (18_510_000, 37_020, 18_510)
+    assert [t.invoice for t in trades] == [f"HX2026-{i:08d}" for i in (1, 2, 3, 4)]
+    bal = await store.balances()
+    for unit in {u for (_, u) in bal}:  # the trial balance: nets to zero per unit
+        assert sum(b for (_, u), b in bal.items() if u == unit) == 0
+    charges: dict[str, int] = {}
+    for t in trades:
+        charges[t.seller or ""] = charges.get(t.seller or "", 0) + t.fee_vnd + t.levy_vnd + t.tax_vnd
+    for who in ("T1", "T2", "C1", "C2", "S2"):
+        view = m.ex.balances(who)
+        assert view is not None
+        assert bal[(cash(who), VND)] == view.cash_vnd - charges.get(who, 0), who
+        held = {(lot, q) for g in view.goods for lot, q in g.lots}
+        ledger = {(u[3:], b) for (a, u), b in bal.items() if a == goods(who) and b}
+        assert ledger == held, who
+    assert bal[(FEES, VND)] + bal[(FUND, VND)] == sum(charges.values())
+    assert bal[(BANK, VND)] == -(2 * 10**12 - 1_000_000)
+
+
+async def test_duplicate_delivery_books_once(stores: Stores) -> None:
+    m = scenario()
+    store = await stores.open()
+    booker = Booker(store, SCHEDULE, m.trace())
+    await booker.start()
+    await booker.offer(m.steps[:10])
+    await booker.offer(m.steps[:15])  # 10 again, 5 new
+    await booker.offer(m.steps)
+    assert booker.duplicates == 10 + 15
+    once = await store.transactions()
+    batch, _ = book(LedgerState(), m.steps, SCHEDULE, m.trace())
+    assert (await store.apply(batch)).booked is False  # a whole old batch: skipped
+    await store.close()
+    again = Booker(await stores.open(), SCHEDULE, m.trace())  # after a restart
+    assert await again.start() == m.seq
+    assert await again.offer(m.steps) == 0
+    assert await again.store.transactions() == once == batch.txns
+
+
+async def test_invoice_series_is_gap_free_across_batches_and_restarts(stores: Stores) -> None:
+    m = scenario()
+    clean, _ = book(LedgerState(), m.steps, SCHEDULE, m.trace())
+    for cut in (3, 12, 17, len(m.steps)):
+        store = await stores.open()
+        booker = Booker(store, SCHEDULE, m.trace())
+        await booker.start()
+        await booker.offer(m.steps[:cut])
+        await store.close()
+    store = await stores.open()
+    txns = await store.transactions()
+    assert txns == clean.txns
+    assert [t.invoice_no for t in txns if t.kind == "trade"] == [1, 2, 3, 4]
+    state = await store.load_state()
+    assert state.invoice_last == {2026: 4} and state.last_seq == m.seq
+    assert state.herbs["QUE-BARK-A"] == "QUE-BARK"
+    # a batch that would skip invoice numbers is refused, and nothing of it is written
+    trade = next(t for t in clean.txns if t.kind == "trade")
+    bad = Batch(first_seq=m.seq + 1, last_seq=m.seq + 1, invoices={2026: (6, 6)},
+                txns=[msgspec.structs.replace(trade, seq=m.seq + 1, invoice_no=6)])
+    with pytest.raises(StoreError, match="invoice series 2026"):
+        await store.apply(bad)
+    assert (await store.load_state()).last_seq == m.seq
+
+
+def overdraft(seq: int) -> Batch:
+    """A hand-written, balanced posting set that pays out cash nobody deposited."""
+    return Batch(first_seq=seq, last_seq=seq, txns=[LedgerTxn(
+        seq=seq, n=0, kind="withdrawal", ts_ns=1, account="NOBODY",
+        postings=[Posting(cash("NOBODY"), VND, 100), Posting(BANK, VND, -100)])])
+
+
+async def test_the_store_refuses_an_overdraft(store: Any) -> None:
+    with pytest.raises(Exception, match="balance_nonneg|CHECK constraint failed") as err:
+        await store.apply(overdraft(1))
+    assert type(err.value).__name__ in ("IntegrityError", "CheckViolationError")
+    assert await store.transactions() == []  # all or nothing
+    assert (await store.load_state()).last_seq == 0
+    assert (await store.balances()) == {}
+
+
+async def test_goods_cannot_be_sold_twice(store: Any) -> None:
+    m = scenario()
+    booker = Booker(store, SCHEDULE, m.trace())
+    await booker.offer(m.steps)
+    sold = next(t for t in await store.transactions() if t.kind == "trade")
+    again = Batch(first_seq=m.seq + 1, last_seq=m.seq + 1, txns=[LedgerTxn(
+        seq=m.seq + 1, n=0, kind="lot_out", ts_ns=1, account="C1", ref="L1",
+        postings=[Posting(goods("C1"), kg("L1"), 10_000), Posting("market:warehouse", kg("L1"), -10_000)])])
+    with pytest.raises(Exception, match="balance_nonneg|CHECK constraint failed"):
+        await store.apply(again)
+    assert (await store.transactions())[0].seq == 4 and sold.legs
+
+
+async def test_postings_are_immutable(store: Any) -> None:
+    m = scenario()
+    await Booker(store, SCHEDULE, m.trace()).offer(m.steps)
+    for sql in ("UPDATE postings SET amount = 1", "DELETE FROM postings",
+                "UPDATE transactions SET fee_vnd = 0", "DELETE FROM trade_lots"):
+        with pytest.raises(Exception, match="immutable"):
+            await store.execute(sql)
+    assert len(await store.transactions()) == 12
+
+
+async def test_a_gap_is_an_alarm(store: Any, caplog: pytest.LogCaptureFixture) -> None:
+    m = scenario()
+    booker = Booker(store, SCHEDULE, m.trace())
+    await booker.offer(m.steps[:5])
+    with caplog.at_level(logging.ERROR, logger="herbx.settlement"):
+        await booker.offer(m.steps[7:])  # 6 and 7 (the lot's register and assay) lost
+    assert booker.gaps == 1
+    assert "seqs 6..7 were never offered" in caplog.text
+    assert (await store.load_state()).last_seq == m.seq
+
+
+async def test_migrations_apply_once(stores: Stores) -> None:
+    first = await stores.open()
+    assert await first.schema_version() == LATEST
+    await first.close()
+    second = await stores.open()  # a restart finds the schema in place
+    assert await second.schema_version() == LATEST
