@@ -140,11 +140,9 @@ def _trade(ev: TradeExecuted, n: int, day: dt.date, herb: str | None, invoice_no
     fee = charge(notional, schedule.rate_bps("fee", ev.symbol, herb, day))
     levy = charge(notional, schedule.rate_bps("levy", ev.symbol, herb, day))
     tax = charge(notional, schedule.rate_bps("tax", ev.symbol, herb, day))
-    postings = [Posting(cash(ev.buyer), VND, notional),
-                Posting(cash(ev.seller), VND, -(notional - fee - levy - tax))]
-    for account, amount in ((FEES, fee), (FUND, levy), (TAX, tax)):
-        if amount:
-            postings.append(Posting(account, VND, -amount))
+    postings = [Posting(account, VND, amount) for account, amount in (
+        (cash(ev.buyer), notional), (cash(ev.seller), -(notional - fee - levy - tax)),
+        (FEES, -fee), (FUND, -levy), (TAX, -tax)) if amount]  # a posting never moves 0
     legs: list[LotLegRecord] = []
     for i, leg in enumerate(ev.lots):
         unit = kg(leg.lot_id)
