@@ -73,6 +73,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from loadtest.bench.auctions import main as auctions_bench
 
         return auctions_bench(seed=args.auction_seed)
+    if args.part == "settlement":
+        from loadtest.bench.settlement import main as settlement_bench
+
+        return settlement_bench(store=args.store, database_url=args.database_url,
+                                trades=args.trades, seed=args.seed)
     if args.part == "fanout":
         from loadtest.bench.fanout import main as fanout_bench
 
@@ -140,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
-    p.add_argument("part", choices=["engine", "auctions", "fanout", "gateway"],
+    p.add_argument("part", choices=["engine", "auctions", "fanout", "gateway", "settlement"],
                    help="what to measure (see docs/benchmarks.md)")
     p.add_argument("--subscribers", type=int, default=_int_env("subscribers", 1000),
                    help="fanout: WebSocket clients")
@@ -158,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--procs", type=int, default=_int_env("procs", 2),
                    help="gateway: subscriber client processes")
     p.add_argument("--seed", type=int, default=_int_env("seed", 42),
-                   help="engine: seed of the order stream")
+                   help="engine, settlement: seed of the order stream")
     p.add_argument("--journal", default=_env("journal"),
                    help="engine: measure with the journal on, in this directory")
     p.add_argument("--auction-seed", type=int, default=_int_env("auction_seed", 20261129),
@@ -167,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="engine: run on the mypyc build of the core (built on first use)")
     p.add_argument("--resting", type=int, default=_int_env("resting", 0),
                    help="engine: also fill a book with this many resting orders and measure memory")
+    p.add_argument("--store", default=_env("store", "sqlite"), choices=["sqlite", "postgres"],
+                   help="settlement: the ledger store to book into")
+    p.add_argument("--database-url", default=_env("database_url"),
+                   help="settlement: PostgreSQL URL for --store postgres (default "
+                        "postgresql://127.0.0.1:5432/test; the bench uses a fresh schema and "
+                        "drops it)")
+    p.add_argument("--trades", type=int, default=_int_env("trades", 100_000),
+                   help="settlement: trades to book")
     p.set_defaults(func=cmd_bench)
 
     for name, func, text in (

@@ -13,6 +13,7 @@ charges, so the postings balance to the đồng by construction.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 
 from engine.messages import (
@@ -45,12 +46,15 @@ from settlement.ledger import (
 )
 from settlement.schedule import Schedule
 
-VIETNAM = dt.timezone(dt.timedelta(hours=7))
+UTC_OFFSET_S = 7 * 3600  # Vietnam: UTC+7 all year (no daylight saving)
+_EPOCH = dt.date(1970, 1, 1)
 BPS = 10_000
 
 #: One command's outcome as the sequencer published it: its seq and all its events (possibly
 #: none). The booker feeds whole commands so that a gap in seqs is visible.
 Step = tuple[int, Sequence[Event]]
+_BOOKED = frozenset({TradeExecuted, CashDeposited, CashWithdrawn, LotReceived, LotUpdated,
+                     LotWithdrawn, InstrumentAdded})
 TraceResolver = Callable[[str], "str | None"]
 
 
@@ -62,7 +66,12 @@ def charge(notional_vnd: int, bps: int) -> int:
 def vietnam_date(ts_ns: int) -> dt.date:
     """The calendar date in Vietnam (UTC+7) of an engine timestamp: it picks the invoicing
     year and the schedule's validity day."""
-    return dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, VIETNAM).date()
+    return _date_of_day((ts_ns // 1_000_000_000 + UTC_OFFSET_S) // 86_400)
+
+
+@functools.lru_cache(maxsize=64)
+def _date_of_day(days_since_epoch: int) -> dt.date:
+    return _EPOCH + dt.timedelta(days=days_since_epoch)
 
 
 def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
@@ -75,6 +84,7 @@ def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
     next_no: dict[int, int] = {}
     first_no: dict[int, int] = {}
     txns: list[LedgerTxn] = []
+    rates: dict[tuple[str, str | None, dt.date], tuple[int, int, int]] = {}
     prev = state.last_seq
     for seq, events in steps:
         if seq <= prev:
@@ -82,6 +92,8 @@ def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
         prev = seq
         n = 0
         for ev in events:
+            if type(ev) not in _BOOKED:  # most events (books, orders) book nothing
+                continue
             txn: LedgerTxn | None = None
             if isinstance(ev, TradeExecuted):
                 day = vietnam_date(ev.ts_ns)
@@ -90,7 +102,13 @@ def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
                 first_no.setdefault(year, no)
                 next_no[year] = no + 1
                 herb = herbs.get(ev.symbol) or state.herbs.get(ev.symbol)
-                txn = _trade(ev, n, day, herb, no, schedule, trace)
+                key = (ev.symbol, herb, day)
+                bps = rates.get(key)
+                if bps is None:
+                    bps = rates[key] = (schedule.rate_bps("fee", ev.symbol, herb, day),
+                                        schedule.rate_bps("levy", ev.symbol, herb, day),
+                                        schedule.rate_bps("tax", ev.symbol, herb, day))
+                txn = _trade(ev, n, day.year, bps, no, trace)
             elif isinstance(ev, CashDeposited):
                 txn = _move(ev.seq, n, "deposit", ev.ts_ns, ev.account, ev.transfer_id,
                             [Posting(BANK, VND, ev.amount_vnd),
@@ -132,14 +150,13 @@ def _move(seq: int, n: int, kind: TxnKind, ts_ns: int, account: str, ref: str | 
                      postings=postings)
 
 
-def _trade(ev: TradeExecuted, n: int, day: dt.date, herb: str | None, invoice_no: int,
-           schedule: Schedule, trace: TraceResolver) -> LedgerTxn:
-    """Buyer pays the notional; the seller receives it less the fee, the levy and the tax;
-    each lot leg's goods move from the seller's custody account to the buyer's."""
+def _trade(ev: TradeExecuted, n: int, year: int, bps: tuple[int, int, int], invoice_no: int,
+           trace: TraceResolver) -> LedgerTxn:
+    """Buyer pays the notional; the seller receives it less the fee, the levy and the tax
+    (``bps``, in that order); each lot leg's goods move from the seller's custody account to
+    the buyer's."""
     notional = ev.price_vnd * ev.qty
-    fee = charge(notional, schedule.rate_bps("fee", ev.symbol, herb, day))
-    levy = charge(notional, schedule.rate_bps("levy", ev.symbol, herb, day))
-    tax = charge(notional, schedule.rate_bps("tax", ev.symbol, herb, day))
+    fee, levy, tax = (charge(notional, b) for b in bps)
     postings = [Posting(account, VND, amount) for account, amount in (
         (cash(ev.buyer), notional), (cash(ev.seller), -(notional - fee - levy - tax)),
         (FEES, -fee), (FUND, -levy), (TAX, -tax)) if amount]  # a posting never moves 0
@@ -159,5 +176,5 @@ def _trade(ev: TradeExecuted, n: int, day: dt.date, herb: str | None, invoice_no
         seq=ev.seq, n=n, kind="trade", ts_ns=ev.ts_ns, postings=postings,
         trade_id=ev.trade_id, symbol=ev.symbol, buyer=ev.buyer, seller=ev.seller,
         price_vnd=ev.price_vnd, qty=ev.qty, notional_vnd=notional, fee_vnd=fee,
-        levy_vnd=levy, tax_vnd=tax, invoice_year=day.year, invoice_no=invoice_no, legs=legs,
+        levy_vnd=levy, tax_vnd=tax, invoice_year=year, invoice_no=invoice_no, legs=legs,
     )

@@ -1,0 +1,126 @@
+"""`herbx bench settlement`: book a seeded stream of real trades into a ledger store.
+
+An I/O shell module (it reads the clock, writes a database); the core never imports it.
+
+Workload: the engine benchmark's seeded order stream (`loadtest.bench.engine.generate`: one
+buyer, one seller with one lot, about a third of the orders trade), restamped to start on
+2026-09-21 so the repository's fee and levy schedule applies, is run through a fresh exchange
+once, untimed, to collect every command's events. The timed part is the booker
+(`settlement.booker.Booker`): booking function and store together, fed ``BATCH_COMMANDS``
+commands per database transaction, as the booker of `herbx serve` would be. ``trades_per_s``
+is trades booked per wall second of that loop. SQLite runs on a file in a temporary directory;
+PostgreSQL in a fresh schema of ``--database-url`` that is dropped afterwards.
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from engine.exchange import Exchange
+from engine.messages import TradeExecuted
+from grading.trace import TraceConfig, placeholder_gtin, trace_url
+from loadtest.bench.engine import generate
+from settlement.booker import Booker
+from settlement.booking import Step
+from settlement.schedule import Schedule
+
+BATCH_COMMANDS = 4096
+ORDERS_PER_TRADE = 4  # about one order in 3.4 trades: enough orders for the trades asked
+T0_NS = 1_790_000_000 * 10**9  # 2026-09-21
+DEFAULT_DATABASE_URL = "postgresql://127.0.0.1:5432/test"
+
+
+def stream(trades: int, seed: int) -> tuple[list[Step], int]:
+    """Every command's (seq, events) of a seeded session with at least ``trades`` trades (or
+    what the stream holds), and the number of trades in it."""
+    cmds = generate(trades * ORDERS_PER_TRADE, seed)
+    ex = Exchange()
+    steps: list[Step] = []
+    count = 0
+    for cmd in cmds:
+        cmd.ts_ns += T0_NS
+        events = ex.apply(cmd)
+        steps.append((cmd.seq, events))
+        count += sum(isinstance(e, TradeExecuted) for e in events)
+        if count >= trades:
+            break
+    return steps, count
+
+
+async def run(store_kind: str, database_url: str, steps: list[Step]) -> dict[str, Any]:
+    config = TraceConfig()
+    gtin = placeholder_gtin(1, 1)
+    codes: dict[str, str] = {}
+
+    def trace(lot_id: str) -> str:
+        code = codes.get(lot_id)
+        if code is None:
+            code = codes[lot_id] = trace_url(config, gtin, lot_id)
+        return code
+
+    with tempfile.TemporaryDirectory(prefix="herbx-bench-ledger-") as tmp:
+        store: Any
+        schema = f"bench_{uuid.uuid4().hex[:12]}"
+        if store_kind == "sqlite":
+            from settlement.sqlite_store import SqliteStore
+
+            store = SqliteStore(Path(tmp) / "ledger.sqlite3")
+        else:
+            from settlement.pg_store import PgStore
+
+            store = PgStore(database_url, schema=schema)
+        await store.open()
+        try:
+            booker = Booker(store, Schedule.load(), trace)
+            await booker.start()
+            t0 = time.perf_counter_ns()
+            for i in range(0, len(steps), BATCH_COMMANDS):
+                await booker.offer(steps[i:i + BATCH_COMMANDS])
+            elapsed_ns = time.perf_counter_ns() - t0
+            txns = await store.transactions(limit=1)
+            assert txns, "nothing booked"
+            return {"elapsed_ns": elapsed_ns, "batches": booker.batches,
+                    "booked_seq": booker.booked_seq}
+        finally:
+            await store.close()
+            if store_kind == "postgres":
+                import asyncpg
+
+                conn = await asyncpg.connect(database_url)
+                await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                await conn.close()
+
+
+def main(store: str, database_url: str | None, trades: int, seed: int) -> int:
+    url = database_url or DEFAULT_DATABASE_URL
+    print(f"herbx bench settlement: {trades} trades, store {store}, seed {seed}, Python "
+          f"{platform.python_version()} on {platform.machine()} ({os.cpu_count()} cpus)",
+          file=sys.stderr)
+    steps, count = stream(trades, seed)
+    figures = asyncio.run(run(store, url, steps))
+    elapsed_ns = figures["elapsed_ns"]
+    result = {
+        "store": store,
+        "trades": count,
+        "commands": len(steps),
+        "trades_per_s": count * 10**9 // elapsed_ns,
+        "seconds": round(elapsed_ns / 1e9, 3),
+        "batch_commands": BATCH_COMMANDS,
+        "batches": figures["batches"],
+        "seed": seed,
+        "cpus": os.cpu_count(),
+    }
+    print(f"{store}: {count} trades ({len(steps)} commands) booked in "
+          f"{elapsed_ns // 10**6} ms", file=sys.stderr)
+    print(json.dumps(result))
+    return 0
