@@ -8,13 +8,14 @@ never block the market: callers run it beside the pipeline (docs/settlement.md).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from settlement.booking import Step, TraceResolver, book
-from settlement.ledger import LedgerState
+from settlement.ledger import Batch, LedgerState
 from settlement.schedule import Schedule
-from settlement.store import Store
+from settlement.store import ApplyResult, Store, StoreError
 
 log = logging.getLogger("herbx.settlement")
 
@@ -46,10 +47,55 @@ class Booker:
         if not fresh:
             return 0
         batch, after = book(self.state, fresh, self.schedule, self.trace)
-        result = await self.store.apply(batch)
+        return await self._settle(await self.store.apply(batch), batch, after, len(fresh))
+
+    async def offer_all(self, chunks: Iterable[Sequence[Step]]) -> int:
+        """Book chunk after chunk, one database transaction each, with one batch in flight:
+        the next batch is built on a worker thread while the store writes the previous one (the
+        event loop stays free, and the database works while Python books). The ledger is the
+        one `offer` would write chunk by chunk; on an error the state is the last batch the
+        store confirmed."""
+        loop = asyncio.get_running_loop()
+        planned = self.state
+        inflight: tuple[asyncio.Task[ApplyResult], Batch, LedgerState, int] | None = None
+        booked = 0
+        try:
+            for steps in chunks:
+                fresh = [s for s in steps if s[0] > planned.last_seq]
+                self.duplicates += len(steps) - len(fresh)
+                if not fresh:
+                    continue
+                batch, after = await loop.run_in_executor(
+                    None, book, planned, fresh, self.schedule, self.trace)
+                if inflight is not None:
+                    task, done, done_after, count = inflight
+                    inflight = None
+                    booked += await self._settle(await task, done, done_after, count)
+                inflight = (asyncio.create_task(self.store.apply(batch)), batch, after,
+                            len(fresh))
+                planned = after
+            if inflight is not None:
+                task, done, done_after, count = inflight
+                inflight = None
+                booked += await self._settle(await task, done, done_after, count)
+        finally:
+            if inflight is not None:  # an error while booking: let the write finish or fail
+                task, done, done_after, count = inflight
+                try:
+                    result = await task
+                except Exception:  # noqa: BLE001 - the first error is the one raised
+                    log.exception("settlement batch failed while another error unwound")
+                else:
+                    await self._settle(result, done, done_after, count)
+        return booked
+
+    async def _settle(self, result: ApplyResult, batch: Batch, after: LedgerState,
+                      commands: int) -> int:
         if not result.booked:  # another booker got there first: take its position
-            self.duplicates += len(fresh)
+            self.duplicates += commands
             self.state = await self.store.load_state()
+            if self.state.last_seq < batch.last_seq:
+                raise StoreError("the store is behind a batch it refused as booked")
             return 0
         if result.gap is not None:
             self.gaps += 1
@@ -57,4 +103,4 @@ class Booker:
                       *result.gap)
         self.state = after
         self.batches += 1
-        return len(fresh)
+        return commands

@@ -26,5 +26,5 @@ async def test_bench_settlement_last_line_is_json(store: str) -> None:
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["store"] == store
-    assert figures["trades"] == 1500 and figures["trades_per_s"] > 0
+    assert figures["trades"] >= 1500 and figures["trades_per_s"] > 0
     assert figures["batches"] >= 1

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from engine.messages import TradeExecuted
+from engine.messages import CashWithdrawn, TradeExecuted
 from settlement.booker import Booker
 from settlement.booking import book
 from settlement.ledger import (
@@ -179,3 +179,27 @@ async def test_migrations_apply_once(stores: Stores) -> None:
     await first.close()
     second = await stores.open()  # a restart finds the schema in place
     assert await second.schema_version() == LATEST
+
+
+async def test_pipelined_booking_writes_the_ledger_of_one_batch_at_a_time(stores: Stores) -> None:
+    m = scenario()
+    clean, _ = book(LedgerState(), m.steps, SCHEDULE, m.trace())
+    store = await stores.open()
+    booker = Booker(store, SCHEDULE, m.trace())
+    chunks = [m.steps[:6], m.steps[3:9], m.steps[9:14], m.steps[:2], m.steps[14:]]
+    assert await booker.offer_all(chunks) == len(m.steps)
+    assert booker.duplicates == 3 + 2 and booker.batches == 4
+    assert await store.transactions() == clean.txns
+    assert (await store.load_state()).last_seq == booker.booked_seq == m.seq
+
+
+async def test_a_refused_batch_leaves_the_booker_at_the_last_confirmed_one(store: Any) -> None:
+    m = scenario()
+    booker = Booker(store, SCHEDULE, m.trace())
+    # a forged step whose withdrawal nobody funded: the store refuses that batch
+    forged = (m.seq + 1, [CashWithdrawn(seq=m.seq + 1, ts_ns=1, account="NOBODY",
+                                        amount_vnd=5, balance_vnd=0)])
+    with pytest.raises(Exception, match="balance_nonneg|CHECK constraint failed"):
+        await booker.offer_all([m.steps[:10], m.steps[10:], [forged]])
+    assert booker.booked_seq == m.seq == (await store.load_state()).last_seq
+    assert len(await store.transactions()) == 12
