@@ -143,7 +143,7 @@ def _with_integral_floats(data: bytes, typ: type[T]) -> T:
     path: read the body untyped, turn floats without a fraction into ints, and validate again.
     A float with a fraction (or any other error) still fails with the typed decoder's message."""
     try:
-        fixed, changed = _integral(msgspec.json.decode(data))
+        fixed, changed = integral_floats(msgspec.json.decode(data))
     except RecursionError:  # nested deeper than any request type: the typed error stands
         changed = False
     if not changed:
@@ -154,7 +154,9 @@ def _with_integral_floats(data: bytes, typ: type[T]) -> T:
         return msgspec.json.decode(data, type=typ)
 
 
-def _integral(value: Any) -> tuple[Any, bool]:
+def integral_floats(value: Any) -> tuple[Any, bool]:
+    """``value`` (decoded JSON) with every float that has no fraction turned into an int, and
+    whether any was: the JSON Schema reading of integers, for every door that decodes untyped."""
     if type(value) is float:
         if value.is_integer():
             return int(value), True
@@ -162,11 +164,11 @@ def _integral(value: Any) -> tuple[Any, bool]:
     if type(value) is dict:
         out, changed = {}, False
         for k, v in value.items():
-            out[k], c = _integral(v)
+            out[k], c = integral_floats(v)
             changed = changed or c
         return out, changed
     if type(value) is list:
-        items = [_integral(v) for v in value]
+        items = [integral_floats(v) for v in value]
         return [v for v, _ in items], any(c for _, c in items)
     return value, False
 

@@ -35,7 +35,7 @@ from aiohttp.abc import AbstractStreamWriter
 from engine.messages import Id, Qty, Vnd
 from gateway.api import orders as api_orders
 from gateway.api.bounds import Int
-from gateway.api.http import authenticate, rate_limit, refuse_duplicate_keys
+from gateway.api.http import authenticate, integral_floats, rate_limit, refuse_duplicate_keys
 from gateway.api.problems import Problem
 from gateway.api.schemas import OrderRequest, ReplaceRequest
 from gateway.auth import Participant
@@ -380,7 +380,7 @@ def _result(c: Client, op: Op, status: int, body: Any) -> None:
 
 async def op_order(c: Client, data: str, op: Op) -> None:
     who = _trader(c)
-    raw = msgspec.json.decode(data)
+    raw, _ = integral_floats(msgspec.json.decode(data))  # 65500.0 is 65500, as over REST
     raw.pop("op", None)
     raw.pop("req_id", None)
     req = msgspec.convert(raw, OrderRequest)
@@ -396,7 +396,7 @@ async def op_cancel(c: Client, data: str, op: Op) -> None:
 
 async def op_replace(c: Client, data: str, op: Op) -> None:
     who = _trader(c)
-    raw = msgspec.json.decode(data)
+    raw, _ = integral_floats(msgspec.json.decode(data))
     order_id = msgspec.convert(raw, OrderIdOp).order_id
     req = msgspec.convert({k: v for k, v in raw.items() if k in ("qty", "price")}, ReplaceRequest)
     _result(c, op, 200, await api_orders.replace(c.gw, who, order_id, req))

@@ -254,3 +254,11 @@ async def test_duplicate_keys_are_found_however_they_are_spelt(market: Market, r
 async def test_a_value_that_spells_a_key_is_no_duplicate(market: Market) -> None:
     status, body = await market.order("T1", price=60_000, client_order_id="qty")
     assert status == 201, body
+
+
+async def test_integral_floats_are_integers_on_the_websocket_too(market: Market) -> None:
+    async with connect(market.ws_url, additional_headers=market.h("T1")) as ws:
+        await ws.send(f'{{"op":"order","req_id":5,"symbol":"{SYMBOL}","side":"buy",'
+                      '"price":60000.0,"qty":2.0}')
+        res = await recv(ws, type="result", req_id=5)
+    assert res["status"] == 201 and res["body"]["leaves_qty"] == 2
