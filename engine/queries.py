@@ -87,4 +87,7 @@ def auction_view(a: Auction) -> AuctionView:
         reserve_set=a.reserve_vnd is not None,
         price_vnd=a.clock_vnd if a.kind == "dutch" else a.price_vnd, bids=a.bids,
         remaining_qty=a.remaining, sold_qty=a.sold_qty, pricing=a.pricing, opened=opened,
+        outcome=a.outcome, close_reason=a.close_reason, winner=a.winner,
+        final_price_vnd=a.final_price_vnd, cancelled_by=a.cancelled_by,
+        cancel_reason=a.cancel_reason,
     )

@@ -97,3 +97,10 @@ class AuctionView(Struct, kw_only=True, frozen=True):
     sold_qty: int
     pricing: str
     opened: tuple[list[OpenedBid], str | None] | None = None
+    # after the close: what its `AuctionClosed` said (and who cancelled it, and why)
+    outcome: str = ""
+    close_reason: str = ""
+    winner: str | None = None
+    final_price_vnd: int | None = None
+    cancelled_by: str | None = None
+    cancel_reason: str = ""

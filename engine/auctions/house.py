@@ -15,6 +15,8 @@ bidder's ``cash_held_vnd`` like an order; `holds` reports them for the exchange'
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from engine import fills, risk
@@ -504,10 +506,11 @@ class AuctionHouse:
                     cmd, "auction_has_bids", "after the first bid only the operator cancels"
                 )
         seq, ts = cmd.seq, cmd.ts_ns
+        by: Literal["operator", "seller"] = "operator" if cmd.by_operator else "seller"
+        a.cancelled_by, a.cancel_reason = by, cmd.reason
         events: list[Event] = [
             AuctionCancelled(
-                seq=seq, ts_ns=ts, auction_id=a.auction_id,
-                by="operator" if cmd.by_operator else "seller", reason=cmd.reason,
+                seq=seq, ts_ns=ts, auction_id=a.auction_id, by=by, reason=cmd.reason,
             )
         ]
         accounts = self.exchange.accounts
@@ -619,6 +622,8 @@ class AuctionHouse:
         transition(a, CLOSED)
         (self.clocks if a.kind == "dutch" else self.timed).pop(a.auction_id)
         outcome = "sold" if not unsold else "partly_sold" if a.sold_qty else "unsold"
+        a.outcome, a.close_reason, a.winner = outcome, reason, winner
+        a.final_price_vnd = price or None
         events.append(
             AuctionClosed(
                 seq=seq, ts_ns=ts, auction_id=a.auction_id, kind=a.kind,  # type: ignore[arg-type]

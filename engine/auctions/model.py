@@ -79,6 +79,14 @@ class Auction(Struct, array_like=True):
     # dutch
     clock_vnd: int = 0
     next_step_ns: int = 0
+    # the close, as its `AuctionClosed` (and a cancel's `AuctionCancelled`) said: kept so that
+    # a board rebuilt from the engine's state shows what one built from the events shows
+    outcome: str = ""
+    close_reason: str = ""
+    winner: str | None = None
+    final_price_vnd: int | None = None
+    cancelled_by: str | None = None
+    cancel_reason: str = ""
 
 
 def transition(auction: Auction, status: str) -> None:

@@ -51,6 +51,11 @@ class AuctionBoard:
                 "price": a.price_vnd or None,
                 "bids": a.bids, "remaining_qty": a.remaining_qty, "sold_qty": a.sold_qty,
                 "pricing": a.pricing or None}
+            if a.cancelled_by is not None:
+                view.update(cancelled_by=a.cancelled_by, cancel_reason=a.cancel_reason)
+            if a.status == "closed":  # as `apply` records an `AuctionClosed`
+                view.update(outcome=a.outcome, reason=a.close_reason, winner=a.winner,
+                            price=a.final_price_vnd)
             if a.kind == "sealed":
                 view["bids"] = None  # secret while live
                 if a.opened is not None:  # opened at the close: public since

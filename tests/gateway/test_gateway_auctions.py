@@ -229,3 +229,42 @@ async def test_the_cancel_endpoint_is_in_the_openapi_document(amarket) -> None:
     reason = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]["reason"]
     assert (reason["minLength"], reason["maxLength"]) == (1, 200)
     assert "200" in op["responses"] and "4XX" in op["responses"]
+
+
+async def test_a_closed_auction_shows_its_outcome_after_a_restart(tmp_path) -> None:
+    # The board is rebuilt from the engine's state at start-up: a closed auction must show what
+    # its `auction_closed` (and `auction_cancelled`) said, as the board built from events does,
+    # not a bare "closed" without outcome, reason, winner or price.
+    clock = FakeClock()
+    m = await start(settings(tmp_path), clock=clock)
+    try:
+        for lot in ("OUT-1", "OUT-2"):
+            await m.gw.submit(ReceiveLot(lot_id=lot, account="C1", symbol=SYMBOL, qty=100))
+        status, a = await post(m, "/api/v1/auctions", "C1", kind="english", lot_id="OUT-1",
+                               qty=100, start_price=60_000, duration_s=60)
+        assert status == 201, a
+        sold = a["auction_id"]
+        status, c = await post(m, "/api/v1/auctions", "C1", kind="english", lot_id="OUT-2",
+                               qty=100, start_price=60_000, duration_s=600)
+        cancelled = c["auction_id"]
+        assert (await post(m, f"/api/v1/auctions/{sold}/bids", "T1", price=70_000))[0] == 201
+        status, body = await post(m, f"/api/v1/auctions/{cancelled}/cancel", "C1",
+                                  reason="lot recalled by the cooperative")
+        assert status == 200, body
+        clock.advance(61)
+        await m.gw.submit(Tick())
+        before = {aid: await (await m.client.get(f"/api/v1/auctions/{aid}")).json()
+                  for aid in (sold, cancelled)}
+        assert (before[sold]["outcome"], before[sold]["winner"]) == ("sold", "T1")
+        assert before[cancelled]["reason"] == "cancelled"
+    finally:
+        await m.client.close()
+    m = await start(settings(tmp_path), clock=clock)
+    try:
+        for aid, was in before.items():
+            now = await (await m.client.get(f"/api/v1/auctions/{aid}")).json()
+            keys = ("status", "outcome", "reason", "winner", "price", "sold_qty",
+                    "cancelled_by", "cancel_reason")
+            assert {k: now.get(k) for k in keys} == {k: was.get(k) for k in keys}, (aid, now)
+    finally:
+        await m.client.close()
