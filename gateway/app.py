@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.durable.sequencer import Sequencer, recover
+from engine.durable.sequencer import Sequencer
 from engine.messages import Event, PurgeOrders, Tick, TradeExecuted
 from gateway.api.idempotency import IdempotencyStore
 from gateway.api.problems import error_middleware
@@ -76,22 +76,6 @@ def trace_config(s: Settings) -> TraceConfig:
     return TraceConfig(resolver_host=f"{host.lower()}:{s.port}", scheme="http")
 
 
-def recent_trades(engine_dir: Path, keep: int) -> list[TradeExecuted]:
-    """The trades of the journal after the newest snapshot, for the trade tapes and tickers.
-
-    This replays the journal a second time at start-up (the sequencer's own recovery does not
-    hand out events); an ``on_events`` hook on `Sequencer` would make it one pass."""
-    if not (engine_dir / "journal").exists():
-        return []
-    trades: deque[TradeExecuted] = deque(maxlen=keep)
-
-    def collect(events: list[Event]) -> None:
-        trades.extend(e for e in events if type(e) is TradeExecuted)
-
-    recover(engine_dir, on_events=collect)
-    return list(trades)
-
-
 def bootstrap_operator(registry: Registry) -> str | None:
     """A fresh market gets one operator; its token comes from HERBX_OPERATOR_TOKEN or is made
     up and returned (to be printed once)."""
@@ -118,8 +102,16 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         redis = connect(s.redis_url)
         replica = Exchange()
     else:
-        recent = recent_trades(data / "engine", s.trades_kept * 64)
-        sequencer = Sequencer(data / "engine", sync=s.journal_sync, now_ns=app[CLOCK])
+        # the trades of the journal after the newest snapshot, for the tapes and tickers,
+        # collected while the sequencer recovers (one pass over the journal)
+        trades: deque[TradeExecuted] = deque(maxlen=s.trades_kept * 64)
+
+        def collect(events: list[Event]) -> None:
+            trades.extend(e for e in events if type(e) is TradeExecuted)
+
+        sequencer = Sequencer(data / "engine", sync=s.journal_sync, now_ns=app[CLOCK],
+                              on_events=collect)
+        recent = list(trades)
     try:
         catalogue = load_catalogue()
         hub = Hub()

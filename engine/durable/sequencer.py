@@ -224,7 +224,9 @@ class Sequencer:
     ``snapshot_every``: write a snapshot after that many commands (0: only on ``snapshot()``).
     ``max_pending_records`` / ``max_pending_bytes`` bound the group that ``commit`` makes
     durable; reaching a bound commits early (never late). ``sync=False`` skips fdatasync (tests
-    and benchmarks of the CPU path only; it voids the durability contract).
+    and benchmarks of the CPU path only; it voids the durability contract). ``on_events``
+    receives the events of every command replayed while opening (as `recover`'s does), so a
+    consumer that rebuilds from the journal needs no second pass.
     """
 
     def __init__(
@@ -239,13 +241,16 @@ class Sequencer:
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
         max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
         sync: bool = True,
+        on_events: Callable[[list[Event]], None] | None = None,
     ) -> None:
         if snapshot_every < 0 or keep_snapshots < 1:
             raise ValueError("snapshot_every must be >= 0 and keep_snapshots >= 1")
         self.data_dir = Path(data_dir)
         self._lock = _DirLock(self.data_dir)
         try:
-            exchange, info = _recover(self.data_dir, exchange_cls or _default_factory(), True, None)
+            exchange, info = _recover(
+                self.data_dir, exchange_cls or _default_factory(), True, on_events
+            )
             self._writer = JournalWriter(
                 self.data_dir / "journal",
                 exchange.last_seq + 1,
