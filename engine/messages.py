@@ -58,7 +58,7 @@ def whole(body: str) -> str:
 SYMBOL_PATTERN = whole(r"[A-Z0-9][A-Z0-9._-]*")
 #: Participant (account) ids: a letter or digit, then letters, digits, ``-``, ``_``, ``.``.
 ACCOUNT_PATTERN = whole(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-#: Lot ids: as account ids (the GS1 batch/lot field of a trace code takes at most 20 of them).
+#: Lot ids: as account ids, at most 20 (the GS1 batch/lot field, AI (10), of a trace code).
 LOT_PATTERN = ACCOUNT_PATTERN
 #: Client order ids and transfer (bank) references: letters, digits and ``. _ : @ / + = -``
 #: (enough for UUIDs, base64 and namespaced ids; never spaces, quotes, markup or controls).
@@ -67,7 +67,7 @@ CLIENT_ID_PATTERN = whole(r"[A-Za-z0-9._:@/+=-]+")
 Symbol = Annotated[str, Meta(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)]
 AccountId = Annotated[str, Meta(min_length=1, max_length=64, pattern=ACCOUNT_PATTERN)]
 ClientOrderId = Annotated[str, Meta(min_length=1, max_length=64, pattern=CLIENT_ID_PATTERN)]
-LotId = Annotated[str, Meta(min_length=1, max_length=64, pattern=LOT_PATTERN)]
+LotId = Annotated[str, Meta(min_length=1, max_length=20, pattern=LOT_PATTERN)]
 TransferId = Annotated[str, Meta(min_length=1, max_length=64, pattern=CLIENT_ID_PATTERN)]
 #: A herb's code (``QUE``, ``QUE-BARK``: as symbols), a grade (``A``, ``PREMIUM``), a unit
 #: (``kg``).

@@ -14,11 +14,12 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+from engine import messages
 from engine.messages import whole
 from grading.assay import AssayResult, GradeDecision
 
 Ts = Annotated[datetime, Meta(tz=True)]
-LotId = Annotated[str, Meta(pattern=whole(r"[A-Za-z0-9][A-Za-z0-9\-._]{0,19}"))]  # also GS1 AI (10)
+LotId = messages.LotId  # one declaration: the engine's commands and the lot record agree
 Name = Annotated[str, Meta(min_length=1, max_length=120)]
 # A growing-area code (mã số vùng trồng) has no national pattern we can rely on: issuers
 # (Plant Protection Department, provincial sub-departments) format them differently. We only

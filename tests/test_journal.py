@@ -688,3 +688,17 @@ def test_failed_background_sync_stops_the_sequencer(
     with pytest.raises(SequencerFailed):
         sq.commit()
     sq.close()
+
+
+def test_a_lot_id_longer_than_a_trace_code_takes_is_never_journaled(tmp_path: Path) -> None:
+    # The lot record (grading) and the commands share one LotId (at most 20: GS1 AI (10)); a
+    # longer one from a script used to be journaled and then break the snapshot's decode.
+    from engine.durable.journal import RecordInvalid
+    from engine.messages import ReceiveLot
+
+    w = JournalWriter(tmp_path, 1)
+    with pytest.raises(RecordInvalid) as info:
+        w.append(ReceiveLot(seq=1, ts_ns=1, lot_id="L" * 21, account="C1", symbol="QUE-BARK-A",
+                            qty=10))
+    assert info.value.field == "$.lot_id" and w.next_seq == 1
+    w.close()

@@ -78,16 +78,13 @@ class ReplaceRequest(_In, kw_only=True, forbid_unknown_fields=True):
     price: Vnd | None = None
 
 
-TransferRef = TransferId
-
-
 class CashRequest(_In, kw_only=True, forbid_unknown_fields=True):
     account: ParticipantId
     amount_vnd: Vnd
     # the bank reference: a second deposit or withdrawal with it is refused (409), so a retry
     # never moves money twice; without one the gateway makes one up (only the engine's own
     # re-reads are then protected)
-    transfer_id: TransferRef | None = None
+    transfer_id: TransferId | None = None
 
 
 class InstrumentRequest(_In, kw_only=True, forbid_unknown_fields=True):
