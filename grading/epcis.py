@@ -116,7 +116,9 @@ def lot_events(lot: Lot, lot_uri: str) -> list[Json]:
                        "herbx:assay": [{"herbx:parameter": r.parameter, "herbx:value": r.value,
                                         "herbx:unit": r.unit} for r in cmd.results]}
             case Receive():
-                qty = cmd.qty_received - sum(s.qty for s in lot.sales if s.ts <= cmd.ts)
+                # history is in time order and each sale deducts itself below: counting sales
+                # here too took a sale stamped with the receipt's time off twice
+                qty = cmd.qty_received
                 ev |= {"type": "ObjectEvent", "action": "OBSERVE", "bizStep": "receiving",
                        "disposition": "in_progress", "quantityList": _qty(lot_uri, qty),
                        "herbx:warehouse": cmd.warehouse}

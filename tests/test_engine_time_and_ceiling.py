@@ -246,3 +246,24 @@ def test_a_call_order_past_its_time_never_counts_in_the_indicative_price() -> No
     assert not of(ev, IndicativePrice)
     assert not of(sim.do(EndCall(symbol=SYMBOL)), TradeExecuted)
     assert sim.cash("B1")[1] == 0  # its hold is released
+
+
+def test_a_sealed_auction_the_ceiling_blocks_opens_its_bids_without_a_winner() -> None:
+    # The bids are opened at the close; when the seller cannot take the money the sale does not
+    # happen, so the opened bids must name no winner (as the closed auction does).
+    from engine.messages import SealedBidsOpened
+
+    sim = Sim()
+    sim.instrument()
+    sim.lot("LS", "S1", 10)
+    sim.fund("B1", 10**10)
+    to_ceiling(sim, "S1")
+    t0 = sim.ts
+    aid = one(sim.do(CreateAuction(kind="sealed", seller="S1", lot_id="LS", qty=10, start_ns=0,
+                                   end_ns=t0 + S, start_price_vnd=1000)), AuctionCreated).auction_id
+    sim.do(PlaceBid(auction_id=aid, account="B1", price_vnd=2000))
+    ev = sim.tick(t0 + S)
+    assert one(ev, SealedBidsOpened).winning_bidder is None
+    closed = one(ev, AuctionClosed)
+    assert (closed.outcome, closed.reason, closed.winner) == ("unsold", "balance_limit", None)
+    assert sim.cash("B1") == (10**10, 0)

@@ -469,7 +469,7 @@ class AuctionHouse:
         value = cmd.price_vnd * qty
         if account is None or account.cash_vnd - account.cash_held_vnd < value:
             return self._refuse(cmd, "insufficient_cash", f"needs {value} VND available")
-        if not self._seller_can_take(a, value):
+        if not risk.seller_can_take(self.exchange.accounts[a.seller], value):
             return self._refuse(cmd, "balance_limit", "the seller's cash would pass the ceiling")
         events: list[Event] = []
         self._trade(a, cmd.account, cmd.price_vnd, qty, cmd.seq, 0, events, cmd.seq, cmd.ts_ns)
@@ -575,7 +575,7 @@ class AuctionHouse:
             else:
                 hold = a.leader_max_vnd * a.qty
                 a.leader = None
-                if not self._seller_can_take(a, a.price_vnd * a.qty):
+                if not risk.seller_can_take(accounts[a.seller], a.price_vnd * a.qty):
                     risk.release_cash(accounts[leader], hold)
                     self._close(a, "balance_limit", None, 0, events, seq, ts)
                     return
@@ -586,6 +586,10 @@ class AuctionHouse:
         for b in a.sealed.values():
             if b is not win:
                 risk.release_cash(accounts[b.account], b.price_vnd * a.qty)
+        if win is not None and not risk.seller_can_take(accounts[a.seller], price * a.qty):
+            # the sale cannot happen, so nobody won: the opened bids name no winner
+            risk.release_cash(accounts[win.account], win.price_vnd * a.qty)
+            win, reason = None, "balance_limit"
         if a.sealed:
             # the bids stay on the closed auction (they hold nothing now) so that what was
             # opened here can be shown again after a restart
@@ -598,18 +602,11 @@ class AuctionHouse:
             )
         if win is None:
             self._close(a, reason, None, 0, events, seq, ts)
-        elif not self._seller_can_take(a, price * a.qty):
-            risk.release_cash(accounts[win.account], win.price_vnd * a.qty)
-            self._close(a, "balance_limit", None, 0, events, seq, ts)
         else:
             self._trade(
                 a, win.account, price, a.qty, win.bid_id, win.price_vnd * a.qty, events, seq, ts
             )
             self._close(a, "sold", win.account, price, events, seq, ts)
-
-    def _seller_can_take(self, a: Auction, value: int) -> bool:
-        """A sale that would carry the seller's cash past the ceiling does not happen."""
-        return risk.seller_can_take(self.exchange.accounts[a.seller], value)
 
     def _close(
         self, a: Auction, reason: CloseReason, winner: str | None, price: int, events: list[Event],

@@ -114,3 +114,27 @@ def test_epcis_quantities_are_what_moved_and_a_sale_changes_owner(catalogue):
     assert delist["quantityList"][0]["quantity"] == 178
     assert withdraw["quantityList"][0]["quantity"] == 178
     assert events[0]["readPoint"]["id"].endswith(lot.growing_area.code)
+
+
+def test_a_sale_stamped_with_the_receipts_time_is_deducted_once(catalogue):
+    # The engine stamps entries of one command time alike: a receipt and a sale in the same
+    # instant. The receiving event reports what was received; the sale deducts itself once.
+    clock = Clock()
+    lot = new_lot(qty=500)
+    for make in [
+        lambda lot: Sample(ts=clock(), sample_id="S-1", sampled_by="inspector"),
+        lambda lot: assay_cmd(catalogue, lot, clock()),
+    ]:
+        lot = apply(lot, make(lot)).lot
+    ts = clock()
+    for cmd in [Receive(ts=ts, warehouse="Kho", qty_received=478),
+                ListLot(ts=ts, venue="book", symbol="QUE-BARK-A"),
+                RecordSale(ts=ts, qty=300, price_vnd=61_500, buyer="Traphaco",
+                           invoice_no="HX-1")]:
+        lot = apply(lot, cmd).lot
+    uri = lot_trace_url(TraceConfig(), lot, catalogue.get(lot.spec_id))
+    events = epcis_document(lot, uri, CREATED)["epcisBody"]["eventList"]
+    receiving = next(e for e in events if e.get("bizStep") == "receiving")
+    holding = next(e for e in events if e.get("bizStep") == "holding")
+    assert receiving["quantityList"][0]["quantity"] == 478
+    assert holding["quantityList"][0]["quantity"] == 478

@@ -115,3 +115,21 @@ async def test_both_stores_book_the_same_ledger(tmp_path: Path) -> None:
     finally:
         await pg.drop()
     assert results[0] == results[1]
+
+
+def test_the_schedule_names_instruments_and_herbs_as_the_market_does() -> None:
+    # Rates apply to a symbol (QUE-BARK-A) or a herb code (QUE), the codes instruments carry;
+    # a rate keyed on a spec id ("QUE-BARK") matched nothing on the real market.
+    import datetime as dt
+
+    from grading.catalogue import load_catalogue
+    from grading.instruments import instruments
+    from settlement.schedule import Schedule
+
+    schedule = Schedule.load()
+    listed = instruments(load_catalogue())
+    names = {i.symbol for i in listed} | {i.herb for i in listed} | {"*"}
+    assert {r.applies_to for r in schedule.rates} <= names
+    day = dt.date(2026, 9, 21)
+    assert schedule.rate_bps("fee", "QUE-BARK-A", "QUE", day) == 20
+    assert schedule.rate_bps("fee", "ATISO-LEAF-A", "ATISO", day) == 30
