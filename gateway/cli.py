@@ -3,8 +3,7 @@
 Owns the options (flags, help texts, defaults, environment variables) and the dispatch: each
 `cmd_*` imports the module that owns the command and hands it the parsed options; the work is
 there (`gateway.serve`, `gateway.link.engine_proc`, `gateway.auth`, the engine's tools,
-`loadtest.bench`, `loadtest.watch`). Never holds a command's logic (the scenario runner's file
-handling is the one exception, until the runner has a command entry of its own).
+`loadtest.bench`, `loadtest.watch`). Never holds a command's logic.
 Subcommands import their modules lazily so that `herbx scenario` never pays for aiohttp.
 Every flag has an environment variable (HERBX_<FLAG>), read as the flag's default, and help
 text; `--help` shows each flag's default and variable (`_HelpFormatter`), and a test checks

@@ -73,8 +73,9 @@ class Gateway:
         except RecordTooLarge as exc:
             raise Problem(413, "command_too_large", str(exc)) from None
         except RecordInvalid as exc:
-            # The request types share the commands' limits, so this is a value the handler
-            # derived (a start time from seconds, a deadline from a date) that left them.
+            # The request types share the commands' limits, so this is a value a handler
+            # derived (a start time from seconds) or a field no request type bounds yet: the
+            # journal's own check, the last fence.
             raise Problem(422, "invalid_field", str(exc),
                           errors=[FieldError(field=exc.field, message=str(exc))]) from None
         except RecordRefused as exc:

@@ -80,8 +80,7 @@ def _fresh(gw: Gateway, lot_id: str) -> Lot:
 async def register(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
     r = await body(request, LotRequest)
     if r.spec_id not in gw.catalogue:
-        raise Problem(422, "wrong_spec", f"unknown herb spec {r.spec_id!r}",
-                      title="Refused by the lot lifecycle")
+        raise refusal("wrong_spec", f"unknown herb spec {r.spec_id!r}", title=LIFECYCLE_TITLE)
     area = r.growing_area
     lifecycle(await gw.submit(RegisterLot(
         lot_id=r.lot_id, account=who.id, cooperative_name=who.name,
@@ -129,8 +128,8 @@ async def receive(request: web.Request, gw: Gateway, who: Participant) -> web.Re
     r = await body(request, ReceiveRequest)
     symbol = gw.lots.symbol_of(lot)
     if symbol is None:
-        raise Problem(409, "illegal_transition", f"cannot receive a lot that is {lot.state}",
-                      title="Refused by the lot lifecycle")
+        raise refusal("illegal_transition", f"cannot receive a lot that is {lot.state}",
+                      title=LIFECYCLE_TITLE)
     lifecycle(await gw.submit(ReceiveLot(lot_id=lot.lot_id, account=lot.cooperative.id,
                                          symbol=symbol, qty=r.qty_received,
                                          warehouse=r.warehouse)))

@@ -22,8 +22,8 @@ from gateway.auth import Participant
 from gateway.state import Gateway
 
 # Client order ids the gateway makes up for orders sent without one: a random prefix per process
-# (so gateways and restarts never collide) and a counter (a uuid4 per order cost a system call
-# and 6% of the order path in the gateway benchmark).
+# (so gateways and restarts never collide) and a counter (a uuid4 per order costs a system call;
+# docs/benchmarks.md has the profile).
 _AUTO_PREFIX = secrets.token_hex(6)
 _auto_ids = itertools.count(1)
 

@@ -26,6 +26,7 @@ from engine.messages import (
     ClientOrderId,
     GradeName,
     HerbCode,
+    LotText,
     OrderType,
     Qty,
     Side,
@@ -39,7 +40,7 @@ from gateway.auth import ParticipantId, Role
 from grading.assay import AssayResult
 from grading.lot import Certification, GrowingArea, Lot, LotId
 
-Name = Annotated[str, Meta(min_length=1, max_length=120)]
+Name = LotText  # names and free text: the commands' own bound
 Level = Annotated[list[int], Meta(min_length=2, max_length=2)]
 
 
@@ -109,12 +110,12 @@ class LotRequest(_In, kw_only=True, forbid_unknown_fields=True):
     """A cooperative registers a lot (it becomes the owner); quantities in kg."""
 
     lot_id: LotId
-    spec_id: Annotated[str, Meta(min_length=1, max_length=32)]
+    spec_id: HerbCode
     qty: Qty
     harvest_date: date
     growing_area: GrowingArea
     commune: Name
-    certifications: list[Certification] = []
+    certifications: Annotated[list[Certification], Meta(max_length=16)] = []
 
 
 class AssayRequest(_In, kw_only=True, forbid_unknown_fields=True):

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -44,6 +44,7 @@ from gateway.stream.fanout import encode, text_frame
 from gateway.stream.wire import now_iso
 
 log = logging.getLogger("herbx.ws")
+T = TypeVar("T")
 
 SLOW_CONSUMER = 1008  # policy violation: the client did not keep up
 POLICY_VIOLATION = 1008  # also: the token the session rests on was revoked
@@ -303,7 +304,8 @@ async def op_auth(c: Client, data: str, op: Op) -> None:
     who = c.gw.registry.authenticate(token)
     if who is None:
         # charged to the address as a bad REST token is (same limiter, same key), on top of
-        # the message itself: guessing costs the same through every door
+        # the message itself: a failed `auth` costs an anonymous connection two tokens, so
+        # guessing through the WebSocket is never cheaper than through REST
         if c.gw.limiter.take(f"ip:{c.peer}") > 0:
             c.error("rate_limited", "too many failed token attempts", op.req_id, 429)
             c.cut_off(POLICY_VIOLATION, "too many failed token attempts")
@@ -378,12 +380,24 @@ def _result(c: Client, op: Op, status: int, body: Any) -> None:
             "body": msgspec.to_builtins(body)})
 
 
+def _convert(raw: Any, typ: type[T]) -> T:
+    """``raw`` as ``typ``; on a float where an integer goes, once more with integral floats read
+    as integers (65500.0 is 65500, as over REST), so the common case converts once."""
+    try:
+        return msgspec.convert(raw, typ)
+    except msgspec.ValidationError as exc:
+        fixed, changed = integral_floats(raw)
+        if not changed or "got `float`" not in str(exc):
+            raise
+        return msgspec.convert(fixed, typ)
+
+
 async def op_order(c: Client, data: str, op: Op) -> None:
     who = _trader(c)
-    raw, _ = integral_floats(msgspec.json.decode(data))  # 65500.0 is 65500, as over REST
+    raw = msgspec.json.decode(data)
     raw.pop("op", None)
     raw.pop("req_id", None)
-    req = msgspec.convert(raw, OrderRequest)
+    req = _convert(raw, OrderRequest)
     status, result = await api_orders.place(c.gw, who, req)
     _result(c, op, status, result)
 
@@ -396,9 +410,9 @@ async def op_cancel(c: Client, data: str, op: Op) -> None:
 
 async def op_replace(c: Client, data: str, op: Op) -> None:
     who = _trader(c)
-    raw, _ = integral_floats(msgspec.json.decode(data))
-    order_id = msgspec.convert(raw, OrderIdOp).order_id
-    req = msgspec.convert({k: v for k, v in raw.items() if k in ("qty", "price")}, ReplaceRequest)
+    raw = msgspec.json.decode(data)
+    order_id = _convert(raw, OrderIdOp).order_id
+    req = _convert({k: v for k, v in raw.items() if k in ("qty", "price")}, ReplaceRequest)
     _result(c, op, 200, await api_orders.replace(c.gw, who, order_id, req))
 
 

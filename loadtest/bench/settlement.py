@@ -37,7 +37,7 @@ from settlement.schedule import Schedule
 
 BATCH_COMMANDS = 16384  # about 5,000 trades per database transaction
 RUNS = 3  # timed runs, each into a fresh store; the median is reported
-ORDERS_PER_TRADE = 4  # about one order in 3.4 trades: enough orders for the trades asked
+ORDERS_PER_TRADE = 4  # about one trade in 3.4 orders: enough orders for the trades asked
 T0_NS = 1_790_000_000 * 10**9  # 2026-09-21
 DEFAULT_DATABASE_URL = "postgresql://127.0.0.1:5432/test"
 
