@@ -40,7 +40,7 @@ _HEAP_SLACK = 64  # stale heap entries tolerated beyond the number of live level
 
 class ProceedsGuard:
     """The slow path of the cash ceiling, for the rare match where a seller might pass it (see
-    `Exchange._execute`): ``room(account)`` is how much more cash the account may receive;
+    `Exchange.execute`): ``room(account)`` is how much more cash the account may receive;
     `fits` also counts what the account already received earlier in the same match, since the
     exchange settles fills only after the walk. A book given a guard cancels a maker (a resting
     sell) whose fill would not fit, listing it in ``blocked`` for the exchange to finish, and

@@ -21,8 +21,9 @@ A sale is recorded when, and only when, goods of the lot leave its owner's custo
 (from ``on_book`` on the lot's book, or from ``in_auction``); any other trade of the lot's goods
 is a resale (kept in ``resales`` for the trace page). The invariant `_check` asserts: a received
 lot's remaining quantity equals warehouse + on book + in auction. When a lot is rejected, the
-units of it that buyers hold are frozen too (their sell orders on those goods cancelled), so a
-rejected lot is never delivered by any trade.
+units of it that buyers hold are frozen too (their resting sell orders on those goods
+cancelled), so no continuous trade delivers a rejected lot. Not yet: units held by a sell order
+waiting in a call phase stay with that order, and the uncross can still deliver them.
 
 Grades are computed, never taken on trust: `assay_command` runs the pure grading function on the
 results and is the only way the doors build an `AssayLot`; the engine checks that the decision it
@@ -52,7 +53,7 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 import msgspec
 from msgspec import Struct
 
-from engine.accounts import Account
+from engine import custody
 from engine.messages import (
     AssayLot,
     AssayValue,
@@ -322,13 +323,6 @@ class LotBook:
             active_content=None if g is None else str(g.decision.active_content),
         )
 
-    def _holding_account(self, account_id: str) -> Account:
-        accounts = self.exchange.accounts
-        account = accounts.get(account_id)
-        if account is None:
-            account = accounts[account_id] = Account(account_id)
-        return account
-
     @staticmethod
     def _ts(rec: LotCustody, ts_ns: int) -> Any:
         """The record's time for a change at ``ts_ns``: never before its last entry (trades
@@ -454,7 +448,8 @@ class LotBook:
         if isinstance(result, Refused):
             return self._refuse(cmd, result.code, result.detail, cmd.account)
         rec.commit(result)
-        self._holding_account(rec.owner).holding(symbol).add_lot(cmd.lot_id, rec.warehouse)
+        holding = custody.account(self.exchange, rec.owner).holding(symbol)
+        holding.add_lot(cmd.lot_id, rec.warehouse)
         rec.on_book, rec.warehouse, rec.symbol = rec.warehouse, 0, symbol
         self.exchange.lots[cmd.lot_id] = symbol
         return [self._updated(rec, "list", cmd.seq, cmd.ts_ns)]
@@ -535,7 +530,7 @@ class LotBook:
             return self._refuse(cmd, "insufficient_goods", f"the lot has {rec.warehouse}",
                                 cmd.seller)
         moved = cmd.qty if cmd.qty > 0 else 0
-        holding = self._holding_account(rec.owner).holding(symbol)
+        holding = custody.account(self.exchange, rec.owner).holding(symbol)
         self.exchange.lots[cmd.lot_id] = symbol
         if moved:
             holding.add_lot(cmd.lot_id, moved)
@@ -597,7 +592,7 @@ class LotBook:
         if not rec.frozen or symbol is None or symbol not in self.exchange.instruments:
             return
         for holder, n in rec.frozen:
-            self._holding_account(holder).holding(symbol).add_lot(rec.lot.lot_id, n)
+            custody.account(self.exchange, holder).holding(symbol).add_lot(rec.lot.lot_id, n)
         rec.frozen = []
         events.append(self._updated(rec, "release", seq, ts))
 

@@ -505,7 +505,8 @@ class TradeExecuted(Ev, tag="trade_executed", kw_only=True, omit_defaults=True, 
 class OrderCancelled(Ev, tag="order_cancelled", kw_only=True, omit_defaults=True, frozen=True):
     """The order is done with ``leaves_qty`` unfilled. Reasons: ``user``, ``ioc`` (an IOC or
     market remainder), ``fok``, ``self_trade``, ``cash_cap``, ``balance_limit`` (the seller may
-    take no more cash: `engine.accounts.MAX_BALANCE_VND`)."""
+    take no more cash: `engine.accounts.MAX_BALANCE_VND`), ``lot_rejected`` (a sell on goods of
+    a lot that failed a re-assay); `engine.reasons.OrderCancelReason` declares them."""
 
     order_id: int
     account: str

@@ -2,10 +2,12 @@
 
 A buy holds its buyer's cash (limit price x quantity, or a market buy's cash cap), a sell holds
 its seller's goods, an English leader or a sealed bid holds maximum x quantity, before anything
-can rest or match; a fill, a cancel or an expiry gives the hold back. Every hold and release
-outside the exchange's two hottest paths goes through the functions here, which assert that no
-hold ever exceeds what the account owns. The cash ceiling (`MAX_BALANCE_VND`) is checked here
-for trades: `proceeds_guard` for the book, `seller_can_take` for auctions and calls.
+can rest or match; a fill, a cancel or an expiry gives the hold back. The auctions take and give
+back their holds through the functions here, which assert that no hold ever exceeds what the
+account owns; the exchange's order paths (place, cancel, replace, settlement of fills) and the
+lot book's freeze write the hold fields directly, because they run on every order. The cash
+ceiling (`MAX_BALANCE_VND`) of trades is checked here: `proceeds_guard` for the book and
+`seller_can_take` for lot auctions; the call uncross checks it in `engine.auctions.call`.
 
 This module never decides whether an order is valid, never matches and never moves cash or
 goods between accounts (`engine.fills` does).

@@ -1,9 +1,11 @@
 """Lot records: one physical batch from one cooperative, and what it accumulates.
 
 Owns: the immutable record types (`Lot`, `GrowingArea`, `Certification`, `GradeRecord`,
-`Sale`, the history entries) and their field rules. A record changes only through
-`grading.lifecycle.apply`, which returns a new `Lot`; grades, custody events and sales are
-append-only tuples, so a re-assay adds a grade record and never overwrites one. Must never read
+`Sale`, the history entries) and their field rules. A record changes only through the lot
+lifecycle (`grading.lifecycle.step`, or `apply`, which returns a new `Lot`); grades, custody
+events and sales are append-only, so a re-assay adds a grade record and never overwrites one
+(the engine keeps a recorded lot's sales and history in append-only lists beside its state:
+`engine.lots.LotCustody`). Must never read
 the clock: every timestamp is passed in, timezone-aware.
 """
 
