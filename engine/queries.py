@@ -87,6 +87,8 @@ def auction_view(a: Auction) -> AuctionView:
         reserve_set=a.reserve_vnd is not None,
         price_vnd=a.clock_vnd if a.kind == "dutch" else a.price_vnd, bids=a.bids,
         remaining_qty=a.remaining, sold_qty=a.sold_qty, pricing=a.pricing, opened=opened,
+        step_vnd=a.step_vnd, floor_vnd=a.floor_vnd, min_qty=a.min_qty,
+        next_step_ns=a.next_step_ns if a.kind == "dutch" else 0,
         outcome=a.outcome, close_reason=a.close_reason, winner=a.winner,
         final_price_vnd=a.final_price_vnd, cancelled_by=a.cancelled_by,
         cancel_reason=a.cancel_reason,

@@ -96,6 +96,10 @@ class AuctionView(Struct, kw_only=True, frozen=True):
     remaining_qty: int
     sold_qty: int
     pricing: str
+    step_vnd: int = 0  # dutch: the clock's step, floor and smallest purchase
+    floor_vnd: int = 0
+    min_qty: int = 0
+    next_step_ns: int = 0  # dutch: when the clock next steps (0 before it starts)
     opened: tuple[list[OpenedBid], str | None] | None = None
     # after the close: what its `AuctionClosed` said (and who cancelled it, and why)
     outcome: str = ""

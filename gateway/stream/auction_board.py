@@ -50,7 +50,10 @@ class AuctionBoard:
                 "start_price": a.start_price_vnd, "reserve_set": a.reserve_set,
                 "price": a.price_vnd or None,
                 "bids": a.bids, "remaining_qty": a.remaining_qty, "sold_qty": a.sold_qty,
-                "pricing": a.pricing or None}
+                "pricing": a.pricing or None, "step": a.step_vnd or None,
+                "floor": a.floor_vnd or None, "min_qty": a.min_qty or None}
+            if a.next_step_ns:  # as a `ClockTicked` sets it
+                view["next_step_at"] = _ts(a.next_step_ns)
             if a.cancelled_by is not None:
                 view.update(cancelled_by=a.cancelled_by, cancel_reason=a.cancel_reason)
             if a.status == "closed":  # as `apply` records an `AuctionClosed`

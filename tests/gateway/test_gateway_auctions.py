@@ -268,3 +268,30 @@ async def test_a_closed_auction_shows_its_outcome_after_a_restart(tmp_path) -> N
             assert {k: now.get(k) for k in keys} == {k: was.get(k) for k in keys}, (aid, now)
     finally:
         await m.client.close()
+
+
+async def test_a_live_dutch_auction_shows_the_same_terms_after_a_restart(tmp_path) -> None:
+    # The board built at start-up from the engine's views had no step, floor, minimum or next
+    # step, which the board built from events shows.
+    clock = FakeClock()
+    m = await start(settings(tmp_path), clock=clock)
+    try:
+        await m.gw.submit(ReceiveLot(lot_id="DUT-1", account="C1", symbol=SYMBOL, qty=100))
+        status, a = await post(m, "/api/v1/auctions", "C1", kind="dutch", lot_id="DUT-1",
+                               qty=100, start_price=70_000, step=1_000, interval_ms=10_000,
+                               floor=50_000, min_qty=10)
+        assert status == 201, a
+        aid = a["auction_id"]
+        clock.advance(11)
+        await m.gw.submit(Tick())
+        before = await (await m.client.get(f"/api/v1/auctions/{aid}")).json()
+        assert before["price"] == 69_000 and before["step"] == 1_000, before
+    finally:
+        await m.client.close()
+    m = await start(settings(tmp_path), clock=clock)
+    try:
+        now = await (await m.client.get(f"/api/v1/auctions/{aid}")).json()
+        keys = ("status", "price", "step", "floor", "min_qty", "next_step_at", "remaining_qty")
+        assert {k: now.get(k) for k in keys} == {k: before.get(k) for k in keys}, now
+    finally:
+        await m.client.close()
