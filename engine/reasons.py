@@ -89,8 +89,3 @@ def _codes(*families: object) -> tuple[str, ...]:
 REFUSALS: Final[tuple[str, ...]] = _codes(
     OrderRejectReason, CancelRejectReason, CommandRejectReason, BidRejectReason, ResendReason
 )
-#: Every code of every family, refusals and endings.
-ALL_REASONS: Final[tuple[str, ...]] = _codes(
-    OrderRejectReason, CancelRejectReason, CommandRejectReason, BidRejectReason, ResendReason,
-    OrderCancelReason, CloseReason, VoidReason,
-)

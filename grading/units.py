@@ -101,7 +101,6 @@ def convert(value: Decimal, from_unit: str, to_unit: str) -> Decimal:
 # --- basis: as-is (the sample as the lab received it) or dried (its dry matter) ---------------
 
 Basis = Literal["as_is", "dried"]
-BASES: tuple[Basis, ...] = ("as_is", "dried")
 
 # One fixed context for the basis conversion, so that a caller's decimal context can never
 # change a grade: 28 significant digits (Python's default), banker's rounding of the one

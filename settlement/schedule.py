@@ -16,7 +16,6 @@ import msgspec
 from msgspec import Meta, Struct
 
 RateKind = Literal["fee", "levy", "tax"]
-KINDS: tuple[RateKind, ...] = ("fee", "levy", "tax")
 DEFAULT_PATH = Path(__file__).with_name("schedule.toml")
 
 

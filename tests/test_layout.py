@@ -166,12 +166,13 @@ def _strings(node: ast.AST) -> Iterator[str]:
 def engine_reasons() -> set[str]:
     """Every reason code the engine can put in a refusal event, read from its source: the
     ``reason=`` of an event, a ``reason = "..."`` assignment, a refusal helper's arguments, a
-    ``(reason, detail)`` returned by a check, and any module of typed reason codes."""
-    codes: set[str] = set()
+    ``(reason, detail)`` returned by a check, and the typed codes (`engine.reasons.REFUSALS`)."""
+    from engine.reasons import REFUSALS
+
+    codes: set[str] = set(REFUSALS)
     for path in files("engine"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         if path.stem == "reasons":
-            codes.update(_strings(tree))
             continue
         for node in ast.walk(tree):
             reason_kw = isinstance(node, ast.keyword) and node.arg == "reason"
