@@ -116,7 +116,7 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         catalogue = load_catalogue()
         hub = Hub()
         gw_box: list[Gateway] = []
-        lots = LotViews(lambda: gw_box[0].exchange, catalogue)
+        lots = LotViews(lambda: gw_box[0].exchange)
 
         def publish(events: list[Event], checksums: Checksums) -> None:
             gw = gw_box[0]

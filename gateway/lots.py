@@ -16,8 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grading.catalogue import Catalogue
-from grading.instruments import instrument_for
+from engine.lots import grade_symbol
 from grading.lot import Lot
 
 LEGACY_REGISTRY = Path("gateway") / "lots.json"
@@ -39,9 +38,8 @@ def refuse_legacy_registry(data_dir: Path) -> None:
 class LotViews:
     """Read-only views of the engine's recorded lots (``exchange_of`` gives the exchange)."""
 
-    def __init__(self, exchange_of: Callable[[], Any], catalogue: Catalogue) -> None:
+    def __init__(self, exchange_of: Callable[[], Any]) -> None:
         self._exchange_of = exchange_of
-        self.catalogue = catalogue
 
     def _records(self) -> dict[str, Any]:
         records: dict[str, Any] = self._exchange_of().lot_book.records
@@ -61,9 +59,5 @@ class LotViews:
         return self._records()[lot_id]
 
     def symbol_of(self, lot: Lot) -> str | None:
-        if lot.grade is None or not lot.grade.decision.passed:
-            return None
-        try:
-            return instrument_for(self.catalogue, lot.spec_id, lot.grade.decision.grade).symbol
-        except KeyError:
-            return None
+        """The instrument of the lot's current grade, by the engine's own rule."""
+        return grade_symbol(lot)
