@@ -37,7 +37,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -50,6 +50,9 @@ from engine.messages import (
     TradeExecuted,
     command_msgpack_decoder,
 )
+
+if TYPE_CHECKING:
+    from engine.durable.journal import RecordInvalid
 from gateway.link.housekeeping import PurgeSchedule
 from gateway.link.pipeline import Checksums, Overloaded, PipelineFailed
 from gateway.stream.checksum import book_checksum
@@ -252,7 +255,7 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
                     except msgspec.ValidationError as exc:  # past a limit of its type: a 422
                         invalid = RecordInvalid.of(exc)
                         batch.append((None, fields.get(b"g", b""), fields.get(b"r", b""),
-                                      f"RecordInvalid: {invalid.field}|{invalid}"))
+                                      invalid_text(invalid)))
                         continue
                     except msgspec.DecodeError as exc:
                         batch.append((None, fields.get(b"g", b""), fields.get(b"r", b""),
@@ -273,7 +276,7 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
                     try:
                         seq.submit(cmd)
                     except RecordInvalid as exc:
-                        error = f"RecordInvalid: {exc.field}|{exc}"
+                        error = invalid_text(exc)
                         cmd = None
                     except RecordRefused as exc:
                         error = f"{type(exc).__name__}: {exc}"
@@ -291,6 +294,11 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
     finally:
         seq.close()
         await redis.aclose()
+
+
+def invalid_text(exc: RecordInvalid) -> str:
+    """A `RecordInvalid` as the engine writes it on the journal stream (`refusal_of` reads it)."""
+    return f"RecordInvalid: {exc.field}|{exc}"
 
 
 def refusal_of(error: str) -> Exception:

@@ -229,14 +229,14 @@ def test_multi_process_engine_refusals_of_a_limit_come_back_as_422_not_503() -> 
 
     from engine.durable.journal import RecordInvalid
     from engine.messages import PlaceOrder, command_msgpack_decoder
-    from gateway.link.redis_link import refusal_of
+    from gateway.link.redis_link import invalid_text, refusal_of
 
     bad = msgspec.msgpack.encode(PlaceOrder(account="T1", client_order_id="x", symbol=SYMBOL,
                                             side="buy", price_vnd=1, qty=BIG))
     with pytest.raises(msgspec.ValidationError) as info:
         command_msgpack_decoder.decode(bad)
     invalid = RecordInvalid.of(info.value)
-    exc = refusal_of(f"RecordInvalid: {invalid.field}|{invalid}")
+    exc = refusal_of(invalid_text(invalid))
     assert isinstance(exc, RecordInvalid) and exc.field == "$.qty" and "1000000000" in str(exc)
 
 
