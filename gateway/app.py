@@ -1,12 +1,15 @@
 """The aiohttp application: wiring, start-up and graceful shutdown.
 
 `create_app(settings)` builds the app; its one cleanup context opens the sequencer (recovering
-from the data directory), starts the pipeline, the clock, the heartbeats and, with ``demo``, the
-seeded market and its bots; on the way down it stops accepting, drains the queue, commits and
-closes the sequencer. WebSockets are closed first, on shutdown, with 1001 "going away".
+from the data directory), starts the pipeline, the feed of the settlement ledger
+(`gateway.link.feed`, `gateway.link.ledger`), the clock, the heartbeats and, with ``demo``, the
+seeded market and its bots; on the way down it stops accepting, drains the queue, commits, lets
+the ledger book what was committed, and closes the sequencer. WebSockets are closed first, on
+shutdown, with 1001 "going away".
 
 Layout of the data directory: ``engine/`` (the sequencer's journal and snapshots),
-``gateway/participants.json``. Lots live in the journal (an old ``gateway/lots.json`` is refused,
+``ledger.sqlite`` (the ledger, unless it is in PostgreSQL), ``gateway/participants.json``. Lots
+live in the journal (an old ``gateway/lots.json`` is refused,
 `gateway.lots.refuse_legacy_registry`).
 
 Never holds a request handler or a business rule: it only assembles the parts.
@@ -34,7 +37,9 @@ from gateway.api.ratelimit import RateLimiter
 from gateway.api.routes import setup_routes
 from gateway.auth import Participant, Registry
 from gateway.config import Settings
+from gateway.link.feed import Feed, FeedLimits
 from gateway.link.housekeeping import PurgeSchedule
+from gateway.link.ledger import ledger_booker, ledger_store
 from gateway.link.pipeline import Checksums, Overloaded, Pipeline, PipelineFailed
 from gateway.lots import LotViews, refuse_legacy_registry
 from gateway.state import GATEWAY, Gateway
@@ -93,6 +98,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
     recent: list[TradeExecuted] = []
     sequencer: Sequencer | None = None
     replica: Any = None
+    feed: Feed | None = None
+    ledger: Any = None
     if s.mode == "gateway":
         from engine.exchange import Exchange
         from gateway.link.redis_link import connect
@@ -117,6 +124,18 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         hub = Hub()
         gw_box: list[Gateway] = []
         lots = LotViews(lambda: gw_box[0].exchange)
+        if sequencer is not None:  # this process books; a multi-process gateway only reads
+            ledger = ledger_store(data, s.database_url, s.database_schema)
+            booker = ledger_booker(ledger, lots, catalogue, trace_config(s))
+            feed = Feed(data / "engine", [booker], head_seq=sequencer.last_seq,
+                        limits=feed_limits(s))
+            sequencer.retain_from = feed.retain_seq
+            try:  # open it now, so readers find it open; if it is down, the feed retries
+                await booker.start()
+            except Exception as exc:  # noqa: BLE001 - the market starts without its ledger
+                log.error("ledger %s did not open (%r); the feed retries", ledger.name, exc)
+        elif s.database_url:
+            ledger = await _reader_store(s)
 
         def publish(events: list[Event], checksums: Checksums) -> None:
             gw = gw_box[0]
@@ -136,7 +155,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         else:
             assert sequencer is not None
             pipeline = Pipeline(sequencer, publish, queue_size=s.queue_size,
-                                batch_size=s.batch_size)
+                                batch_size=s.batch_size,
+                                on_steps=feed.publish if feed is not None else None)
             exchange = sequencer.exchange
         market = MarketData(exchange, trades_kept=s.trades_kept, fills_kept=s.fills_kept,
                             conflate_s=s.conflate_ms / 1000)
@@ -147,7 +167,7 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
                      catalogue=catalogue, idempotency=IdempotencyStore(s.idempotency_keys),
                      limiter=RateLimiter(s.rate_per_s, s.rate_burst),
                      auctions=AuctionBoard(exchange), trace=trace_config(s), now_ns=app[CLOCK],
-                     replica=replica)
+                     replica=replica, ledger=ledger, feed=feed)
         gw_box.append(gw)
         app[GATEWAY] = gw
         token = bootstrap_operator(gw.registry)
@@ -157,7 +177,13 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
                 gw.demo_tokens["operator"] = token
             log.warning("new market: operator token %s (shown once)", token)
         pipeline.start()
+        if feed is not None:
+            feed.start()
     except BaseException:
+        if feed is not None:
+            await feed.stop()
+        elif ledger is not None:
+            await ledger.close()
         if sequencer is not None:
             sequencer.close()
         if redis is not None:
@@ -183,10 +209,31 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         tasks.clear()
         await pipeline.stop()  # drains, commits and answers everything queued
         market.flush_all()
+        if feed is not None:  # the ledger books what was committed, then closes
+            await feed.stop()
+        elif ledger is not None:
+            await ledger.close()
         if sequencer is not None:
             sequencer.close()
         if redis is not None:
             await redis.aclose()
+
+
+def feed_limits(s: Settings) -> FeedLimits:
+    return FeedLimits(buffer_commands=s.feed_buffer_commands,
+                      chunk_commands=s.feed_chunk_commands,
+                      retry_max_s=s.feed_retry_max_s, drain_timeout_s=s.feed_drain_timeout_s)
+
+
+async def _reader_store(s: Settings) -> Any:
+    """A multi-process gateway's view of the ledger the engine process books (PostgreSQL)."""
+    store = ledger_store(s.data_dir, s.database_url, s.database_schema)
+    try:
+        await store.open()
+    except Exception as exc:  # noqa: BLE001 - the gateway serves the market without it
+        log.error("ledger %s did not open (%r); ledger reads are unavailable", store.name, exc)
+        return None
+    return store
 
 
 async def close_websockets(app: web.Application) -> None:

@@ -105,7 +105,8 @@ def cmd_engine(args: argparse.Namespace) -> int:
 
     return main(redis_url=args.redis_url, data_dir=args.data_dir, prefix=args.redis_prefix,
                 tick_ms=args.tick_ms, log_level=args.log_level,
-                order_retention_s=args.order_retention_s)
+                order_retention_s=args.order_retention_s, database_url=args.database_url,
+                database_schema=args.database_schema, public_url=args.public_url)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -197,8 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", default=_env("data_dir", "./var"),
                        help="directory for the journal, snapshots and the gateway's files")
         p.add_argument("--database-url", default=_env("database_url"),
-                       help="PostgreSQL URL for settlement (accepted and shown; the "
-                            "settlement ledger is not wired into serve yet)")
+                       help="PostgreSQL URL of the settlement ledger (default: SQLite at "
+                            "<data-dir>/ledger.sqlite; a gateway only reads it)")
+        p.add_argument("--database-schema", default=_env("database_schema"),
+                       help="PostgreSQL schema of the ledger (default: the search_path)")
         p.add_argument("--redis-url", default=_env("redis_url"),
                        help="Redis URL of multi-process mode (required by `gateway`)")
         p.add_argument("--log-level", default=_env("log_level", "info"),
@@ -243,6 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "many seconds; 0 = never")
     p.add_argument("--log-level", default=_env("log_level", "info"),
                    choices=["debug", "info", "warning", "error"], help="logging threshold")
+    p.add_argument("--database-url", default=_env("database_url"),
+                   help="PostgreSQL URL of the settlement ledger this engine books (default: "
+                        "SQLite at <data-dir>/ledger.sqlite)")
+    p.add_argument("--database-schema", default=_env("database_schema"),
+                   help="PostgreSQL schema of the ledger (default: the search_path)")
+    p.add_argument("--public-url", default=_env("public_url", ""),
+                   help="base URL that the ledger's trace codes point at (the gateways' "
+                        "--public-url; default http://127.0.0.1:8080)")
     p.set_defaults(func=cmd_engine)
 
     p = sub.add_parser("operator-token", help="with the market stopped: issue a new operator "

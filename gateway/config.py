@@ -17,7 +17,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path = Path("./var")
-    database_url: str | None = None  # used by the settlement issue; accepted and shown only
+    database_url: str | None = None  # the ledger in PostgreSQL; None: <data_dir>/ledger.sqlite
     redis_url: str | None = None  # multi-process mode (`herbx engine` / `herbx gateway`)
     redis_prefix: str = "herbx"  # stream names <prefix>:commands and <prefix>:journal
     mode: str = "single"  # "single" (herbx serve) or "gateway" (herbx gateway, with Redis)
@@ -57,3 +57,9 @@ class Settings:
     # demo
     demo_pace_s: float = 1.0  # market-maker / trader bot step
     public_url: str = ""  # where trace URLs point; default http://host:port
+    # downstream consumers (the settlement ledger; gateway.link.feed)
+    database_schema: str | None = None  # PostgreSQL schema of the ledger (None: search_path)
+    feed_buffer_commands: int = 100_000  # per consumer; over it, it catches up from the journal
+    feed_chunk_commands: int = 1_000  # commands per consumer write
+    feed_retry_max_s: float = 5.0  # longest backoff of a failing consumer
+    feed_drain_timeout_s: float = 10.0  # at shutdown, time for the consumers to catch up

@@ -34,7 +34,10 @@ def banner(app: web.Application, s: Settings) -> str:
              f"  OpenAPI  http://{s.host}:{s.port}/api/v1/openapi.json   WebSocket "
              f"ws://{s.host}:{s.port}/ws"]
     if s.database_url:
-        lines.append(f"  database {s.database_url.split('@')[-1]} (used by settlement)")
+        lines.append(f"  ledger   PostgreSQL {s.database_url.split('@')[-1]}"
+                     f"{' (read only: the engine books)' if s.mode == 'gateway' else ''}")
+    elif s.mode != "gateway":
+        lines.append(f"  ledger   SQLite {Path(s.data_dir) / 'ledger.sqlite'}")
     if s.redis_url and s.mode == "gateway":
         lines.append(f"  gateway of {s.redis_url.split('@')[-1]} (streams {s.redis_prefix}:*)")
     elif s.redis_url:
@@ -103,6 +106,7 @@ def settings(args: argparse.Namespace, mode: str = "single") -> Settings:
     gateway of an engine reached through Redis)."""
     return Settings(host=args.host, port=args.port, data_dir=Path(args.data_dir),
                     database_url=args.database_url, redis_url=args.redis_url,
+                    database_schema=args.database_schema,
                     demo=getattr(args, "demo", False),
                     log_level=args.log_level, tick_ms=args.tick_ms, public_url=args.public_url,
                     rate_per_s=args.rate_per_s, rate_burst=args.rate_burst,

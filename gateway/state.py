@@ -24,6 +24,7 @@ from gateway.api.problems import FieldError, Problem
 from gateway.api.ratelimit import RateLimiter
 from gateway.auth import Registry
 from gateway.config import Settings
+from gateway.link.feed import Feed
 from gateway.link.pipeline import Overloaded, Pipeline, PipelineFailed
 from gateway.lots import LotViews
 from gateway.stream.auction_board import AuctionBoard
@@ -31,6 +32,7 @@ from gateway.stream.fanout import Hub
 from gateway.stream.marketdata import MarketData
 from grading.catalogue import Catalogue
 from grading.trace import TraceConfig
+from settlement.store import Store
 
 
 @dataclass(eq=False)
@@ -52,6 +54,10 @@ class Gateway:
     clients: dict[Any, None] = field(default_factory=dict)  # open WebSocket clients
     demo_tokens: dict[str, str] = field(default_factory=dict)  # participant -> token (demo only)
     closing: bool = False
+    # the settlement ledger (read it for REST; only the feed's booker writes it) and the feed
+    # that drives it; None in a multi-process gateway without --database-url
+    ledger: Store | None = None
+    feed: Feed | None = None
 
     @property
     def exchange(self) -> Any:

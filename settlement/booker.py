@@ -2,8 +2,10 @@
 
 Owns the in-memory mirror of the store's booking state and the alarms: commands at or below the
 booked position are skipped (counted as duplicates), a gap in seqs is logged and counted, and a
-failed batch leaves the state as it was so that the same commands can be offered again. Must
-never block the market: callers run it beside the pipeline (docs/settlement.md).
+failed batch leaves the state as it was so that the same commands can be offered again. Keeps
+the `settlement.consumer.Consumer` contract (``name`` ``ledger``), so the feed
+(`gateway.link.feed`) drives it beside the pipeline. Must never block the market
+(docs/settlement.md).
 """
 
 from __future__ import annotations
@@ -21,8 +23,16 @@ log = logging.getLogger("herbx.settlement")
 
 
 class Booker:
-    def __init__(self, store: Store, schedule: Schedule, trace: TraceResolver) -> None:
+    """``owns_store``: `start` opens the store (again after a failure, until it opens) and
+    `close` closes it; otherwise the caller opened it and closes it."""
+
+    name = "ledger"
+
+    def __init__(self, store: Store, schedule: Schedule, trace: TraceResolver, *,
+                 owns_store: bool = False) -> None:
         self.store = store
+        self.owns_store = owns_store
+        self._opened = False
         self.schedule = schedule
         self.trace = trace
         self.state = LedgerState()
@@ -31,13 +41,27 @@ class Booker:
         self.batches = 0
 
     async def start(self) -> int:
-        """Load the booked position from the store; returns it (resume from the seq after)."""
+        """Load the booked position from the store (opening it first if the booker owns it);
+        returns it (resume from the seq after). Called again after a failed batch, it takes
+        the store's position: a batch whose commit was lost with the connection is booked."""
+        if self.owns_store and not self._opened:
+            await self.store.open()  # migrations
+            self._opened = True
         self.state = await self.store.load_state()
         return self.state.last_seq
 
     @property
     def booked_seq(self) -> int:
         return self.state.last_seq
+
+    @property
+    def position(self) -> int:
+        return self.state.last_seq
+
+    async def close(self) -> None:
+        if self.owns_store:
+            self._opened = False
+            await self.store.close()
 
     async def offer(self, steps: Sequence[Step]) -> int:
         """Book the steps not yet booked, in one database transaction; returns how many

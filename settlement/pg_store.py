@@ -5,7 +5,9 @@ is read ``FOR UPDATE`` (a second booker waits rather than double-books), the row
 (`copy_records_to_table`), the balances by one batched ``executemany`` upsert that the
 ``balance_nonneg`` CHECK refuses to take below zero, and triggers refuse any UPDATE, DELETE or
 TRUNCATE of the ledger's rows (`settlement.schema`). ``schema`` puts every table in one
-PostgreSQL schema (created if missing), which is how the tests isolate their runs.
+PostgreSQL schema (created if missing), which is how the tests isolate their runs. A lost
+connection (the server restarted, the network cut) is replaced at the next call once the store
+has been opened; the call that met the loss raises, and its transaction is rolled back.
 """
 
 from __future__ import annotations
@@ -56,9 +58,19 @@ class PgStore:
         assert self._conn is not None, "store not open"
         return self._conn
 
-    async def open(self) -> None:
+    async def _connect(self) -> Any:
         settings = {"search_path": self.schema} if self.schema else {}
-        self._conn = await asyncpg.connect(self.url, server_settings=settings)
+        return await asyncpg.connect(self.url, server_settings=settings, timeout=10)
+
+    async def _live(self) -> Any:
+        """The connection; a new one if the last was lost (call with the lock held)."""
+        assert self._conn is not None, "store not open"
+        if self._conn.is_closed():
+            self._conn = await self._connect()
+        return self._conn
+
+    async def open(self) -> None:
+        self._conn = await self._connect()
         if self.schema:
             await self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
         async with self._lock, self.conn.transaction():
@@ -77,62 +89,72 @@ class PgStore:
 
     async def close(self) -> None:
         if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+            conn, self._conn = self._conn, None
+            try:
+                await conn.close(timeout=5)
+            except Exception:  # noqa: BLE001 - a connection already lost closes by terminate
+                conn.terminate()
 
     async def schema_version(self) -> int:
         async with self._lock:
-            return int(await self.conn.fetchval("SELECT max(version) FROM schema_migrations"))
+            c = await self._live()
+            return int(await c.fetchval("SELECT max(version) FROM schema_migrations"))
 
     async def load_state(self) -> LedgerState:
         async with self._lock:
-            last = await self.conn.fetchval("SELECT last_seq FROM booker_state WHERE id = 1")
-            inv = await self.conn.fetch("SELECT year, last_no FROM invoice_series")
-            herbs = await self.conn.fetch("SELECT symbol, herb FROM instruments")
+            c = await self._live()
+            last = await c.fetchval("SELECT last_seq FROM booker_state WHERE id = 1")
+            inv = await c.fetch("SELECT year, last_no FROM invoice_series")
+            herbs = await c.fetch("SELECT symbol, herb FROM instruments")
         return LedgerState(last_seq=int(last), invoice_last={r[0]: r[1] for r in inv},
                            herbs={r[0]: r[1] for r in herbs})
 
     async def apply(self, batch: Batch) -> ApplyResult:
         txns, lots, posts, bal = batch_rows(batch)
-        async with self._lock, self.conn.transaction():
-            c = self.conn
-            last = int(await c.fetchval(
-                "SELECT last_seq FROM booker_state WHERE id = 1 FOR UPDATE"))
-            skip = check_position(last, batch)
-            if skip is not None:
-                return skip
-            for year, (first, upto) in batch.invoices.items():
-                stored = await c.fetchval(
-                    "SELECT last_no FROM invoice_series WHERE year = $1 FOR UPDATE", year)
-                check_invoice(year, 0 if stored is None else int(stored), first)
-                await c.execute(
-                    "INSERT INTO invoice_series (year, last_no) VALUES ($1, $2) "
-                    "ON CONFLICT (year) DO UPDATE SET last_no = excluded.last_no", year, upto)
-            await self._copy("transactions", TXN_COLUMNS, txns)
-            await self._copy("trade_lots", LOT_COLUMNS, lots)
-            await self._copy("postings", POSTING_COLUMNS, posts)
-            if bal:
-                await c.executemany(_NEW_BAL, [(a, u, nn) for a, u, _, nn in bal])
-                await c.executemany(_BAL, [(d, a, u) for a, u, d, _ in bal])
-            if batch.herbs:
-                await c.executemany("INSERT INTO instruments (symbol, herb) VALUES ($1, $2) "
-                                    "ON CONFLICT (symbol) DO NOTHING", list(batch.herbs.items()))
-            await c.execute("UPDATE booker_state SET last_seq = $1 WHERE id = 1", batch.last_seq)
+        async with self._lock:
+            c = await self._live()
+            async with c.transaction():
+                return await self._apply(c, batch, txns, lots, posts, bal)
+
+    async def _apply(self, c: Any, batch: Batch, txns: list[Row], lots: list[Row],
+                     posts: list[Row], bal: list[Row]) -> ApplyResult:
+        last = int(await c.fetchval(
+            "SELECT last_seq FROM booker_state WHERE id = 1 FOR UPDATE"))
+        skip = check_position(last, batch)
+        if skip is not None:
+            return skip
+        for year, (first, upto) in batch.invoices.items():
+            stored = await c.fetchval(
+                "SELECT last_no FROM invoice_series WHERE year = $1 FOR UPDATE", year)
+            check_invoice(year, 0 if stored is None else int(stored), first)
+            await c.execute(
+                "INSERT INTO invoice_series (year, last_no) VALUES ($1, $2) "
+                "ON CONFLICT (year) DO UPDATE SET last_no = excluded.last_no", year, upto)
+        await self._copy(c, "transactions", TXN_COLUMNS, txns)
+        await self._copy(c, "trade_lots", LOT_COLUMNS, lots)
+        await self._copy(c, "postings", POSTING_COLUMNS, posts)
+        if bal:
+            await c.executemany(_NEW_BAL, [(a, u, nn) for a, u, _, nn in bal])
+            await c.executemany(_BAL, [(d, a, u) for a, u, d, _ in bal])
+        if batch.herbs:
+            await c.executemany("INSERT INTO instruments (symbol, herb) VALUES ($1, $2) "
+                                "ON CONFLICT (symbol) DO NOTHING", list(batch.herbs.items()))
+        await c.execute("UPDATE booker_state SET last_seq = $1 WHERE id = 1", batch.last_seq)
         return ApplyResult(True, gap_of(last, batch))
 
-    async def _copy(self, table: str, columns: tuple[str, ...], rows: list[Row]) -> None:
+    async def _copy(self, c: Any, table: str, columns: tuple[str, ...], rows: list[Row]) -> None:
         if rows:
-            await self.conn.copy_records_to_table(table, records=rows, columns=list(columns),
+            await c.copy_records_to_table(table, records=rows, columns=list(columns),
                                                   schema_name=self.schema)
 
     async def balances(self) -> dict[tuple[str, str], int]:
         async with self._lock:
-            rows = await self.conn.fetch("SELECT account, unit, balance FROM balances")
+            rows = await (await self._live()).fetch("SELECT account, unit, balance FROM balances")
         return {(r[0], r[1]): int(r[2]) for r in rows}
 
     async def transactions(self, limit: int = MAX_LIST) -> list[LedgerTxn]:
         async with self._lock:
-            c = self.conn
+            c = await self._live()
             txns = await c.fetch(f"SELECT {', '.join(TXN_COLUMNS)} FROM transactions "
                                  "ORDER BY seq, n LIMIT $1", min(limit, MAX_LIST))
             if not txns:
@@ -148,4 +170,4 @@ class PgStore:
     async def execute(self, sql: str, *args: object) -> None:
         """One statement in its own transaction (tests: prove the triggers refuse)."""
         async with self._lock:
-            await self.conn.execute(sql, *args)
+            await (await self._live()).execute(sql, *args)

@@ -1,12 +1,16 @@
-"""Resuming the booker from the journal: the (seq, events) of every command after a seq.
+"""Resuming a downstream consumer from the journal: the (seq, events) of every command after
+a seq.
 
-Owns rebuilding the events the ledger has not booked, after a crash of the booker or in
-multi-process mode: the engine is restored from the newest snapshot at or before the booked
-seq (or from empty), the journal is replayed from there, and the commands after the booked seq
-are yielded with their events. Reads files only; never writes the data directory and never
-takes its lock (the journal is append-only, and the running sequencer may keep appending).
-A journal pruned past the booked seq raises `engine.durable.journal.JournalCorrupt`: the
-ledger cannot be completed from this data directory.
+Owns rebuilding the events a consumer (the ledger, the tick writer) has not consumed, after a
+crash, an outage or a dropped buffer (`gateway.link.feed`): the engine is restored from the
+newest snapshot at or before that seq (or from empty), chosen by the sequencer's own rule with
+its fallbacks (`engine.durable.sequencer.restore_newest`), the journal is replayed from there
+and the commands after the seq are yielded with their events. Reads files only; never writes
+the data directory and never takes its lock (the journal is append-only, and the running
+sequencer may keep appending; a record being written at the tail is logged and ends the
+iteration). A journal pruned past the seq raises `engine.durable.journal.JournalCorrupt`: the
+consumer cannot be completed from this data directory (the running sequencer never prunes what
+the feed's consumers still need, `Sequencer.retain_from`).
 """
 
 from __future__ import annotations
@@ -15,21 +19,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from engine.durable.journal import JournalReader
-from engine.durable.snapshot import valid_snapshots
-from engine.exchange import Exchange
+from engine.durable.sequencer import restore_newest
 from settlement.booking import Step
 
 
 def steps_after(data_dir: Path, after_seq: int) -> Iterator[Step]:
     """Every journaled command after ``after_seq`` with its events, in seq order."""
-    base_seq = 0
-    exchange = Exchange()
-    for snap in valid_snapshots(data_dir / "snapshots"):
-        if snap.seq <= after_seq:
-            exchange = Exchange.restore(snap.payload)
-            base_seq = snap.seq
-            break
-    for cmd in JournalReader(data_dir / "journal", after_seq=base_seq, repair=False):
+    restored = restore_newest(data_dir, at_most_seq=after_seq)
+    exchange = restored.engine
+    for cmd in JournalReader(data_dir / "journal", after_seq=restored.seq, repair=False):
         events = exchange.apply(cmd)
         if cmd.seq > after_seq:
             yield cmd.seq, events

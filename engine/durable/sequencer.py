@@ -147,16 +147,31 @@ def recover(
         lock.close()
 
 
-def _recover(
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """An exchange restored from a snapshot (``seq`` 0, ``path`` None: from empty)."""
+
+    engine: Engine
+    seq: int
+    ts_ns: int
+    path: Path | None
+
+
+def restore_newest(
     data_dir: Path,
-    factory: EngineFactory,
-    repair: bool,
-    on_events: Callable[[list[Event]], None] | None,
-) -> tuple[Engine, RecoveryInfo]:
-    skipped: list[Path] = []
-    exchange: Engine | None = None
-    snap_seq, snap_ts, snap_path = 0, 0, None
-    for snap in valid_snapshots(data_dir / "snapshots", skipped):
+    factory: EngineFactory | None = None,
+    *,
+    at_most_seq: int | None = None,
+    skipped: list[Path] | None = None,
+) -> Restored:
+    """The newest snapshot of ``data_dir`` (at or before ``at_most_seq``) that verifies *and*
+    restores to the seq its header names; an empty exchange if there is none. Damaged or
+    unloadable snapshots are logged, added to ``skipped`` and passed over. Recovery and the
+    downstream consumers' resume (`settlement.resume`) choose their snapshot with this one
+    rule. Reads files only; takes no lock."""
+    factory = factory or _default_factory()
+    skipped = skipped if skipped is not None else []
+    for snap in valid_snapshots(data_dir / "snapshots", skipped, at_most_seq=at_most_seq):
         try:
             candidate = factory.restore(snap.payload)
         except Exception as exc:  # the checksum held, so this is a bug or a format change
@@ -172,10 +187,20 @@ def _recover(
             )
             skipped.append(snap.path)
             continue
-        exchange, snap_seq, snap_ts, snap_path = candidate, snap.seq, snap.ts_ns, snap.path
-        break
-    if exchange is None:
-        exchange = factory()
+        return Restored(candidate, snap.seq, snap.ts_ns, snap.path)
+    return Restored(factory(), 0, 0, None)
+
+
+def _recover(
+    data_dir: Path,
+    factory: EngineFactory,
+    repair: bool,
+    on_events: Callable[[list[Event]], None] | None,
+) -> tuple[Engine, RecoveryInfo]:
+    skipped: list[Path] = []
+    restored = restore_newest(data_dir, factory, skipped=skipped)
+    exchange = restored.engine
+    snap_seq, snap_ts, snap_path = restored.seq, restored.ts_ns, restored.path
 
     reader = JournalReader(data_dir / "journal", after_seq=snap_seq, repair=repair)
     replayed = 0
@@ -227,6 +252,10 @@ class Sequencer:
     and benchmarks of the CPU path only; it voids the durability contract). ``on_events``
     receives the events of every command replayed while opening (as `recover`'s does), so a
     consumer that rebuilds from the journal needs no second pass.
+
+    ``retain_from`` (also settable later, as ``retain_from``): the seq after which downstream
+    consumers still read the journal (the feed's lowest consumer position, `gateway.link.feed`);
+    pruning keeps the snapshot at or before it and every journal segment from there on.
     """
 
     def __init__(
@@ -242,6 +271,7 @@ class Sequencer:
         max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
         sync: bool = True,
         on_events: Callable[[list[Event]], None] | None = None,
+        retain_from: Callable[[], int] | None = None,
     ) -> None:
         if snapshot_every < 0 or keep_snapshots < 1:
             raise ValueError("snapshot_every must be >= 0 and keep_snapshots >= 1")
@@ -271,6 +301,7 @@ class Sequencer:
         self._keep_snapshots = keep_snapshots
         self._next_snapshot_seq = self._last_seq + snapshot_every
         self._failed: BaseException | None = None
+        self.retain_from = retain_from
 
     @property
     def exchange(self) -> Engine:
@@ -371,13 +402,15 @@ class Sequencer:
 
     def snapshot(self) -> Path:
         """Commit, start a new journal segment at the next seq, write a snapshot of the state at
-        the current seq, then prune snapshots and segments no longer needed."""
+        the current seq, then prune snapshots and segments no longer needed: neither by
+        recovery nor by a downstream consumer still behind (``retain_from``)."""
         if self._failed is not None:
             raise SequencerFailed("sequencer failed earlier; restart") from self._failed
         self._writer.roll()
         snap_dir = self.data_dir / "snapshots"
         path = write_snapshot(snap_dir, self._last_seq, self._last_ts_ns, self._exchange.snapshot())
-        oldest, removed = prune_snapshots(snap_dir, self._keep_snapshots)
+        retain = self.retain_from() if self.retain_from is not None else None
+        oldest, removed = prune_snapshots(snap_dir, self._keep_snapshots, retain)
         if oldest:
             removed += prune_segments(self.data_dir / "journal", oldest)
         if self._snapshot_every:

@@ -114,10 +114,14 @@ def read_snapshot(path: Path, expected_seq: int | None = None) -> Snapshot:
     return Snapshot(seq, ts_ns, payload, path)
 
 
-def valid_snapshots(directory: Path, skipped: list[Path] | None = None) -> Iterator[Snapshot]:
+def valid_snapshots(
+    directory: Path, skipped: list[Path] | None = None, *, at_most_seq: int | None = None
+) -> Iterator[Snapshot]:
     """Verified snapshots, newest first; each damaged one is logged, added to ``skipped`` and
-    passed over."""
+    passed over. ``at_most_seq``: only those at or before that seq (newer files are not read)."""
     for seq, path in reversed(list_snapshots(directory)):
+        if at_most_seq is not None and seq > at_most_seq:
+            continue
         try:
             yield read_snapshot(path, expected_seq=seq)
         except (SnapshotCorrupt, OSError) as exc:
@@ -130,18 +134,27 @@ def latest_valid_snapshot(directory: Path) -> Snapshot | None:
     return next(valid_snapshots(directory), None)
 
 
-def prune_snapshots(directory: Path, keep: int) -> tuple[int, list[Path]]:
+def prune_snapshots(
+    directory: Path, keep: int, retain_seq: int | None = None
+) -> tuple[int, list[Path]]:
     """Keep the ``keep`` newest valid snapshots, delete older files and stale ``.tmp`` files.
     Returns the seq of the oldest kept snapshot (0 if none) and the deleted paths. The journal
-    from that seq on must be kept, so that recovery can fall back to it."""
+    from that seq on must be kept, so that recovery can fall back to it.
+
+    ``retain_seq``: a reader of the journal (a downstream consumer) still needs the commands
+    after that seq, rebuilt from the newest snapshot at or before it: that snapshot is kept too
+    (and so the journal from its seq on). Without one, nothing is pruned (the reader replays
+    from seq 1)."""
     if keep < 1:
         raise ValueError("keep at least one snapshot")
     kept: list[Snapshot] = []
+    anchored = retain_seq is None
     for snap in valid_snapshots(directory):
         kept.append(snap)
-        if len(kept) == keep:
+        anchored = anchored or snap.seq <= (retain_seq or 0)
+        if len(kept) >= keep and anchored:
             break
-    if len(kept) < keep:
+    if len(kept) < keep or not anchored:
         return 0, []  # too few good snapshots to give any journal up yet
     oldest = kept[-1].seq
     removed = [p for seq, p in list_snapshots(directory) if seq < oldest]

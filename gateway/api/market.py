@@ -65,12 +65,19 @@ async def list_tickers(request: web.Request, gw: Gateway, who: Any) -> web.Respo
     return reply({"tickers": [gw.market.ticker(s) for s in gw.market.books]})
 
 
+def consumers(gw: Gateway) -> dict[str, Any]:
+    """The downstream consumers' position, lag and state; they never make the market unready
+    (the market does not wait for them), so they are shown, not judged."""
+    return gw.feed.status() if gw.feed is not None else {}
+
+
 async def healthz(request: web.Request, gw: Gateway, who: Any) -> web.Response:
     return reply({"status": "ok", "seq": gw.exchange.last_seq,
-                  "queue_depth": gw.pipeline.depth})
+                  "queue_depth": gw.pipeline.depth, "consumers": consumers(gw)})
 
 
 async def readyz(request: web.Request, gw: Gateway, who: Any) -> web.Response:
     ready = gw.pipeline.ready and not gw.closing
     return reply({"status": "ready" if ready else "not_ready", "seq": gw.exchange.last_seq,
-                  "queue_depth": gw.pipeline.depth}, status=200 if ready else 503)
+                  "queue_depth": gw.pipeline.depth, "consumers": consumers(gw)},
+                 status=200 if ready else 503)

@@ -322,7 +322,24 @@ class LotsOut(_Out, kw_only=True):
     lots: list[LotOut]
 
 
+class ConsumerOut(_Out, kw_only=True):
+    """One downstream consumer of the event stream (the ledger; docs/settlement.md)."""
+
+    state: Literal["starting", "live", "catching_up", "retrying", "stopped"]
+    position: int  # the last seq it consumed durably
+    lag_commands: int  # the market's seq minus position
+    lag_s: float  # age of the oldest command it has not consumed (0 when caught up)
+    gaps: int  # seqs never offered to it (an alarm; always 0 when healthy)
+    duplicates: int  # commands offered again after it had them (skipped)
+    buffered: int  # commands waiting in its in-memory buffer
+    overflows: int  # times its buffer was dropped for being full (it then read the journal)
+    catch_ups: int  # times it read the journal
+    errors: int  # failed writes or starts (it retried)
+    last_error: str | None = None
+
+
 class StatusOut(_Out, kw_only=True):
     status: str
     seq: int
     queue_depth: int
+    consumers: dict[str, ConsumerOut] = {}

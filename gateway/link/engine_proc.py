@@ -1,7 +1,8 @@
 """`herbx engine`: the engine half of multi-process mode (see `gateway.link.redis_link`).
 
-Owns the command's work: logging, the event loop, signals, the engine process's run. Never
-parses the command line (`gateway.cli` does) and never serves HTTP.
+Owns the command's work: logging, the event loop, signals, the engine process's run, and the
+settlement ledger it books beside its sequencer (`gateway.link.ledger`; gateways only read it).
+Never parses the command line (`gateway.cli` does) and never serves HTTP.
 """
 
 from __future__ import annotations
@@ -10,11 +11,17 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from settlement.consumer import Consumer
 
 
 def main(*, redis_url: str | None, data_dir: str, prefix: str, tick_ms: int, log_level: str,
-         order_retention_s: float = 3600.0) -> int:
+         order_retention_s: float = 3600.0, database_url: str | None = None,
+         database_schema: str | None = None, public_url: str = "") -> int:
     if not redis_url:
         print("herbx engine: --redis-url (or HERBX_REDIS_URL) is required", file=sys.stderr)
         return 2
@@ -24,6 +31,10 @@ def main(*, redis_url: str | None, data_dir: str, prefix: str, tick_ms: int, log
     from engine.tools.runtime import tune_gc
     from gateway.link.redis_link import run_engine
 
+    def consumers(exchange_of: Callable[[], Any]) -> list[Consumer]:
+        return [engine_ledger(Path(data_dir), exchange_of, database_url, database_schema,
+                              public_url)]
+
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -32,7 +43,7 @@ def main(*, redis_url: str | None, data_dir: str, prefix: str, tick_ms: int, log
         print(f"herbx engine: data {data_dir}, streams {prefix}:commands -> {prefix}:journal",
               flush=True)
         await run_engine(url, Path(data_dir), prefix, tick_ms=tick_ms, stop=stop,
-                         order_retention_s=order_retention_s)
+                         order_retention_s=order_retention_s, consumers_of=consumers)
 
     tune_gc()
     try:
@@ -41,3 +52,17 @@ def main(*, redis_url: str | None, data_dir: str, prefix: str, tick_ms: int, log
         print(f"herbx engine: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def engine_ledger(data_dir: Path, exchange_of: Callable[[], Any], database_url: str | None,
+                  database_schema: str | None, public_url: str) -> Consumer:
+    """The engine process's booker: the same store choice and trace codes as `herbx serve`."""
+    from gateway.app import trace_config
+    from gateway.config import Settings
+    from gateway.link.ledger import ledger_booker, ledger_store
+    from gateway.lots import LotViews
+    from grading.catalogue import load_catalogue
+
+    config = trace_config(Settings(public_url=public_url))  # a gateway's, on its defaults
+    store = ledger_store(data_dir, database_url, database_schema)
+    return ledger_booker(store, LotViews(exchange_of), load_catalogue(), config)

@@ -7,6 +7,10 @@ in a helper thread, so the event loop keeps serving), and only then answers each
 events and hands all events to the fan-out. A full queue raises `Overloaded` at once (503), never
 an unbounded backlog.
 
+After the commit it also hands the downstream feed (`gateway.link.feed`) the group's steps
+``(seq, events)``: one per journaled command, empty event lists included, so seq ranges are
+explicit. The feed never blocks this task.
+
 Book checksums are taken right after each command is applied, from the exchange itself, so every
 published book update carries the CRC32 of the true top of the book at its ``book_seq``.
 
@@ -31,6 +35,8 @@ log = logging.getLogger("herbx.pipeline")
 #: (symbol, book_seq) -> CRC32 of the top 10 levels right after that update
 Checksums = dict[tuple[str, int], int]
 Publisher = Callable[[list[Event], Checksums], None]
+#: the committed group's (seq, events), one per journaled command (`gateway.link.feed.Feed`)
+StepsSink = Callable[[list[tuple[int, list[Event]]]], None]
 
 
 class Overloaded(Exception):
@@ -51,7 +57,8 @@ class _Item:
 
 class Pipeline:
     def __init__(
-        self, sequencer: Sequencer, publish: Publisher, *, queue_size: int, batch_size: int
+        self, sequencer: Sequencer, publish: Publisher, *, queue_size: int, batch_size: int,
+        on_steps: StepsSink | None = None,
     ) -> None:
         assert queue_size > 0 and batch_size > 0
         self.sequencer = sequencer
@@ -64,6 +71,7 @@ class Pipeline:
         self._accepting = True
         self._task: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="herbx-commit")
+        self.on_steps = on_steps
         self.failed: BaseException | None = None
         self.batches = 0
         self.commands = 0
@@ -135,6 +143,7 @@ class Pipeline:
         seq = self.sequencer
         exchange = seq.exchange
         results: list[list[Event] | BaseException] = []
+        steps: list[tuple[int, list[Event]]] = []
         checksums: Checksums = {}
         for item in batch:
             try:
@@ -152,6 +161,7 @@ class Pipeline:
                     snap = exchange.depth(ev.symbol, 10)  # type: ignore[attr-defined]
                     checksums[(ev.symbol, ev.book_seq)] = book_checksum(snap.bids, snap.asks)
             results.append(events)
+            steps.append((item.cmd.seq, events))
         try:
             await asyncio.get_running_loop().run_in_executor(self._executor, seq.commit)
         except Exception as exc:
@@ -175,6 +185,11 @@ class Pipeline:
                 self._publish(published, checksums)
             except Exception:  # a fan-out bug must not stop the market
                 log.exception("publishing events failed")
+        if steps and self.on_steps is not None:
+            try:
+                self.on_steps(steps)
+            except Exception:  # nor a feed bug: its consumers resume from the journal
+                log.exception("handing the steps to the feed failed")
 
 
 def _fail(item: _Item, exc: BaseException) -> None:

@@ -35,7 +35,7 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,7 @@ from engine.messages import (
 
 if TYPE_CHECKING:
     from engine.durable.journal import RecordInvalid
+    from settlement.consumer import Consumer
 from gateway.link.housekeeping import PurgeSchedule
 from gateway.link.pipeline import Checksums, Overloaded, PipelineFailed
 from gateway.stream.checksum import book_checksum
@@ -223,12 +224,16 @@ class RedisPipeline:
 
 async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: int,
                      batch_size: int = 512, stop: asyncio.Event | None = None,
-                     order_retention_s: float = 3600.0, purge_every_s: float = 60.0) -> None:
+                     order_retention_s: float = 3600.0, purge_every_s: float = 60.0,
+                     consumers_of: Callable[[Callable[[], Any]], Sequence[Consumer]]
+                     | None = None) -> None:
     """Read commands, apply and commit them in groups, append them stamped to the journal
     stream; tick, and forget done orders after ``order_retention_s`` (0: never). Runs until
-    ``stop`` is set."""
+    ``stop`` is set. ``consumers_of(exchange_of)``: the downstream consumers (the ledger) that
+    a feed drives beside the sequencer, as `herbx serve` does (`gateway.link.feed`)."""
     from engine.durable.journal import JournalReader, RecordInvalid, RecordRefused
     from engine.durable.sequencer import Sequencer
+    from gateway.link.feed import Feed
 
     stop = stop or asyncio.Event()
     redis = connect(redis_url)
@@ -236,6 +241,12 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
     seq = Sequencer(data_dir / "engine")
     offset_path = data_dir / "engine" / "redis-offset"
     loop = asyncio.get_running_loop()
+    feed: Feed | None = None
+    if consumers_of is not None:
+        feed = Feed(data_dir / "engine", consumers_of(lambda: seq.exchange),
+                    head_seq=seq.last_seq)
+        seq.retain_from = feed.retain_seq
+        feed.start()
     try:
         await _republish_missing(redis, journal_key, seq, data_dir, JournalReader)
         last_id = offset_path.read_text().strip() if offset_path.exists() else "0-0"
@@ -271,10 +282,12 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
             if not batch:
                 continue
             out: list[dict[str, Any]] = []
+            steps: list[tuple[int, list[Event]]] = []
             for cmd, g, r, error in batch:
                 if cmd is not None:
                     try:
-                        seq.submit(cmd)
+                        events = seq.submit(cmd)
+                        steps.append((cmd.seq, events))  # the seq submit stamped
                     except RecordInvalid as exc:
                         error = invalid_text(exc)
                         cmd = None
@@ -291,7 +304,11 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
                 pipe.xadd(journal_key, fields, maxlen=STREAM_MAXLEN, approximate=True)
             await pipe.execute()
             _write_offset(offset_path, last_id)
+            if feed is not None and steps:
+                feed.publish(steps)
     finally:
+        if feed is not None:  # the ledger books what was committed, then closes
+            await feed.stop()
         seq.close()
         await redis.aclose()
 
