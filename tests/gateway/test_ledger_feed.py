@@ -21,7 +21,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from engine.durable.journal import list_segments
 from engine.durable.sequencer import recover
+from engine.durable.snapshot import list_snapshots
 from engine.messages import TradeExecuted
 from gateway.app import trace_config
 from gateway.config import Settings
@@ -255,6 +257,12 @@ async def test_the_market_trades_through_a_postgresql_outage_and_the_ledger_catc
         await proxy.cut()
         await trade(m, 10, "during")  # the market does not wait for its ledger
         await until(lambda: ledger_status(m)["state"] == "retrying", "the ledger to fail")
+        assert m.gw.sequencer is not None
+        for i in range(3):  # snapshots would prune the journal the ledger still needs
+            await trade(m, 2, f"snap{i}")
+            m.gw.sequencer.snapshot()
+        assert len(list_snapshots(tmp_path / "engine" / "snapshots")) == 3
+        assert list_segments(tmp_path / "engine" / "journal")[0].first_seq == 1
         status = ledger_status(m)
         assert status["last_error"] and status["errors"] >= 1
         assert status["position"] == booked_before < m.gw.exchange.last_seq
