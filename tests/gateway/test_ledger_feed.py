@@ -376,3 +376,50 @@ async def test_a_sigkilled_serve_resumes_its_ledger_without_duplicates(tmp_path:
         assert any(leg.trace_url for t in await store.transactions() for leg in t.legs)
     finally:
         await store.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The feed's own figures
+# ---------------------------------------------------------------------------------------------
+
+
+async def test_lag_in_seconds_is_the_age_of_the_oldest_command_not_consumed(
+        tmp_path: Path) -> None:
+    from gateway.link.feed import Feed
+
+    now = [100.0]
+    booker = Booker(SqliteStore(tmp_path / "l.sqlite"), Schedule.load(), lambda _: None)
+    feed = Feed(tmp_path / "engine", [booker], head_seq=5, clock=lambda: now[0])
+    now[0] = 110.0
+    feed.publish([(6, []), (7, [])])
+    now[0] = 112.0
+    feed.publish([(8, [])])
+    assert feed.lag_s(7, 115.0) == 3.0  # seq 8, committed at 112
+    assert feed.lag_s(5, 115.0) == 5.0  # seqs 6 and 7, committed at 110
+    assert feed.lag_s(2, 115.0) == 15.0  # before the feed started: at least its age
+    assert feed.lag_s(8, 115.0) == 0.0
+    status = feed.status()["ledger"]
+    assert (status["state"], status["position"], status["lag_commands"]) == ("starting", 0, 8)
+    await feed.stop()
+
+
+async def test_a_ledger_ahead_of_the_journal_is_refused(tmp_path: Path) -> None:
+    first = tmp_path / "first"
+    m = await start(settings(first))
+    try:
+        await trade(m, 2, "x")
+        await caught_up(m)
+    finally:
+        await m.client.close()
+    other = tmp_path / "other"  # a new market, given the first one's ledger by mistake
+    other.mkdir()
+    (other / "ledger.sqlite").write_bytes((first / "ledger.sqlite").read_bytes())
+    m = await start(settings(other, feed_retry_max_s=0.05, feed_drain_timeout_s=0.1),
+                    seed=False)
+    try:
+        await until(lambda: ledger_status(m)["errors"] > 0, "the ledger to be refused")
+        status = ledger_status(m)
+        assert status["state"] == "retrying" and "after the journal's" in status["last_error"]
+        assert status["position"] == 0  # and nothing is retained for it beyond seq 0
+    finally:
+        await m.client.close()
