@@ -26,7 +26,7 @@ BASES: tuple[Basis, ...] = ("kg", "active")
 #: The published level has this many decimals; each day's level is rounded half to even from
 #: the exact product of the previous (published) level and the exact link.
 LEVEL_DECIMALS = 4
-BASE_LEVEL = Decimal(100)
+BASE_LEVEL = Decimal("100.0000")
 MG_PER_KG = 10**6
 _DAY_NS = INTERVAL_NS["1d"]
 _EPOCH = dt.date(1970, 1, 1)
