@@ -121,10 +121,13 @@ class _Stream:
         self.writer = JournalWriter(journal, 1, sync=False)
         self.seq = 0
         self.trades = 0
+        self.last_ts = 0
 
     def __call__(self, cmd: Command, ts_ns: int) -> list[Event]:
+        """Stamp (time never goes back, as with the sequencer), journal, apply."""
         self.seq += 1
-        cmd.seq, cmd.ts_ns = self.seq, ts_ns
+        self.last_ts = max(self.last_ts, ts_ns)
+        cmd.seq, cmd.ts_ns = self.seq, self.last_ts
         self.writer.append(cmd)
         events = self.exchange.apply(cmd)
         first = events[0] if events else None
