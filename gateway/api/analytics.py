@@ -160,8 +160,9 @@ def point_out(p: IndexPoint) -> IndexPointOut:
 
 async def get_index(request: web.Request, gw: Gateway, who: Participant | None) -> web.Response:
     herb = request.match_info["herb"]
-    basis = request.query.get("basis", "kg")
-    if basis not in BASES:
+    text = request.query.get("basis", "kg")
+    basis: Basis = "active" if text == "active" else "kg"
+    if text not in BASES:
         raise Problem(422, "invalid_field", "basis must be kg or active",
                       errors=[FieldError(field="?basis", message="kg or active")])
     start, end = date_query(request, "from"), date_query(request, "to")
@@ -172,11 +173,11 @@ async def get_index(request: web.Request, gw: Gateway, who: Participant | None) 
         raise Problem(404, "unknown_herb", f"no instrument trades {herb}")
     reader = reader_of(request, gw)
     bars = await asyncio.to_thread(reader.daily_bars, symbols_of(grades, herb))
-    points = herb_index(bars, grades, herb, basis)  # type: ignore[arg-type]
+    points = herb_index(bars, grades, herb, basis)
     base = points[0].day if points else None
     lo, hi = (start.isoformat() if start else ""), (end.isoformat() if end else "9999")
     shown = [point_out(p) for p in points if lo <= p.day <= hi]
-    return reply(IndexOut(herb=herb, basis=basis,  # type: ignore[arg-type]
+    return reply(IndexOut(herb=herb, basis=basis,
                           volume_unit="kg" if basis == "kg" else "mg_active", base_day=base,
                           demo=any(p.demo for p in shown), points=shown))
 
