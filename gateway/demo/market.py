@@ -19,6 +19,7 @@ without ``--demo`` (a market whose operator token is public must not pass for a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -44,6 +45,7 @@ from engine.messages import (
     RegisterLot,
     SetInsuranceTerms,
 )
+from gateway.api.problems import Problem
 from gateway.auth import Participant, hash_token
 from gateway.demo import data as D
 from gateway.link.pipeline import Overloaded, PipelineFailed
@@ -385,16 +387,21 @@ async def demo_history(gw: Gateway) -> None:
     demo season over its last days (docs/analytics.md). Feeding `history_steps` to the tick
     writer is wired when the tick store is merged."""
     data = Path(gw.settings.data_dir)
-    first = await asyncio.to_thread(first_command_ns, data / "engine")
-    info = await asyncio.to_thread(make_history, data, first or gw.now_ns(),
-                                   catalogue=gw.catalogue)
+    try:
+        first = await asyncio.to_thread(first_command_ns, data / "engine")
+        info = await asyncio.to_thread(make_history, data, first or gw.now_ns(),
+                                       catalogue=gw.catalogue)
+    except Exception as exc:  # the live demo goes on without its history
+        log.warning("demo history not made: %r", exc)
+        return
     herb, floor, days, min_kg = DEMO_INSURED
     season = f"{info.last_day[:4]}-DEMO"
     if any((t.herb, t.season) == (herb, season) for t in gw.exchange.insurance_terms()):
         return
-    await gw.submit(SetInsuranceTerms(
-        herb=herb, season=season, floor_vnd=floor, min_volume_kg=min_kg, demo=True,
-        window_start_ns=info.end_ns - days * 86_400 * 10**9, window_end_ns=info.end_ns))
+    with contextlib.suppress(Problem):  # overloaded, or a market shutting down
+        await gw.submit(SetInsuranceTerms(
+            herb=herb, season=season, floor_vnd=floor, min_volume_kg=min_kg, demo=True,
+            window_start_ns=info.end_ns - days * 86_400 * 10**9, window_end_ns=info.end_ns))
     log.info("demo history: %d trades from %s to %s", info.trades, info.first_day,
              info.last_day)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import msgspec
 
-from engine.durable.journal import JournalReader, JournalWriter
+from engine.durable.journal import JournalError, JournalReader, JournalWriter, list_segments
 from engine.exchange import Exchange
 from engine.lots import assay_command
 from engine.messages import (
@@ -105,11 +105,18 @@ def history_steps(data_dir: Path) -> Iterator[Step]:
 
 
 def first_command_ns(engine_dir: Path) -> int | None:
-    """The time of the live market's first journaled command (None: an empty market)."""
-    if not (engine_dir / "journal").is_dir():
+    """The time of the oldest command the live market's journal still holds (its first, unless
+    old segments were pruned after a snapshot); None for an empty or unreadable journal. Reads
+    only the oldest segment's first record; never repairs (the sequencer owns the journal)."""
+    journal = engine_dir / "journal"
+    segments = list_segments(journal) if journal.is_dir() else []
+    if not segments:
         return None
-    for cmd in JournalReader(engine_dir / "journal", repair=False):
-        return cmd.ts_ns
+    try:
+        for cmd in JournalReader(journal, after_seq=segments[0].first_seq - 1, repair=False):
+            return cmd.ts_ns
+    except JournalError:
+        return None
     return None
 
 

@@ -93,3 +93,18 @@ async def test_the_demo_start_up_makes_the_history_and_a_demo_season(tmp_path: P
         assert season["demo"] and season["season"].endswith("-DEMO")
     finally:
         await m.client.close()
+
+
+def test_first_command_of_the_live_journal(tmp_path: Path) -> None:
+    from engine.durable.sequencer import Sequencer
+    from engine.messages import Deposit
+    from settlement.ticks.history import first_command_ns
+
+    engine_dir = tmp_path / "engine"
+    assert first_command_ns(engine_dir) is None
+    clock = iter([BEFORE, BEFORE + 5, BEFORE + 9])
+    with Sequencer(engine_dir, now_ns=lambda: next(clock), sync=False) as seq:
+        seq.submit(Deposit(account="T1", amount_vnd=1))
+        seq.submit(Deposit(account="T1", amount_vnd=2))
+        seq.commit()
+    assert first_command_ns(engine_dir) == BEFORE
