@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,14 +31,16 @@ from gateway.api.problems import FieldError, Problem
 from gateway.auth import Participant
 from gateway.state import Gateway
 from gateway.stream.wire import iso_ts
+from settlement.ledger import FUND, VND
 from settlement.ticks.indices import BASES, Basis, IndexPoint, herb_index, herbs_of
 from settlement.ticks.insurance import InsuranceFigures, figures, report_csv
 from settlement.ticks.model import INTERVAL_NS, VN_OFFSET_NS
 from settlement.ticks.readers import SqliteTickReader, TickReader, symbols_of
 
 TICK_READER: web.AppKey[TickReader] = web.AppKey("tick_reader")
-LEDGER_FUND = ("market:insurance_fund", "VND")  # settlement.ledger.FUND, VND
+LEDGER_FUND = (FUND, VND)
 MAX_RANGE_DAYS = 3660
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DAY_NS = INTERVAL_NS["1d"]
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -143,9 +146,9 @@ def date_query(request: web.Request, name: str) -> dt.date | None:
     if text is None:
         return None
     try:
-        if len(text) == 10:
+        if ISO_DATE.fullmatch(text):
             return dt.date.fromisoformat(text)
-    except ValueError:
+    except ValueError:  # 2026-02-30
         pass
     raise Problem(422, "invalid_field", f"{name} must be a date, YYYY-MM-DD",
                   errors=[FieldError(field=f"?{name}", message="must be YYYY-MM-DD")])

@@ -68,7 +68,8 @@ async def test_index_refusals_and_no_data(market: Market) -> None:
     assert r.status == 200 and (await r.json())["points"] == []
     for query, status in (("QUE-BARK?basis=usd", 422), ("QUE-BARK?from=2026-9-1", 422),
                           ("QUE-BARK?from=2026-09-10&to=2026-09-01", 422),
-                          ("QUE-BARK?to=tomorrow", 422), ("QUE", 404), ("NOPE-X", 404)):
+                          ("QUE-BARK?to=tomorrow", 422),
+                          ("QUE-BARK?to=2026-W01-1", 422), ("QUE-BARK?to=2026-02-30", 422), ("QUE", 404), ("NOPE-X", 404)):
         r = await c.get(f"{P}/indices/{query}")
         assert r.status == status, (query, r.status)
         assert r.content_type == "application/problem+json"
