@@ -13,7 +13,6 @@ Never maps a reason to a status (`gateway.api.refusals` does) and never writes t
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 from pathlib import Path
@@ -175,7 +174,7 @@ async def get_index(request: web.Request, gw: Gateway, who: Participant | None) 
     if herb not in herbs_of(grades):
         raise Problem(404, "unknown_herb", f"no instrument trades {herb}")
     reader = reader_of(request, gw)
-    bars = await asyncio.to_thread(reader.daily_bars, symbols_of(grades, herb))
+    bars = await reader.daily_bars(symbols_of(grades, herb))
     points = herb_index(bars, grades, herb, basis)
     base = points[0].day if points else None
     lo, hi = (start.isoformat() if start else ""), (end.isoformat() if end else "9999")
@@ -201,12 +200,8 @@ async def insurance_figures(request: web.Request, gw: Gateway) -> list[Insurance
     grades = listed_grades(gw)
     reader = reader_of(request, gw)
     now = gw.now_ns()
-
-    def compute() -> list[InsuranceFigures]:
-        return [figures(t, reader.window_sums(symbols_of(grades, t.herb), t), now)
-                for t in terms]
-
-    return await asyncio.to_thread(compute)
+    return [figures(t, await reader.window_sums(symbols_of(grades, t.herb), t), now)
+            for t in terms]
 
 
 def insurance_out(f: InsuranceFigures) -> InsuranceOut:

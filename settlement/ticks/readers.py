@@ -6,11 +6,13 @@ interface, `TickReader`, so that the pure computations (`settlement.ticks.indice
 `settlement.ticks.insurance`) never see a database: `SqliteTickReader` reads
 ``<data_dir>/ticks.sqlite`` read-only (an absent file or table reads as no data yet), and
 `MemoryTickReader` serves bars and ticks held in memory (tests, tools). Reads only: analysts
-never write. The calls block (small indexed reads); the gateway runs them in a thread.
+never write. The interface is async, as the tick store's own is; the SQLite reads (small and
+indexed) run in a thread so they never block the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -25,13 +27,10 @@ MAX_DAILY_BARS = 36_600
 
 
 class TickReader(Protocol):
-    def grades(self) -> dict[str, str]:
-        """Every listed instrument: symbol → grade."""
-
-    def daily_bars(self, symbols: Sequence[str]) -> list[Bar]:
+    async def daily_bars(self, symbols: Sequence[str]) -> list[Bar]:
         """The daily bars of ``symbols``, oldest first (at most `MAX_DAILY_BARS`)."""
 
-    def window_sums(self, symbols: Sequence[str], terms: InsuranceTerms) -> WindowSums:
+    async def window_sums(self, symbols: Sequence[str], terms: InsuranceTerms) -> WindowSums:
         """The official trades of ``symbols`` in the terms' window, summed."""
 
 
@@ -41,21 +40,16 @@ def symbols_of(grades: dict[str, str], herb: str) -> list[str]:
 
 
 class MemoryTickReader:
-    def __init__(self, grades: dict[str, str], bars: Iterable[Bar] = (),
-                 ticks: Iterable[Tick] = ()) -> None:
-        self.instruments = dict(grades)
+    def __init__(self, bars: Iterable[Bar] = (), ticks: Iterable[Tick] = ()) -> None:
         self.bars = list(bars)
         self.ticks = list(ticks)
 
-    def grades(self) -> dict[str, str]:
-        return dict(self.instruments)
-
-    def daily_bars(self, symbols: Sequence[str]) -> list[Bar]:
+    async def daily_bars(self, symbols: Sequence[str]) -> list[Bar]:
         wanted = set(symbols)
         bars = [b for b in self.bars if b.interval == "1d" and b.symbol in wanted]
         return sorted(bars, key=lambda b: (b.start_ns, b.symbol))[:MAX_DAILY_BARS]
 
-    def window_sums(self, symbols: Sequence[str], terms: InsuranceTerms) -> WindowSums:
+    async def window_sums(self, symbols: Sequence[str], terms: InsuranceTerms) -> WindowSums:
         wanted = set(symbols)
         return window_sums((t for t in self.ticks if t.symbol in wanted), terms)
 
@@ -72,6 +66,9 @@ class SqliteTickReader:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    async def _run(self, sql: str, args: Sequence[object]) -> list[tuple[object, ...]]:
+        return await asyncio.to_thread(self._query, sql, args)
+
     def _query(self, sql: str, args: Sequence[object]) -> list[tuple[object, ...]]:
         if not self.path.exists():
             return []
@@ -85,26 +82,22 @@ class SqliteTickReader:
         finally:
             con.close()
 
-    def grades(self) -> dict[str, str]:
-        return {str(s): str(g) for s, g in self._query(
-            "SELECT symbol, grade FROM instruments ORDER BY symbol", ())}
-
-    def daily_bars(self, symbols: Sequence[str]) -> list[Bar]:
+    async def daily_bars(self, symbols: Sequence[str]) -> list[Bar]:
         if not symbols:
             return []
         marks = ",".join("?" * len(symbols))
-        rows = self._query(
+        rows = await self._run(
             f"SELECT {', '.join(_BAR_COLUMNS)} FROM bars WHERE interval = '1d' "
             f"AND symbol IN ({marks}) ORDER BY start_ns, symbol LIMIT {MAX_DAILY_BARS}",
             symbols)
         return [Bar(**dict(zip(_BAR_COLUMNS, row, strict=True))) for row in rows]  # type: ignore[arg-type]
 
-    def window_sums(self, symbols: Sequence[str], terms: InsuranceTerms) -> WindowSums:
+    async def window_sums(self, symbols: Sequence[str], terms: InsuranceTerms) -> WindowSums:
         if not symbols:
             return WindowSums()
         marks = ",".join("?" * len(symbols))
         demo = "" if terms.demo else "AND demo = 0 "
-        rows = self._query(
+        rows = await self._run(
             "SELECT COALESCE(SUM(qty), 0), COALESCE(SUM(notional_vnd), 0), COUNT(*), "
             "COALESCE(SUM(demo), 0) FROM ticks "
             f"WHERE symbol IN ({marks}) AND ts_ns >= ? AND ts_ns < ? {demo}",

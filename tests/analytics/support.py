@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+from pathlib import Path
 
 from settlement.ticks.model import INTERVAL_NS, VN_OFFSET_NS, Bar, Tick
 
@@ -29,3 +31,21 @@ def tick(symbol: str, ts_ns: int, price: int, qty: int, demo: bool = False, n: i
     return Tick(seq=ts_ns % 10**9 + 1 + n, n=n, ts_ns=ts_ns, trade_id=n + 1, symbol=symbol,
                 herb=herb.split("-")[0], grade=grade, venue="book", price_vnd=price, qty=qty,
                 notional_vnd=price * qty, demo=demo)
+
+
+def write_store(data_dir: Path, bars: list[Bar], ticks: list[Tick]) -> None:
+    """A tick store file with the tables the readers query (settlement/ticks/readers.py)."""
+    con = sqlite3.connect(data_dir / "ticks.sqlite")
+    bar_cols = [f for f in Bar.__struct_fields__]
+    tick_cols = [f for f in Tick.__struct_fields__]
+    con.execute("CREATE TABLE instruments (symbol TEXT PRIMARY KEY, herb TEXT, grade TEXT)")
+    con.execute(f"CREATE TABLE bars ({', '.join(bar_cols)})")
+    con.execute(f"CREATE TABLE ticks ({', '.join(tick_cols)})")
+    con.executemany("INSERT INTO instruments VALUES (?, ?, ?)",
+                    [("QUE-BARK-A", "QUE", "A"), ("QUE-BARK-B", "QUE", "B")])
+    con.executemany(f"INSERT INTO bars VALUES ({', '.join('?' * len(bar_cols))})",
+                    [tuple(getattr(b, c) for c in bar_cols) for b in bars])
+    con.executemany(f"INSERT INTO ticks VALUES ({', '.join('?' * len(tick_cols))})",
+                    [tuple(getattr(t, c) for c in tick_cols) for t in ticks])
+    con.commit()
+    con.close()

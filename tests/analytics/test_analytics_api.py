@@ -6,32 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sqlite3
 from pathlib import Path
 
-from settlement.ticks.model import Bar, Tick
-from tests.analytics.support import DAY_NS, bar, day_ns, tick
+from tests.analytics.support import DAY_NS, bar, day_ns, tick, write_store
 from tests.gateway.conftest import Market
 
 P = "/api/v1"
-
-
-def write_store(data_dir: Path, bars: list[Bar], ticks: list[Tick]) -> None:
-    """A tick store file with the tables the readers query (settlement/ticks/readers.py)."""
-    con = sqlite3.connect(data_dir / "ticks.sqlite")
-    bar_cols = [f for f in Bar.__struct_fields__]
-    tick_cols = [f for f in Tick.__struct_fields__]
-    con.execute("CREATE TABLE instruments (symbol TEXT PRIMARY KEY, herb TEXT, grade TEXT)")
-    con.execute(f"CREATE TABLE bars ({', '.join(bar_cols)})")
-    con.execute(f"CREATE TABLE ticks ({', '.join(tick_cols)})")
-    con.executemany("INSERT INTO instruments VALUES (?, ?, ?)",
-                    [("QUE-BARK-A", "QUE", "A"), ("QUE-BARK-B", "QUE", "B")])
-    con.executemany(f"INSERT INTO bars VALUES ({', '.join('?' * len(bar_cols))})",
-                    [tuple(getattr(b, c) for c in bar_cols) for b in bars])
-    con.executemany(f"INSERT INTO ticks VALUES ({', '.join('?' * len(tick_cols))})",
-                    [tuple(getattr(t, c) for c in tick_cols) for t in ticks])
-    con.commit()
-    con.close()
 
 
 BARS = [bar("QUE-BARK-A", "2026-09-01", 100, 6_200_000, active_mg=2_500_000),
