@@ -379,7 +379,7 @@ class AuctionBots:
 
 
 #: the demo's price-insurance season: cinnamon bark over the last 30 days of the demo history
-DEMO_INSURED = ("QUE-BARK", 50_000, 30, 500)  # herb, floor VND/kg, window days, min kg
+DEMO_INSURED = ("QUE-BARK", 56_000, 30, 500)  # herb, floor VND/kg, window days, min kg
 
 
 async def demo_history(gw: Gateway) -> None:
