@@ -31,6 +31,7 @@ from engine.accounts import MAX_BALANCE_VND, Account
 from engine.auctions import AuctionHouse
 from engine.book import Book, OrderBook
 from engine.instruments import CONTINUOUS, Instrument
+from engine.insurance import InsuranceBook, InsuranceTerms
 from engine.lots import LotBook
 from engine.market import BookFactory
 from engine.messages import (
@@ -64,6 +65,7 @@ from engine.messages import (
     RegisterLot,
     ReplaceOrder,
     ResumeInstrument,
+    SetInsuranceTerms,
     StartCall,
     Tick,
     Withdraw,
@@ -111,6 +113,8 @@ class Exchange:
         # the same dict as ``lot_book.records``, one attribute load away: `apply` tests it on
         # every command
         self.lot_records = lot_book.records
+        # price-insurance terms (issue 13): validated and recorded, nothing more
+        self.insurance = InsuranceBook(self.instruments)
         # The one dispatch table: every command type, the auctions' and the lots' included.
         # A lot command on a lot the lot book records goes through its lifecycle there; the
         # plain custody path serves lots received without a record (scenarios, benchmarks).
@@ -141,6 +145,7 @@ class Exchange:
             CancelAuction: house.cancel,
             StartCall: calls.start,
             EndCall: calls.end,
+            SetInsuranceTerms: self.insurance.set_terms,
         }
 
     # -- the one entry point --------------------------------------------------------------------
@@ -671,6 +676,10 @@ class Exchange:
         first."""
         return [queries.auction_view(a) for a in self.auctions.auctions.values()]
 
+    def insurance_terms(self) -> list[InsuranceTerms]:
+        """Every herb-season's price-insurance terms, in the order they were first set."""
+        return self.insurance.views()
+
     # -- state: snapshot, restore, hash, invariants ----------------------------------------------
 
     def snapshot(self) -> bytes:
@@ -704,6 +713,7 @@ class Exchange:
                     held_goods[key] = held_goods.get(key, 0) + o.leaves
         self.auctions._check()
         self.lot_book._check()
+        self.insurance._check()
         assert self.cash_total == sum(a.cash_vnd for a in self.accounts.values())
         for account in self.accounts.values():
             account._check()

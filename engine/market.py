@@ -40,6 +40,14 @@ class LotState(Protocol):
     def restore_state(self, data: bytes) -> None: ...
 
 
+class InsuranceState(Protocol):
+    """The price-insurance terms' part of a snapshot (`engine.insurance.InsuranceBook`)."""
+
+    def encode_state(self) -> bytes: ...
+
+    def restore_state(self, data: bytes) -> None: ...
+
+
 class Market(Protocol):
     """Everything that trades, and the order-flow steps other desks may call."""
 
@@ -60,6 +68,9 @@ class Market(Protocol):
 
     @property
     def lot_book(self) -> LotState: ...
+
+    @property
+    def insurance(self) -> InsuranceState: ...
 
     def finish(
         self, order: Order, status: str, reason: OrderCancelReason | None, extra_hold: int,

@@ -858,6 +858,50 @@ class CallUncrossed(Ev, tag="call_uncrossed", kw_only=True, omit_defaults=True, 
 
 
 # ---------------------------------------------------------------------------------------------
+# Price insurance (issue 13): the operator's terms per herb and season, journaled so that they
+# survive restarts and can be audited; the engine only validates and records them
+# (engine/insurance.py). Reference prices and payouts are read models (settlement/ticks).
+# ---------------------------------------------------------------------------------------------
+
+#: A season: a year, optionally with a part (``2026``, ``2026-H2``, ``2026-AUTUMN``).
+SeasonName = Annotated[
+    str, Meta(min_length=4, max_length=16, pattern=whole(r"[0-9]{4}(?:-[A-Z0-9]+)?"))
+]
+
+
+class SetInsuranceTerms(Cmd, tag="set_insurance_terms", kw_only=True, omit_defaults=True):
+    """Operator: the insured floor price of ``herb`` (a herb product: an instrument symbol
+    without its grade, ``QUE-BARK``) for ``season``, and its reference window
+    ``[window_start_ns, window_end_ns)``: the reference price is the VWAP of the official trades
+    in the window when they total at least ``min_volume_kg``. ``demo``: the season is simulated
+    (its reference reads demo trades). Terms may be replaced until their window starts."""
+
+    herb: HerbCode
+    season: SeasonName
+    floor_vnd: Vnd
+    window_start_ns: Ns
+    window_end_ns: Ns
+    min_volume_kg: Qty
+    demo: bool = False
+
+
+class InsuranceTermsSet(
+    Ev, tag="insurance_terms_set", kw_only=True, omit_defaults=True, frozen=True
+):
+    """Public: the terms of ``herb`` in ``season`` as now recorded; ``replaced`` when they
+    replace earlier terms of the same herb and season (the journal keeps both)."""
+
+    herb: str
+    season: str
+    floor_vnd: int
+    window_start_ns: int
+    window_end_ns: int
+    min_volume_kg: int
+    demo: bool = False
+    replaced: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
 # The unions and their decoders (after every class, so appended messages can join them)
 # ---------------------------------------------------------------------------------------------
 
@@ -884,6 +928,7 @@ Command = (
     | AssayLot
     | ListLotOnBook
     | DelistLot
+    | SetInsuranceTerms
 )
 
 Event = (
@@ -921,6 +966,7 @@ Event = (
     | AuctionCancelled
     | BidVoided
     | LotUpdated
+    | InsuranceTermsSet
 )
 
 command_json_decoder = msgspec.json.Decoder(Command)

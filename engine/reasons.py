@@ -44,6 +44,8 @@ CommandRejectReason = Literal[
     "not_owner", "wrong_spec", "bad_record", "grade_inconsistent", "wrong_instrument",
     "in_auction", "bad_price", "bad_quantity", "growing_area_not_valid", "illegal_transition",
     "time_went_back",
+    # price-insurance terms (engine.insurance)
+    "unknown_herb", "invalid_window", "terms_locked", "too_many_terms",
 ]
 
 #: `AuctionBidRejected.reason`: a bid, Dutch buy or auction cancel refused.

@@ -86,6 +86,7 @@ class ExchangeState(Struct, array_like=True):
     auctions: msgspec.Raw  # the auction house's own encoding
     transfers: list[tuple[str, int]] = []  # transfer id -> seq (added after version 1 shipped)
     lot_book: bytes = b""  # recorded lots, engine.lots' own encoding (issue 11)
+    insurance: bytes = b""  # price-insurance terms, engine.insurance's encoding (issue 13)
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -126,7 +127,7 @@ def encode_state(ex: Market) -> bytes:
     state = ExchangeState(
         FORMAT_VERSION, ex.last_seq, ex.trade_seq, instruments, accounts, orders,
         list(ex.lots.items()), list(ex.gtd_heap), msgspec.Raw(ex.auctions.encode_state()),
-        list(ex.transfers.items()), ex.lot_book.encode_state(),
+        list(ex.transfers.items()), ex.lot_book.encode_state(), ex.insurance.encode_state(),
     )
     return _encoder.encode(state)
 
@@ -177,3 +178,4 @@ def decode_state(data: bytes, ex: Market) -> None:
     ex.gtd_heap[:] = state.gtd_heap
     ex.auctions.restore_state(bytes(state.auctions))
     ex.lot_book.restore_state(state.lot_book)
+    ex.insurance.restore_state(state.insurance)

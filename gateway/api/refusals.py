@@ -34,6 +34,8 @@ REASON_STATUS: dict[str, int] = {
     "goods_held": 409, "in_auction": 409,
     # lot lifecycle (grading.lifecycle, applied by engine.lots)
     "illegal_transition": 409, "time_went_back": 409,
+    # price-insurance terms (engine.insurance)
+    "unknown_herb": 404, "terms_locked": 409,
 }
 
 DEFAULT_STATUS = 422

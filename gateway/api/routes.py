@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import admin, auctions, lots, market, orders, schemas
+from gateway.api import admin, analytics, auctions, lots, market, orders, schemas
 from gateway.api.http import ALL_ROLES, OPERATOR, TRADERS, Endpoint, guard
 from gateway.api.outcomes import ClientOrderIdReusedBody
 from web import pages
 
 P = "/api/v1"
 E = Endpoint
+#: who reads the insurance figures: the fund's analysts, the operator, the insured growers
+INSURANCE_READERS = frozenset({"analyst", "operator", "cooperative"})
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     # public market data and pages
@@ -129,6 +131,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
       "Issue a bearer token (shown once)", response=schemas.TokenOut, status=201),
     E("DELETE", f"{P}/participants/{{participant_id}}/tokens", admin.revoke_tokens,
       OPERATOR, "Revoke every token of a participant"),
+    # analytics (issue 13): indices and price insurance; analysts read, never write
+    E("GET", f"{P}/indices/{{herb}}", analytics.get_index, None,
+      "Daily chained price index of a herb product (?from=, ?to= dates; ?basis=kg or active)",
+      response=analytics.IndexOut),
+    E("GET", f"{P}/insurance", analytics.get_insurance, INSURANCE_READERS,
+      "Price-insurance terms, reference prices, payouts and the fund's levy income",
+      response=analytics.InsuranceListOut),
+    E("GET", f"{P}/insurance/report.csv", analytics.get_insurance_csv, INSURANCE_READERS,
+      "The price-insurance report (CSV)"),
+    E("PUT", f"{P}/insurance/{{herb}}/{{season}}", analytics.put_insurance, OPERATOR,
+      "Set a herb-season's insured floor and reference window (201 new, 200 replaced)",
+      request=analytics.InsuranceTermsRequest, response=analytics.InsuranceOut, status=201),
 )
 
 

@@ -19,6 +19,7 @@ without ``--demo`` (a market whose operator token is public must not pass for a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -42,7 +43,9 @@ from engine.messages import (
     PlaceOrder,
     ReceiveLot,
     RegisterLot,
+    SetInsuranceTerms,
 )
+from gateway.api.problems import Problem
 from gateway.auth import Participant, hash_token
 from gateway.demo import data as D
 from gateway.link.pipeline import Overloaded, PipelineFailed
@@ -50,7 +53,7 @@ from gateway.state import Gateway
 from grading.assay import AssayResult
 from grading.instruments import instruments
 from grading.lot import Cooperative, GrowingArea
-from grading.samples import CLEAN, sample_results
+from settlement.ticks.history import first_command_ns, make_history, sample_assay
 
 log = logging.getLogger("herbx.demo")
 
@@ -117,13 +120,7 @@ def fair_price(spec_id: str, grade: str, tick: int) -> int:
 
 
 def assay_results(gw: Gateway, spec_id: str, grade: str) -> tuple[AssayResult, ...]:
-    spec = gw.catalogue.get(spec_id)
-    values = {**sample_results(spec_id, grade),
-              **{k: v for k, v in CLEAN.items() if k in spec.contaminants["domestic"]}}
-    units = {**{n: p.unit for n, p in spec.parameters.items()},
-             **{n: p.unit for n, p in spec.contaminants["domestic"].items()}}
-    return tuple(AssayResult(parameter=k, value=v, unit=units[k], method="demo")
-                 for k, v in values.items())
+    return sample_assay(gw.catalogue, spec_id, grade)
 
 
 def add_people(gw: Gateway) -> None:
@@ -381,8 +378,37 @@ class AuctionBots:
             await asyncio.sleep(self.gw.settings.demo_pace_s)
 
 
+#: the demo's price-insurance season: cinnamon bark over the last 30 days of the demo history
+DEMO_INSURED = ("QUE-BARK", 56_000, 30, 500)  # herb, floor VND/kg, window days, min kg
+
+
+async def demo_history(gw: Gateway) -> None:
+    """Make the demo history once (in a thread: the market is already serving) and insure a
+    demo season over its last days (docs/analytics.md). Feeding `history_steps` to the tick
+    writer is wired when the tick store is merged."""
+    data = Path(gw.settings.data_dir)
+    try:
+        first = await asyncio.to_thread(first_command_ns, data / "engine")
+        info = await asyncio.to_thread(make_history, data, first or gw.now_ns(),
+                                       catalogue=gw.catalogue)
+    except Exception as exc:  # the live demo goes on without its history
+        log.warning("demo history not made: %r", exc)
+        return
+    herb, floor, days, min_kg = DEMO_INSURED
+    season = f"{info.last_day[:4]}-DEMO"
+    if any((t.herb, t.season) == (herb, season) for t in gw.exchange.insurance_terms()):
+        return
+    with contextlib.suppress(Problem):  # overloaded, or a market shutting down
+        await gw.submit(SetInsuranceTerms(
+            herb=herb, season=season, floor_vnd=floor, min_volume_kg=min_kg, demo=True,
+            window_start_ns=info.end_ns - days * 86_400 * 10**9, window_end_ns=info.end_ns))
+    log.info("demo history: %d trades from %s to %s", info.trades, info.first_day,
+             info.last_day)
+
+
 async def start_demo(gw: Gateway) -> list[asyncio.Task[None]]:
     add_people(gw)
     await seed(gw)
-    return [asyncio.create_task(Bots(gw).run(), name="herbx-demo-bots"),
+    return [asyncio.create_task(demo_history(gw), name="herbx-demo-history"),
+            asyncio.create_task(Bots(gw).run(), name="herbx-demo-bots"),
             asyncio.create_task(AuctionBots(gw).run(), name="herbx-demo-auctions")]
