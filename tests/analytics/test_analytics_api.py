@@ -70,7 +70,9 @@ async def test_insurance_terms_figures_and_report(market: Market) -> None:
         r = await c.get(f"{P}/insurance", headers=market.h(who))
         assert r.status == 200, who
     body = await r.json()
-    assert body["fund"] == {"levy_income_vnd": None, "status": "ledger_not_running"}
+    # the market's ledger runs (SQLite in the data directory) but has booked no trade here: the
+    # figures above come from the tick store file, not from the engine
+    assert body["fund"] == {"levy_income_vnd": 0, "status": "ok"}
     assert [s["season"] for s in body["seasons"]] == ["2026"]
     r = await c.get(f"{P}/insurance/report.csv", headers=market.h("analyst"))
     assert r.status == 200 and r.content_type == "text/csv"
