@@ -92,8 +92,24 @@ _V1_POSTGRES = [
           FOR EACH STATEMENT EXECUTE FUNCTION ledger_immutable()""" for t in _IMMUTABLE],
 ]
 
+# The report queries' indexes (settlement.store.Where): transactions by participant (buyer,
+# seller, or the account of a cash or goods movement), by trade id (the trace page's invoice
+# look-up), by lot (legs, and goods in and out by ``ref``), by trace code. Each costs the booker
+# on every row it writes (docs/benchmarks.md); the cursor (seq, n) rides in each so a page is
+# one index range.
+_V2_COMMON = [
+    "CREATE INDEX transactions_buyer ON transactions (buyer, seq, n)",
+    "CREATE INDEX transactions_seller ON transactions (seller, seq, n)",
+    "CREATE INDEX transactions_account ON transactions (account, seq, n)",
+    "CREATE INDEX transactions_trade_id ON transactions (trade_id)",
+    "CREATE INDEX transactions_ref ON transactions (ref)",
+    "CREATE INDEX trade_lots_lot_id ON trade_lots (lot_id)",
+    "CREATE INDEX trade_lots_trace_url ON trade_lots (trace_url)",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "ledger, invoices, booked position, immutability", _V1_COMMON, _V1_SQLITE,
               _V1_POSTGRES),
+    Migration(2, "report indexes: participant, trade id, lot, trace code", _V2_COMMON, [], []),
 ]
 LATEST = MIGRATIONS[-1].version
