@@ -66,6 +66,7 @@ class Where(Struct, frozen=True, kw_only=True):
     lot_id: str | None = None
     trace_url: str | None = None
     trade_id: int | None = None
+    trade_ids: tuple[int, ...] | None = None  # any of these (at most `MAX_PAGE`)
     invoice: tuple[int, int] | None = None  # (year, number)
     kind: str | None = None
     from_ns: int | None = None
@@ -87,6 +88,11 @@ class Where(Struct, frozen=True, kw_only=True):
         if self.trade_id is not None:
             conds.append("trade_id = ?")
             args.append(self.trade_id)
+        if self.trade_ids is not None:
+            if not 0 < len(self.trade_ids) <= MAX_PAGE:
+                raise ValueError(f"between 1 and {MAX_PAGE} trade ids")
+            conds.append(f"trade_id IN ({', '.join('?' * len(self.trade_ids))})")
+            args += list(self.trade_ids)
         if self.invoice is not None:
             conds.append("invoice_year = ? AND invoice_no = ?")
             args += list(self.invoice)
