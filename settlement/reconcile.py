@@ -159,6 +159,12 @@ async def run(data_dir: Path, store: Store, *, strict: bool,
     return 0 if report.ok else 1
 
 
+def engine_dir_of(data_dir: Path) -> Path:
+    """The sequencer's directory: ``<data-dir>/engine`` of a market's data directory
+    (`herbx serve`), or the directory itself when it holds the journal."""
+    return data_dir / "engine" if (data_dir / "engine" / "journal").is_dir() else data_dir
+
+
 def ledger_path(data_dir: Path) -> Path:
     """Where the embedded (SQLite) ledger lives in a data directory."""
     return data_dir / "ledger.sqlite3"
@@ -183,14 +189,16 @@ def main(data_dir: Path, database_url: str | None, ledger: Path | None, strict: 
             print(json.dumps({"ok": False, "error": f"no ledger at {path}"}))
             return 2
         store = SqliteStore(path)
-    if not (data_dir / "journal").is_dir():
+    engine_dir = engine_dir_of(data_dir)
+    if not (engine_dir / "journal").is_dir():
         print(f"no journal in {data_dir} (give --data-dir)")
         print(json.dumps({"ok": False, "error": f"no journal in {data_dir}"}))
         return 2
+
     async def opened() -> int:
         await store.open()
         try:
-            return await run(data_dir, store, strict=strict)
+            return await run(engine_dir, store, strict=strict)
         finally:
             await store.close()
 

@@ -4,7 +4,7 @@ statements (JSON and CSV).
 Owns the answers built from the settlement ledger (`gw.ledger`, a `settlement.store.Store`, or
 absent: every endpoint then answers 503 ``no_ledger``) and who may see what: a trader or a
 cooperative sees only transactions, invoices and statements it is a party to; the operator
-sees all; an invoice another participant asks for is 404 (its existence is not revealed). Every
+sees all; another's invoice or statement is 404 (its existence is not revealed). Every
 query input is validated here against the bounds declared once (`settlement.store.MAX_PAGE`,
 `settlement.reports.MAX_DAYS`, the ids' lengths). Never writes: the booker does.
 """
@@ -248,10 +248,10 @@ async def get_statement(request: web.Request, gw: Gateway, who: Participant) -> 
     """``?from=YYYY-MM-DD&to=YYYY-MM-DD&format=json|csv&after=&limit=``: the participant's
     transactions of those Vietnam days (both included), a page at a time."""
     participant = request.match_info["participant"]
-    if who.role != "operator" and participant != who.id:
-        raise Problem(403, "forbidden", "a participant sees only its own statement")
-    if not 1 <= len(participant) <= MAX_ID:
-        raise Problem(404, "not_found", "no such participant")
+    if (who.role != "operator" and participant != who.id) or not 1 <= len(participant) <= MAX_ID:
+        # another's statement: 404 as for an unknown one (which participants exist is not
+        # revealed)
+        raise Problem(404, "unknown_participant", f"no statement of {participant!r} for you")
     first, last = date_query(request, "from"), date_query(request, "to")
     if not first <= last <= first + dt.timedelta(days=MAX_DAYS - 1):
         raise _bad("to", f"must be on or after from, at most {MAX_DAYS} days in all")
