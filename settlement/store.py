@@ -39,6 +39,7 @@ LOT_COLUMNS = ("seq", "n", "leg", "lot_id", "qty", "trace_url", "active_content"
 POSTING_COLUMNS = ("seq", "n", "i", "account", "unit", "amount")
 MAX_LIST = 100_000  # the most transactions one `transactions` call returns
 MAX_PAGE = 1_000  # the most transactions one page of a query returns
+_PARTY_COLUMNS = ("buyer", "seller", "account")
 _IN_CHUNK = 500  # seqs per ``IN (...)`` list (well under both databases' parameter limits)
 
 
@@ -72,10 +73,16 @@ class Where(Struct, frozen=True, kw_only=True):
     from_ns: int | None = None
     to_ns: int | None = None
 
-    def sql(self) -> tuple[str, tuple[Any, ...]]:
+    def sql(self, party_column: str | None = None) -> tuple[str, tuple[Any, ...]]:
+        """The condition and its arguments; with ``party_column``, the participant matched in
+        that column only (`find_plan` asks each of the three in turn)."""
         conds: list[str] = []
         args: list[Any] = []
-        if self.participant is not None:
+        if self.participant is not None and party_column is not None:
+            assert party_column in _PARTY_COLUMNS, party_column
+            conds.append(f"{party_column} = ?")
+            args.append(self.participant)
+        elif self.participant is not None:
             conds.append("(buyer = ? OR seller = ? OR account = ?)")
             args += [self.participant] * 3
         if self.lot_id is not None:
@@ -359,9 +366,22 @@ def find_plan(where: Where, after: Cursor, limit: int) -> Plan[Page]:
     (in chunks), so a sparse page over a long ledger reads only its own rows."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be in 1..{MAX_PAGE}")
-    cond, args = where.sql()
-    txns = yield Fetch(f"{_TXN_SELECT} WHERE (seq, n) > (?, ?) AND {cond} "
-                       "ORDER BY seq, n LIMIT ?", (*after, *args, limit + 1))
+    if where.participant is None:
+        cond, args = where.sql()
+        txns = yield Fetch(f"{_TXN_SELECT} WHERE (seq, n) > (?, ?) AND {cond} "
+                           "ORDER BY seq, n LIMIT ?", (*after, *args, limit + 1))
+    else:
+        # One ordered, limited index range per column the participant may be in, merged: a
+        # page never sorts all of a busy participant's rows (an OR across the three would).
+        parts: list[str] = []
+        params: list[Any] = []
+        for i, column in enumerate(_PARTY_COLUMNS):
+            cond, args = where.sql(column)
+            parts.append(f"SELECT * FROM ({_TXN_SELECT} WHERE (seq, n) > (?, ?) AND {cond} "
+                         f"ORDER BY seq, n LIMIT ?) AS p{i}")
+            params += [*after, *args, limit + 1]
+        txns = yield Fetch(f"SELECT * FROM ({' UNION '.join(parts)}) AS u "
+                           "ORDER BY seq, n LIMIT ?", (*params, limit + 1))
     more = len(txns) > limit
     txns = txns[:limit]
     if not txns:
