@@ -96,7 +96,11 @@ def _schemathesis(server: Server, token: str, report: Path, seed: int) -> str:
          "--request-timeout", "20",
          # revoking tokens would lock this test out of its own market (it may: a fuzzer
          # registers a second operator, then revokes the first one's tokens)
-         "--exclude-operation-id", "revoke_tokens"],
+         "--exclude-operation-id", "revoke_tokens",
+         # the ledger's endpoints answer 503 no_ledger while `herbx serve` books no ledger;
+         # remove once serve has one (tests/gateway/test_ledger_api.py covers them until then)
+         "--exclude-operation-id-regex",
+         "^(list_transactions|get_invoice|print_invoice|get_statement)$"],
         capture_output=True, text=True, timeout=900, cwd=report.parent)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     return result.stdout
