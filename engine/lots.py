@@ -96,6 +96,7 @@ from grading.lot import (
     Sale,
     Sample,
     Withdraw,
+    trade_ref,
     ts_of_ns,
 )
 from grading.spec import REJECT, HerbSpec
@@ -635,7 +636,7 @@ class LotBook:
                 # O(1) whatever the lot's earlier sales: `step` copies none of them
                 result = rec.step(RecordSale(
                     ts=self._ts(rec, ev.ts_ns), qty=sold, price_vnd=ev.price_vnd,
-                    buyer=ev.buyer, invoice_no=f"HX-{ev.trade_id}"))
+                    buyer=ev.buyer, trade_ref=trade_ref(ev.trade_id)))
                 assert isinstance(result, Step), (leg, result)
                 rec.commit(result)
                 events.append(self._updated(rec, "sale", ev.seq, ev.ts_ns))

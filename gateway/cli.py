@@ -123,6 +123,15 @@ def cmd_operator_token(args: argparse.Namespace) -> int:
     return operator_token_command(Path(args.data_dir), revoke_old=args.revoke_old)
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from settlement.reconcile import main
+
+    return main(Path(args.data_dir), args.database_url,
+                Path(args.ledger) if args.ledger else None, args.strict)
+
+
 def _flag(name: str) -> bool:
     return (_env(name) or "").lower() in ("1", "true", "yes", "on")
 
@@ -273,6 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=_int_env("count", 0),
                    help="stop after this many updates (0 = run until interrupted)")
     p.set_defaults(func=cmd_watch)
+    p = sub.add_parser("reconcile", help="compare the engine (rebuilt from the data directory) "
+                                         "with the ledger; list every difference; exit 1 on any")
+    p.add_argument("--data-dir", default=_env("data_dir", "./var"),
+                   help="the market's data directory (journal and snapshots; read only)")
+    p.add_argument("--database-url", default=_env("database_url"),
+                   help="PostgreSQL URL of the ledger (default: the SQLite ledger)")
+    p.add_argument("--ledger", default=_env("ledger"),
+                   help="SQLite ledger file (default: <data-dir>/ledger.sqlite)")
+    p.add_argument("--strict", action="store_true", default=_flag("strict"),
+                   help="a ledger behind the journal is a difference too")
+    p.set_defaults(func=cmd_reconcile)
+
     for p in sub.choices.values():  # every subcommand, those added later included
         p.formatter_class = _HelpFormatter
     return parser

@@ -139,7 +139,7 @@ def lot_events(lot: Lot, lot_uri: str) -> list[Json]:
                        "destinationList": [{"type": "owning_party",
                                             "destination": f"urn:herbx:party:{cmd.buyer}"}],
                        "bizTransactionList": [
-                           {"type": "inv", "bizTransaction": f"urn:herbx:inv:{cmd.invoice_no}"}
+                           {"type": "inv", "bizTransaction": f"urn:herbx:inv:{cmd.trade_ref}"}
                        ],
                        "quantityList": _qty(lot_uri, cmd.qty),
                        "herbx:buyer": cmd.buyer, "herbx:priceVNDPerKg": cmd.price_vnd}

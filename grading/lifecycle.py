@@ -220,7 +220,7 @@ def step(lot: Lot, cmd: LotCommand, last_ts: datetime) -> Step | Refused:
         case RecordSale():
             assert lot.listing is not None
             sale = Sale(ts=cmd.ts, qty=cmd.qty, price_vnd=cmd.price_vnd, buyer=cmd.buyer,
-                        invoice_no=cmd.invoice_no, venue=lot.listing.symbol)
+                        trade_ref=cmd.trade_ref, venue=lot.listing.symbol)
             changes["sold_qty"] = lot.sold_qty + cmd.qty
             if new_state == "sold":
                 changes["listing"] = None

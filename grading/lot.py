@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
-from msgspec import Meta, Struct
+from msgspec import Meta, Struct, field
 
 from engine import messages
 from engine.messages import whole
@@ -97,12 +97,28 @@ class GradeRecord(Struct, frozen=True, kw_only=True):
     decision: GradeDecision
 
 
+def trade_ref(trade_id: int) -> str:
+    """A sale's reference to the engine trade that made it (kept in this form since the first
+    journals; it looks like an invoice number and is not one)."""
+    return f"HX-{trade_id}"
+
+
+def trade_id_of(ref: str) -> int | None:
+    """The trade id in a `trade_ref`, or None for any other text."""
+    head, _, digits = ref.partition("-")
+    return int(digits) if head == "HX" and digits.isascii() and digits.isdigit() else None
+
+
 class Sale(Struct, frozen=True, kw_only=True):
+    """``trade_ref`` is the engine's trade (``HX-<trade_id>``), not the invoice number (the
+    ledger's ``HX<year>-<8 digits>``, docs/settlement.md). It is encoded under its first name,
+    ``invoice_no``, so that snapshots written before the rename decode unchanged."""
+
     ts: Ts
     qty: int
     price_vnd: int  # per kg of herb
     buyer: Name
-    invoice_no: Name
+    trade_ref: Name = field(name="invoice_no")
     venue: str  # instrument symbol or auction id
 
 
@@ -157,11 +173,13 @@ class Delist(Struct, frozen=True, kw_only=True, tag="delist"):
 
 
 class RecordSale(Struct, frozen=True, kw_only=True, tag="sale"):
+    """``trade_ref``: see `Sale` (encoded as ``invoice_no``, the name it was written under)."""
+
     ts: Ts
     qty: int
     price_vnd: int
     buyer: Name
-    invoice_no: Name
+    trade_ref: Name = field(name="invoice_no")
 
 
 class Withdraw(Struct, frozen=True, kw_only=True, tag="withdraw"):

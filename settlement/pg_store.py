@@ -1,10 +1,10 @@
 """The server store: PostgreSQL through asyncpg, one connection, bulk rows by COPY.
 
-Owns the PostgreSQL connection and its queries. A batch is one transaction: the booked position
-is read ``FOR UPDATE`` (a second booker waits rather than double-books), the rows go in by COPY
-(`copy_records_to_table`), the balances by one batched ``executemany`` upsert that the
-``balance_nonneg`` CHECK refuses to take below zero, and triggers refuse any UPDATE, DELETE or
-TRUNCATE of the ledger's rows (`settlement.schema`). ``schema`` puts every table in one
+Owns the PostgreSQL connection and how a plan (`settlement.store`) runs on it: ``?``
+placeholders numbered, a locked read as ``FOR UPDATE`` (a second booker waits rather than
+double-books), rows in by COPY (`copy_records_to_table`), a write in one transaction. The
+``balance_nonneg`` CHECK and the triggers that refuse any UPDATE, DELETE or TRUNCATE of the
+ledger's rows live in the schema (`settlement.schema`). ``schema`` puts every table in one
 PostgreSQL schema (created if missing), which is how the tests isolate their runs. A lost
 connection (the server restarted, the network cut) is replaced at the next call once the store
 has been opened; the call that met the loss raises, and its transaction is rolled back.
@@ -13,36 +13,28 @@ has been opened; the call that met the loss raises, and its transaction is rolle
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
-from settlement.ledger import Batch, LedgerState, LedgerTxn
-from settlement.schema import BOOKKEEPING, MIGRATIONS
 from settlement.store import (
-    LOT_COLUMNS,
-    MAX_LIST,
-    POSTING_COLUMNS,
-    TXN_COLUMNS,
-    ApplyResult,
-    Row,
-    batch_rows,
-    check_invoice,
-    check_position,
-    gap_of,
-    txns_from_rows,
+    Exec,
+    ExecMany,
+    Fetch,
+    Plan,
+    PlanStore,
+    migrate_plan,
+    numbered,
 )
 
+T = TypeVar("T")
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-# Two steps, because a database checks an upsert's proposed row before it finds the conflict: a
-# debit would fail the CHECK as a new row even where the existing balance covers it.
-_NEW_BAL = ("INSERT INTO balances (account, unit, balance, nonneg) VALUES ($1, $2, 0, $3) "
-            "ON CONFLICT (account, unit) DO NOTHING")
-_BAL = "UPDATE balances SET balance = balance + $1 WHERE account = $2 AND unit = $3"
+_sql = functools.lru_cache(maxsize=256)(numbered)
 
 
-class PgStore:
+class PgStore(PlanStore):
     name = "postgres"
 
     def __init__(self, url: str, *, schema: str | None = None) -> None:
@@ -73,19 +65,7 @@ class PgStore:
         self._conn = await self._connect()
         if self.schema:
             await self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
-        async with self._lock, self.conn.transaction():
-            # one migrator at a time across processes
-            await self.conn.execute("SELECT pg_advisory_xact_lock(7231)")
-            await self.conn.execute(BOOKKEEPING)
-            done = {r[0] for r in await self.conn.fetch("SELECT version FROM schema_migrations")}
-            for m in MIGRATIONS:
-                if m.version in done:
-                    continue
-                for stmt in m.statements("postgres"):
-                    await self.conn.execute(stmt)
-                await self.conn.execute(
-                    "INSERT INTO schema_migrations (version, note) VALUES ($1, $2)",
-                    m.version, m.note)
+        await self._drive(_locked_migrations(), write=True)
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -95,79 +75,40 @@ class PgStore:
             except Exception:  # noqa: BLE001 - a connection already lost closes by terminate
                 conn.terminate()
 
-    async def schema_version(self) -> int:
+    async def _drive(self, plan: Plan[T], *, write: bool = False) -> T:
         async with self._lock:
             c = await self._live()
-            return int(await c.fetchval("SELECT max(version) FROM schema_migrations"))
-
-    async def load_state(self) -> LedgerState:
-        async with self._lock:
-            c = await self._live()
-            last = await c.fetchval("SELECT last_seq FROM booker_state WHERE id = 1")
-            inv = await c.fetch("SELECT year, last_no FROM invoice_series")
-            herbs = await c.fetch("SELECT symbol, herb FROM instruments")
-        return LedgerState(last_seq=int(last), invoice_last={r[0]: r[1] for r in inv},
-                           herbs={r[0]: r[1] for r in herbs})
-
-    async def apply(self, batch: Batch) -> ApplyResult:
-        txns, lots, posts, bal = batch_rows(batch)
-        async with self._lock:
-            c = await self._live()
+            if not write:
+                return await self._steps(c, plan)
             async with c.transaction():
-                return await self._apply(c, batch, txns, lots, posts, bal)
+                return await self._steps(c, plan)
 
-    async def _apply(self, c: Any, batch: Batch, txns: list[Row], lots: list[Row],
-                     posts: list[Row], bal: list[Row]) -> ApplyResult:
-        last = int(await c.fetchval(
-            "SELECT last_seq FROM booker_state WHERE id = 1 FOR UPDATE"))
-        skip = check_position(last, batch)
-        if skip is not None:
-            return skip
-        for year, (first, upto) in batch.invoices.items():
-            stored = await c.fetchval(
-                "SELECT last_no FROM invoice_series WHERE year = $1 FOR UPDATE", year)
-            check_invoice(year, 0 if stored is None else int(stored), first)
-            await c.execute(
-                "INSERT INTO invoice_series (year, last_no) VALUES ($1, $2) "
-                "ON CONFLICT (year) DO UPDATE SET last_no = excluded.last_no", year, upto)
-        await self._copy(c, "transactions", TXN_COLUMNS, txns)
-        await self._copy(c, "trade_lots", LOT_COLUMNS, lots)
-        await self._copy(c, "postings", POSTING_COLUMNS, posts)
-        if bal:
-            await c.executemany(_NEW_BAL, [(a, u, nn) for a, u, _, nn in bal])
-            await c.executemany(_BAL, [(d, a, u) for a, u, d, _ in bal])
-        if batch.herbs:
-            await c.executemany("INSERT INTO instruments (symbol, herb) VALUES ($1, $2) "
-                                "ON CONFLICT (symbol) DO NOTHING", list(batch.herbs.items()))
-        await c.execute("UPDATE booker_state SET last_seq = $1 WHERE id = 1", batch.last_seq)
-        return ApplyResult(True, gap_of(last, batch))
-
-    async def _copy(self, c: Any, table: str, columns: tuple[str, ...], rows: list[Row]) -> None:
-        if rows:
-            await c.copy_records_to_table(table, records=rows, columns=list(columns),
-                                                  schema_name=self.schema)
-
-    async def balances(self) -> dict[tuple[str, str], int]:
-        async with self._lock:
-            rows = await (await self._live()).fetch("SELECT account, unit, balance FROM balances")
-        return {(r[0], r[1]): int(r[2]) for r in rows}
-
-    async def transactions(self, limit: int = MAX_LIST) -> list[LedgerTxn]:
-        async with self._lock:
-            c = await self._live()
-            txns = await c.fetch(f"SELECT {', '.join(TXN_COLUMNS)} FROM transactions "
-                                 "ORDER BY seq, n LIMIT $1", min(limit, MAX_LIST))
-            if not txns:
-                return []
-            s, n = txns[-1][0], txns[-1][1]
-            lots = await c.fetch(f"SELECT {', '.join(LOT_COLUMNS)} FROM trade_lots "
-                                 "WHERE (seq, n) <= ($1, $2) ORDER BY seq, n, leg", s, n)
-            posts = await c.fetch(f"SELECT {', '.join(POSTING_COLUMNS)} FROM postings "
-                                  "WHERE (seq, n) <= ($1, $2) ORDER BY seq, n, i", s, n)
-        return txns_from_rows([tuple(r) for r in txns], [tuple(r) for r in lots],
-                              [tuple(r) for r in posts])
+    async def _steps(self, c: Any, plan: Plan[T]) -> T:
+        result: Any = None
+        while True:
+            try:
+                op = plan.send(result)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            result = None
+            if isinstance(op, Fetch):
+                sql = _sql(op.sql) + (" FOR UPDATE" if op.lock else "")
+                result = [tuple(r) for r in await c.fetch(sql, *op.args)]
+            elif isinstance(op, Exec):
+                await c.execute(_sql(op.sql), *op.args)
+            elif isinstance(op, ExecMany):
+                await c.executemany(_sql(op.sql), op.rows)
+            elif op.rows:
+                await c.copy_records_to_table(op.table, records=op.rows,
+                                              columns=list(op.columns), schema_name=self.schema)
 
     async def execute(self, sql: str, *args: object) -> None:
-        """One statement in its own transaction (tests: prove the triggers refuse)."""
+        """One statement in its own transaction (tests: prove the triggers refuse, inject a
+        difference for reconcile)."""
         async with self._lock:
             await (await self._live()).execute(sql, *args)
+
+
+def _locked_migrations() -> Plan[None]:
+    yield Exec("SELECT pg_advisory_xact_lock(7231)")  # one migrator at a time across processes
+    yield from migrate_plan("postgres")

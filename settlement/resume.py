@@ -10,16 +10,19 @@ the data directory and never takes its lock (the journal is append-only, and the
 sequencer may keep appending; a record being written at the tail is logged and ends the
 iteration). A journal pruned past the seq raises `engine.durable.journal.JournalCorrupt`: the
 consumer cannot be completed from this data directory (the running sequencer never prunes what
-the feed's consumers still need, `Sequencer.retain_from`).
+the feed's consumers still need, `Sequencer.retain_from`). `engine_at` rebuilds the engine as it
+stood at a seq, for `herbx reconcile`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 from engine.durable.journal import JournalReader
 from engine.durable.sequencer import restore_newest
+from engine.exchange import Exchange
 from settlement.booking import Step
 
 
@@ -31,3 +34,16 @@ def steps_after(data_dir: Path, after_seq: int) -> Iterator[Step]:
         events = exchange.apply(cmd)
         if cmd.seq > after_seq:
             yield cmd.seq, events
+
+
+def engine_at(data_dir: Path, seq: int) -> tuple[Exchange, int]:
+    """The engine as it stood after command ``seq`` (what a ledger booked up to ``seq`` must
+    agree with), and the journal's last seq. The commands after ``seq`` are read (checked) but
+    not applied. Reads only, like `steps_after`."""
+    restored = restore_newest(data_dir, at_most_seq=seq)
+    exchange = cast(Exchange, restored.engine)  # the default factory builds an `Exchange`
+    reader = JournalReader(data_dir / "journal", after_seq=restored.seq, repair=False)
+    for cmd in reader:
+        if cmd.seq <= seq:
+            exchange.apply(cmd)
+    return exchange, reader.last_seq

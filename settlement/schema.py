@@ -92,8 +92,27 @@ _V1_POSTGRES = [
           FOR EACH STATEMENT EXECUTE FUNCTION ledger_immutable()""" for t in _IMMUTABLE],
 ]
 
+# The report queries' indexes (settlement.store.Where): transactions by participant (buyer,
+# seller, or the account of a cash or goods movement), by trade id (the trace page's invoice
+# look-up), by lot (legs, and goods in and out by ``ref``), by trace code. Each costs the booker
+# on every row it writes (docs/benchmarks.md): a trade adds five entries (buyer, seller, trade
+# id, and per leg lot id and trace code). The cursor (seq, n) rides in the participant indexes
+# so that a page is one index range.
+_V2_COMMON = [
+    "CREATE INDEX transactions_buyer ON transactions (buyer, seq, n)",
+    "CREATE INDEX transactions_seller ON transactions (seller, seq, n)",
+    # partial: trades (most rows) have neither an account nor a ref, and add no entry
+    "CREATE INDEX transactions_account ON transactions (account, seq, n) "
+    "WHERE account IS NOT NULL",
+    "CREATE INDEX transactions_trade_id ON transactions (trade_id)",
+    "CREATE INDEX transactions_ref ON transactions (ref) WHERE ref IS NOT NULL",
+    "CREATE INDEX trade_lots_lot_id ON trade_lots (lot_id)",
+    "CREATE INDEX trade_lots_trace_url ON trade_lots (trace_url)",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "ledger, invoices, booked position, immutability", _V1_COMMON, _V1_SQLITE,
               _V1_POSTGRES),
+    Migration(2, "report indexes: participant, trade id, lot, trace code", _V2_COMMON, [], []),
 ]
 LATEST = MIGRATIONS[-1].version

@@ -1,21 +1,35 @@
-"""The `Store` protocol and what both stores share: rows of a batch, transactions from rows.
+"""The `Store` protocol and everything both stores share: the SQL, and every step of every call.
 
 Owns the contract every store keeps (`Store`): migrations at open; one database transaction per
 batch that writes the transactions, their lot legs and postings, the balances (which the
 database refuses to take below zero), the invoice series and the booked position; a batch at or
-below the booked position is skipped; a batch after a gap is booked and reported. Must never
-compute postings (`settlement.booking`).
+below the booked position is skipped; a batch after a gap is booked and reported; the queries
+(transactions by participant, lot, trace code, trade or invoice, a date range; pages keyed by
+the cursor ``(seq, n)``, each at most `MAX_PAGE` long).
+
+Each call is a *plan*: a generator that yields database operations (`Fetch`, `Exec`,
+`ExecMany`, `Insert`) and receives their results, sans-I/O like the engine. A store only drives
+plans (`PlanStore._drive`): SQLite on its worker thread, PostgreSQL with awaits. So the SQL
+(written with ``?`` placeholders) and the order of the steps exist once; the dialect parts are
+the placeholder style, bulk inserts (executemany or COPY), ``FOR UPDATE``, how a transaction
+begins, and the statements of a migration that differ. Must never compute postings
+(`settlement.booking`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import re
+from collections.abc import Generator
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from msgspec import Struct
 
 from settlement.ledger import Batch, LedgerState, LedgerTxn, LotLegRecord, Posting, nonneg
+from settlement.schema import BOOKKEEPING, MIGRATIONS, Dialect
 
 Row = tuple[Any, ...]
+Cursor = tuple[int, int]  # (seq, n) of the last transaction a page returned
+T = TypeVar("T")
 
 TXN_COLUMNS = ("seq", "n", "kind", "ts_ns", "account", "ref", "trade_id", "symbol", "buyer",
                "seller", "price_vnd", "qty", "notional_vnd", "fee_vnd", "levy_vnd", "tax_vnd",
@@ -24,6 +38,9 @@ LOT_COLUMNS = ("seq", "n", "leg", "lot_id", "qty", "trace_url", "active_content"
                "price_per_kg_active_vnd", "resale")
 POSTING_COLUMNS = ("seq", "n", "i", "account", "unit", "amount")
 MAX_LIST = 100_000  # the most transactions one `transactions` call returns
+MAX_PAGE = 1_000  # the most transactions one page of a query returns
+_PARTY_COLUMNS = ("buyer", "seller", "account")
+_IN_CHUNK = 500  # seqs per ``IN (...)`` list (well under both databases' parameter limits)
 
 
 class ApplyResult(Struct, frozen=True):
@@ -36,6 +53,80 @@ class ApplyResult(Struct, frozen=True):
 
 class StoreError(Exception):
     """The batch cannot be booked as given (overlap, broken invoice series): a bug upstream."""
+
+
+class Where(Struct, frozen=True, kw_only=True):
+    """Which transactions a query returns: every field given must match (AND).
+
+    ``participant``: the buyer, the seller, or the account of a cash or goods movement.
+    ``lot_id``: trades with a leg of the lot, and the lot's goods in and out. ``trace_url``:
+    trades with a leg of that trace code. ``from_ns``/``to_ns``: engine time, ``to`` exclusive.
+    """
+
+    participant: str | None = None
+    lot_id: str | None = None
+    trace_url: str | None = None
+    trade_id: int | None = None
+    trade_ids: tuple[int, ...] | None = None  # any of these (at most `MAX_PAGE`)
+    invoice: tuple[int, int] | None = None  # (year, number)
+    kind: str | None = None
+    from_ns: int | None = None
+    to_ns: int | None = None
+
+    def sql(self, party_column: str | None = None) -> tuple[str, tuple[Any, ...]]:
+        """The condition and its arguments; with ``party_column``, the participant matched in
+        that column only (`find_plan` asks each of the three in turn)."""
+        conds: list[str] = []
+        args: list[Any] = []
+        if self.participant is not None and party_column is not None:
+            assert party_column in _PARTY_COLUMNS, party_column
+            conds.append(f"{party_column} = ?")
+            args.append(self.participant)
+        elif self.participant is not None:
+            conds.append("(buyer = ? OR seller = ? OR account = ?)")
+            args += [self.participant] * 3
+        if self.lot_id is not None:
+            conds.append("((seq, n) IN (SELECT seq, n FROM trade_lots WHERE lot_id = ?) "
+                         "OR (ref = ? AND kind IN ('lot_in', 'lot_out')))")
+            args += [self.lot_id] * 2
+        if self.trace_url is not None:
+            conds.append("(seq, n) IN (SELECT seq, n FROM trade_lots WHERE trace_url = ?)")
+            args.append(self.trace_url)
+        if self.trade_id is not None:
+            conds.append("trade_id = ?")
+            args.append(self.trade_id)
+        if self.trade_ids is not None:
+            if not 0 < len(self.trade_ids) <= MAX_PAGE:
+                raise ValueError(f"between 1 and {MAX_PAGE} trade ids")
+            conds.append(f"trade_id IN ({', '.join('?' * len(self.trade_ids))})")
+            args += list(self.trade_ids)
+        if self.invoice is not None:
+            conds.append("invoice_year = ? AND invoice_no = ?")
+            args += list(self.invoice)
+        if self.kind is not None:
+            conds.append("kind = ?")
+            args.append(self.kind)
+        if self.from_ns is not None:
+            conds.append("ts_ns >= ?")
+            args.append(self.from_ns)
+        if self.to_ns is not None:
+            conds.append("ts_ns < ?")
+            args.append(self.to_ns)
+        return " AND ".join(conds) or "1 = 1", tuple(args)
+
+
+class Page(Struct, frozen=True):
+    """One page of a query, in (seq, n) order; ``next`` is the cursor of the following page
+    (None: this was the last)."""
+
+    txns: list[LedgerTxn]
+    next: Cursor | None
+
+
+class Charges(Struct, frozen=True):
+    """The charges booked on trades: per seller ``(fee, levy, tax)``, in VND."""
+
+    by_seller: dict[str, tuple[int, int, int]]
 
 
 class Store(Protocol):
@@ -54,10 +145,25 @@ class Store(Protocol):
         """Book the batch in one database transaction (all or nothing)."""
 
     async def balances(self) -> dict[tuple[str, str], int]:
-        """Credit balance per (account, unit)."""
+        """Credit balance per (account, unit), as the balances table holds it."""
 
     async def transactions(self, limit: int = MAX_LIST) -> list[LedgerTxn]:
         """The first ``limit`` transactions in (seq, n) order, with postings and legs."""
+
+    async def find(self, where: Where, after: Cursor = (0, 0),
+                   limit: int = MAX_PAGE) -> Page:
+        """The transactions matching ``where`` after the cursor, at most ``limit``
+        (≤ `MAX_PAGE`), with postings and legs."""
+
+    async def invoice(self, year: int, number: int) -> LedgerTxn | None:
+        """The trade transaction of one invoice."""
+
+    async def charges(self) -> Charges:
+        """Fee, levy and tax booked on trades, per seller (reconcile)."""
+
+    async def posting_sums(self) -> dict[tuple[str, str], int]:
+        """Credit balance per (account, unit) summed from the postings themselves (reconcile:
+        must equal `balances`)."""
 
 
 def check_position(last_seq: int, batch: Batch) -> ApplyResult | None:
@@ -125,3 +231,222 @@ def txns_from_rows(txn_rows: list[Row], lot_rows: list[Row],
             postings=posts.get(key, []), legs=legs.get(key, []),
         ))
     return out
+
+
+# --- plans: each call's steps, once for both stores --------------------------------------------
+
+
+class Fetch(NamedTuple):
+    """Rows of a query. ``lock``: PostgreSQL reads them ``FOR UPDATE``."""
+
+    sql: str
+    args: tuple[Any, ...] = ()
+    lock: bool = False
+
+
+class Exec(NamedTuple):
+    sql: str
+    args: tuple[Any, ...] = ()
+
+
+class ExecMany(NamedTuple):
+    sql: str
+    rows: list[Row]
+
+
+class Insert(NamedTuple):
+    """Rows into a table: executemany in SQLite, COPY in PostgreSQL."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: list[Row]
+
+
+Op = Fetch | Exec | ExecMany | Insert
+Plan = Generator[Op, Any, T]  # yields operations, receives each one's rows (or None)
+
+# Two steps, because a database checks an upsert's proposed row before it finds the conflict: a
+# debit would fail the CHECK as a new row even where the existing balance covers it.
+_NEW_BAL = ("INSERT INTO balances (account, unit, balance, nonneg) VALUES (?, ?, 0, ?) "
+            "ON CONFLICT (account, unit) DO NOTHING")
+_BAL = "UPDATE balances SET balance = balance + ? WHERE account = ? AND unit = ?"
+_TXN_SELECT = f"SELECT {', '.join(TXN_COLUMNS)} FROM transactions"
+
+
+def _value(rows: list[Row]) -> Any:
+    return rows[0][0] if rows else None
+
+
+def migrate_plan(dialect: Dialect) -> Plan[None]:
+    """Every pending migration, in order, in the caller's one transaction."""
+    yield Exec(BOOKKEEPING)
+    done = {r[0] for r in (yield Fetch("SELECT version FROM schema_migrations"))}
+    for m in MIGRATIONS:
+        if m.version in done:
+            continue
+        for stmt in m.statements(dialect):
+            yield Exec(stmt)
+        yield Exec("INSERT INTO schema_migrations (version, note) VALUES (?, ?)",
+                   (m.version, m.note))
+
+
+def schema_version_plan() -> Plan[int]:
+    return int(_value((yield Fetch("SELECT max(version) FROM schema_migrations"))))
+
+
+def load_state_plan() -> Plan[LedgerState]:
+    last = _value((yield Fetch("SELECT last_seq FROM booker_state WHERE id = 1")))
+    inv = yield Fetch("SELECT year, last_no FROM invoice_series")
+    herbs = yield Fetch("SELECT symbol, herb FROM instruments")
+    return LedgerState(last_seq=int(last), invoice_last={r[0]: int(r[1]) for r in inv},
+                       herbs={r[0]: r[1] for r in herbs})
+
+
+def apply_plan(batch: Batch) -> Plan[ApplyResult]:
+    """The batch's writes, in the caller's one transaction; the position is read locked (a
+    second booker waits instead of double-booking)."""
+    last = int(_value((yield Fetch("SELECT last_seq FROM booker_state WHERE id = 1",
+                                   lock=True))))
+    skip = check_position(last, batch)
+    if skip is not None:
+        return skip
+    for year, (first, upto) in batch.invoices.items():
+        stored = _value((yield Fetch("SELECT last_no FROM invoice_series WHERE year = ?",
+                                     (year,), lock=True)))
+        check_invoice(year, 0 if stored is None else int(stored), first)
+        yield Exec("INSERT INTO invoice_series (year, last_no) VALUES (?, ?) "
+                   "ON CONFLICT (year) DO UPDATE SET last_no = excluded.last_no", (year, upto))
+    txns, lots, posts, bal = batch_rows(batch)
+    yield Insert("transactions", TXN_COLUMNS, txns)
+    yield Insert("trade_lots", LOT_COLUMNS, lots)
+    yield Insert("postings", POSTING_COLUMNS, posts)
+    if bal:
+        yield ExecMany(_NEW_BAL, [(a, u, nn) for a, u, _, nn in bal])
+        yield ExecMany(_BAL, [(d, a, u) for a, u, d, _ in bal])
+    if batch.herbs:
+        yield ExecMany("INSERT INTO instruments (symbol, herb) VALUES (?, ?) "
+                       "ON CONFLICT (symbol) DO NOTHING", list(batch.herbs.items()))
+    yield Exec("UPDATE booker_state SET last_seq = ? WHERE id = 1", (batch.last_seq,))
+    return ApplyResult(True, gap_of(last, batch))
+
+
+def balances_plan() -> Plan[dict[tuple[str, str], int]]:
+    rows = yield Fetch("SELECT account, unit, balance FROM balances")
+    return {(r[0], r[1]): int(r[2]) for r in rows}
+
+
+def posting_sums_plan() -> Plan[dict[tuple[str, str], int]]:
+    rows = yield Fetch("SELECT account, unit, CAST(-SUM(amount) AS BIGINT) FROM postings "
+                       "GROUP BY account, unit")
+    return {(r[0], r[1]): int(r[2]) for r in rows}
+
+
+def charges_plan() -> Plan[Charges]:
+    rows = yield Fetch("SELECT seller, CAST(SUM(fee_vnd) AS BIGINT), "
+                       "CAST(SUM(levy_vnd) AS BIGINT), CAST(SUM(tax_vnd) AS BIGINT) "
+                       "FROM transactions WHERE kind = 'trade' GROUP BY seller")
+    return Charges({r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in rows})
+
+
+def first_plan(limit: int) -> Plan[list[LedgerTxn]]:
+    """The first ``limit`` transactions (legs and postings read by key range)."""
+    txns = yield Fetch(f"{_TXN_SELECT} ORDER BY seq, n LIMIT ?", (min(limit, MAX_LIST),))
+    if not txns:
+        return []
+    upto = (txns[-1][0], txns[-1][1])
+    lots = yield Fetch(f"SELECT {', '.join(LOT_COLUMNS)} FROM trade_lots "
+                       "WHERE (seq, n) <= (?, ?) ORDER BY seq, n, leg", upto)
+    posts = yield Fetch(f"SELECT {', '.join(POSTING_COLUMNS)} FROM postings "
+                        "WHERE (seq, n) <= (?, ?) ORDER BY seq, n, i", upto)
+    return txns_from_rows(txns, lots, posts)
+
+
+def find_plan(where: Where, after: Cursor, limit: int) -> Plan[Page]:
+    """One page of matching transactions; their legs and postings are read by the page's seqs
+    (in chunks), so a sparse page over a long ledger reads only its own rows."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be in 1..{MAX_PAGE}")
+    if where.participant is None:
+        cond, args = where.sql()
+        txns = yield Fetch(f"{_TXN_SELECT} WHERE (seq, n) > (?, ?) AND {cond} "
+                           "ORDER BY seq, n LIMIT ?", (*after, *args, limit + 1))
+    else:
+        # One ordered, limited index range per column the participant may be in, merged: a
+        # page never sorts all of a busy participant's rows (an OR across the three would).
+        parts: list[str] = []
+        params: list[Any] = []
+        for i, column in enumerate(_PARTY_COLUMNS):
+            cond, args = where.sql(column)
+            parts.append(f"SELECT * FROM ({_TXN_SELECT} WHERE (seq, n) > (?, ?) AND {cond} "
+                         f"ORDER BY seq, n LIMIT ?) AS p{i}")
+            params += [*after, *args, limit + 1]
+        txns = yield Fetch(f"SELECT * FROM ({' UNION '.join(parts)}) AS u "
+                           "ORDER BY seq, n LIMIT ?", (*params, limit + 1))
+    more = len(txns) > limit
+    txns = txns[:limit]
+    if not txns:
+        return Page([], None)
+    keys = {(r[0], r[1]) for r in txns}
+    seqs = sorted({k[0] for k in keys})
+    lots: list[Row] = []
+    posts: list[Row] = []
+    for i in range(0, len(seqs), _IN_CHUNK):
+        chunk = tuple(seqs[i:i + _IN_CHUNK])
+        marks = ", ".join("?" * len(chunk))
+        lots += yield Fetch(f"SELECT {', '.join(LOT_COLUMNS)} FROM trade_lots "
+                            f"WHERE seq IN ({marks}) ORDER BY seq, n, leg", chunk)
+        posts += yield Fetch(f"SELECT {', '.join(POSTING_COLUMNS)} FROM postings "
+                             f"WHERE seq IN ({marks}) ORDER BY seq, n, i", chunk)
+    page = txns_from_rows(txns, [r for r in lots if (r[0], r[1]) in keys],
+                          [r for r in posts if (r[0], r[1]) in keys])
+    return Page(page, (page[-1].seq, page[-1].n) if more else None)
+
+
+def invoice_plan(year: int, number: int) -> Plan[LedgerTxn | None]:
+    page = yield from find_plan(Where(invoice=(year, number)), (0, 0), 1)
+    return page.txns[0] if page.txns else None
+
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def numbered(sql: str) -> str:
+    """``?`` placeholders as PostgreSQL's ``$1, $2, …`` (our SQL has no ``?`` in literals)."""
+    counter = iter(range(1, 1 << 16))
+    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
+
+
+class PlanStore:
+    """The calls of `Store`, each a plan driven by the subclass's `_drive`; ``write`` plans
+    run inside one database transaction."""
+
+    async def _drive(self, plan: Plan[T], *, write: bool = False) -> T:
+        raise NotImplementedError
+
+    async def schema_version(self) -> int:
+        return await self._drive(schema_version_plan())
+
+    async def load_state(self) -> LedgerState:
+        return await self._drive(load_state_plan())
+
+    async def apply(self, batch: Batch) -> ApplyResult:
+        return await self._drive(apply_plan(batch), write=True)
+
+    async def balances(self) -> dict[tuple[str, str], int]:
+        return await self._drive(balances_plan())
+
+    async def transactions(self, limit: int = MAX_LIST) -> list[LedgerTxn]:
+        return await self._drive(first_plan(limit))
+
+    async def find(self, where: Where, after: Cursor = (0, 0),
+                   limit: int = MAX_PAGE) -> Page:
+        return await self._drive(find_plan(where, after, limit))
+
+    async def invoice(self, year: int, number: int) -> LedgerTxn | None:
+        return await self._drive(invoice_plan(year, number))
+
+    async def charges(self) -> Charges:
+        return await self._drive(charges_plan())
+
+    async def posting_sums(self) -> dict[tuple[str, str], int]:
+        return await self._drive(posting_sums_plan())

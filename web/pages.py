@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.lots import public_lot, trace_doc
+from gateway.api.lots import public_lot, public_trace, trace_doc
 from gateway.api.problems import Problem
 from gateway.state import Gateway
 from grading.qr import qr_svg
@@ -87,7 +87,7 @@ WebSocket <code>/ws</code></li>{lot_link}
     return _page("HerbX — Chợ dược liệu Lào Cai", body)
 
 
-NO_ROWS = "<tr><td colspan=5>–</td></tr>"
+NO_ROWS = "<tr><td colspan=6>–</td></tr>"
 
 
 def per_kg_active(sale: dict[str, Any]) -> str:
@@ -98,7 +98,7 @@ def per_kg_active(sale: dict[str, Any]) -> str:
 
 async def trace_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:
     lot = public_lot(gw, request.match_info["lot_id"])
-    d = trace_doc(gw, lot)
+    d = await public_trace(gw, lot)
     g = d["grade"]
     grade = "–" if g is None else (
         f"{escape(g['grade'])} ({escape(g['active_parameter'])} {escape(g['active_content'])}, "
@@ -110,7 +110,8 @@ async def trace_page(request: web.Request, gw: Gateway, who: Any) -> web.Respons
         return "".join(
             f"<tr><td>{escape(s['ts'])}</td><td class=n>{s['qty']}</td>"
             f"<td class=n>{vnd(s['price'])}</td><td class=n>{per_kg_active(s)}</td>"
-            f"<td>{escape(s['invoice_no'])}</td></tr>" for s in rows)
+            f"<td>{escape(s['invoice_no'] or '–')}</td>"
+            f"<td><small>{escape(s['trade_ref'])}</small></td></tr>" for s in rows)
 
     sales, resales = sale_rows(d["sales"]), sale_rows(d["resales"])
     history = "".join(f"<li>{escape(h['ts'])}: {escape(h['action'])} → {escape(h['state'])}</li>"
@@ -134,11 +135,13 @@ async def trace_page(request: web.Request, gw: Gateway, who: Any) -> web.Respons
 <h2>Chứng nhận <span class=en>/ Certifications</span></h2><ul>{certs or "<li>–</li>"}</ul>
 <h2>Bán <span class=en>/ Sales</span></h2>
 <table><tr><th>ts</th><th>kg</th><th>VND/kg</th>
-<th>VND/kg hoạt chất <span class=en>per kg active</span></th><th>hoá đơn / invoice</th></tr>
+<th>VND/kg hoạt chất <span class=en>per kg active</span></th><th>hoá đơn / invoice</th>
+<th>giao dịch / trade</th></tr>
 {sales or NO_ROWS}</table>
 <h2>Bán lại <span class=en>/ Resales by buyers (traced, not sales of the lot)</span></h2>
 <table><tr><th>ts</th><th>kg</th><th>VND/kg</th>
-<th>VND/kg hoạt chất <span class=en>per kg active</span></th><th>hoá đơn / invoice</th></tr>
+<th>VND/kg hoạt chất <span class=en>per kg active</span></th><th>hoá đơn / invoice</th>
+<th>giao dịch / trade</th></tr>
 {resales or NO_ROWS}</table>
 <h2>Lịch sử <span class=en>/ History</span></h2><ul>{history}</ul>
 <p><a href="/api/v1/trace/{escape(lot.lot_id)}">JSON</a> ·

@@ -31,13 +31,14 @@ from engine.messages import (
     WithdrawLot,
 )
 from gateway.api.http import body, reply
+from gateway.api.ledger import invoices_of_trades
 from gateway.api.problems import FieldError, Problem
 from gateway.api.refusals import LIFECYCLE_TITLE, refusal
 from gateway.api.schemas import AssayRequest, ListRequest, LotOut, LotRequest, ReceiveRequest
 from gateway.auth import Participant
 from gateway.state import Gateway
 from grading.assay import AssayError
-from grading.lot import Lot, ts_of_ns
+from grading.lot import Lot, trade_id_of, trade_ref, ts_of_ns
 from grading.trace import lot_trace_url
 
 
@@ -174,9 +175,11 @@ def per_kg_active(lot: Lot, ts: datetime, price_vnd: int) -> int | None:
     return None if content is None else price_per_kg_active(price_vnd, content)
 
 
-def trace_doc(gw: Gateway, lot: Lot) -> dict[str, Any]:
-    """What the public may know about a lot: origin, grade, custody, sales (no prices of
-    individual buyers beyond the trade itself, no account balances)."""
+def trace_doc(gw: Gateway, lot: Lot, invoices: dict[int, str] | None = None) -> dict[str, Any]:
+    """What the public may know about a lot: origin, grade, custody, sales (no buyers, no
+    account balances). Each sale has its trade reference (``trade_ref``, ``HX-<trade id>``)
+    and its invoice number (``invoice_no``) from ``invoices`` (trade id -> the ledger's
+    number; see `public_trace`)."""
     g = lot.grade
     spec = gw.catalogue.get(lot.spec_id)
     custody = gw.lots.custody(lot.lot_id)
@@ -199,15 +202,35 @@ def trace_doc(gw: Gateway, lot: Lot) -> dict[str, Any]:
         "frozen_qty": sum(q for _, q in custody.frozen),
         "sales": [{"ts": s.ts.isoformat(), "qty": s.qty, "price": s.price_vnd,
                    "price_per_kg_active": per_kg_active(lot, s.ts, s.price_vnd),
-                   "invoice_no": s.invoice_no, "venue": s.venue} for s in lot.sales],
+                   "trade_ref": s.trade_ref, "invoice_no": _invoice(invoices, s.trade_ref),
+                   "venue": s.venue} for s in lot.sales],
         # goods of the lot sold again by their buyers: traced, never sales of the lot
         "resales": [{"ts": ts_of_ns(r.ts_ns).isoformat(), "qty": r.qty, "price": r.price_vnd,
                      "price_per_kg_active": per_kg_active(lot, ts_of_ns(r.ts_ns), r.price_vnd),
-                     "invoice_no": f"HX-{r.trade_id}"} for r in custody.resales],
+                     "trade_ref": trade_ref(r.trade_id),
+                     "invoice_no": (invoices or {}).get(r.trade_id)} for r in custody.resales],
         "history": [{"state": h.state, "action": type(h.command).__struct_config__.tag,
                      "ts": h.command.ts.isoformat()} for h in lot.history],
     }
 
 
+def _invoice(invoices: dict[int, str] | None, ref: str) -> str | None:
+    trade_id = trade_id_of(ref)
+    return None if invoices is None or trade_id is None else invoices.get(trade_id)
+
+
+async def public_trace(gw: Gateway, lot: Lot) -> dict[str, Any]:
+    """`trace_doc` with each sale's and resale's invoice number from the ledger (None for a
+    trade not booked yet, or when no ledger is configured or it cannot be read: the trace page
+    stays up). Only the numbers are read from the ledger: never a buyer."""
+    custody = gw.lots.custody(lot.lot_id)
+    ids = [trade_id_of(s.trade_ref) for s in lot.sales] + [r.trade_id for r in custody.resales]
+    try:
+        invoices = await invoices_of_trades(gw, [i for i in ids if i is not None])
+    except Problem:
+        invoices = {}
+    return trace_doc(gw, lot, invoices)
+
+
 async def trace_json(request: web.Request, gw: Gateway, who: Any) -> web.Response:
-    return reply(trace_doc(gw, public_lot(gw, request.match_info["lot_id"])))
+    return reply(await public_trace(gw, public_lot(gw, request.match_info["lot_id"])))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import admin, analytics, auctions, lots, market, orders, schemas
+from gateway.api import admin, analytics, auctions, ledger, lots, market, orders, schemas
 from gateway.api.http import ALL_ROLES, OPERATOR, TRADERS, Endpoint, guard
 from gateway.api.outcomes import ClientOrderIdReusedBody
+from settlement.reports import Statement
 from web import pages
 
 P = "/api/v1"
@@ -143,6 +144,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     E("PUT", f"{P}/insurance/{{herb}}/{{season}}", analytics.put_insurance, OPERATOR,
       "Set a herb-season's insured floor and reference window (201 new, 200 replaced)",
       request=analytics.InsuranceTermsRequest, response=analytics.InsuranceOut, status=201),
+    # the settlement ledger (503 no_ledger when none is configured)
+    E("GET", f"{P}/transactions", ledger.list_transactions, TRADERS | OPERATOR,
+      "Ledger transactions (?participant=&lot=&trace=&after=&limit=; a trader or cooperative "
+      "sees its own)", response=ledger.TransactionsOut),
+    E("GET", f"{P}/invoices/{{invoice_no}}", ledger.get_invoice, TRADERS | OPERATOR,
+      "One invoice (its buyer, seller or the operator)", response=ledger.TransactionOut),
+    E("GET", f"{P}/invoices/{{invoice_no}}/print", ledger.print_invoice, TRADERS | OPERATOR,
+      "An invoice to print (HTML; each lot's trace code as a QR code)"),
+    E("GET", f"{P}/statements/{{participant}}", ledger.get_statement, TRADERS | OPERATOR,
+      "Statement of Vietnam days (?from=&to=YYYY-MM-DD&format=json or csv&after=&limit=; own, "
+      "or the operator)", response=Statement),
 )
 
 

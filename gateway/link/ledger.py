@@ -22,8 +22,6 @@ from settlement.booking import TraceResolver
 from settlement.schedule import Schedule
 from settlement.store import Store
 
-LEDGER_FILE = "ledger.sqlite"
-
 
 def ledger_store(data_dir: Path, database_url: str | None,
                  schema: str | None = None) -> Store:
@@ -32,7 +30,7 @@ def ledger_store(data_dir: Path, database_url: str | None,
         from settlement.pg_store import PgStore
 
         return PgStore(database_url, schema=schema)
-    from settlement.sqlite_store import SqliteStore
+    from settlement.sqlite_store import LEDGER_FILE, SqliteStore
 
     return SqliteStore(data_dir / LEDGER_FILE)
 

@@ -83,9 +83,9 @@ def command_for(catalogue, lot: Lot, action: str, ts: datetime):
         "list": lambda: ListLot(ts=ts, venue="book", symbol=f"{code}-{product}-{grade}"),
         "delist": lambda: Delist(ts=ts),
         "sell_part": lambda: RecordSale(ts=ts, qty=1, price_vnd=61_500, buyer="Pharma A",
-                                        invoice_no="HX-0001"),
+                                        trade_ref="HX-0001"),
         "sell_all": lambda: RecordSale(ts=ts, qty=lot.remaining_qty, price_vnd=61_500,
-                                       buyer="Pharma A", invoice_no="HX-0002"),
+                                       buyer="Pharma A", trade_ref="HX-0002"),
         "withdraw": lambda: Withdraw(ts=ts, reason="cooperative request"),
     }[action]()
 

@@ -24,7 +24,7 @@ def _sold_lot(catalogue):
         lambda lot: Receive(ts=clock(), warehouse="Kho Bảo Thắng", qty_received=478),
         lambda lot: ListLot(ts=clock(), venue="book", symbol="QUE-BARK-A"),
         lambda lot: RecordSale(ts=clock(), qty=300, price_vnd=61_500, buyer="Traphaco",
-                           invoice_no="HX-2026-000812"),
+                           trade_ref="HX-2026-000812"),
     ]:
         lot = apply(lot, make(lot)).lot
     return lot
@@ -130,7 +130,7 @@ def test_a_sale_stamped_with_the_receipts_time_is_deducted_once(catalogue):
     for cmd in [Receive(ts=ts, warehouse="Kho", qty_received=478),
                 ListLot(ts=ts, venue="book", symbol="QUE-BARK-A"),
                 RecordSale(ts=ts, qty=300, price_vnd=61_500, buyer="Traphaco",
-                           invoice_no="HX-1")]:
+                           trade_ref="HX-1")]:
         lot = apply(lot, cmd).lot
     uri = lot_trace_url(TraceConfig(), lot, catalogue.get(lot.spec_id))
     events = epcis_document(lot, uri, CREATED)["epcisBody"]["eventList"]

@@ -61,9 +61,9 @@ def test_full_life_of_a_cinnamon_lot(catalogue):
         assay_cmd(catalogue, lot, clock()),
         Receive(ts=clock(), warehouse="Kho Bảo Thắng", qty_received=478),
         ListLot(ts=clock(), venue="book", symbol="QUE-BARK-A"),
-        RecordSale(ts=clock(), qty=300, price_vnd=61_500, buyer="Traphaco", invoice_no="HX-1"),
+        RecordSale(ts=clock(), qty=300, price_vnd=61_500, buyer="Traphaco", trade_ref="HX-1"),
         RecordSale(ts=clock(), qty=178, price_vnd=61_600, buyer="Sao Thái Dương",
-                   invoice_no="HX-2"),
+                   trade_ref="HX-2"),
     ]
     states = []
     for cmd in steps:
@@ -75,7 +75,7 @@ def test_full_life_of_a_cinnamon_lot(catalogue):
     assert states == ["registered", "sampled", "graded", "received", "listed", "partly_sold",
                       "sold"]
     assert lot.qty == 478 and lot.remaining_qty == 0
-    assert [(s.invoice_no, s.venue) for s in lot.sales] == [("HX-1", "QUE-BARK-A"),
+    assert [(s.trade_ref, s.venue) for s in lot.sales] == [("HX-1", "QUE-BARK-A"),
                                                            ("HX-2", "QUE-BARK-A")]
     assert lot.listing is None
 
@@ -139,14 +139,14 @@ def test_assay_of_another_herb_is_refused(catalogue):
 def test_sale_quantity_is_bounded(catalogue, qty, code):
     clock = Clock()
     lot = lot_in(catalogue, "listed", clock)
-    r = apply(lot, RecordSale(ts=clock(), qty=qty, price_vnd=1, buyer="b", invoice_no="i"))
+    r = apply(lot, RecordSale(ts=clock(), qty=qty, price_vnd=1, buyer="b", trade_ref="i"))
     assert isinstance(r, Refused) and r.code == code
 
 
 def test_sale_price_must_be_positive(catalogue):
     clock = Clock()
     lot = lot_in(catalogue, "listed", clock)
-    r = apply(lot, RecordSale(ts=clock(), qty=1, price_vnd=0, buyer="b", invoice_no="i"))
+    r = apply(lot, RecordSale(ts=clock(), qty=1, price_vnd=0, buyer="b", trade_ref="i"))
     assert isinstance(r, Refused) and r.code == "bad_price"
 
 

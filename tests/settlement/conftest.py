@@ -92,11 +92,13 @@ class Recorder(Market):
 
     def __init__(self) -> None:
         self.steps: list[Step] = []
+        self.commands: list[Any] = []  # as stamped: a journal can be written from them
         super().__init__()
 
     def do(self, cmd: Any, ts: int | None = None) -> list[Event]:
         events = super().do(cmd, ts)
         self.steps.append((self.seq, events))
+        self.commands.append(cmd)
         return events
 
     def trace(self) -> Callable[[str], str | None]:

@@ -1,0 +1,231 @@
+"""Reports and checks on both stores: the queries (by participant, lot, trace code, invoice,
+date range) page by the (seq, n) cursor and agree with filtering every transaction; statements
+add up; `herbx reconcile` passes on a clean ledger, reports a lag, and finds every injected
+difference."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.durable.sequencer import Sequencer
+from settlement.booker import Booker
+from settlement.ledger import LedgerTxn
+from settlement.reconcile import expected_balances, reconcile, run
+from settlement.reconcile import main as reconcile_main
+from settlement.reports import (
+    day_range_ns,
+    parse_invoice,
+    shares,
+    statement,
+    statement_csv,
+)
+from settlement.schedule import Schedule
+from settlement.sqlite_store import SqliteStore
+from settlement.store import MAX_PAGE, Where
+from tests.settlement.conftest import Recorder, Stores, scenario
+
+SCHEDULE = Schedule.load()
+
+
+def write_journal(m: Recorder, data: Path) -> None:
+    """The scenario's commands through the real sequencer, at the times they had."""
+    times = iter([c.ts_ns for c in m.commands])
+    with Sequencer(data, now_ns=lambda: next(times), sync=False) as sq:
+        for cmd in m.commands:
+            sq.submit(cmd)
+        sq.commit()
+
+
+async def booked(store: Any, m: Recorder, upto: int | None = None) -> Any:
+    await Booker(store, SCHEDULE, m.trace()).offer(m.steps[:upto])
+    return store
+
+
+async def everything(store: Any, where: Where, limit: int) -> list[LedgerTxn]:
+    out: list[LedgerTxn] = []
+    after = (0, 0)
+    while True:
+        page = await store.find(where, after, limit)
+        out += page.txns
+        if page.next is None:
+            return out
+        assert page.next == (page.txns[-1].seq, page.txns[-1].n) and len(page.txns) == limit
+        after = page.next
+
+
+async def test_queries_page_by_cursor_and_match_a_filter_of_everything(store: Any) -> None:
+    m = scenario()
+    await booked(store, m)
+    txns = await store.transactions()
+    l1 = "https://trace.herbx.example/01/00400007001015/10/L1"
+    cases: list[tuple[Where, Any]] = [
+        (Where(participant="T1"), lambda t: "T1" in (t.buyer, t.seller, t.account)),
+        (Where(participant="C1"), lambda t: "C1" in (t.buyer, t.seller, t.account)),
+        (Where(lot_id="L1"), lambda t: any(leg.lot_id == "L1" for leg in t.legs)
+         or (t.kind in ("lot_in", "lot_out") and t.ref == "L1")),
+        (Where(trace_url=l1), lambda t: any(leg.trace_url == l1 for leg in t.legs)),
+        (Where(participant="T2", lot_id="BARE"), lambda t: "T2" in (t.buyer, t.seller)
+         and any(leg.lot_id == "BARE" for leg in t.legs)),
+        (Where(trade_id=3), lambda t: t.trade_id == 3),
+        (Where(kind="deposit"), lambda t: t.kind == "deposit"),
+        (Where(from_ns=txns[3].ts_ns, to_ns=txns[-1].ts_ns),
+         lambda t: txns[3].ts_ns <= t.ts_ns < txns[-1].ts_ns),
+        (Where(participant="NOBODY"), lambda t: False),
+    ]
+    for where, keep in cases:
+        expect = [t for t in txns if keep(t)]
+        for limit in (1, 2, MAX_PAGE):
+            assert await everything(store, where, limit) == expect, (where, limit)
+    assert len(await everything(store, Where(lot_id="L1"), 1)) == 3  # in, sale, resale
+    with pytest.raises(ValueError):
+        await store.find(Where(), (0, 0), MAX_PAGE + 1)
+
+
+async def test_an_invoice_is_found_by_its_number(store: Any) -> None:
+    m = scenario()
+    await booked(store, m)
+    trades = [t for t in await store.transactions() if t.kind == "trade"]
+    for t in trades:
+        number = parse_invoice(t.invoice or "")
+        assert number is not None
+        assert await store.invoice(*number) == t
+    assert await store.invoice(2026, 99) is None and await store.invoice(2025, 1) is None
+    assert parse_invoice("HX2026-0000001") is None and parse_invoice("HX-1") is None
+
+
+def test_charges_shared_among_legs_sum_exactly() -> None:
+    assert shares(37_020, [100, 200]) == [12_340, 24_680]
+    assert shares(10, [1, 1, 1]) == [3, 3, 4]
+    assert sum(shares(99_999, [7, 13, 1])) == 99_999
+
+
+async def test_statements_show_sales_per_lot_and_purchases_with_trace_codes(store: Any) -> None:
+    m = scenario()
+    await booked(store, m)
+    day = dt.date(2026, 9, 21)
+    txns = await store.transactions()
+    assert {t.ts_ns for t in txns} and all(
+        day_range_ns(day, day)[0] <= t.ts_ns < day_range_ns(day, day)[1] for t in txns)
+    lo, hi = day_range_ns(day, day)
+    page = await store.find(Where(participant="C1", from_ns=lo, to_ns=hi))
+    st = statement("C1", day, day, page.txns)
+    sale = next(s for s in st.lines if s.kind == "sale")
+    assert (sale.invoice, sale.lot_id, sale.qty, sale.gross_vnd, sale.fee_vnd, sale.levy_vnd,
+            sale.net_vnd, sale.counterparty) == ("HX2026-00000001", "L1", 300, 18_510_000,
+                                                 37_020, 18_510, 18_454_470, "T1")
+    assert [(x.lot_id, x.qty, x.net_vnd) for x in st.lots] == [("L1", 300, 18_454_470)]
+    assert [s.kind for s in st.lines] == ["lot_in", "sale", "withdrawal"]
+    assert st.cash_out_vnd == 1_000_000 and st.cash_in_vnd == 18_454_470
+    t2 = statement("T2", day, day, (await store.find(Where(participant="T2"))).txns)
+    buys = [s for s in t2.lines if s.kind == "purchase"]
+    assert [(b.invoice, b.lot_id, b.trace_url is not None) for b in buys] == [
+        ("HX2026-00000002", "L1", True), ("HX2026-00000003", "BARE", False)]
+    assert all(b.cash_vnd == -b.gross_vnd and b.fee_vnd == 0 for b in buys)
+    csv = statement_csv(t2).splitlines()
+    assert csv[0].startswith("kind,seq,n,date,cash_vnd,invoice") and len(csv) == 1 + len(t2.lines)
+    assert "HX2026-00000002" in csv[2] and ",-6500000," in csv[2]
+    empty = statement("T2", day, day, (await store.find(Where(participant="T2", to_ns=lo))).txns)
+    assert empty.lines == [] and empty.cash_in_vnd == 0
+
+
+# --- reconcile ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def market(tmp_path: Path) -> tuple[Recorder, Path]:
+    m = scenario()
+    data = tmp_path / "engine"
+    write_journal(m, data)
+    return m, data
+
+
+async def test_reconcile_passes_on_a_clean_ledger(stores: Stores,
+                                                  market: tuple[Recorder, Path]) -> None:
+    m, data = market
+    store = await booked(await stores.open(), m)
+    report = await reconcile(data, store)
+    assert report.differences == [] and report.ok
+    assert (report.booked_seq, report.journal_seq, report.lag) == (m.seq, m.seq, 0)
+    assert report.accounts > 10
+    # the engine→ledger mapping on its own: the live auction's goods stay the seller's
+    assert expected_balances(m.ex, await store.charges()) == {
+        k: b for k, b in (await store.balances()).items() if b}
+
+
+async def test_reconcile_compares_a_lagging_ledger_at_its_seq(
+        stores: Stores, market: tuple[Recorder, Path]) -> None:
+    m, data = market
+    store = await booked(await stores.open(), m, upto=20)
+    report = await reconcile(data, store)
+    assert report.ok and report.lag == m.seq - 20
+    strict = await reconcile(data, store, strict=True)
+    assert [d.check for d in strict.differences] == ["lag"]
+
+
+async def test_reconcile_finds_an_injected_posting(stores: Stores,
+                                                   market: tuple[Recorder, Path]) -> None:
+    m, data = market
+    store = await booked(await stores.open(), m)
+    deposit = next(t for t in await store.transactions() if t.kind == "deposit")
+    # written straight into the database, around the booker: the balances table does not move
+    await store.execute("INSERT INTO postings (seq, n, i, account, unit, amount) "
+                        + ("VALUES (?, ?, 9, 'cash:T1', 'VND', -500)" if stores.kind == "sqlite"
+                           else "VALUES ($1, $2, 9, 'cash:T1', 'VND', -500)"),
+                        deposit.seq, deposit.n)
+    lines: list[str] = []
+    assert await run(data, store, strict=False, out=lines.append) == 1
+    summary = json.loads(lines[-1])
+    assert summary["ok"] is False and summary["differences"] == 2
+    assert lines[0].startswith("postings: cash:T1 VND: expected ")
+    assert lines[0].endswith("(off by +500)")
+    assert lines[1].startswith("trial_balance_postings: VND: expected 0, ledger has 500")
+
+
+async def test_reconcile_finds_a_balance_changed_in_the_database(
+        stores: Stores, market: tuple[Recorder, Path]) -> None:
+    m, data = market
+    store = await booked(await stores.open(), m)
+    q = "?" if stores.kind == "sqlite" else "$1"
+    await store.execute(f"UPDATE balances SET balance = balance - 7 WHERE account = {q} "
+                        "AND unit = 'KG:L1'", "goods:T2")
+    report = await reconcile(data, store)
+    assert {(d.check, d.what, d.actual - d.expected) for d in report.differences} == {
+        ("engine", "goods:T2 KG:L1", -7), ("postings", "goods:T2 KG:L1", +7),
+        ("trial_balance", "KG:L1", -7)}
+
+
+def test_the_reconcile_command_exits_0_clean_and_1_on_a_difference(
+        market: tuple[Recorder, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    m, data = market
+    ledger = data / "ledger.sqlite3"
+
+    async def book() -> None:
+        store = SqliteStore(ledger)
+        await store.open()
+        await booked(store, m)
+        await store.close()
+
+    import asyncio
+
+    asyncio.run(book())
+    assert reconcile_main(data, None, None, strict=False) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["ok"] is True
+
+    async def inject() -> None:
+        store = SqliteStore(ledger)
+        await store.open()
+        await store.execute("UPDATE balances SET balance = balance + 1 WHERE account = ?",
+                            "market:fee_revenue")
+        await store.close()
+
+    asyncio.run(inject())
+    assert reconcile_main(data, None, None, strict=False) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("engine: market:fee_revenue VND: expected ")
+    assert json.loads(out[-1])["differences"] == 3
+    assert reconcile_main(data, None, data / "missing.sqlite3", strict=False) == 2
