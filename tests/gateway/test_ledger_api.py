@@ -172,6 +172,8 @@ async def test_the_trace_page_shows_ledger_invoices_never_buyers(
 
 
 async def test_without_a_ledger_503(market: Market) -> None:
+    """A process that keeps no ledger (a multi-process gateway given no --database-url)."""
+    market.gw.ledger = None
     for path in ("/api/v1/transactions", "/api/v1/invoices/HX2026-00000001",
                  "/api/v1/statements/T1?from=2026-01-01&to=2026-01-02"):
         r = await market.client.get(path, headers=market.h("T1"))

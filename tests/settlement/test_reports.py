@@ -25,7 +25,7 @@ from settlement.reports import (
     statement_csv,
 )
 from settlement.schedule import Schedule
-from settlement.sqlite_store import SqliteStore
+from settlement.sqlite_store import LEDGER_FILE, SqliteStore
 from settlement.store import MAX_PAGE, Where
 from tests.settlement.conftest import Recorder, Stores, scenario
 
@@ -202,7 +202,7 @@ async def test_reconcile_finds_a_balance_changed_in_the_database(
 def test_the_reconcile_command_exits_0_clean_and_1_on_a_difference(
         market: tuple[Recorder, Path], capsys: pytest.CaptureFixture[str]) -> None:
     m, data = market
-    ledger = data / "ledger.sqlite3"
+    ledger = data / LEDGER_FILE
 
     async def book() -> None:
         store = SqliteStore(ledger)
