@@ -20,6 +20,9 @@ from settlement.schedule import Schedule
 from settlement.store import ApplyResult, Store, StoreError
 
 log = logging.getLogger("herbx.settlement")
+#: commands booked on the event loop; a longer offer (catching up from the journal) is booked on
+#: a worker thread, so that the market keeps answering while the ledger catches up
+BOOK_INLINE = 64
 
 
 class Booker:
@@ -70,7 +73,11 @@ class Booker:
         self.duplicates += len(steps) - len(fresh)
         if not fresh:
             return 0
-        batch, after = book(self.state, fresh, self.schedule, self.trace)
+        if len(fresh) <= BOOK_INLINE:
+            batch, after = book(self.state, fresh, self.schedule, self.trace)
+        else:  # a catch-up chunk: booking it would hold the market's event loop for ms
+            batch, after = await asyncio.get_running_loop().run_in_executor(
+                None, book, self.state, fresh, self.schedule, self.trace)
         return await self._settle(await self.store.apply(batch), batch, after, len(fresh))
 
     async def offer_all(self, chunks: Iterable[Sequence[Step]]) -> int:
