@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "serve":  # the demo seeds the engine, which a gateway does not own
             p.add_argument("--demo", action="store_true", default=_flag("demo"),
                            help="seed a live demo market with bots")
+            p.add_argument("--demo-pace-s", type=float,
+                           default=float(_env("demo_pace_s", "1") or 1),
+                           help="seconds between two steps of the demo bots")
         p.add_argument("--host", default=_env("host", "127.0.0.1"),
                        help="address to listen on for HTTP and WebSocket")
         p.add_argument("--port", type=int, default=_int_env("port", 8080),

@@ -111,7 +111,8 @@ def settings(args: argparse.Namespace, mode: str = "single") -> Settings:
                     order_retention_s=args.order_retention_s,
                     max_connections=args.max_connections,
                     header_timeout_s=args.header_timeout_s,
-                    keepalive_timeout_s=args.keepalive_timeout_s)
+                    keepalive_timeout_s=args.keepalive_timeout_s,
+                    demo_pace_s=getattr(args, "demo_pace_s", 1.0))
 
 
 def command(args: argparse.Namespace, mode: str = "single") -> int:
