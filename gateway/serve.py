@@ -23,7 +23,7 @@ from aiohttp import web
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.connections import Guard, listen
-from gateway.state import GATEWAY
+from gateway.state import GATEWAY, Gateway
 
 
 def banner(app: web.Application, s: Settings) -> str:
@@ -45,7 +45,22 @@ def banner(app: web.Application, s: Settings) -> str:
         for pid, token in gw.demo_tokens.items():
             p = gw.registry.participants[pid]
             lines.append(f"    {pid:<12} {p.role:<12} {token}")
+        lines += web_people_lines(gw, f"http://{s.host}:{s.port}/")
     return "\n".join(lines)
+
+
+def web_people_lines(gw: Gateway, url: str) -> list[str]:
+    """The end of a demo's banner: what to open in a browser and who to sign in as (the web
+    UI's demo people, whom the bots never use)."""
+    from gateway.demo.data import WEB_PEOPLE
+
+    people = [(pid, role) for pid, _, role in WEB_PEOPLE if pid in gw.demo_tokens]
+    if not people:
+        return []
+    lines = [f"  Open {url} in a browser; on the start page sign in with one click as:"]
+    lines += [f"    {pid:<12} {role:<12} {gw.demo_tokens[pid]}" for pid, role in people]
+    lines.append(f"  Trading floor {url}floor   Auction room {url}auctions")
+    return lines
 
 
 @dataclass
