@@ -29,7 +29,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
   const balancesBox = h('div', { id: 'balances' });
   const stats = h('div', { class: 'stats', id: 'stats', 'aria-live': 'off' });
   const title = h('h1', { id: 'sym-title' });
-  const chartBox = h('div', { id: 'chart', role: 'img', 'data-i18n-label': 'floor.chart' });
+  const chartBox = h('div', { id: 'chart', role: 'figure', 'data-i18n-label': 'floor.chart' });
   const ticket = buildTicket();
 
   const th = (key, cls) => h('th', { scope: 'col', class: cls, 'data-i18n': key });
