@@ -39,6 +39,15 @@ def _within(value: Decimal, lo: Decimal | None, hi: Decimal | None) -> bool:
     return (lo is None or value >= lo) and (hi is None or value <= hi)
 
 
+def shown(value: Decimal) -> str:
+    """A result as a person reads it: at most three decimals (a value converted between
+    bases carries many more; the exact one stays in ``value``)."""
+    exp = value.as_tuple().exponent
+    if isinstance(exp, int) and exp < -3:
+        value = value.quantize(Decimal("0.001"))
+    return str(value)
+
+
 def assay_rows(gw: Gateway, spec_id: str, values: dict[str, str]) -> list[dict[str, Any]]:
     """Each graded value beside its pharmacopoeia limit (quality minimums, contaminant maxima
     for the domestic market), in the specification's order."""
@@ -50,7 +59,8 @@ def assay_rows(gw: Gateway, spec_id: str, values: dict[str, str]) -> list[dict[s
             continue
         v = Decimal(values[name])
         rows.append({"parameter": name, "label": p.label, "unit": p.unit, "kind": p.kind,
-                     "value": values[name], "min": None if p.min is None else str(p.min),
+                     "value": values[name], "shown": shown(v),
+                     "min": None if p.min is None else str(p.min),
                      "max": None if p.max is None else str(p.max),
                      "within": _within(v, p.min, p.max)})
     return rows

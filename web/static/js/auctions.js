@@ -119,7 +119,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
         h('div', {},
           h('h2', {}, `${t('auction.lot')} ${c.lot_id}`),
           kv([['auction.herb', h('span', {}, c.herb, ' (', h('i', {}, c.herb_latin), ')')],
-            ['auction.grade', g ? `${g.grade} · ${g.active_parameter} ${g.active_content}` : '–'],
+            ['auction.grade', g ? `${g.grade} · ${c.assays.find((r) => r.parameter === g.active_parameter)?.label ?? g.active_parameter} ${g.active_content}` : '–'],
             ['auction.qty', kg(a.qty)], ['auction.coop', c.cooperative], ['auction.commune', c.commune],
             ['auction.area', `${c.growing_area.code} (${c.growing_area.issuer})`],
             ['auction.harvest', c.harvest_date],
@@ -130,7 +130,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
         h('caption', { style: 'text-align:left;font-weight:600;padding:.4em 0' }, t('auction.assays')),
         h('thead', {}, h('tr', {}, ...['auction.param', 'auction.value', 'auction.limit', 'col.status'].map((k) => h('th', { scope: 'col' }, t(k))))),
         h('tbody', {}, c.assays.map((r) => h('tr', {},
-          h('td', {}, r.label), h('td', { class: 'n' }, `${r.value} ${r.unit}`), h('td', { class: 'n' }, limit(r)),
+          h('td', {}, r.label), h('td', { class: 'n', title: r.value }, `${r.shown} ${r.unit}`), h('td', { class: 'n' }, limit(r)),
           h('td', {}, h('span', { class: `badge ${r.within ? 'ok' : 'no'}` }, t(r.within ? 'auction.ok' : 'auction.fail'))))))) : null,
       live, controls);
     paintLive();
@@ -170,7 +170,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
         h('p', { class: 'muted' }, t('auction.sealed.hidden')));
     }
     if (a.status === 'scheduled') rows.unshift(h('p', { class: 'badge' }, t('auction.opens', { time: dateTime(a.start_at) })));
-    live.replaceChildren(...rows);
+    live.replaceChildren(...rows.filter(Boolean));
     if (a.status === 'closed' && controls.childElementCount) controls.replaceChildren();
     const dutchPrice = controls.querySelector('#buy-price');
     if (dutchPrice) dutchPrice.textContent = vnd(a.price);

@@ -29,7 +29,8 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
   const balancesBox = h('div', { id: 'balances' });
   const stats = h('div', { class: 'stats', id: 'stats', 'aria-live': 'off' });
   const title = h('h1', { id: 'sym-title' });
-  const chartBox = h('div', { id: 'chart', role: 'figure', 'data-i18n-label': 'floor.chart' });
+  const chartEmpty = h('p', { class: 'empty', 'data-i18n': 'floor.notrades' });
+  const chartBox = h('div', { id: 'chart', role: 'figure', 'data-i18n-label': 'floor.chart' }, chartEmpty);
   const ticket = buildTicket();
 
   const th = (key, cls) => h('th', { scope: 'col', class: cls, 'data-i18n': key });
@@ -38,7 +39,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
       h('section', { class: 'card', 'aria-labelledby': 'inst-h' },
         h('h2', { id: 'inst-h', 'data-i18n': 'floor.instruments' }),
         h('div', { class: 'scroll' }, h('table', { id: 'instruments' },
-          h('colgroup', {}, h('col', { style: 'width:31%' }), h('col'), h('col', { style: 'width:17%' }), h('col', { style: 'width:14%' }), h('col')),
+          h('colgroup', {}, h('col', { style: 'width:36%' }), h('col'), h('col', { style: 'width:15%' }), h('col', { style: 'width:13%' }), h('col')),
           h('thead', {}, h('tr', {}, th('col.symbol'), th('col.last', 'n'), th('col.change', 'n'), th('col.volume', 'n'), th('col.active', 'n'))),
           instBody))),
       canTrade ? h('section', { class: 'card', 'aria-labelledby': 'bal-h' }, h('h2', { id: 'bal-h', 'data-i18n': 'balances.title' }), balancesBox) : null),
@@ -140,6 +141,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
     fill(bidRows, b, 'buy');
     spreadCell.textContent = asks.length && bids.length ? t('floor.spread', { spread: vnd(asks[0][0] - bids[0][0]) }) : t('floor.empty');
     $('#ladder').dataset.seq = book.seq;
+    ticket.suggest?.(bids[0]?.[0] ?? asks[0]?.[0]);
   }
 
   // ---- tape and candles
@@ -172,12 +174,14 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
       chart = { c, candles, volume };
     }
     const sorted = [...bars.values()].sort((a, b) => a.time - b.time);
+    chartEmpty.hidden = sorted.length > 0;
     chart.candles.setData(sorted.map(({ time: tm, open, high, low, close }) => ({ time: tm, open, high, low, close })));
     chart.volume.setData(sorted.map((b) => ({ time: b.time, value: b.value })));
     chart.c.timeScale().fitContent();
   }
   function liveBar(x) {
     const b = addToBars(x);
+    chartEmpty.hidden = true;
     if (!chart) return;
     chart.candles.update({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close });
     chart.volume.update({ time: b.time, value: b.value });
@@ -284,10 +288,11 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
       sym.textContent = s;
       const x = tick.get(s), step = inst.get(s).tick_vnd;
       price.step = step;
-      if (x?.last) price.value = x.last;
+      price.value = x?.last ?? '';
       refresh();
     };
     api_.refresh = refresh;
+    api_.suggest = (p) => { if (!price.value && p) { price.value = p; refresh(); } };
     return api_;
   }
 
