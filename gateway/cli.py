@@ -77,6 +77,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         return settlement_bench(store=args.store, database_url=args.database_url,
                                 trades=args.trades, seed=args.seed)
+    if args.part == "web":
+        from loadtest.bench.web import main as web_bench
+
+        return web_bench(loads=args.loads)
     if args.part == "fanout":
         from loadtest.bench.fanout import main as fanout_bench
 
@@ -144,10 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
-    p.add_argument("part", choices=["engine", "auctions", "fanout", "gateway", "settlement"],
+    p.add_argument("part", choices=["engine", "auctions", "fanout", "gateway", "settlement", "web"],
                    help="what to measure (see docs/benchmarks.md)")
     p.add_argument("--subscribers", type=int, default=_int_env("subscribers", 1000),
                    help="fanout: WebSocket clients")
+    p.add_argument("--loads", type=int, default=_int_env("loads", 5),
+                   help="web: cold loads of the trading floor")
     p.add_argument("--rate", type=int, default=_int_env("rate", 200),
                    help="fanout: book updates per second")
     p.add_argument("--seconds", type=float, default=float(_env("seconds", "5") or 5),

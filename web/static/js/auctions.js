@@ -115,6 +115,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
     const limit = (r) => (r.min !== null && r.max !== null ? `${r.min}–${r.max}` : r.min !== null ? `≥ ${r.min}` : r.max !== null ? `≤ ${r.max}` : '–');
     detail.replaceChildren(
       h('h1', { id: 'auction-h' }, t('auction.title', { id: a.auction_id, kind: code(a.kind) })),
+      live, controls,
       h('div', { class: 'lotcard' },
         h('div', {},
           h('h2', {}, `${t('auction.lot')} ${c.lot_id}`),
@@ -131,8 +132,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
         h('thead', {}, h('tr', {}, ...['auction.param', 'auction.value', 'auction.limit', 'col.status'].map((k) => h('th', { scope: 'col' }, t(k))))),
         h('tbody', {}, c.assays.map((r) => h('tr', {},
           h('td', {}, r.label), h('td', { class: 'n', title: r.value }, `${r.shown} ${r.unit}`), h('td', { class: 'n' }, limit(r)),
-          h('td', {}, h('span', { class: `badge ${r.within ? 'ok' : 'no'}` }, t(r.within ? 'auction.ok' : 'auction.fail'))))))) : null,
-      live, controls);
+          h('td', {}, h('span', { class: `badge ${r.within ? 'ok' : 'no'}` }, t(r.within ? 'auction.ok' : 'auction.fail'))))))) : null);
     paintLive();
     paintControls();
   }

@@ -71,5 +71,6 @@ export async function boot(page) {
     notify(err instanceof ApiError ? err.text : String(err), 'error');
     throw err;
   }
-  document.body.dataset.ready = 'true';
+  window.herbxReadyMs = performance.now();
+  document.body.dataset.ready = "true";
 }
