@@ -61,7 +61,7 @@ def floor_load(browser: Any, base: str, token: str, width: int = 1440) -> dict[s
         page.wait_for_selector("body[data-ready=true]", state="attached")
         page.wait_for_selector("#ladder[data-seq]", state="attached")
         page.wait_for_function("document.querySelector('#chart canvas') !== null")
-        weight = page.evaluate(WEIGHT_JS)
+        weight: dict[str, Any] = dict(page.evaluate(WEIGHT_JS))
         weight["interactive_ms"] = round(page.evaluate("window.herbxReadyMs"), 1)
         return weight
     finally:
