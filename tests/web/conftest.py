@@ -72,11 +72,12 @@ class Server:
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.loads(r.read())
 
-    def post(self, path: str, body: dict[str, Any], token: str) -> Any:
+    def post(self, path: str, body: dict[str, Any] | None, token: str,
+             method: str = "POST") -> Any:
         import json
 
-        req = urllib.request.Request(self.base + path, data=json.dumps(body).encode(),
-                                     method="POST", headers={
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers={
                                          "Authorization": f"Bearer {token}",
                                          "Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as r:

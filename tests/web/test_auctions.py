@@ -87,3 +87,30 @@ def test_dutch_clock_falls_buyer_stops_it_and_the_rest_goes_on(tabs, server) -> 
     # a refused stale buy is a 422 the browser logs; nothing else may be
     assert [e for e in buyer.errors if not (stale and "422" in e)] == []
     assert watcher.errors == []
+
+
+def test_sealed_bids_then_the_result_after_the_close(tabs, server) -> None:
+    aid = create(server, kind="sealed", lot_id="LC26-W202", qty=100, start_price=1_300_000,
+                 duration_s=6, pricing="second")
+    low, high = tabs(), tabs("phone")
+    low.sign_in("demo-web-t1")
+    high.sign_in("demo-web-t2")
+    a = low.open(f"/auctions?a={aid}")
+    b = high.open(f"/auctions?a={aid}")
+    a.fill("#sealed-price", "1350000")
+    a.click("#sealed-submit")
+    a.wait_for_selector(".notice")
+    b.fill("#sealed-price", "1400000")
+    b.click("#sealed-submit")
+    b.wait_for_selector(".notice")
+    assert "bidder" not in a.inner_text("#live")  # nothing of the bids shows while live
+    # after the close both see the opened bids; the winner is told they won, the other lost
+    for p in (a, b):
+        p.wait_for_selector("#sealed-results li", timeout=30_000)
+        assert "1.400.000" in p.inner_text("#sealed-results")
+        assert "1.350.000" in p.inner_text("#sealed-results")
+    b.wait_for_selector(".notice.win")
+    assert f"#{aid}" in b.inner_text(".notice.win")
+    a.wait_for_function(f"[...document.querySelectorAll('.notice.error')].some(n => n.textContent.includes('#{aid}'))")
+    assert "1.350.000" in b.inner_text("#live")  # second price: the winner pays the second bid
+    assert low.errors == [] and high.errors == []

@@ -39,6 +39,11 @@ def test_limit_order_then_crossed_by_a_second_trader(tabs, server) -> None:
     b.wait_for_selector(f"#ladder tr.bid.mine[data-price='{price}']")
     s.wait_for_selector(f"#ladder tr.bid[data-price='{price}']")
 
+    # from here the buyer only watches: nothing on their screen may move when the trade lands
+    b.evaluate("""() => { window.shift = 0; new PerformanceObserver((l) => {
+        for (const e of l.getEntries()) if (!e.hadRecentInput) window.shift += e.value;
+    }).observe({type: 'layout-shift'}); }""")
+
     # the seller crosses it: a limit sell of 25 kg at that price
     s.check("input[name=side][value=sell]", force=True)
     s.fill("#t-price", str(price))
@@ -57,6 +62,7 @@ def test_limit_order_then_crossed_by_a_second_trader(tabs, server) -> None:
     # the buyer's order is gone from their open orders, its level from the ladder
     b.wait_for_function("!document.querySelector('#open-orders tr[data-order]')")
     b.wait_for_selector(f"#ladder tr.bid[data-price='{price}']", state="detached")
+    assert b.evaluate("window.shift") < 0.01  # no layout shift from live updates
     assert buyer.errors == [] and seller.errors == []
 
 

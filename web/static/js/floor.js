@@ -52,18 +52,18 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
             h('thead', {}, h('tr', {}, th('col.price', 'n'), th('col.qty', 'n'), th('col.total', 'n'))), ladderBody)),
         h('section', { class: 'card', 'aria-labelledby': 'tape-h' },
           h('h2', { id: 'tape-h', 'data-i18n': 'floor.tape' }),
-          h('div', { class: 'scroll' }, h('table', { id: 'tape' },
+          h('div', { class: 'box' }, h('table', { id: 'tape' },
             h('thead', {}, h('tr', {}, th('col.time'), th('col.price', 'n'), th('col.qty', 'n'))), tapeBody))))),
     h('div', {},
       ticket.el,
       canTrade ? h('section', { class: 'card', 'aria-labelledby': 'oo-h' },
         h('h2', { id: 'oo-h', 'data-i18n': 'orders.title' }),
-        h('table', { id: 'open-orders' },
+        h('div', { class: 'box' }, h('table', { id: 'open-orders' },
           h('colgroup', {}, h('col', { style: 'width:30%' }), h('col'), h('col'), h('col', { style: 'width:34%' })),
-          h('thead', {}, h('tr', {}, th('col.symbol'), th('col.price', 'n'), th('col.qty', 'n'), th('col.actions'))), ordersBody)) : null,
+          h('thead', {}, h('tr', {}, th('col.symbol'), th('col.price', 'n'), th('col.qty', 'n'), th('col.actions'))), ordersBody))) : null,
       canTrade ? h('section', { class: 'card', 'aria-labelledby': 'fills-h' },
         h('h2', { id: 'fills-h', 'data-i18n': 'fills.title' }),
-        h('div', { class: 'scroll' }, h('table', { id: 'fills' },
+        h('div', { class: 'box' }, h('table', { id: 'fills' },
           h('thead', {}, h('tr', {}, th('col.time'), th('col.symbol'), th('col.price', 'n'), th('col.qty', 'n'))), fillsBody))) : null)));
   translate(main);
 
