@@ -20,15 +20,18 @@ from grading.qr import qr_svg
 from grading.trace import lot_gtin
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;
-color:#1d2b1f}table{border-collapse:collapse}td,th{padding:.25em .7em;border-bottom:1px solid #ccd}
+color:#1d2b1f}table{border-collapse:collapse;width:100%;table-layout:fixed}
+td,th{padding:.25em .7em;border-bottom:1px solid #ccd;overflow-wrap:anywhere}
+svg{max-width:100%;height:auto}
 th{text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.en{color:#557}h1{color:#2d5a27}code{background:#eef}"""
+.en{color:#557}h1{color:#2d5a27}code{background:#eef;overflow-wrap:anywhere}"""
 
 
 def _page(title: str, body: str) -> web.Response:
     html = (f'<!doctype html><html lang="vi"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}"
+            f"<title>{escape(title)}</title><link rel=icon href=/static/favicon.svg>"
+            f"<style>{_STYLE}</style></head><body>{body}"
             f"</body></html>")
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 

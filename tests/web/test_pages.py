@@ -14,6 +14,7 @@ PAGES = [
     ("floor", "/floor", "demo-web-t1"),
     ("floor-public", "/floor", None),
     ("auctions", "/auctions", "demo-web-t2"),
+    ("trace", "/trace/LC26-W200", None),  # server-rendered, no stream
 ]
 
 
@@ -23,8 +24,11 @@ def test_page(tabs, name: str, path: str, token: str | None, width: str) -> None
     tab = tabs(width)
     if token:
         tab.sign_in(token)
-    page = tab.open(path)
-    page.wait_for_selector("#conn[data-state=live]")
+    page = tab.open(path) if name != "trace" else tab.page
+    if name == "trace":
+        page.goto(tab.server.base + path)
+    else:
+        page.wait_for_selector("#conn[data-state=live]")
     assert no_sideways_overflow(page) == 0
     assert axe_serious(page) == []
     screenshot(page, f"{name}-{width}")
