@@ -193,7 +193,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
     symbol = sym;
     localStorage.setItem('herbx.symbol', sym);
     history.replaceState(null, '', `/floor?s=${encodeURIComponent(sym)}`);
-    for (const [s, r] of instRows) { r.row.classList.toggle('sel', s === sym); r.row.setAttribute('aria-selected', String(s === sym)); }
+    for (const [s, r] of instRows) { r.row.classList.toggle('sel', s === sym); r.row.setAttribute('aria-current', String(s === sym)); }
     paintStats();
     ticket.setSymbol(sym);
     offBook?.(); offTrades?.();
