@@ -1,7 +1,10 @@
 """Every page at 390 px and 1440 px: no sideways scrolling, no serious or critical axe-core
-violation, no console error; a screenshot of each under var/screenshots/."""
+violation, no console error, no raw code or `null` shown; a screenshot of each under
+var/screenshots/."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -30,6 +33,11 @@ def test_page(tabs, name: str, path: str, token: str | None, width: str) -> None
     else:
         page.wait_for_selector("#conn[data-state=live]")
     assert no_sideways_overflow(page) == 0
+    text = page.inner_text("body")
+    assert not re.findall(r"\b(?:null|undefined|NaN)\b", text)
+    if name != "trace":  # the trace page is server-rendered, its own (docs/web.md)
+        # no raw state or reason codes (partly_sold, insufficient_cash): everything translated
+        assert not re.findall(r"\b[a-z]+_[a-z_]+\b", page.inner_text("main"))
     assert axe_serious(page) == []
     screenshot(page, f"{name}-{width}")
     assert tab.errors == []

@@ -113,7 +113,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
     const g = c.grade;
     const kv = (rows) => h('dl', { class: 'kv' }, rows.flatMap(([k, v]) => [h('dt', {}, t(k)), h('dd', {}, v)]));
     const limit = (r) => (r.min !== null && r.max !== null ? `${r.min}–${r.max}` : r.min !== null ? `≥ ${r.min}` : r.max !== null ? `≤ ${r.max}` : '–');
-    detail.replaceChildren(
+    detail.replaceChildren(...[
       h('h1', { id: 'auction-h' }, t('auction.title', { id: a.auction_id, kind: code(a.kind) })),
       live, controls,
       h('div', { class: 'lotcard' },
@@ -132,7 +132,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
         h('thead', {}, h('tr', {}, ...['auction.param', 'auction.value', 'auction.limit', 'col.status'].map((k) => h('th', { scope: 'col' }, t(k))))),
         h('tbody', {}, c.assays.map((r) => h('tr', {},
           h('td', {}, r.label), h('td', { class: 'n', title: r.value }, `${r.shown} ${r.unit}`), h('td', { class: 'n' }, limit(r)),
-          h('td', {}, h('span', { class: `badge ${r.within ? 'ok' : 'no'}` }, t(r.within ? 'auction.ok' : 'auction.fail'))))))) : null);
+          h('td', {}, h('span', { class: `badge ${r.within ? 'ok' : 'no'}` }, t(r.within ? 'auction.ok' : 'auction.fail'))))))) : null].filter(Boolean));
     paintLive();
     paintControls();
   }

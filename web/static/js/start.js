@@ -25,7 +25,7 @@ boot(async ({ main, session, onLang }) => {
       }, t('signin.as', { name: p.participant })),
     ));
     const top = tickers.tickers.filter((x) => x.last !== null).slice(0, 8);
-    main.replaceChildren(
+    main.replaceChildren(...[
       h('h1', { 'data-i18n': 'start.title' }),
       h('p', { 'data-i18n': 'start.lead' }),
       session ? h('p', { class: 'card' }, t('start.signedin', { name: session.name })) : null,
@@ -45,7 +45,7 @@ boot(async ({ main, session, onLang }) => {
       h('section', { 'aria-labelledby': 'dev-h' },
         h('h2', { id: 'dev-h', 'data-i18n': 'start.links' }),
         h('ul', {}, h('li', {}, h('a', { href: '/api/v1/openapi.json' }, 'OpenAPI 3.1 — REST /api/v1, WebSocket /ws')))),
-    );
+    ].filter(Boolean));
     translate(main);
   }
   render();
