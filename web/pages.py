@@ -44,6 +44,14 @@ def vnd(v: int | None) -> str:
 NAV: list[tuple[str, str]] = [("start", "/"), ("floor", "/floor"), ("auctions", "/auctions")]
 
 
+#: The pages run only their own scripts (a bearer token sits in the browser's storage, so no
+#: injected or third-party script may run beside it); style attributes are set by the
+#: scripts (bar widths), hence 'unsafe-inline' for styles only.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+       "form-action 'self'; object-src 'none'")
+
+
 def shell(page: str) -> web.Response:
     """The HTML of a page of the web UI: the shared frame (header, sign-in dialog, notices)
     and ``web/static/js/<page>.js``, which fills ``<main>``. Text is filled in by the script
@@ -80,7 +88,8 @@ Lào Cai</span></a><nav data-i18n-label="nav.label" aria-label="Điều hướng
 </form></dialog>
 <noscript><p>HerbX cần JavaScript. / HerbX needs JavaScript.</p></noscript></body></html>"""
     return web.Response(text=html, content_type="text/html", charset="utf-8",
-                        headers={"Cache-Control": "no-cache"})
+                        headers={"Cache-Control": "no-cache", "Content-Security-Policy": CSP,
+                                 "Referrer-Policy": "same-origin"})
 
 
 async def start_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:

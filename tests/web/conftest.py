@@ -137,10 +137,14 @@ def browser(server: Server) -> Iterator[Any]:
 class Tab:
     """A browser context (one person) with one page; console errors are collected."""
 
-    def __init__(self, browser: Any, server: Server, width: str = "desktop") -> None:
+    def __init__(self, browser: Any, server: Server, width: str = "desktop",
+                 csp: bool = False) -> None:
+        """``csp``: keep the pages' Content-Security-Policy. Off by default because the tests'
+        own probes (``wait_for_function``, axe-core) are scripts the policy refuses;
+        `test_pages.test_pages_run_under_their_csp` loads every page with it on."""
         w, hgt = WIDTHS[width]
         self.ctx = browser.new_context(viewport={"width": w, "height": hgt}, locale="vi-VN",
-                                       timezone_id="Asia/Ho_Chi_Minh")
+                                       timezone_id="Asia/Ho_Chi_Minh", bypass_csp=not csp)
         self.ctx.set_default_timeout(15_000)
         self.page = self.ctx.new_page()
         self.errors: list[str] = []
@@ -173,8 +177,8 @@ class Tab:
 def tabs(browser: Any, server: Server) -> Iterator[Any]:
     opened: list[Tab] = []
 
-    def make(width: str = "desktop") -> Tab:
-        t = Tab(browser, server, width)
+    def make(width: str = "desktop", csp: bool = False) -> Tab:
+        t = Tab(browser, server, width, csp)
         opened.append(t)
         return t
 

@@ -84,3 +84,24 @@ def test_cancel_and_replace(tabs, server) -> None:
     p.click("#open-orders [data-action=cancel]")
     p.wait_for_function("!document.querySelector('#open-orders tr[data-order]')")
     assert tab.errors == []
+
+
+def test_keyboard_and_english(tabs) -> None:
+    tab = tabs()
+    tab.sign_in("demo-web-t2")
+    p = tab.open(f"/floor?s={SYMBOL}")
+    assert "Đang mở" in p.inner_text("#sym-title")  # the state, translated
+    p.focus("#instruments tr[data-symbol='ATISO-LEAF-A']")
+    p.keyboard.press("Enter")  # choose an instrument from the keyboard
+    p.wait_for_function("document.querySelector('#sym-title').textContent.startsWith('ATISO-LEAF-A')")
+    assert "s=ATISO-LEAF-A" in p.url
+    p.click("#lang")
+    assert "Open" in p.inner_text("#sym-title") and "Order ticket" in p.inner_text("#ticket-h")
+    assert p.inner_text("#t-submit") == "Place buy"
+    # the ticket is a form: typing and Enter places the order, a refusal is shown translated
+    p.fill("#t-price", "1")
+    p.fill("#t-qty", "5")
+    p.press("#t-qty", "Enter")
+    p.wait_for_selector("#t-error:not(:empty)")
+    assert "band" in p.inner_text("#t-error") or "tick" in p.inner_text("#t-error")
+    assert all("422" in e for e in tab.errors)  # the refused order's 422, and nothing else

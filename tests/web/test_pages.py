@@ -41,3 +41,20 @@ def test_page(tabs, name: str, path: str, token: str | None, width: str) -> None
     assert axe_serious(page) == []
     screenshot(page, f"{name}-{width}")
     assert tab.errors == []
+
+
+@pytest.mark.parametrize(("name", "path", "token"), PAGES, ids=[p[0] for p in PAGES])
+def test_pages_run_under_their_csp(tabs, name: str, path: str, token: str | None) -> None:
+    """The pages as served, Content-Security-Policy on: they load, go live and draw (the
+    floor's chart included) with no violation or other console error."""
+    tab = tabs(csp=True)
+    if token:
+        tab.sign_in(token)
+    if name == "trace":
+        tab.page.goto(tab.server.base + path)
+    else:
+        page = tab.open(path)
+        page.wait_for_selector("#conn[data-state=live]")
+        if name.startswith("floor"):
+            page.wait_for_selector("#chart canvas", state="attached")
+    assert tab.errors == []
