@@ -36,16 +36,16 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
   const th = (key, cls) => h('th', { scope: 'col', class: cls, 'data-i18n': key });
   main.replaceChildren(h('div', { class: 'grid floor' },
     h('div', {},
-      h('section', { class: 'card', 'aria-labelledby': 'inst-h' },
+      h('section', { class: 'card o-inst', 'aria-labelledby': 'inst-h' },
         h('h2', { id: 'inst-h', 'data-i18n': 'floor.instruments' }),
         h('div', { class: 'scroll' }, h('table', { id: 'instruments' },
           h('colgroup', {}, h('col', { style: 'width:36%' }), h('col'), h('col', { style: 'width:15%' }), h('col', { style: 'width:13%' }), h('col')),
           h('thead', {}, h('tr', {}, th('col.symbol'), th('col.last', 'n'), th('col.change', 'n'), th('col.volume', 'n'), th('col.active', 'n'))),
           instBody))),
-      canTrade ? h('section', { class: 'card', 'aria-labelledby': 'bal-h' }, h('h2', { id: 'bal-h', 'data-i18n': 'balances.title' }), balancesBox) : null),
+      canTrade ? h('section', { class: 'card o-bal', 'aria-labelledby': 'bal-h' }, h('h2', { id: 'bal-h', 'data-i18n': 'balances.title' }), balancesBox) : null),
     h('div', {},
-      h('section', { class: 'card', 'aria-labelledby': 'sym-title' }, title, stats, chartBox),
-      h('div', { class: 'grid two' },
+      h('section', { class: 'card o-chart', 'aria-labelledby': 'sym-title' }, title, stats, chartBox),
+      h('div', { class: 'grid two o-book' },
         h('section', { class: 'card', 'aria-labelledby': 'book-h' },
           h('h2', { id: 'book-h', 'data-i18n': 'floor.book' }),
           h('table', { class: 'ladder', id: 'ladder' },
@@ -56,12 +56,12 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
             h('thead', {}, h('tr', {}, th('col.time'), th('col.price', 'n'), th('col.qty', 'n'))), tapeBody))))),
     h('div', {},
       ticket.el,
-      canTrade ? h('section', { class: 'card', 'aria-labelledby': 'oo-h' },
+      canTrade ? h('section', { class: 'card o-orders', 'aria-labelledby': 'oo-h' },
         h('h2', { id: 'oo-h', 'data-i18n': 'orders.title' }),
         h('div', { class: 'box' }, h('table', { id: 'open-orders' },
           h('colgroup', {}, h('col', { style: 'width:30%' }), h('col'), h('col'), h('col', { style: 'width:34%' })),
           h('thead', {}, h('tr', {}, th('col.symbol'), th('col.price', 'n'), th('col.qty', 'n'), th('col.actions'))), ordersBody))) : null,
-      canTrade ? h('section', { class: 'card', 'aria-labelledby': 'fills-h' },
+      canTrade ? h('section', { class: 'card o-fills', 'aria-labelledby': 'fills-h' },
         h('h2', { id: 'fills-h', 'data-i18n': 'fills.title' }),
         h('div', { class: 'box' }, h('table', { id: 'fills' },
           h('thead', {}, h('tr', {}, th('col.time'), th('col.symbol'), th('col.price', 'n'), th('col.qty', 'n'))), fillsBody))) : null)));
@@ -222,7 +222,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
   // ---- the order ticket
   function buildTicket() {
     const f = h('form', { id: 'ticket', novalidate: true });
-    const el = h('section', { class: 'card', 'aria-labelledby': 'ticket-h' }, h('h2', { id: 'ticket-h', 'data-i18n': 'ticket.title' }), f);
+    const el = h('section', { class: 'card o-ticket', 'aria-labelledby': 'ticket-h' }, h('h2', { id: 'ticket-h', 'data-i18n': 'ticket.title' }), f);
     const api_ = { el, setPrice() {}, setSymbol() {} };
     if (!canTrade) {
       f.append(h('p', { 'data-i18n': 'ticket.need' }), session ? null : h('button', { type: 'button', onclick: openSignIn, 'data-i18n': 'signin' }));
