@@ -36,4 +36,4 @@ bench: $(STAMP)
 	$(BIN)/herbx bench engine --orders 200000 --seed 42
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache web/node_modules
