@@ -13,12 +13,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# the web UI's front-end packages (lightweight-charts, axe-core for the browser tests), from npm
+# with the committed lock file; the gateway serves them from web/node_modules (no CDN)
+NODE_STAMP := web/node_modules/.installed
+$(NODE_STAMP): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
-run: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
+
+run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/herbx serve --demo
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -29,4 +36,4 @@ bench: $(STAMP)
 	$(BIN)/herbx bench engine --orders 200000 --seed 42
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache web/node_modules

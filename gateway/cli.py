@@ -77,6 +77,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         return settlement_bench(store=args.store, database_url=args.database_url,
                                 trades=args.trades, seed=args.seed)
+    if args.part == "web":
+        from loadtest.bench.web import main as web_bench
+
+        return web_bench(loads=args.loads)
     if args.part == "fanout":
         from loadtest.bench.fanout import main as fanout_bench
 
@@ -154,10 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
-    p.add_argument("part", choices=["engine", "auctions", "fanout", "gateway", "settlement"],
+    p.add_argument("part", choices=["engine", "auctions", "fanout", "gateway", "settlement", "web"],
                    help="what to measure (see docs/benchmarks.md)")
     p.add_argument("--subscribers", type=int, default=_int_env("subscribers", 1000),
                    help="fanout: WebSocket clients")
+    p.add_argument("--loads", type=int, default=_int_env("loads", 5),
+                   help="web: cold loads of the trading floor")
     p.add_argument("--rate", type=int, default=_int_env("rate", 200),
                    help="fanout: book updates per second")
     p.add_argument("--seconds", type=float, default=float(_env("seconds", "5") or 5),
@@ -200,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "serve":  # the demo seeds the engine, which a gateway does not own
             p.add_argument("--demo", action="store_true", default=_flag("demo"),
                            help="seed a live demo market with bots")
+            p.add_argument("--demo-pace-s", type=float,
+                           default=float(_env("demo_pace_s", "1") or 1),
+                           help="seconds between two steps of the demo bots")
         p.add_argument("--host", default=_env("host", "127.0.0.1"),
                        help="address to listen on for HTTP and WebSocket")
         p.add_argument("--port", type=int, default=_int_env("port", 8080),

@@ -23,7 +23,7 @@ from aiohttp import web
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.connections import Guard, listen
-from gateway.state import GATEWAY
+from gateway.state import GATEWAY, Gateway
 
 
 def banner(app: web.Application, s: Settings) -> str:
@@ -48,7 +48,22 @@ def banner(app: web.Application, s: Settings) -> str:
         for pid, token in gw.demo_tokens.items():
             p = gw.registry.participants[pid]
             lines.append(f"    {pid:<12} {p.role:<12} {token}")
+        lines += web_people_lines(gw, f"http://{s.host}:{s.port}/")
     return "\n".join(lines)
+
+
+def web_people_lines(gw: Gateway, url: str) -> list[str]:
+    """The end of a demo's banner: what to open in a browser and who to sign in as (the web
+    UI's demo people, whom the bots never use)."""
+    from gateway.demo.data import WEB_PEOPLE
+
+    people = [(pid, role) for pid, _, role in WEB_PEOPLE if pid in gw.demo_tokens]
+    if not people:
+        return []
+    lines = [f"  Open {url} in a browser; on the start page sign in with one click as:"]
+    lines += [f"    {pid:<12} {role:<12} {gw.demo_tokens[pid]}" for pid, role in people]
+    lines.append(f"  Trading floor {url}floor   Auction room {url}auctions")
+    return lines
 
 
 @dataclass
@@ -115,7 +130,8 @@ def settings(args: argparse.Namespace, mode: str = "single") -> Settings:
                     order_retention_s=args.order_retention_s,
                     max_connections=args.max_connections,
                     header_timeout_s=args.header_timeout_s,
-                    keepalive_timeout_s=args.keepalive_timeout_s)
+                    keepalive_timeout_s=args.keepalive_timeout_s,
+                    demo_pace_s=getattr(args, "demo_pace_s", 1.0))
 
 
 def command(args: argparse.Namespace, mode: str = "single") -> int:

@@ -1,8 +1,9 @@
-"""Server-rendered HTML: the bilingual start page ``/`` and the public trace page of a lot.
+"""HTML of the web UI: `shell`, the frame of every page of the app (start page, trading
+floor, auction room; each filled in by its module in ``web/static/js``), and the
+server-rendered public trace page of a lot with its QR code.
 
-Plain HTML with every value escaped; no scripts. Until the web UI exists these pages are what a
-newcomer sees: what the market is, its books, auctions, the demo participants, and where a lot
-came from.
+Every value put into HTML is escaped. Never holds market logic: pages read the REST API and
+the WebSocket stream like any client (docs/web.md).
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from grading.qr import qr_svg
 from grading.trace import lot_gtin
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;
-color:#1d2b1f}table{border-collapse:collapse}td,th{padding:.25em .7em;border-bottom:1px solid #ccd}
+color:#1d2b1f}table{border-collapse:collapse;width:100%;table-layout:fixed}
+td,th{padding:.25em .7em;border-bottom:1px solid #ccd;overflow-wrap:anywhere}
+svg{max-width:100%;height:auto}
 th{text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.en{color:#557}h1{color:#2d5a27}code{background:#eef}"""
+.en{color:#557}h1{color:#2d5a27}code{background:#eef;overflow-wrap:anywhere}"""
 
 
 def _page(title: str, body: str) -> web.Response:
     html = (f'<!doctype html><html lang="vi"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}"
+            f"<title>{escape(title)}</title><link rel=icon href=/static/favicon.svg>"
+            f"<style>{_STYLE}</style></head><body>{body}"
             f"</body></html>")
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
@@ -36,55 +40,68 @@ def vnd(v: int | None) -> str:
     return "–" if v is None else f"{v:,}".replace(",", ".")
 
 
+#: The navigation of every page: (page name, path). A new page appends its row (docs/web.md).
+NAV: list[tuple[str, str]] = [("start", "/"), ("floor", "/floor"), ("auctions", "/auctions")]
+
+
+#: The pages run only their own scripts (a bearer token sits in the browser's storage, so no
+#: injected or third-party script may run beside it); style attributes are set by the
+#: scripts (bar widths), hence 'unsafe-inline' for styles only.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+       "form-action 'self'; object-src 'none'")
+
+
+def shell(page: str) -> web.Response:
+    """The HTML of a page of the web UI: the shared frame (header, sign-in dialog, notices)
+    and ``web/static/js/<page>.js``, which fills ``<main>``. Text is filled in by the script
+    in the reader's language (Vietnamese first); the frame reserves its space so nothing
+    shifts when it does."""
+    nav = "".join(
+        f'<a href="{path}" data-i18n="nav.{name}"'
+        f'{" aria-current=page" if name == page else ""}>{name}</a>' for name, path in NAV)
+    html = f"""<!doctype html><html lang="vi"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>HerbX — Chợ dược liệu Lào Cai</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/app.css">
+<link rel="preload" href="/static/i18n.json" as="fetch" crossorigin>
+<link rel="modulepreload" href="/static/js/core.js">
+<link rel="modulepreload" href="/static/js/shell.js">
+<link rel="modulepreload" href="/static/js/stream.js">
+<link rel="modulepreload" href="/static/js/book.js">
+<script type="module" src="/static/js/{escape(page)}.js"></script></head>
+<body data-page="{escape(page)}"><a class="skip" href="#main" data-i18n="skip">Bỏ qua</a>
+<header class="top"><a class="brand" href="/">HerbX<span data-i18n="brand.sub">Chợ dược liệu
+Lào Cai</span></a><nav data-i18n-label="nav.label" aria-label="Điều hướng">{nav}</nav>
+<div class="tools"><span id="conn" role="status" data-state="connecting">…</span>
+<button id="lang" type="button">English</button><span id="who"></span></div></header>
+<main id="main" tabindex="-1"><p class="loading" data-i18n="loading">Đang tải…</p></main>
+<div id="notices" aria-live="polite"></div>
+<dialog id="signin" aria-labelledby="signin-title"><form id="signin-form" method="dialog">
+<h2 id="signin-title" data-i18n="signin.title">Đăng nhập</h2>
+<label for="signin-token" data-i18n="signin.token">Mã truy cập</label>
+<input id="signin-token" name="token" autocomplete="off" required maxlength="200">
+<p id="signin-error" class="error" role="alert"></p>
+<div class="row"><button type="submit" data-i18n="signin">Đăng nhập</button>
+<button type="button" id="signin-cancel" class="secondary" data-i18n="cancel">Huỷ</button></div>
+</form></dialog>
+<noscript><p>HerbX cần JavaScript. / HerbX needs JavaScript.</p></noscript></body></html>"""
+    return web.Response(text=html, content_type="text/html", charset="utf-8",
+                        headers={"Cache-Control": "no-cache", "Content-Security-Policy": CSP,
+                                 "Referrer-Policy": "same-origin"})
+
+
 async def start_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:
-    rows = []
-    for symbol in gw.market.books:
-        t = gw.market.ticker(symbol)
-        rows.append(f"<tr><td><code>{escape(symbol)}</code></td><td class=n>{vnd(t['best_bid'])}"
-                    f"</td><td class=n>{vnd(t['best_ask'])}</td><td class=n>{vnd(t['last'])}</td>"
-                    f"<td class=n>{t['volume']}</td></tr>")
-    people = []
-    for pid, token in gw.demo_tokens.items():
-        p = gw.registry.participants[pid]
-        people.append(f"<tr><td><code>{escape(pid)}</code></td><td>{escape(p.name)}</td>"
-                      f"<td>{escape(p.role)}</td><td><code>{escape(token)}</code></td></tr>")
-    lot_link = ""
-    listed = [lot for lot in gw.lots.lots.values() if lot.grade is not None]  # engine's records
-    if listed:
-        lid = escape(listed[0].lot_id)
-        lot_link = (f'<li><a href="/trace/{lid}">Truy xuất nguồn gốc lô {lid}</a> '
-                    f'<span class=en>(trace page of a demo lot)</span></li>')
-    kinds = {"english": "Anh / English", "dutch": "Hà Lan / Dutch", "sealed": "kín / sealed"}
-    auctions = "".join(
-        f"<li>#{a['auction_id']} {kinds.get(a['kind'], a['kind'])}: lô <a href=\"/trace/"
-        f"{escape(a['lot_id'])}\">{escape(a['lot_id'])}</a> ({escape(a['symbol'])}, "
-        f"{a['qty']} kg), giá <span class=en>price</span> {vnd(a.get('price'))}, "
-        f"{'sealed' if a['bids'] is None else a['bids']} bids, {escape(a['status'])}"
-        f"{', đóng / closes ' + escape(a['close_at']) if a.get('close_at') else ''}</li>"
-        for a in gw.auctions.live())
-    body = f"""
-<h1>HerbX — Chợ đầu mối dược liệu Lào Cai</h1>
-<p>Sàn giao dịch chính ngạch cho dược liệu dưới tán rừng Lào Cai: quế, atisô, tam thất, đương quy,
-sa nhân, cát cánh, thảo quả. Mỗi lô được kiểm nghiệm, phân hạng theo hàm lượng hoạt chất và truy
-xuất nguồn gốc bằng mã QR.</p>
-<p class=en>The official wholesale market for the medicinal herbs grown under the forest canopy of
-Lào Cai, Vietnam. Every lot is assayed, graded by its active-ingredient content and traceable by
-QR code; buyers trade graded herbs on continuous order books and lots by auction.</p>
-<h2>Sổ lệnh <span class=en>/ Order books</span> (VND/kg)</h2>
-<table><tr><th>Mã <span class=en>symbol</span></th><th>Mua tốt nhất <span class=en>best bid</span>
-</th><th>Bán tốt nhất <span class=en>best ask</span></th>
-<th>Khớp gần nhất <span class=en>last</span></th>
-<th>Khối lượng <span class=en>volume</span></th></tr>{"".join(rows)}</table>
-<h2>Đấu giá đang chạy <span class=en>/ Running auctions</span></h2>
-<ul>{auctions or "<li>Chưa có phiên đấu giá <span class=en>(none yet)</span></li>"}</ul>
-<h2>Người tham gia thử nghiệm <span class=en>/ Demo participants</span></h2>
-{"<table><tr><th>id</th><th>tên / name</th><th>vai trò / role</th><th>token</th></tr>"
- + "".join(people) + "</table>" if people else "<p>—</p>"}
-<h2>Liên kết <span class=en>/ Links</span></h2>
-<ul><li><a href="/api/v1/openapi.json">OpenAPI 3.1</a> — REST <code>/api/v1</code>,
-WebSocket <code>/ws</code></li>{lot_link}
-<li><a href="/api/v1/instruments">/api/v1/instruments</a></li></ul>"""
-    return _page("HerbX — Chợ dược liệu Lào Cai", body)
+    return shell("start")
+
+
+async def floor_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:
+    return shell("floor")
+
+
+async def auctions_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:
+    return shell("auctions")
 
 
 NO_ROWS = "<tr><td colspan=6>–</td></tr>"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import admin, analytics, auctions, ledger, lots, market, orders, schemas
+from gateway.api import admin, analytics, auctions, ledger, lots, market, orders, schemas, session
 from gateway.api.http import ALL_ROLES, OPERATOR, TRADERS, Endpoint, guard
 from gateway.api.outcomes import ClientOrderIdReusedBody
 from settlement.reports import Statement
-from web import pages
+from web import assets, pages
 
 P = "/api/v1"
 E = Endpoint
@@ -43,6 +43,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     E("GET", "/01/{gtin}/10/{lot_id}", pages.digital_link, None,
       "GS1 Digital Link resolver: redirects to the trace page"),
     E("GET", f"{P}/trace/{{lot_id}}", lots.trace_json, None, "Public trace record (JSON)"),
+    E("GET", "/floor", pages.floor_page, None, "Trading floor (web UI)"),
+    E("GET", "/auctions", pages.auctions_page, None, "Auction room (web UI)"),
+    E("GET", f"{P}/trace/{{lot_id}}/card", session.lot_card, None,
+      "A lot's trace record with each assay result against its limit (JSON)"),
+    E("GET", f"{P}/demo/people", session.demo_people, None,
+      "The web UI's demo people with their tokens (empty unless --demo)"),
+    E("GET", f"{P}/me", session.me, ALL_ROLES, "Who the token belongs to"),
     # trading
     E("POST", f"{P}/orders", orders.post_order, TRADERS, "Place an order",
       request=schemas.OrderRequest, response=schemas.OrderResultOut, status=201,
@@ -182,3 +189,6 @@ def setup_routes(app: web.Application) -> None:
             app.router.add_route(ep.method, ep.path, guard(ep))
     app.router.add_get(f"{P}/openapi.json", openapi_handler)
     app.router.add_get("/ws", ws_handler)
+    app.router.add_get("/static/{path:.+}", assets.static)
+    app.router.add_get("/vendor/{name}", assets.vendor)
+    app.router.add_get("/favicon.ico", assets.favicon)

@@ -33,3 +33,19 @@ TRADERS = [
 MAKER = ("MM-01", "HerbX liquidity provider (demo bot)")
 LAB = ("LAB-LC", "Trung tâm Kiểm nghiệm Lào Cai")
 ANALYST = ("FUND-01", "Quỹ bảo hiểm giá quế (analyst)")
+
+# The people a visitor signs in as from the web UI's start page, one per role (two traders, so
+# that one can cross the other's order by hand): never used by the bots, so what they see is
+# only what they did. id, name, role
+WEB_PEOPLE = [
+    ("WEB-T1", "Chị Lan — Công ty Dược Sa Pa (người mua)", "trader"),
+    ("WEB-T2", "Anh Minh — Xuất khẩu Quế Yên Bái (người mua)", "trader"),
+    ("WEB-HTX", "HTX Dược liệu Mường Hum (demo)", "cooperative"),
+    ("WEB-LAB", "Phòng kiểm nghiệm demo", "lab"),
+    ("WEB-FUND", "Chuyên viên Quỹ bảo hiểm giá (demo)", "analyst"),
+    ("WEB-OPS", "Ban quản lý chợ — ca trực demo", "operator"),
+]
+WEB_CASH_VND = 5_000_000_000  # each web trader's opening cash
+# the web cooperative's goods in custody: (spec id, grade, kg) of lots graded and received,
+# not listed, so the person chooses to list or auction them
+WEB_LOTS = [("QUE-BARK", "A", 2_000), ("ATISO-LEAF", "A", 1_200), ("TAMTHAT-ROOT", "A", 300)]

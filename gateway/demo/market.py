@@ -128,6 +128,8 @@ def add_people(gw: Gateway) -> None:
     people += [(pid, name, "trader", 0) for pid, name in D.TRADERS]
     people += [(D.MAKER[0], D.MAKER[1], "trader", 0), (D.LAB[0], D.LAB[1], "lab", 0),
                (D.ANALYST[0], D.ANALYST[1], "analyst", 0)]
+    people += [(pid, name, role, 6 if role == "cooperative" else 0)
+               for pid, name, role in D.WEB_PEOPLE]
     for pid, name, role, no in people:
         if pid not in gw.registry.participants:
             gw.registry.add(Participant(id=pid, name=name, role=role, number=no))  # type: ignore[arg-type]
@@ -164,6 +166,27 @@ async def seed(gw: Gateway) -> None:
                 qty = 3_000 if pid == D.MAKER[0] else rng.randrange(300, 2_000, 10)
                 await lot_through_lifecycle(gw, coop, area, commune, spec_id, grade, lot_id,
                                             qty, harvest, now + timedelta(minutes=i * 40 + j))
+
+
+async def seed_web_people(gw: Gateway) -> None:
+    """Fund the web UI's demo people once (also on a demo market seeded before they existed):
+    cash for the two traders, a little cinnamon and artichoke each so either side can be tried,
+    and graded lots in the warehouse for the cooperative to list or auction."""
+    area = GrowingArea(code="LC-MH-DL-0002", issuer="Chi cục Trồng trọt và BVTV Lào Cai",
+                       valid_from=date(2024, 1, 1), valid_until=date(2030, 12, 31))
+    harvest = (datetime.now(UTC) - timedelta(days=12)).date()
+    goods = {"trader": [("QUE-BARK", "A", 500), ("ATISO-LEAF", "A", 300)],
+             "cooperative": D.WEB_LOTS}
+    for n, (pid, name, role) in enumerate(D.WEB_PEOPLE):
+        if role not in goods or gw.exchange.balances(pid) is not None:
+            continue  # not a holder, or funded already
+        if role == "trader":
+            await gw.submit(Deposit(account=pid, amount_vnd=D.WEB_CASH_VND))
+        coop = Cooperative(id=pid, name=name, number=6 if role == "cooperative" else 90 + n)
+        for j, (spec_id, grade, qty) in enumerate(goods[role]):
+            await lot_through_lifecycle(gw, coop, area, "Xã Mường Hum", spec_id, grade,
+                                        f"LC26-W{n}{j:02d}", qty, harvest, datetime.now(UTC),
+                                        list_on_book=role == "trader")
 
 
 async def lot_through_lifecycle(
@@ -302,6 +325,7 @@ class AuctionBots:
         self.gw = gw
         self.rng = random.Random(seed)
         self.n = 0
+        self.sellers = {c[0] for c in D.COOPERATIVES}
 
     def fair(self, spec_id: str, grade: str) -> int:
         symbol = f"{spec_id}-{grade}"
@@ -368,8 +392,8 @@ class AuctionBots:
                 for kind in AUCTIONED:
                     if not any(a["kind"] == kind for a in live):
                         await self.new_auction(kind)
-                for a in live:
-                    if a["status"] == "open":
+                for a in live:  # only the market's own auctions: a person's are theirs
+                    if a["status"] == "open" and a["seller"] in self.sellers:
                         await self.bid(a)
             except (Overloaded, PipelineFailed):
                 pass
@@ -409,6 +433,7 @@ async def demo_history(gw: Gateway) -> None:
 async def start_demo(gw: Gateway) -> list[asyncio.Task[None]]:
     add_people(gw)
     await seed(gw)
+    await seed_web_people(gw)
     return [asyncio.create_task(demo_history(gw), name="herbx-demo-history"),
             asyncio.create_task(Bots(gw).run(), name="herbx-demo-bots"),
             asyncio.create_task(AuctionBots(gw).run(), name="herbx-demo-auctions")]
