@@ -84,7 +84,7 @@ class Server:
             return json.loads(r.read())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real market: `herbx serve --demo` with the bots slowed to one step an hour (they quote
     every book and open their auctions once), the clock ticking every 100 ms."""
@@ -121,7 +121,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(server: Server) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
