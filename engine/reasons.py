@@ -44,6 +44,9 @@ CommandRejectReason = Literal[
     "not_owner", "wrong_spec", "bad_record", "grade_inconsistent", "wrong_instrument",
     "in_auction", "bad_price", "bad_quantity", "growing_area_not_valid", "illegal_transition",
     "time_went_back",
+    # delivery versus payment (engine.dvp): no such trade; a trade already settled or failed;
+    # a move the DvP transition table does not have
+    "unknown_trade", "settlement_finished", "illegal_settlement_transition",
 ]
 
 #: `AuctionBidRejected.reason`: a bid, Dutch buy or auction cancel refused.

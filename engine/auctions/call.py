@@ -371,10 +371,11 @@ class CallDesk:
         sell_fills: list[tuple[Side, int]], price: int, caps: dict[int, int],
         events: list[Event], seq: int, ts: int,
     ) -> None:
-        """Pair the allocations in priority order and settle each pair at ``price`` the way
-        the exchange settles a fill: the buyer's hold for the quantity is released (so a buy
-        filled below its limit gets the difference back), goods are drawn from the seller's
-        lots oldest first."""
+        """Pair the allocations in priority order and open each pair's trade at ``price`` the
+        way the exchange opens a fill's (`engine.fills.open_trade`): the buyer's hold for the
+        quantity becomes a DvP hold of the trade's value (so a buy filled below its limit gets
+        the difference back), goods move from the seller's lots, oldest first, into its DvP
+        hold."""
         ex = self.exchange
         accounts = ex.accounts
         symbol = inst.symbol
@@ -393,8 +394,9 @@ class CallDesk:
                 release = value
             else:
                 release = b.price * q
-            fills.pay(buyer, seller, value, release)
-            legs = fills.deliver(seller.holdings[symbol], buyer.holding(symbol), q)
+            legs = seller.holdings[symbol].pend(q)
+            trade_id = fills.next_trade_id(ex)
+            fills.open_trade(ex, trade_id, symbol, price, q, buyer, seller, release, legs, ts)
             for o in (b, s):
                 if o.resting:
                     if o.leaves == q:
@@ -408,7 +410,7 @@ class CallDesk:
             maker, taker = (b, s) if b.order_id < s.order_id else (s, b)
             events.append(
                 TradeExecuted(
-                    seq=seq, ts_ns=ts, trade_id=fills.next_trade_id(ex), symbol=symbol,
+                    seq=seq, ts_ns=ts, trade_id=trade_id, symbol=symbol,
                     price_vnd=price, qty=q, aggressor="buy" if taker is b else "sell",
                     maker_order_id=maker.order_id, taker_order_id=taker.order_id,
                     buyer=b.account, seller=s.account, maker_leaves_qty=maker.leaves,

@@ -538,18 +538,22 @@ class AuctionHouse:
         self, a: Auction, buyer_id: str, price: int, qty: int, bid_id: int, release_vnd: int,
         events: list[Event], seq: int, ts: int,
     ) -> None:
-        """Deliver ``qty`` of the auctioned lot to the buyer at ``price``: the same
+        """Sell ``qty`` of the auctioned lot to the buyer at ``price``: the same
         `TradeExecuted` as the book (maker = the auction, taker = the winning bid), so
-        settlement treats both alike. ``release_vnd`` is the bid's cash hold to give back."""
+        settlement treats both alike. ``release_vnd`` is the bid's cash hold, which becomes the
+        trade's DvP hold; the goods leave the auction's custody into the seller's DvP hold
+        (delivery versus payment, `engine.dvp`)."""
         ex = self.exchange
         buyer = ex.accounts[buyer_id]
         seller = ex.accounts[a.seller]
-        value = price * qty
-        fills.pay(buyer, seller, value, release_vnd)
-        buyer.holding(a.symbol).add_lot(a.lot_id, qty)  # from the auction's custody
+        seller.holding(a.symbol).pend_incoming(qty)  # from the auction's custody
         a.remaining -= qty
         a.sold_qty += qty
         trade_id = fills.next_trade_id(ex)
+        fills.open_trade(
+            ex, trade_id, a.symbol, price, qty, buyer, seller, release_vnd,
+            [LotLeg(a.lot_id, qty)], ts,
+        )
         a.trade_ids.append(trade_id)
         # a whole-lot price is not a book price: it moves neither the band's reference nor a
         # call's (the trade is still published like any other)
