@@ -37,8 +37,8 @@ from engine.accounts import MAX_BALANCE_VND, Account
 from engine.messages import (
     Event,
     LotLeg,
-    SetTradeSettlement,
     SettlementState,
+    SetTradeSettlement,
     TradeSettlementChanged,
     command_rejected,
 )
@@ -174,6 +174,13 @@ def holds(settlements: dict[int, Settlement]) -> tuple[dict[str, int], dict[tupl
             key = (s.seller, s.symbol)
             goods[key] = goods.get(key, 0) + s.qty
     return cash, goods
+
+
+def incoming(settlements: dict[int, Settlement], account_id: str) -> int:
+    """The cash the account's sales waiting for payment will bring it. O(open settlements):
+    only the cash ceiling's slow path asks (`engine.risk`), so that a payment never fails on
+    the ceiling for a sale that was allowed."""
+    return sum(s.value_vnd for s in settlements.values() if s.holds and s.seller == account_id)
 
 
 def check(settlements: dict[int, Settlement]) -> None:

@@ -377,7 +377,7 @@ class Exchange:
                 heapq.heappush(self.gtd_heap, (expire_at, seq))
         elif tif == "fok" and book.fillable_qty(
             is_buy, limit, qty, cmd.account, cap, step,
-            risk.proceeds_guard(self.accounts, self.cash_total),
+            risk.proceeds_guard(self.accounts, self.cash_total, self.settlements),
         ) < qty:
             self.finish(order, CANCELLED, "fok", cap or 0, events, seq, ts)
         else:
@@ -403,7 +403,7 @@ class Exchange:
         cancel its remainder. ``cap`` is a market buy's cash cap (held in full), else None."""
         guard = (
             None if self.cash_total <= MAX_BALANCE_VND
-            else risk.proceeds_guard(self.accounts, self.cash_total)
+            else risk.proceeds_guard(self.accounts, self.cash_total, self.settlements)
         )
         made, stop = book.match(
             order.is_buy, limit, order.leaves, order.account, cap, inst.qty_step, guard

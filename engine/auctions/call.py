@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import msgspec
 
-from engine import fills, risk
+from engine import dvp, fills, risk
 from engine.accounts import MAX_BALANCE_VND, Account
 from engine.book import OrderBook
+from engine.dvp import Settlement
 from engine.instruments import CALL, CONTINUOUS, Instrument
 from engine.market import Market
 from engine.messages import (
@@ -327,7 +328,7 @@ class CallDesk:
             if not cancel and ex.cash_total > MAX_BALANCE_VND:
                 # below the ceiling in total, no seller can pass it (as `risk.proceeds_guard`)
                 reason = "balance_limit"
-                cancel = _over_ceiling(ex.accounts, sells, price, volume)
+                cancel = _over_ceiling(ex.accounts, ex.settlements, sells, price, volume)
             if not cancel:
                 break
             for o in cancel:
@@ -494,7 +495,8 @@ def _self_matches(buys: list[Side], sells: list[Side], price: int, step: int) ->
 
 
 def _over_ceiling(
-    accounts: dict[str, Account], sells: list[Side], price: int, volume: int
+    accounts: dict[str, Account], settlements: dict[int, Settlement], sells: list[Side],
+    price: int, volume: int,
 ) -> list[Order]:
     """The sells that, filled at ``price`` in priority order (as `_allocate` gives ``volume``
     out), would carry their seller's cash past `MAX_BALANCE_VND`: the first such sell of each
@@ -514,7 +516,8 @@ def _over_ceiling(
         if o.account in blocked:
             continue
         taken = proceeds.get(o.account, 0) + price * q
-        if accounts[o.account].cash_vnd + taken > MAX_BALANCE_VND:
+        if (accounts[o.account].cash_vnd + dvp.incoming(settlements, o.account) + taken
+                > MAX_BALANCE_VND):
             blocked.add(o.account)
             out.append(o)
         else:

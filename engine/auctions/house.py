@@ -469,7 +469,9 @@ class AuctionHouse:
         value = cmd.price_vnd * qty
         if account is None or account.cash_vnd - account.cash_held_vnd < value:
             return self._refuse(cmd, "insufficient_cash", f"needs {value} VND available")
-        if not risk.seller_can_take(self.exchange.accounts[a.seller], value):
+        if not risk.seller_can_take(
+                self.exchange.accounts[a.seller], value, self.exchange.cash_total,
+                self.exchange.settlements):
             return self._refuse(cmd, "balance_limit", "the seller's cash would pass the ceiling")
         events: list[Event] = []
         self._trade(a, cmd.account, cmd.price_vnd, qty, cmd.seq, 0, events, cmd.seq, cmd.ts_ns)
@@ -579,7 +581,9 @@ class AuctionHouse:
             else:
                 hold = a.leader_max_vnd * a.qty
                 a.leader = None
-                if not risk.seller_can_take(accounts[a.seller], a.price_vnd * a.qty):
+                if not risk.seller_can_take(
+                        accounts[a.seller], a.price_vnd * a.qty, self.exchange.cash_total,
+                        self.exchange.settlements):
                     risk.release_cash(accounts[leader], hold)
                     self._close(a, "balance_limit", None, 0, events, seq, ts)
                     return
@@ -590,7 +594,10 @@ class AuctionHouse:
         for b in a.sealed.values():
             if b is not win:
                 risk.release_cash(accounts[b.account], b.price_vnd * a.qty)
-        if win is not None and not risk.seller_can_take(accounts[a.seller], price * a.qty):
+        if win is not None and not risk.seller_can_take(
+            accounts[a.seller], price * a.qty, self.exchange.cash_total,
+            self.exchange.settlements
+        ):
             # the sale cannot happen, so nobody won: the opened bids name no winner
             risk.release_cash(accounts[win.account], win.price_vnd * a.qty)
             win, reason = None, "balance_limit"
