@@ -23,7 +23,7 @@ from engine.messages import (
 )
 from engine.naive_book import NaiveBook
 from tests.support import Sim, market, of, one
-from tests.test_auctions_support import S, T0
+from tests.test_auctions_support import T0, S
 from tests.test_auctions_support import market as auction_market
 
 
