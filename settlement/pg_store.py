@@ -16,11 +16,13 @@ from typing import Any
 
 import asyncpg
 
-from settlement.ledger import Batch, LedgerState, LedgerTxn
+from settlement.ledger import Batch, DvpChange, LedgerState, LedgerTxn
 from settlement.schema import BOOKKEEPING, MIGRATIONS
 from settlement.store import (
+    DVP_COLUMNS,
     LOT_COLUMNS,
     MAX_LIST,
+    OPEN_TRADES,
     POSTING_COLUMNS,
     TXN_COLUMNS,
     ApplyResult,
@@ -28,6 +30,8 @@ from settlement.store import (
     batch_rows,
     check_invoice,
     check_position,
+    dvp_from_rows,
+    dvp_rows,
     gap_of,
     txns_from_rows,
 )
@@ -89,8 +93,10 @@ class PgStore:
             last = await self.conn.fetchval("SELECT last_seq FROM booker_state WHERE id = 1")
             inv = await self.conn.fetch("SELECT year, last_no FROM invoice_series")
             herbs = await self.conn.fetch("SELECT symbol, herb FROM instruments")
+            open_trades = await self.conn.fetch(OPEN_TRADES)
         return LedgerState(last_seq=int(last), invoice_last={r[0]: r[1] for r in inv},
-                           herbs={r[0]: r[1] for r in herbs})
+                           herbs={r[0]: r[1] for r in herbs},
+                           open_trades={int(r[0]): (int(r[1]), int(r[2])) for r in open_trades})
 
     async def apply(self, batch: Batch) -> ApplyResult:
         txns, lots, posts, bal = batch_rows(batch)
@@ -111,6 +117,7 @@ class PgStore:
             await self._copy("transactions", TXN_COLUMNS, txns)
             await self._copy("trade_lots", LOT_COLUMNS, lots)
             await self._copy("postings", POSTING_COLUMNS, posts)
+            await self._copy("dvp_changes", DVP_COLUMNS, dvp_rows(batch))
             if bal:
                 await c.executemany(_NEW_BAL, [(a, u, nn) for a, u, _, nn in bal])
                 await c.executemany(_BAL, [(d, a, u) for a, u, d, _ in bal])
@@ -144,6 +151,13 @@ class PgStore:
                                   "WHERE (seq, n) <= ($1, $2) ORDER BY seq, n, i", s, n)
         return txns_from_rows([tuple(r) for r in txns], [tuple(r) for r in lots],
                               [tuple(r) for r in posts])
+
+    async def dvp_changes(self, limit: int = MAX_LIST) -> list[DvpChange]:
+        async with self._lock:
+            rows = await self.conn.fetch(
+                f"SELECT {', '.join(DVP_COLUMNS)} FROM dvp_changes ORDER BY seq, trade_id "
+                "LIMIT $1", min(limit, MAX_LIST))
+        return dvp_from_rows([tuple(r) for r in rows])
 
     async def execute(self, sql: str, *args: object) -> None:
         """One statement in its own transaction (tests: prove the triggers refuse)."""

@@ -17,17 +17,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from settlement.ledger import Batch, LedgerState, LedgerTxn
+from settlement.ledger import Batch, DvpChange, LedgerState, LedgerTxn
 from settlement.schema import BOOKKEEPING, MIGRATIONS
 from settlement.store import (
+    DVP_COLUMNS,
     LOT_COLUMNS,
     MAX_LIST,
+    OPEN_TRADES,
     POSTING_COLUMNS,
     TXN_COLUMNS,
     ApplyResult,
     batch_rows,
     check_invoice,
     check_position,
+    dvp_from_rows,
+    dvp_rows,
     gap_of,
     txns_from_rows,
 )
@@ -42,6 +46,7 @@ def _insert(table: str, columns: tuple[str, ...]) -> str:
 _TXN = _insert("transactions", TXN_COLUMNS)
 _LOT = _insert("trade_lots", LOT_COLUMNS)
 _POST = _insert("postings", POSTING_COLUMNS)
+_DVP = _insert("dvp_changes", DVP_COLUMNS)
 # Two steps, because a database checks an upsert's proposed row before it finds the conflict: a
 # debit would fail the CHECK as a new row even where the existing balance covers it.
 _NEW_BAL = ("INSERT INTO balances (account, unit, balance, nonneg) VALUES (?, ?, 0, ?) "
@@ -93,7 +98,9 @@ class SqliteStore:
             last = db.execute("SELECT last_seq FROM booker_state WHERE id = 1").fetchone()[0]
             inv = dict(db.execute("SELECT year, last_no FROM invoice_series").fetchall())
             herbs = dict(db.execute("SELECT symbol, herb FROM instruments").fetchall())
-            return LedgerState(last_seq=last, invoice_last=inv, herbs=herbs)
+            open_trades = {t: (s, n) for t, s, n in db.execute(OPEN_TRADES).fetchall()}
+            return LedgerState(last_seq=last, invoice_last=inv, herbs=herbs,
+                               open_trades=open_trades)
         return await self._run(load)
 
     async def apply(self, batch: Batch) -> ApplyResult:
@@ -117,6 +124,12 @@ class SqliteStore:
                                "WHERE (seq, n) <= (?, ?) ORDER BY seq, n, i", upto).fetchall()
             return txns_from_rows(txns, lots, posts)
         return await self._run(read)
+
+    async def dvp_changes(self, limit: int = MAX_LIST) -> list[DvpChange]:
+        rows = await self._run(lambda db: db.execute(
+            f"SELECT {', '.join(DVP_COLUMNS)} FROM dvp_changes ORDER BY seq, trade_id LIMIT ?",
+            (min(limit, MAX_LIST),)).fetchall())
+        return dvp_from_rows(rows)
 
     async def execute(self, sql: str, *args: object) -> None:
         """One statement in its own transaction (tests: prove the triggers refuse)."""
@@ -160,6 +173,7 @@ def _apply(db: sqlite3.Connection, batch: Batch) -> ApplyResult:
         db.executemany(_TXN, txns)
         db.executemany(_LOT, lots)
         db.executemany(_POST, posts)
+        db.executemany(_DVP, dvp_rows(batch))
         db.executemany(_NEW_BAL, [(a, u, nn) for a, u, _, nn in bal])
         db.executemany(_BAL, [(d, a, u) for a, u, d, _ in bal])
         db.executemany("INSERT INTO instruments (symbol, herb) VALUES (?, ?) "

@@ -13,7 +13,15 @@ from typing import Any, Protocol
 
 from msgspec import Struct
 
-from settlement.ledger import Batch, LedgerState, LedgerTxn, LotLegRecord, Posting, nonneg
+from settlement.ledger import (
+    Batch,
+    DvpChange,
+    LedgerState,
+    LedgerTxn,
+    LotLegRecord,
+    Posting,
+    nonneg,
+)
 
 Row = tuple[Any, ...]
 
@@ -23,6 +31,12 @@ TXN_COLUMNS = ("seq", "n", "kind", "ts_ns", "account", "ref", "trade_id", "symbo
 LOT_COLUMNS = ("seq", "n", "leg", "lot_id", "qty", "trace_url", "active_content",
                "price_per_kg_active_vnd", "resale")
 POSTING_COLUMNS = ("seq", "n", "i", "account", "unit", "amount")
+DVP_COLUMNS = ("trade_id", "state", "seq", "ts_ns", "trade_seq", "trade_n")
+#: The trades neither settled nor failed, with the key of their trade transaction.
+OPEN_TRADES = ("SELECT d.trade_id, d.trade_seq, d.trade_n FROM dvp_changes d "
+               "WHERE d.state = 'pending' AND NOT EXISTS (SELECT 1 FROM dvp_changes c "
+               "WHERE c.trade_id = d.trade_id AND c.state IN ('settled', 'failed')) "
+               "ORDER BY d.trade_id")
 MAX_LIST = 100_000  # the most transactions one `transactions` call returns
 
 
@@ -58,6 +72,9 @@ class Store(Protocol):
 
     async def transactions(self, limit: int = MAX_LIST) -> list[LedgerTxn]:
         """The first ``limit`` transactions in (seq, n) order, with postings and legs."""
+
+    async def dvp_changes(self, limit: int = MAX_LIST) -> list[DvpChange]:
+        """The first ``limit`` DvP steps in (seq, trade_id) order."""
 
 
 def check_position(last_seq: int, batch: Batch) -> ApplyResult | None:
@@ -101,6 +118,15 @@ def batch_rows(batch: Batch) -> tuple[list[Row], list[Row], list[Row], list[Row]
             deltas[key] = deltas.get(key, 0) - p.amount
     bal = [(a, u, d, nonneg(a)) for (a, u), d in deltas.items() if d]
     return txns, lots, posts, bal
+
+
+def dvp_rows(batch: Batch) -> list[Row]:
+    return [(c.trade_id, c.state, c.seq, c.ts_ns, c.trade_seq, c.trade_n) for c in batch.dvp]
+
+
+def dvp_from_rows(rows: list[Row]) -> list[DvpChange]:
+    return [DvpChange(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]))
+            for r in rows]
 
 
 def txns_from_rows(txn_rows: list[Row], lot_rows: list[Row],
