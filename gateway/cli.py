@@ -225,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--keepalive-timeout-s", type=float,
                        default=float(_env("keepalive_timeout_s", "75") or 75),
                        help="an idle keep-alive connection is closed after this many seconds")
+        p.add_argument("--settlement-cycle-days", type=int,
+                       default=_int_env("settlement_cycle_days", 1),
+                       help="settlement cycle T+N: a trade is due N calendar days (Vietnam "
+                            "time) after its date")
         p.set_defaults(func=func)
         p.add_argument("--redis-prefix", default=_env("redis_prefix", "herbx"),
                        help="names of the Redis streams: <prefix>:commands, <prefix>:journal")

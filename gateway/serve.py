@@ -111,7 +111,8 @@ def settings(args: argparse.Namespace, mode: str = "single") -> Settings:
                     order_retention_s=args.order_retention_s,
                     max_connections=args.max_connections,
                     header_timeout_s=args.header_timeout_s,
-                    keepalive_timeout_s=args.keepalive_timeout_s)
+                    keepalive_timeout_s=args.keepalive_timeout_s,
+                    settlement_cycle_days=args.settlement_cycle_days)
 
 
 def command(args: argparse.Namespace, mode: str = "single") -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import admin, auctions, lots, market, orders, schemas
+from gateway.api import admin, auctions, dvp, lots, market, orders, schemas
 from gateway.api.http import ALL_ROLES, OPERATOR, TRADERS, Endpoint, guard
 from gateway.api.outcomes import ClientOrderIdReusedBody
 from web import pages
@@ -129,6 +129,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
       "Issue a bearer token (shown once)", response=schemas.TokenOut, status=201),
     E("DELETE", f"{P}/participants/{{participant_id}}/tokens", admin.revoke_tokens,
       OPERATOR, "Revoke every token of a participant"),
+    # delivery versus payment
+    E("GET", f"{P}/settlement/trades", dvp.list_open, OPERATOR,
+      "Trades waiting for settlement, with due dates (?state=, ?overdue=true, ?limit=, "
+      "?after=)", response=schemas.SettlementsOut),
+    E("GET", f"{P}/settlement/trades/{{trade_id}}", dvp.get_one, OPERATOR,
+      "One trade waiting for settlement", response=schemas.SettlementOut),
+    E("POST", f"{P}/settlement/trades/{{trade_id}}", dvp.set_state, OPERATOR,
+      "Move a trade: paid, delivered, settled or failed", request=schemas.SettlementRequest,
+      response=schemas.SettlementOut, idempotent_key=True),
 )
 
 
