@@ -107,3 +107,25 @@ async def test_open_and_overdue_lists_are_paginated(tmp_path: Any) -> None:
             assert r.status == 422, bad
     finally:
         await market.client.close()
+
+
+async def test_the_demo_operator_settles_trades_through_the_pipeline(tmp_path: Any) -> None:
+    from gateway.demo.settler import settle_pass
+
+    clock = FakeClock()
+    market = await start(settings(tmp_path, demo_settle_s=2.0), clock=clock)
+    try:
+        trade_id = await trade(market)
+        assert await settle_pass(market.gw) == 0  # too young to be paid
+        clock.advance(3)
+        states = []
+        for _ in range(3):
+            assert await settle_pass(market.gw) == 1
+            view = market.gw.exchange.settlement(trade_id)
+            states.append(None if view is None else view.state)
+        assert states == ["paid", "delivered", None]  # settled: gone from the open map
+        assert await settle_pass(market.gw) == 0
+        t1 = await balances(market, "T1")
+        assert (t1.cash_vnd, t1.cash_held_vnd) == (1_000_000_000 - 40 * 61_600, 0)
+    finally:
+        await market.client.close()
