@@ -17,7 +17,7 @@ from tests.gateway.conftest import Market
 
 PARAMS = {"symbol": "NOPE-X-A", "order_id": "999999", "lot_id": "NOLOT",
           "participant_id": "NOBODY", "account": "NOBODY", "gtin": "00000000000000",
-          "auction_id": "999999"}
+          "auction_id": "999999", "trade_id": "999999"}
 CALLERS = [*ROLES, None]
 ROOT = Path(__file__).resolve().parents[2]
 
