@@ -229,3 +229,18 @@ async def test_a_refused_batch_leaves_the_booker_at_the_last_confirmed_one(store
         await booker.offer_all([m.steps[:10], m.steps[10:], [forged]])
     assert booker.booked_seq == m.seq == (await store.load_state()).last_seq
     assert len(await store.transactions()) == 15
+
+
+async def test_a_dvp_step_is_recorded_once(store: Any) -> None:
+    """The key (trade_id, state) of dvp_changes refuses a step twice, and the whole batch with
+    it (a booking bug can never record a trade paid twice)."""
+    m = scenario()
+    await Booker(store, SCHEDULE, m.trace()).offer(m.steps)
+    paid = next(c for c in await store.dvp_changes() if c.state == "paid")
+    before = await store.transactions()
+    again = Batch(first_seq=m.seq + 1, last_seq=m.seq + 1,
+                  txns=[], dvp=[msgspec.structs.replace(paid, seq=m.seq + 1)])
+    with pytest.raises(Exception, match="UNIQUE|unique|duplicate"):
+        await store.apply(again)
+    assert (await store.load_state()).last_seq == m.seq
+    assert await store.transactions() == before
