@@ -37,6 +37,7 @@ from engine.accounts import MAX_BALANCE_VND, Account
 from engine.messages import (
     Event,
     LotLeg,
+    SettlementMove,
     SettlementState,
     SetTradeSettlement,
     TradeSettlementChanged,
@@ -112,6 +113,11 @@ TRANSITIONS: dict[tuple[SettlementState, SettlementState],
     (PAID, DELIVERED): _state_only,
     (DELIVERED, SETTLED): _state_only,
     (PENDING, FAILED): _fail,
+}
+
+#: The next state of a trade that goes well (what a demo operator does, one step at a time).
+NEXT_STEP: dict[SettlementState, SettlementMove] = {
+    "pending": "paid", "paid": "delivered", "delivered": "settled",
 }
 
 #: States that close a settlement: the trade leaves the map.

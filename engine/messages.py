@@ -865,6 +865,8 @@ class CallUncrossed(Ev, tag="call_uncrossed", kw_only=True, omit_defaults=True, 
 
 #: Where a trade is in delivery versus payment (the table is `engine.dvp.TRANSITIONS`).
 SettlementState = Literal["pending", "paid", "delivered", "settled", "failed"]
+#: The states an operator may move a trade to.
+SettlementMove = Literal["paid", "delivered", "settled", "failed"]
 
 
 class SetTradeSettlement(Cmd, tag="set_trade_settlement", kw_only=True, omit_defaults=True):
@@ -872,7 +874,7 @@ class SetTradeSettlement(Cmd, tag="set_trade_settlement", kw_only=True, omit_def
     pending -> failed). ``paid`` moves the cash and the goods; ``failed`` releases the holds."""
 
     trade_id: Annotated[int, Meta(ge=1, le=MAX_ID)]
-    state: Literal["paid", "delivered", "settled", "failed"]
+    state: SettlementMove
 
 
 class TradeSettlementChanged(

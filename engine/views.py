@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from msgspec import Struct
 
-from engine.messages import OpenedBid
+from engine.messages import OpenedBid, SettlementState
 
 
 class BookSnapshot(Struct, kw_only=True, frozen=True):
@@ -70,7 +70,7 @@ class SettlementView(Struct, kw_only=True, frozen=True):
 
     trade_id: int
     symbol: str
-    state: str
+    state: SettlementState
     buyer: str
     seller: str
     price_vnd: int

@@ -41,7 +41,7 @@ def due_date(ts_ns: int, cycle_days: int) -> dt.date:
 def settlement_out(v: SettlementView, cycle_days: int, today: dt.date) -> SettlementOut:
     due = due_date(v.ts_ns, cycle_days)
     return SettlementOut(
-        trade_id=v.trade_id, symbol=v.symbol, state=v.state,  # type: ignore[arg-type]
+        trade_id=v.trade_id, symbol=v.symbol, state=v.state,
         buyer=v.buyer, seller=v.seller, price=v.price_vnd, qty=v.qty, value_vnd=v.value_vnd,
         ts=iso_ts(v.ts_ns), due_date=due, overdue=today > due,
         lots=[[lot_id, qty] for lot_id, qty in v.lots],

@@ -29,6 +29,8 @@ from engine.messages import (
     LotText,
     OrderType,
     Qty,
+    SettlementMove,
+    SettlementState,
     Side,
     Symbol,
     TimeInForce,
@@ -338,7 +340,7 @@ class StatusOut(_Out, kw_only=True):
 class SettlementRequest(_In, kw_only=True, forbid_unknown_fields=True):
     """Move a trade: pending -> paid -> delivered -> settled, or pending -> failed."""
 
-    state: Literal["paid", "delivered", "settled", "failed"]
+    state: SettlementMove
 
 
 class SettlementOut(_Out, kw_only=True):
@@ -347,7 +349,7 @@ class SettlementOut(_Out, kw_only=True):
 
     trade_id: int
     symbol: str
-    state: Literal["pending", "paid", "delivered", "settled", "failed"]
+    state: SettlementState
     buyer: str
     seller: str
     price: int

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from engine.dvp import NEXT_STEP
 from engine.messages import SetTradeSettlement
 from gateway.link.pipeline import Overloaded, PipelineFailed
 from gateway.state import Gateway
@@ -20,7 +21,6 @@ from gateway.state import Gateway
 log = logging.getLogger("herbx.demo")
 
 MAX_PER_PASS = 200
-NEXT = {"pending": "paid", "paid": "delivered", "delivered": "settled"}
 
 
 async def settle_pass(gw: Gateway) -> int:
@@ -33,7 +33,7 @@ async def settle_pass(gw: Gateway) -> int:
         if view.state == "pending" and view.ts_ns > due:
             continue  # too young to be paid yet (later trades are younger still, mostly)
         await gw.submit(SetTradeSettlement(trade_id=view.trade_id,
-                                           state=NEXT[view.state]))  # type: ignore[arg-type]
+                                           state=NEXT_STEP[view.state]))
         sent += 1
     return sent
 
