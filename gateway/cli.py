@@ -48,6 +48,17 @@ def _int_env(name: str, default: int) -> int:
     return default if value is None else int(value)
 
 
+def _cycle_days(text: str) -> int:
+    """The settlement cycle T+N: N calendar days, 0 (same day) to 365."""
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if not 0 <= days <= 365:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days in 0..365")
+    return days
+
+
 def cmd_scenario(args: argparse.Namespace) -> int:
     from engine.tools.scenario import main
 
@@ -225,8 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--keepalive-timeout-s", type=float,
                        default=float(_env("keepalive_timeout_s", "75") or 75),
                        help="an idle keep-alive connection is closed after this many seconds")
-        p.add_argument("--settlement-cycle-days", type=int,
-                       default=_int_env("settlement_cycle_days", 1),
+        p.add_argument("--settlement-cycle-days", type=_cycle_days,
+                       default=_env("settlement_cycle_days", "1"),
                        help="settlement cycle T+N: a trade is due N calendar days (Vietnam "
                             "time) after its date")
         p.set_defaults(func=func)
