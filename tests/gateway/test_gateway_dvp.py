@@ -129,3 +129,22 @@ async def test_the_demo_operator_settles_trades_through_the_pipeline(tmp_path: A
         assert (t1.cash_vnd, t1.cash_held_vnd) == (1_000_000_000 - 40 * 61_600, 0)
     finally:
         await market.client.close()
+
+
+async def test_buyer_and_seller_hear_each_step_on_their_private_channel(market: Market) -> None:
+    from websockets.asyncio.client import connect
+
+    from tests.gateway.wsclient import recv, send
+
+    async with connect(market.ws_url, additional_headers=market.h("T1")) as buyer, \
+            connect(market.ws_url, additional_headers=market.h("C1")) as seller:
+        for ws in (buyer, seller):
+            await send(ws, op="subscribe", channels=["orders"])
+            await recv(ws, type="subscribed")
+        trade_id = await trade(market)
+        await market.settle(trade_id, "paid")
+        for ws, side in ((buyer, "buy"), (seller, "sell")):
+            msg = await recv(ws, channel="orders", type="settlement")
+            assert (msg["trade_id"], msg["side"], msg["state"], msg["previous_state"]) == (
+                trade_id, side, "paid", "pending")
+            assert msg["value_vnd"] == 40 * 61_600 and msg["lots"] == [["LOT-C1", 40]]
