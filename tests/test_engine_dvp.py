@@ -198,3 +198,24 @@ def test_a_call_uncross_opens_pending_trades() -> None:
     assert sim.goods("S2") == (1000, 50)
     sim.pay()
     assert sim.cash("B1") == (10_000_000_000 - price * 50, 0) and sim.goods("B1") == (50, 0)
+
+
+def test_a_failed_sale_of_a_recorded_lot_keeps_the_lot_consistent() -> None:
+    """The lot's sale stays on its record (append-only); the goods come back to the owner's
+    holding and can be sold again, never counted as more sales than the lot had."""
+    from engine.messages import ListLotOnBook
+    from tests.test_engine_lots import Market as LotMarket
+
+    m = LotMarket()
+    m.received("L1", 800)
+    m.step(ListLotOnBook(lot_id="L1", account="C1"))
+    m.order("C1", "sell", 300, 60_000, symbol="QUE-BARK-A")
+    t = one(m.order("T1", "buy", 300, 60_000, symbol="QUE-BARK-A"), TradeExecuted)
+    m.settle(t.trade_id, "failed")  # Sim.do checks every invariant, the lot book's included
+    assert m.goods("C1", "QUE-BARK-A") == (800, 0) and m.goods("T1", "QUE-BARK-A") == (0, 0)
+    m.order("C1", "sell", 800, 60_000, symbol="QUE-BARK-A")
+    m.order("T2", "buy", 800, 60_000, symbol="QUE-BARK-A")
+    m.pay()
+    lot = m.record("L1")
+    assert (lot.sold_qty, lot.remaining_qty) == (800, 0)
+    assert m.goods("T2", "QUE-BARK-A") == (800, 0)
