@@ -1,11 +1,15 @@
 """Accounts: cash and goods in custody, and the holds that orders place on them.
 
 Owns the money and herb side of pre-trade risk. An account's ``cash_vnd`` is all the cash it
-owns; ``cash_held_vnd`` is the part that open orders have reserved, so the spendable part is
-the difference. Goods are kept per symbol in a `Holding`: the total quantity, the part held by
-sell orders, and the lots that make it up, oldest received first, so that a trade can say which
-lots it delivered. Goods bought on the market join the buyer's holding with their lot ids, so a
-resale still traces back to the lots.
+owns; ``cash_held_vnd`` is the part that is reserved, by open orders and bids or by trades
+waiting for payment (delivery versus payment, `engine.dvp`): ``cash_dvp_vnd`` is that last
+part. The spendable part is ``cash_vnd - cash_held_vnd``. Goods are kept per symbol in a
+`Holding`: the total quantity the account owns, the part held (by sell orders, or by trades
+waiting for payment: ``dvp``), and the lots that make up the rest, oldest received first, so
+that a trade can say which lots it delivered. Goods of a trade waiting for payment have left
+the lots (their legs sit in the trade, `engine.dvp.Settlement`) but are still counted in
+``qty``: they are the seller's until paid. Goods bought join the buyer's holding with their lot
+ids at payment, so a resale still traces back to the lots.
 
 This module never decides whether an order may trade; the exchange does, and only moves money
 and goods through the methods here, which assert that nothing goes negative.
@@ -38,14 +42,16 @@ class LotEntry:
 
 
 class Holding:
-    """One account's goods in one symbol; ``lots`` oldest first."""
+    """One account's goods in one symbol; ``lots`` oldest first. ``qty`` = the lots + ``dvp``;
+    ``held`` = sell orders' holds + ``dvp``."""
 
-    __slots__ = ("qty", "held", "lots")
+    __slots__ = ("qty", "held", "lots", "dvp")
 
     def __init__(self) -> None:
         self.qty = 0
         self.held = 0
         self.lots: deque[LotEntry] = deque()
+        self.dvp = 0  # sold, waiting for payment: out of ``lots``, still in ``qty`` and ``held``
 
     @property
     def available(self) -> int:
@@ -60,9 +66,8 @@ class Holding:
             lots.append(LotEntry(lot_id, qty))
         self.qty += qty
 
-    def draw(self, qty: int) -> list[LotLeg]:
-        """Take ``qty`` of held goods out, oldest lots first, and say which lots gave it."""
-        assert 0 < qty <= self.held <= self.qty, (qty, self.held, self.qty)
+    def _pop_oldest(self, qty: int) -> list[LotLeg]:
+        """Take ``qty`` out of the lots, oldest first, and say which lots gave it."""
         legs: list[LotLeg] = []
         lots = self.lots
         left = qty
@@ -76,31 +81,49 @@ class Holding:
             else:
                 entry.qty = lot_qty - take
             left -= take
-        self.qty -= qty
-        self.held -= qty
         return legs
 
-    def deliver(self, qty: int, to: Holding) -> list[LotLeg]:
-        """A trade: move ``qty`` of held goods to the buyer's holding ``to``, oldest lots first
-        (they join the buyer's holding at the back, lot ids kept), and say which lots gave it.
-        One call per fill, with a short path for the common case of one lot covering it."""
+    def pend(self, qty: int) -> list[LotLeg]:
+        """A trade: ``qty`` of the goods a sell order held move into the DvP hold, oldest lots
+        first, and say which lots they are. They stay the seller's (``qty`` and ``held`` do not
+        change) but leave the lots, so no other sale can deliver them. One call per fill, with
+        a short path for the common case of one lot covering it."""
+        assert 0 < qty <= self.held - self.dvp, (qty, self.held, self.dvp)
+        self.dvp += qty
         entry = self.lots[0]
-        if entry.qty > qty and self.held >= qty:
+        if entry.qty > qty:
             entry.qty -= qty
-            self.qty -= qty
-            self.held -= qty
-            lot_id = entry.lot_id
-            to.qty += qty
-            dest = to.lots
-            if dest and dest[-1].lot_id == lot_id:
-                dest[-1].qty += qty
+            return [LotLeg(entry.lot_id, qty)]
+        return self._pop_oldest(qty)
+
+    def pend_incoming(self, qty: int) -> None:
+        """A lot auction's sale: goods from the auction's custody come back to the seller
+        straight into the DvP hold (their leg is the auctioned lot)."""
+        self.qty += qty
+        self.held += qty
+        self.dvp += qty
+
+    def pay_out(self, qty: int) -> None:
+        """Payment: the DvP-held goods of a trade leave the seller (the caller gives them to
+        the buyer)."""
+        assert 0 < qty <= self.dvp, (qty, self.dvp)
+        self.qty -= qty
+        self.held -= qty
+        self.dvp -= qty
+
+    def unpend(self, legs: list[LotLeg]) -> None:
+        """A failed trade: its goods come back to the front of the lots (they were the oldest
+        when the trade took them), free again."""
+        qty = sum(leg.qty for leg in legs)
+        assert 0 < qty <= self.dvp, (qty, self.dvp)
+        self.dvp -= qty
+        self.held -= qty
+        lots = self.lots
+        for leg in reversed(legs):
+            if lots and lots[0].lot_id == leg.lot_id:
+                lots[0].qty += leg.qty
             else:
-                dest.append(LotEntry(lot_id, qty))
-            return [LotLeg(lot_id, qty)]
-        legs = self.draw(qty)
-        for leg in legs:
-            to.add_lot(leg.lot_id, leg.qty)
-        return legs
+                lots.appendleft(LotEntry(leg.lot_id, leg.qty))
 
     def lot_qty(self, lot_id: str) -> int:
         return sum(e.qty for e in self.lots if e.lot_id == lot_id)
@@ -134,18 +157,20 @@ class Holding:
         return [LotLeg(lot_id, qty)]
 
     def _check(self) -> None:
-        assert 0 <= self.held <= self.qty
-        assert self.qty == sum(e.qty for e in self.lots)
+        assert 0 <= self.dvp <= self.held <= self.qty
+        assert self.qty == sum(e.qty for e in self.lots) + self.dvp
         assert all(e.qty > 0 for e in self.lots)
 
 
 class Account:
-    __slots__ = ("account_id", "cash_vnd", "cash_held_vnd", "holdings", "orders_by_cid")
+    __slots__ = ("account_id", "cash_vnd", "cash_held_vnd", "cash_dvp_vnd", "holdings",
+                 "orders_by_cid")
 
     def __init__(self, account_id: str) -> None:
         self.account_id = account_id
         self.cash_vnd = 0
-        self.cash_held_vnd = 0
+        self.cash_held_vnd = 0  # orders' and bids' holds + ``cash_dvp_vnd``
+        self.cash_dvp_vnd = 0  # bought, waiting for payment
         self.holdings: dict[str, Holding] = {}
         self.orders_by_cid: dict[str, int] = {}  # client order id -> order id
 
@@ -161,7 +186,7 @@ class Account:
 
     def _check(self) -> None:
         assert self.cash_vnd <= MAX_BALANCE_VND, (self.account_id, self.cash_vnd)
-        assert 0 <= self.cash_held_vnd <= self.cash_vnd, (
+        assert 0 <= self.cash_dvp_vnd <= self.cash_held_vnd <= self.cash_vnd, (
             self.account_id,
             self.cash_held_vnd,
             self.cash_vnd,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
-from engine import custody, fills, instruments, queries, risk
+from engine import custody, dvp, fills, instruments, queries, risk
 from engine.accounts import MAX_BALANCE_VND, Account
 from engine.auctions import AuctionHouse
 from engine.book import Book, OrderBook
@@ -66,6 +66,7 @@ from engine.messages import (
     ReplaceOrder,
     ResumeInstrument,
     SetInsuranceTerms,
+    SetTradeSettlement,
     StartCall,
     Tick,
     Withdraw,
@@ -80,7 +81,14 @@ from engine.order import (
 )
 from engine.reasons import CancelRejectReason, OrderCancelReason, OrderRejectReason
 from engine.state import decode_state, encode_state
-from engine.views import AccountView, AuctionView, BookSnapshot, InstrumentView, OrderView
+from engine.views import (
+    AccountView,
+    AuctionView,
+    BookSnapshot,
+    InstrumentView,
+    OrderView,
+    SettlementView,
+)
 
 __all__ = ["MAX_BALANCE_VND", "BookFactory", "Exchange", "Instrument"]
 
@@ -99,6 +107,8 @@ class Exchange:
         self.transfers: dict[str, int] = {}  # transfer id -> seq of the deposit or withdrawal
         self.gtd_heap: list[tuple[int, int]] = []  # (expire_at_ns, order_id)
         self.trade_seq = 0
+        # trade id -> its open settlement (delivery versus payment, engine.dvp)
+        self.settlements: dict[int, dvp.Settlement] = {}
         self.last_seq = 0
         # all accounts' cash together (derived, not snapshotted): trades only move cash, so
         # while this is within the ceiling no trade can carry a seller past it
@@ -146,6 +156,7 @@ class Exchange:
             StartCall: calls.start,
             EndCall: calls.end,
             SetInsuranceTerms: self.insurance.set_terms,
+            SetTradeSettlement: partial(dvp.set_state, self),
         }
 
     # -- the one entry point --------------------------------------------------------------------
@@ -371,7 +382,7 @@ class Exchange:
                 heapq.heappush(self.gtd_heap, (expire_at, seq))
         elif tif == "fok" and book.fillable_qty(
             is_buy, limit, qty, cmd.account, cap, step,
-            risk.proceeds_guard(self.accounts, self.cash_total),
+            risk.proceeds_guard(self.accounts, self.cash_total, self.settlements),
         ) < qty:
             self.finish(order, CANCELLED, "fok", cap or 0, events, seq, ts)
         else:
@@ -397,7 +408,7 @@ class Exchange:
         cancel its remainder. ``cap`` is a market buy's cash cap (held in full), else None."""
         guard = (
             None if self.cash_total <= MAX_BALANCE_VND
-            else risk.proceeds_guard(self.accounts, self.cash_total)
+            else risk.proceeds_guard(self.accounts, self.cash_total, self.settlements)
         )
         made, stop = book.match(
             order.is_buy, limit, order.leaves, order.account, cap, inst.qty_step, guard
@@ -671,6 +682,14 @@ class Exchange:
         """Every listed instrument, in listing order."""
         return [queries.instrument_view(i) for i in self.instruments.values()]
 
+    def settlement_views(self) -> list[SettlementView]:
+        """Every open settlement (pending, paid, delivered), oldest trade first."""
+        return [queries.settlement_view(st) for st in self.settlements.values()]
+
+    def settlement(self, trade_id: int) -> SettlementView | None:
+        st = self.settlements.get(trade_id)
+        return None if st is None else queries.settlement_view(st)
+
     def auction_views(self) -> list[AuctionView]:
         """Every lot auction the engine remembers (live, or closed and not purged), oldest
         first."""
@@ -698,8 +717,14 @@ class Exchange:
     def _check(self) -> None:
         """Assert every invariant of the whole state (tests call this after random steps)."""
         auction_cash, auction_goods = self.auctions.holds()
+        dvp_cash, dvp_goods = dvp.holds(self.settlements)
         held_cash: dict[str, int] = dict(auction_cash)
         held_goods: dict[tuple[str, str], int] = dict(auction_goods)
+        for account_id, vnd in dvp_cash.items():
+            held_cash[account_id] = held_cash.get(account_id, 0) + vnd
+        for key, qty in dvp_goods.items():
+            held_goods[key] = held_goods.get(key, 0) + qty
+        dvp.check(self.settlements)
         for book in self.books.values():
             book._check()
         for o in self.orders.values():
@@ -720,8 +745,10 @@ class Exchange:
             assert account.cash_held_vnd == held_cash.get(account.account_id, 0), (
                 account.account_id, account.cash_held_vnd, held_cash.get(account.account_id, 0)
             )
+            assert account.cash_dvp_vnd == dvp_cash.get(account.account_id, 0), account
             for symbol, h in account.holdings.items():
                 assert h.held == held_goods.get((account.account_id, symbol), 0)
+                assert h.dvp == dvp_goods.get((account.account_id, symbol), 0)
 
 
 def placement_differs(order: Order, cmd: PlaceOrder) -> list[str]:

@@ -1,11 +1,13 @@
-"""Settlement of fills inside the engine: the cash and custody moves of a trade, and its event.
+"""Trades inside the engine: what a trade does to the accounts, and its event.
 
-A fill moves the price x quantity from the buyer's cash to the seller's, releases the buyer's
-hold for that quantity (a buy filled below its limit gets the difference back), moves the goods
-from the seller's holding to the buyer's, oldest lots first, and is published as one
-`TradeExecuted` with the next trade id and the lots it delivered. The book (`settle_book_fills`),
-the call auction and the lot auctions all settle through the functions here, so a trade moves
-money and herbs the same way whichever desk made it.
+Delivery versus payment (`engine.dvp`): a trade moves nothing yet. The buyer's hold for the
+quantity becomes a DvP hold of exactly price x quantity (a buy filled below its limit gets the
+difference back at once); the seller's goods, oldest lots first, leave the seller's lots into
+a DvP hold, still the seller's, as the lot legs of the trade; the trade is opened as a
+`engine.dvp.Settlement` (pending) and published as one `TradeExecuted` with the next trade id
+and the lots it will deliver. Payment, later, moves cash and goods in one step. The book
+(`settle_book_fills`), the call auction and the lot auctions all go through the functions here,
+so a trade holds money and herbs the same way whichever desk made it.
 
 This module never decides whether a trade may happen (matching and the auction rules do, and
 `engine.risk` checks the cash ceiling), and never touches a book.
@@ -13,26 +15,28 @@ This module never decides whether a trade may happen (matching and the auction r
 
 from __future__ import annotations
 
-from engine.accounts import Account, Holding
+from engine.accounts import Account
+from engine.dvp import Settlement
 from engine.instruments import Instrument
 from engine.market import Market
 from engine.messages import Event, LotLeg, TradeExecuted
 from engine.order import FILLED, PARTIALLY_FILLED, Order, transition
 
 
-def pay(buyer: Account, seller: Account, value: int, release_vnd: int) -> None:
-    """The cash of one trade: ``value`` from the buyer to the seller, and ``release_vnd`` of the
-    buyer's hold given back (what the bought quantity held)."""
-    buyer.cash_vnd -= value
-    buyer.cash_held_vnd -= release_vnd
-    seller.cash_vnd += value
-    assert buyer.cash_held_vnd >= 0 and buyer.cash_vnd >= buyer.cash_held_vnd, buyer.account_id
-
-
-def deliver(seller: Holding, buyer: Holding, qty: int) -> list[LotLeg]:
-    """The goods of one trade: ``qty`` of the seller's held goods to the buyer, oldest lots
-    first; returns the lots delivered."""
-    return seller.deliver(qty, buyer)
+def open_trade(
+    market: Market, trade_id: int, symbol: str, price: int, qty: int, buyer: Account,
+    seller: Account, release_vnd: int, lots: list[LotLeg], ts: int,
+) -> None:
+    """The holds of one trade: the buyer's ``release_vnd`` (what the bought quantity held)
+    becomes a DvP hold of price x qty; the seller's goods ``lots`` are already in its DvP hold
+    (`Holding.pend` or `Holding.pend_incoming`). Opens the pending settlement."""
+    value = price * qty
+    buyer.cash_held_vnd += value - release_vnd
+    buyer.cash_dvp_vnd += value
+    assert buyer.cash_held_vnd <= buyer.cash_vnd, buyer.account_id
+    market.settlements[trade_id] = Settlement(
+        trade_id, symbol, price, qty, buyer.account_id, seller.account_id, lots, ts
+    )
 
 
 def next_trade_id(market: Market) -> int:
@@ -52,15 +56,15 @@ def settle_book_fills(
     seq: int,
     ts: int,
 ) -> int:
-    """Settle the fills of ``taker`` against resting makers (each at the maker's price) and
-    emit the trades; return the market buy's cash cap left. The hot path of matching: the moves
-    of `pay` and `deliver` are written out here."""
+    """Open the trades of ``taker`` against resting makers (each at the maker's price) and
+    emit them; return the market buy's cash cap left. The hot path of matching: the holds of
+    `open_trade` are written out here."""
     accounts = market.accounts
+    settlements = market.settlements
     symbol = taker.symbol
     taker_acct = accounts[taker.account]
     taker_is_buy = taker.is_buy
     aggressor = "buy" if taker_is_buy else "sell"
-    taker_holding = taker_acct.holding(symbol)
     trade_seq = market.trade_seq
     price = 0
     for maker, q in fills:
@@ -69,22 +73,22 @@ def settle_book_fills(
         maker_acct = accounts[maker.account]
         if taker_is_buy:
             buyer, seller = taker_acct, maker_acct
-            buyer_holding, seller_holding = taker_holding, maker_acct.holdings[symbol]
             # a limit buy held its own limit price per unit; a market buy held its cap
             release = value if cap is not None else taker.price * q
             if cap is not None:
                 cap_left -= value
         else:
             buyer, seller = maker_acct, taker_acct
-            buyer_holding, seller_holding = maker_acct.holding(symbol), taker_holding
             release = value  # the maker bid rests at its own price
-        buyer.cash_vnd -= value
-        buyer.cash_held_vnd -= release
-        seller.cash_vnd += value
-        legs = seller_holding.deliver(q, buyer_holding)
+        buyer.cash_held_vnd += value - release
+        buyer.cash_dvp_vnd += value
+        legs = seller.holdings[symbol].pend(q)
         taker.leaves -= q
         transition(maker, FILLED if maker.leaves == 0 else PARTIALLY_FILLED)
         trade_seq += 1
+        settlements[trade_seq] = Settlement(
+            trade_seq, symbol, price, q, buyer.account_id, seller.account_id, legs, ts
+        )
         events.append(
             TradeExecuted(
                 seq=seq,

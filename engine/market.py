@@ -12,7 +12,7 @@ This module declares; it never changes state.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.accounts import Account
 from engine.book import OrderBook
@@ -20,6 +20,9 @@ from engine.instruments import Instrument
 from engine.messages import CancelOrder, Event
 from engine.order import Order
 from engine.reasons import OrderCancelReason
+
+if TYPE_CHECKING:
+    from engine.dvp import Settlement
 
 BookFactory = Callable[[str], OrderBook]
 
@@ -60,6 +63,7 @@ class Market(Protocol):
     transfers: dict[str, int]  # transfer id -> seq of the deposit or withdrawal
     gtd_heap: list[tuple[int, int]]  # (expire_at_ns, order_id)
     trade_seq: int  # the last trade id given out
+    settlements: dict[int, Settlement]  # trade id -> its open settlement (engine.dvp)
     last_seq: int
     cash_total: int  # all accounts' cash together (derived, not snapshotted)
 

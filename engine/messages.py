@@ -899,6 +899,43 @@ class InsuranceTermsSet(
     min_volume_kg: int
     demo: bool = False
     replaced: bool = False
+# Delivery versus payment (issue 12, engine/dvp.py): a trade moves nothing at once. The buyer's
+# cash and the seller's goods of a trade stay theirs, in a DvP hold, until the operator marks
+# it paid (cash to the seller, goods to the buyer, in one step) or failed (the holds released).
+# ---------------------------------------------------------------------------------------------
+
+#: Where a trade is in delivery versus payment (the table is `engine.dvp.TRANSITIONS`).
+SettlementState = Literal["pending", "paid", "delivered", "settled", "failed"]
+#: The states an operator may move a trade to.
+SettlementMove = Literal["paid", "delivered", "settled", "failed"]
+
+
+class SetTradeSettlement(Cmd, tag="set_trade_settlement", kw_only=True, omit_defaults=True):
+    """Operator: move a trade to ``state`` (pending -> paid -> delivered -> settled, or
+    pending -> failed). ``paid`` moves the cash and the goods; ``failed`` releases the holds."""
+
+    trade_id: Annotated[int, Meta(ge=1, le=MAX_ID)]
+    state: SettlementMove
+
+
+class TradeSettlementChanged(
+    Ev, tag="trade_settlement_changed", kw_only=True, omit_defaults=True, frozen=True
+):
+    """A trade moved in delivery versus payment. It carries the whole trade (what the ledger
+    books at payment or reverses at a failure needs nothing else): ``value_vnd`` is price x
+    qty, ``trade_ts_ns`` the time of the trade, ``lots`` the legs it delivers."""
+
+    trade_id: int
+    symbol: str
+    from_state: SettlementState
+    to_state: SettlementState
+    buyer: str
+    seller: str
+    price_vnd: int
+    qty: int
+    value_vnd: int
+    trade_ts_ns: int
+    lots: list[LotLeg]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -929,6 +966,7 @@ Command = (
     | ListLotOnBook
     | DelistLot
     | SetInsuranceTerms
+    | SetTradeSettlement
 )
 
 Event = (
@@ -967,6 +1005,7 @@ Event = (
     | BidVoided
     | LotUpdated
     | InsuranceTermsSet
+    | TradeSettlementChanged
 )
 
 command_json_decoder = msgspec.json.Decoder(Command)

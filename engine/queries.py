@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 
 from engine.auctions import sealed
 from engine.auctions.model import CLOSED, Auction
+from engine.dvp import Settlement
 from engine.instruments import Instrument
 from engine.market import Market
 from engine.order import Order
@@ -21,6 +22,7 @@ from engine.views import (
     GoodsView,
     InstrumentView,
     OrderView,
+    SettlementView,
 )
 
 
@@ -59,10 +61,19 @@ def balances(market: Market, account_id: str) -> AccountView | None:
         goods=[
             GoodsView(
                 symbol=s, qty=h.qty, held_qty=h.held, available_qty=h.available,
-                lots=[(e.lot_id, e.qty) for e in h.lots],
+                lots=[(e.lot_id, e.qty) for e in h.lots], dvp_qty=h.dvp,
             )
             for s, h in a.holdings.items()
         ],
+        cash_dvp_vnd=a.cash_dvp_vnd,
+    )
+
+
+def settlement_view(st: Settlement) -> SettlementView:
+    return SettlementView(
+        trade_id=st.trade_id, symbol=st.symbol, state=st.state, buyer=st.buyer,
+        seller=st.seller, price_vnd=st.price_vnd, qty=st.qty, value_vnd=st.value_vnd,
+        ts_ns=st.ts_ns, lots=[(leg.lot_id, leg.qty) for leg in st.lots],
     )
 
 

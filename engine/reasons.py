@@ -46,6 +46,9 @@ CommandRejectReason = Literal[
     "time_went_back",
     # price-insurance terms (engine.insurance)
     "unknown_herb", "invalid_window", "terms_locked", "too_many_terms",
+    # delivery versus payment (engine.dvp): no such trade; a trade already settled or failed;
+    # a move the DvP transition table does not have
+    "unknown_trade", "settlement_finished", "illegal_settlement_transition",
 ]
 
 #: `AuctionBidRejected.reason`: a bid, Dutch buy or auction cancel refused.

@@ -15,6 +15,7 @@ goods between accounts (`engine.fills` does).
 
 from __future__ import annotations
 
+from engine import dvp
 from engine.accounts import MAX_BALANCE_VND, Account
 from engine.book import ProceedsGuard
 
@@ -35,15 +36,26 @@ def hold_goods(account: Account, symbol: str, qty: int) -> None:
     assert holding.held <= holding.qty, (account.account_id, symbol, qty)
 
 
-def proceeds_guard(accounts: dict[str, Account], cash_total: int) -> ProceedsGuard | None:
+def proceeds_guard(
+    accounts: dict[str, Account], cash_total: int, settlements: dict[int, dvp.Settlement]
+) -> ProceedsGuard | None:
     """None while all the cash in the market fits under the ceiling (then no trade can carry a
     seller past it, and matching pays nothing for the check); else a guard that checks each
-    fill's seller."""
+    fill's seller, counting the proceeds of its sales waiting for payment as already its."""
     if cash_total <= MAX_BALANCE_VND:
         return None
-    return ProceedsGuard(lambda account: MAX_BALANCE_VND - accounts[account].cash_vnd)
+    return ProceedsGuard(
+        lambda account: MAX_BALANCE_VND - accounts[account].cash_vnd
+        - dvp.incoming(settlements, account)
+    )
 
 
-def seller_can_take(seller: Account, value: int) -> bool:
-    """A sale that would carry the seller's cash past the ceiling does not happen."""
-    return seller.cash_vnd + value <= MAX_BALANCE_VND
+def seller_can_take(
+    seller: Account, value: int, cash_total: int, settlements: dict[int, dvp.Settlement]
+) -> bool:
+    """A sale that would carry the seller's cash (its sales waiting for payment counted) past
+    the ceiling does not happen."""
+    if cash_total <= MAX_BALANCE_VND:
+        return True
+    incoming = dvp.incoming(settlements, seller.account_id)
+    return seller.cash_vnd + incoming + value <= MAX_BALANCE_VND

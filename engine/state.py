@@ -15,7 +15,9 @@ from __future__ import annotations
 import msgspec
 from msgspec import Struct
 
+from engine import dvp
 from engine.accounts import Account, LotEntry
+from engine.dvp import SettlementRecord
 from engine.instruments import Instrument
 from engine.market import Market
 from engine.order import Order
@@ -48,6 +50,7 @@ class HoldingState(Struct, array_like=True):
     qty: int
     held: int
     lots: list[tuple[str, int]]
+    dvp: int = 0  # goods waiting for payment (added after version 1 shipped)
 
 
 class AccountState(Struct, array_like=True):
@@ -56,6 +59,7 @@ class AccountState(Struct, array_like=True):
     cash_held_vnd: int
     holdings: list[HoldingState]
     orders_by_cid: list[tuple[str, int]]
+    cash_dvp_vnd: int = 0  # cash waiting for payment (added after version 1 shipped)
 
 
 class OrderState(Struct, array_like=True):
@@ -87,6 +91,7 @@ class ExchangeState(Struct, array_like=True):
     transfers: list[tuple[str, int]] = []  # transfer id -> seq (added after version 1 shipped)
     lot_book: bytes = b""  # recorded lots, engine.lots' own encoding (issue 11)
     insurance: bytes = b""  # price-insurance terms, engine.insurance's encoding (issue 13)
+    settlements: list[SettlementRecord] = []  # open settlements, engine.dvp (issue 12)
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -110,10 +115,11 @@ def encode_state(ex: Market) -> bytes:
         AccountState(
             a.account_id, a.cash_vnd, a.cash_held_vnd,
             [
-                HoldingState(s, h.qty, h.held, [(e.lot_id, e.qty) for e in h.lots])
+                HoldingState(s, h.qty, h.held, [(e.lot_id, e.qty) for e in h.lots], h.dvp)
                 for s, h in a.holdings.items()
             ],
             list(a.orders_by_cid.items()),
+            a.cash_dvp_vnd,
         )
         for a in ex.accounts.values()
     ]
@@ -128,6 +134,7 @@ def encode_state(ex: Market) -> bytes:
         FORMAT_VERSION, ex.last_seq, ex.trade_seq, instruments, accounts, orders,
         list(ex.lots.items()), list(ex.gtd_heap), msgspec.Raw(ex.auctions.encode_state()),
         list(ex.transfers.items()), ex.lot_book.encode_state(), ex.insurance.encode_state(),
+        dvp.encode(ex.settlements),
     )
     return _encoder.encode(state)
 
@@ -166,10 +173,12 @@ def decode_state(data: bytes, ex: Market) -> None:
         account = Account(a.account_id)
         account.cash_vnd = a.cash_vnd
         account.cash_held_vnd = a.cash_held_vnd
+        account.cash_dvp_vnd = a.cash_dvp_vnd
         for h in a.holdings:
             holding = account.holding(h.symbol)
             holding.qty = h.qty
             holding.held = h.held
+            holding.dvp = h.dvp
             holding.lots.extend(LotEntry(lot_id, qty) for lot_id, qty in h.lots)
         account.orders_by_cid.update(a.orders_by_cid)
         ex.accounts[a.account_id] = account
@@ -179,3 +188,4 @@ def decode_state(data: bytes, ex: Market) -> None:
     ex.auctions.restore_state(bytes(state.auctions))
     ex.lot_book.restore_state(state.lot_book)
     ex.insurance.restore_state(state.insurance)
+    dvp.decode(state.settlements, ex.settlements)

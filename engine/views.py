@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from msgspec import Struct
 
-from engine.messages import OpenedBid
+from engine.messages import OpenedBid, SettlementState
 
 
 class BookSnapshot(Struct, kw_only=True, frozen=True):
@@ -42,19 +42,42 @@ class OrderView(Struct, kw_only=True, frozen=True):
 
 
 class GoodsView(Struct, kw_only=True, frozen=True):
+    """``qty`` = ``held_qty`` + ``available_qty``; ``dvp_qty`` is the part of ``held_qty`` sold
+    and waiting for payment (no longer in ``lots``)."""
+
     symbol: str
     qty: int
     held_qty: int
     available_qty: int
     lots: list[tuple[str, int]]
+    dvp_qty: int = 0
 
 
 class AccountView(Struct, kw_only=True, frozen=True):
+    """``cash_vnd`` = ``cash_held_vnd`` + ``cash_available_vnd``; ``cash_dvp_vnd`` is the part
+    of ``cash_held_vnd`` that bought trades hold until they are paid."""
+
     account: str
     cash_vnd: int
     cash_held_vnd: int
     cash_available_vnd: int
     goods: list[GoodsView]
+    cash_dvp_vnd: int = 0
+
+
+class SettlementView(Struct, kw_only=True, frozen=True):
+    """A trade waiting for settlement (delivery versus payment, `engine.dvp`)."""
+
+    trade_id: int
+    symbol: str
+    state: SettlementState
+    buyer: str
+    seller: str
+    price_vnd: int
+    qty: int
+    value_vnd: int
+    ts_ns: int  # the trade's time
+    lots: list[tuple[str, int]]
 
 
 class InstrumentView(Struct, kw_only=True, frozen=True):

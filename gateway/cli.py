@@ -48,6 +48,12 @@ def _int_env(name: str, default: int) -> int:
     return default if value is None else int(value)
 
 
+def _cycle_refused(args: argparse.Namespace) -> str | None:
+    """The settlement cycle T+N is N calendar days, 0 (same day) to 365."""
+    days = args.settlement_cycle_days
+    return None if 0 <= days <= 365 else f"--settlement-cycle-days {days} is not in 0..365"
+
+
 def cmd_scenario(args: argparse.Namespace) -> int:
     from engine.tools.scenario import main
 
@@ -95,12 +101,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.serve import command
 
+    if (refused := _cycle_refused(args)) is not None:
+        print(f"herbx serve: {refused}", file=sys.stderr)
+        return 2
     return command(args)
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
     from gateway.serve import command
 
+    if (refused := _cycle_refused(args)) is not None:
+        print(f"herbx gateway: {refused}", file=sys.stderr)
+        return 2
     return command(args, mode="gateway")
 
 
@@ -246,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--keepalive-timeout-s", type=float,
                        default=float(_env("keepalive_timeout_s", "75") or 75),
                        help="an idle keep-alive connection is closed after this many seconds")
+        p.add_argument("--settlement-cycle-days", type=int,
+                       default=_int_env("settlement_cycle_days", 1),
+                       help="settlement cycle T+N: a trade is due N calendar days (Vietnam "
+                            "time) after its date")
         p.set_defaults(func=func)
         p.add_argument("--redis-prefix", default=_env("redis_prefix", "herbx"),
                        help="names of the Redis streams: <prefix>:commands, <prefix>:journal")

@@ -54,6 +54,9 @@ class Settings:
     # market data memory
     trades_kept: int = 1000  # recent trades kept per instrument
     fills_kept: int = 1000  # recent fills kept per account
+    # delivery versus payment: T+N calendar days in Vietnam time (gateway/api/dvp.py)
+    settlement_cycle_days: int = 1
+    demo_settle_s: float = 2.0  # the demo operator marks a trade paid after about this long
     # demo
     demo_pace_s: float = 1.0  # market-maker / trader bot step
     public_url: str = ""  # where trace URLs point; default http://host:port

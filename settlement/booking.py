@@ -1,7 +1,11 @@
 """Booking: the engine's events to ledger transactions. A pure function (no I/O, no clock).
 
 Owns the posting rules per event kind, the money arithmetic of a trade (notional, fee, levy,
-tax and the rounding rule), the invoice series and the invoicing year. Must never do I/O: the
+tax and the rounding rule), the invoice series and the invoicing year, and the ledger side of
+delivery versus payment: a trade (invoiced at the trade) moves each side's cash and goods from
+available to held; its payment moves the held cash to the seller, less the charges, and the
+held goods to the buyer; its failure is a reversing transaction that references the trade's
+and negates its postings; every DvP step is also a `DvpChange` row. Must never do I/O: the
 store writes what `book` returns, and the trace codes come from a resolver passed in.
 
 Rounding: every charge is computed once per trade on the trade's notional (price × qty) as
@@ -25,6 +29,7 @@ from engine.messages import (
     LotUpdated,
     LotWithdrawn,
     TradeExecuted,
+    TradeSettlementChanged,
 )
 from settlement.ledger import (
     BANK,
@@ -34,14 +39,17 @@ from settlement.ledger import (
     VND,
     WAREHOUSE,
     Batch,
+    DvpChange,
     LedgerState,
     LedgerTxn,
     LotLegRecord,
     Posting,
     TxnKind,
     cash,
+    cash_held,
     check_balanced,
     goods,
+    goods_held,
     kg,
 )
 from settlement.schedule import Schedule
@@ -54,7 +62,7 @@ BPS = 10_000
 #: none). The booker feeds whole commands so that a gap in seqs is visible.
 Step = tuple[int, Sequence[Event]]
 _BOOKED = frozenset({TradeExecuted, CashDeposited, CashWithdrawn, LotReceived, LotUpdated,
-                     LotWithdrawn, InstrumentAdded})
+                     LotWithdrawn, InstrumentAdded, TradeSettlementChanged})
 TraceResolver = Callable[[str], "str | None"]
 
 
@@ -85,6 +93,20 @@ def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
     first_no: dict[int, int] = {}
     txns: list[LedgerTxn] = []
     rates: dict[tuple[str, str | None, dt.date], tuple[int, int, int]] = {}
+    dvp: list[DvpChange] = []
+    opened: dict[int, tuple[int, int]] = {}  # trades of this batch, by id: their txn's key
+    closed: list[int] = []
+
+    def charges_of(symbol: str, day: dt.date) -> tuple[int, int, int]:
+        herb = herbs.get(symbol) or state.herbs.get(symbol)
+        key = (symbol, herb, day)
+        bps = rates.get(key)
+        if bps is None:
+            bps = rates[key] = (schedule.rate_bps("fee", symbol, herb, day),
+                                schedule.rate_bps("levy", symbol, herb, day),
+                                schedule.rate_bps("tax", symbol, herb, day))
+        return bps
+
     prev = state.last_seq
     for seq, events in steps:
         if seq <= prev:
@@ -101,14 +123,23 @@ def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
                 no = next_no.get(year, state.invoice_last.get(year, 0) + 1)
                 first_no.setdefault(year, no)
                 next_no[year] = no + 1
-                herb = herbs.get(ev.symbol) or state.herbs.get(ev.symbol)
-                key = (ev.symbol, herb, day)
-                bps = rates.get(key)
-                if bps is None:
-                    bps = rates[key] = (schedule.rate_bps("fee", ev.symbol, herb, day),
-                                        schedule.rate_bps("levy", ev.symbol, herb, day),
-                                        schedule.rate_bps("tax", ev.symbol, herb, day))
-                txn = _trade(ev, n, day.year, bps, no, trace)
+                txn = _trade(ev, n, day.year, charges_of(ev.symbol, day), no, trace)
+                opened[ev.trade_id] = (ev.seq, n)
+                dvp.append(DvpChange(ev.trade_id, "pending", ev.seq, ev.ts_ns, ev.seq, n))
+            elif isinstance(ev, TradeSettlementChanged):
+                key = opened.get(ev.trade_id) or state.open_trades.get(ev.trade_id)
+                if key is None:  # the ledger never booked the trade: a bug upstream
+                    raise ValueError(f"trade {ev.trade_id} changed to {ev.to_state} but was "
+                                     "never booked")
+                if ev.to_state == "paid":
+                    txn = _payment(ev, n, charges_of(ev.symbol, vietnam_date(ev.trade_ts_ns)),
+                                   trace)
+                elif ev.to_state == "failed":
+                    txn = _reversal(ev, n, key)
+                dvp.append(DvpChange(ev.trade_id, ev.to_state, ev.seq, ev.ts_ns, *key))
+                if ev.to_state in ("settled", "failed"):
+                    opened.pop(ev.trade_id, None)
+                    closed.append(ev.trade_id)
             elif isinstance(ev, CashDeposited):
                 txn = _move(ev.seq, n, "deposit", ev.ts_ns, ev.account, ev.transfer_id,
                             [Posting(BANK, VND, ev.amount_vnd),
@@ -134,13 +165,17 @@ def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
                 txns.append(txn)
                 n += 1
     invoices = {y: (first_no[y], next_no[y] - 1) for y in first_no}
+    open_trades = {**state.open_trades, **opened}
+    for trade_id in closed:
+        open_trades.pop(trade_id, None)
     after = LedgerState(
         last_seq=prev,
         invoice_last={**state.invoice_last, **{y: last for y, (_, last) in invoices.items()}},
         herbs={**state.herbs, **herbs},
+        open_trades=open_trades,
     )
     batch = Batch(first_seq=steps[0][0], last_seq=prev, txns=txns, invoices=invoices,
-                  herbs=herbs)
+                  herbs=herbs, dvp=dvp)
     return batch, after
 
 
@@ -150,21 +185,30 @@ def _move(seq: int, n: int, kind: TxnKind, ts_ns: int, account: str, ref: str | 
                      postings=postings)
 
 
+def _holds(buyer: str, seller: str, notional: int, lots: Sequence[tuple[str, int]],
+           sign: int) -> list[Posting]:
+    """A trade's holds (``sign`` 1; -1 undoes them): the buyer's cash from available to held,
+    each lot leg of the seller's goods from available to held."""
+    postings = [Posting(cash(buyer), VND, sign * notional),
+                Posting(cash_held(buyer), VND, -sign * notional)]
+    for lot_id, qty in lots:
+        unit = kg(lot_id)
+        postings.append(Posting(goods(seller), unit, sign * qty))
+        postings.append(Posting(goods_held(seller), unit, -sign * qty))
+    return postings
+
+
 def _trade(ev: TradeExecuted, n: int, year: int, bps: tuple[int, int, int], invoice_no: int,
            trace: TraceResolver) -> LedgerTxn:
-    """Buyer pays the notional; the seller receives it less the fee, the levy and the tax
-    (``bps``, in that order); each lot leg's goods move from the seller's custody account to
-    the buyer's."""
+    """The trade, invoiced now, moves nothing yet (delivery versus payment): the buyer's cash
+    and the seller's goods of each lot leg go from available to held. The invoice's charges
+    (``bps``: fee, levy, tax) are computed here, on the trade's date, and booked at payment."""
     notional = ev.price_vnd * ev.qty
     fee, levy, tax = (charge(notional, b) for b in bps)
-    postings = [Posting(account, VND, amount) for account, amount in (
-        (cash(ev.buyer), notional), (cash(ev.seller), -(notional - fee - levy - tax)),
-        (FEES, -fee), (FUND, -levy), (TAX, -tax)) if amount]  # a posting never moves 0
+    postings = _holds(ev.buyer, ev.seller, notional,
+                      [(leg.lot_id, leg.qty) for leg in ev.lots], 1)
     legs: list[LotLegRecord] = []
     for i, leg in enumerate(ev.lots):
-        unit = kg(leg.lot_id)
-        postings.append(Posting(goods(ev.seller), unit, leg.qty))
-        postings.append(Posting(goods(ev.buyer), unit, -leg.qty))
         value = ev.lot_values[i] if i < len(ev.lot_values) else None
         legs.append(LotLegRecord(
             leg.lot_id, leg.qty, trace(leg.lot_id),
@@ -177,4 +221,38 @@ def _trade(ev: TradeExecuted, n: int, year: int, bps: tuple[int, int, int], invo
         trade_id=ev.trade_id, symbol=ev.symbol, buyer=ev.buyer, seller=ev.seller,
         price_vnd=ev.price_vnd, qty=ev.qty, notional_vnd=notional, fee_vnd=fee,
         levy_vnd=levy, tax_vnd=tax, invoice_year=year, invoice_no=invoice_no, legs=legs,
+    )
+
+
+def _payment(ev: TradeSettlementChanged, n: int, bps: tuple[int, int, int],
+             trace: TraceResolver) -> LedgerTxn:
+    """Payment: the buyer's held cash goes to the seller less the fee, the levy and the tax
+    (the rates of the trade's date, as invoiced); each lot leg's held goods go to the buyer."""
+    notional = ev.value_vnd
+    fee, levy, tax = (charge(notional, b) for b in bps)
+    postings = [Posting(account, VND, amount) for account, amount in (
+        (cash_held(ev.buyer), notional), (cash(ev.seller), -(notional - fee - levy - tax)),
+        (FEES, -fee), (FUND, -levy), (TAX, -tax)) if amount]  # a posting never moves 0
+    for leg in ev.lots:
+        unit = kg(leg.lot_id)
+        postings.append(Posting(goods_held(ev.seller), unit, leg.qty))
+        postings.append(Posting(goods(ev.buyer), unit, -leg.qty))
+    return LedgerTxn(
+        seq=ev.seq, n=n, kind="payment", ts_ns=ev.ts_ns, postings=postings,
+        trade_id=ev.trade_id, symbol=ev.symbol, buyer=ev.buyer, seller=ev.seller,
+        price_vnd=ev.price_vnd, qty=ev.qty, notional_vnd=notional, fee_vnd=fee,
+        levy_vnd=levy, tax_vnd=tax,
+        legs=[LotLegRecord(leg.lot_id, leg.qty, trace(leg.lot_id)) for leg in ev.lots],
+    )
+
+
+def _reversal(ev: TradeSettlementChanged, n: int, original: tuple[int, int]) -> LedgerTxn:
+    """A failed trade: a new transaction with the trade's postings negated, referencing it
+    (``reverses``). The ledger's rows are never changed."""
+    postings = _holds(ev.buyer, ev.seller, ev.value_vnd,
+                      [(leg.lot_id, leg.qty) for leg in ev.lots], -1)
+    return LedgerTxn(
+        seq=ev.seq, n=n, kind="reversal", ts_ns=ev.ts_ns, postings=postings,
+        trade_id=ev.trade_id, symbol=ev.symbol, buyer=ev.buyer, seller=ev.seller,
+        price_vnd=ev.price_vnd, qty=ev.qty, notional_vnd=ev.value_vnd, reverses=original,
     )

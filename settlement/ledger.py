@@ -23,7 +23,9 @@ FEES = "market:fee_revenue"
 FUND = "market:insurance_fund"
 TAX = "market:tax_payable"
 
-TxnKind = Literal["trade", "deposit", "withdrawal", "lot_in", "lot_out"]
+TxnKind = Literal["trade", "deposit", "withdrawal", "lot_in", "lot_out", "payment", "reversal"]
+#: A trade's delivery-versus-payment state (`engine.dvp`), as recorded in ``dvp_changes``.
+DvpState = Literal["pending", "paid", "delivered", "settled", "failed"]
 
 
 def kg(lot_id: str) -> str:
@@ -37,6 +39,17 @@ def cash(participant: str) -> str:
 
 def goods(participant: str) -> str:
     return f"goods:{participant}"
+
+
+def cash_held(participant: str) -> str:
+    """The participant's cash held for its trades waiting for payment (delivery versus
+    payment): still the participant's, not spendable."""
+    return f"cash_held:{participant}"
+
+
+def goods_held(participant: str) -> str:
+    """The participant's goods sold and waiting for payment: still the participant's."""
+    return f"goods_held:{participant}"
 
 
 def nonneg(account: str) -> bool:
@@ -98,6 +111,19 @@ class LedgerTxn(Struct, frozen=True, kw_only=True):
         return f"HX{self.invoice_year}-{self.invoice_no:08d}"
 
 
+class DvpChange(Struct, array_like=True, frozen=True):
+    """One step of a trade's delivery versus payment, as the ``dvp_changes`` table keeps it
+    (append-only; a trade's current state is its latest row). ``seq`` is the command that made
+    the step; ``trade_seq``/``trade_n`` the key of the trade's own transaction."""
+
+    trade_id: int
+    state: DvpState
+    seq: int
+    ts_ns: int
+    trade_seq: int
+    trade_n: int
+
+
 class LedgerState(Struct, kw_only=True):
     """What booking needs to remember between batches; the store holds it durably, written in
     the same database transaction as each batch."""
@@ -105,6 +131,9 @@ class LedgerState(Struct, kw_only=True):
     last_seq: int = 0
     invoice_last: dict[int, int] = {}  # invoicing year -> last invoice number issued
     herbs: dict[str, str] = {}  # instrument symbol -> herb code (from InstrumentAdded)
+    # trade id -> (seq, n) of its trade transaction, while it is neither settled nor failed:
+    # what a failure's reversal references
+    open_trades: dict[int, tuple[int, int]] = {}
 
 
 class Batch(Struct, frozen=True, kw_only=True):
@@ -117,6 +146,7 @@ class Batch(Struct, frozen=True, kw_only=True):
     txns: list[LedgerTxn]
     invoices: dict[int, tuple[int, int]] = {}
     herbs: dict[str, str] = {}
+    dvp: list[DvpChange] = []
 
 
 class Unbalanced(AssertionError):

@@ -27,7 +27,19 @@ from msgspec import Struct
 
 from engine.durable.journal import JournalCorrupt
 from engine.exchange import Exchange
-from settlement.ledger import BANK, FEES, FUND, TAX, VND, WAREHOUSE, cash, goods, kg
+from settlement.ledger import (
+    BANK,
+    FEES,
+    FUND,
+    TAX,
+    VND,
+    WAREHOUSE,
+    cash,
+    cash_held,
+    goods,
+    goods_held,
+    kg,
+)
 from settlement.resume import engine_at
 from settlement.store import Charges, Store
 
@@ -37,12 +49,14 @@ Key = tuple[str, str]  # (account, unit)
 def expected_balances(exchange: Exchange, charges: Charges) -> dict[Key, int]:
     """The credit balance per (account, unit) that the engine's state implies, zeros left out.
 
-    The engine moves the full notional from buyer to seller and knows no fees, so the charges
-    booked on trades (``charges``, per seller) come off the sellers' cash and are the market's
-    fee, fund and tax accounts. A participant's cash is its whole engine cash (order holds are
-    the engine's, not booked). Goods are per lot: the participant's holdings plus what it has
-    in a live auction (the auction house keeps those aside; the ledger leaves them with the
-    seller until sold). The bank and the warehouse are the other side of everything."""
+    The engine moves the full notional from buyer to seller at payment and knows no fees, so the
+    charges booked at payment (``charges``, per seller) come off the sellers' cash and are the
+    market's fee, fund and tax accounts. A participant's cash is its engine cash less what waits
+    for a trade's payment (order holds are the engine's, not booked): that is its
+    ``cash_held``. Goods are per lot: the participant's lots plus what it has in a live auction
+    (the auction house keeps those aside; the ledger leaves them with the seller until sold);
+    the lot legs of its sales waiting for payment are its ``goods_held``. The bank and the
+    warehouse are the other side of everything."""
     out: dict[Key, int] = {}
 
     def add(account: str, unit: str, amount: int) -> None:
@@ -56,12 +70,18 @@ def expected_balances(exchange: Exchange, charges: Charges) -> dict[Key, int]:
 
     for acc in exchange.accounts.values():
         fee, levy, tax = charges.by_seller.get(acc.account_id, (0, 0, 0))
-        add(cash(acc.account_id), VND, acc.cash_vnd - fee - levy - tax)
+        add(cash(acc.account_id), VND, acc.cash_vnd - acc.cash_dvp_vnd - fee - levy - tax)
+        add(cash_held(acc.account_id), VND, acc.cash_dvp_vnd)
         add(BANK, VND, -acc.cash_vnd)
         for holding in acc.holdings.values():
             for entry in holding.lots:
                 add(goods(acc.account_id), kg(entry.lot_id), entry.qty)
                 add(WAREHOUSE, kg(entry.lot_id), -entry.qty)
+    for settlement in exchange.settlements.values():
+        if settlement.state == "pending":  # paid moved the legs to the buyer's lots
+            for leg in settlement.lots:
+                add(goods_held(settlement.seller), kg(leg.lot_id), leg.qty)
+                add(WAREHOUSE, kg(leg.lot_id), -leg.qty)
     for auction in exchange.auctions.auctions.values():
         if auction.remaining:
             add(goods(auction.seller), kg(auction.lot_id), auction.remaining)

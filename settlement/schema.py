@@ -110,9 +110,35 @@ _V2_COMMON = [
     "CREATE INDEX trade_lots_trace_url ON trade_lots (trace_url)",
 ]
 
+# Delivery versus payment: one row per step of a trade (pending at the trade, then paid,
+# delivered, settled or failed), append-only like the ledger; a trade's state is its latest
+# row. The key refuses a step twice; trade_seq/trade_n name the trade's own transaction.
+_V3_COMMON = [
+    """CREATE TABLE dvp_changes (
+        trade_id BIGINT NOT NULL, state TEXT NOT NULL, seq BIGINT NOT NULL,
+        ts_ns BIGINT NOT NULL, trade_seq BIGINT NOT NULL, trade_n INTEGER NOT NULL,
+        PRIMARY KEY (trade_id, state),
+        CHECK (state IN ('pending', 'paid', 'delivered', 'settled', 'failed'))
+    )""",
+]
+
+_V3_SQLITE = [
+    f"""CREATE TRIGGER dvp_changes_no_{op.lower()} BEFORE {op} ON dvp_changes
+        BEGIN SELECT RAISE(ABORT, 'ledger rows are immutable'); END"""
+    for op in ("UPDATE", "DELETE")
+]
+
+_V3_POSTGRES = [
+    """CREATE TRIGGER dvp_changes_immutable BEFORE UPDATE OR DELETE ON dvp_changes
+       FOR EACH ROW EXECUTE FUNCTION ledger_immutable()""",
+    """CREATE TRIGGER dvp_changes_no_truncate BEFORE TRUNCATE ON dvp_changes
+       FOR EACH STATEMENT EXECUTE FUNCTION ledger_immutable()""",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "ledger, invoices, booked position, immutability", _V1_COMMON, _V1_SQLITE,
               _V1_POSTGRES),
     Migration(2, "report indexes: participant, trade id, lot, trace code", _V2_COMMON, [], []),
+    Migration(3, "delivery versus payment: dvp_changes", _V3_COMMON, _V3_SQLITE, _V3_POSTGRES),
 ]
 LATEST = MIGRATIONS[-1].version

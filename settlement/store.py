@@ -24,7 +24,15 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from msgspec import Struct
 
-from settlement.ledger import Batch, LedgerState, LedgerTxn, LotLegRecord, Posting, nonneg
+from settlement.ledger import (
+    Batch,
+    DvpChange,
+    LedgerState,
+    LedgerTxn,
+    LotLegRecord,
+    Posting,
+    nonneg,
+)
 from settlement.schema import BOOKKEEPING, MIGRATIONS, Dialect
 
 Row = tuple[Any, ...]
@@ -37,6 +45,12 @@ TXN_COLUMNS = ("seq", "n", "kind", "ts_ns", "account", "ref", "trade_id", "symbo
 LOT_COLUMNS = ("seq", "n", "leg", "lot_id", "qty", "trace_url", "active_content",
                "price_per_kg_active_vnd", "resale")
 POSTING_COLUMNS = ("seq", "n", "i", "account", "unit", "amount")
+DVP_COLUMNS = ("trade_id", "state", "seq", "ts_ns", "trade_seq", "trade_n")
+#: The trades neither settled nor failed, with the key of their trade transaction.
+OPEN_TRADES = ("SELECT d.trade_id, d.trade_seq, d.trade_n FROM dvp_changes d "
+               "WHERE d.state = 'pending' AND NOT EXISTS (SELECT 1 FROM dvp_changes c "
+               "WHERE c.trade_id = d.trade_id AND c.state IN ('settled', 'failed')) "
+               "ORDER BY d.trade_id")
 MAX_LIST = 100_000  # the most transactions one `transactions` call returns
 MAX_PAGE = 1_000  # the most transactions one page of a query returns
 _PARTY_COLUMNS = ("buyer", "seller", "account")
@@ -150,6 +164,9 @@ class Store(Protocol):
     async def transactions(self, limit: int = MAX_LIST) -> list[LedgerTxn]:
         """The first ``limit`` transactions in (seq, n) order, with postings and legs."""
 
+    async def dvp_changes(self, limit: int = MAX_LIST) -> list[DvpChange]:
+        """The first ``limit`` DvP steps in (seq, trade_id) order."""
+
     async def find(self, where: Where, after: Cursor = (0, 0),
                    limit: int = MAX_PAGE) -> Page:
         """The transactions matching ``where`` after the cursor, at most ``limit``
@@ -207,6 +224,15 @@ def batch_rows(batch: Batch) -> tuple[list[Row], list[Row], list[Row], list[Row]
             deltas[key] = deltas.get(key, 0) - p.amount
     bal = [(a, u, d, nonneg(a)) for (a, u), d in deltas.items() if d]
     return txns, lots, posts, bal
+
+
+def dvp_rows(batch: Batch) -> list[Row]:
+    return [(c.trade_id, c.state, c.seq, c.ts_ns, c.trade_seq, c.trade_n) for c in batch.dvp]
+
+
+def dvp_from_rows(rows: list[Row]) -> list[DvpChange]:
+    return [DvpChange(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]))
+            for r in rows]
 
 
 def txns_from_rows(txn_rows: list[Row], lot_rows: list[Row],
@@ -298,8 +324,10 @@ def load_state_plan() -> Plan[LedgerState]:
     last = _value((yield Fetch("SELECT last_seq FROM booker_state WHERE id = 1")))
     inv = yield Fetch("SELECT year, last_no FROM invoice_series")
     herbs = yield Fetch("SELECT symbol, herb FROM instruments")
+    open_trades = yield Fetch(OPEN_TRADES)
     return LedgerState(last_seq=int(last), invoice_last={r[0]: int(r[1]) for r in inv},
-                       herbs={r[0]: r[1] for r in herbs})
+                       herbs={r[0]: r[1] for r in herbs},
+                       open_trades={int(r[0]): (int(r[1]), int(r[2])) for r in open_trades})
 
 
 def apply_plan(batch: Batch) -> Plan[ApplyResult]:
@@ -320,6 +348,7 @@ def apply_plan(batch: Batch) -> Plan[ApplyResult]:
     yield Insert("transactions", TXN_COLUMNS, txns)
     yield Insert("trade_lots", LOT_COLUMNS, lots)
     yield Insert("postings", POSTING_COLUMNS, posts)
+    yield Insert("dvp_changes", DVP_COLUMNS, dvp_rows(batch))
     if bal:
         yield ExecMany(_NEW_BAL, [(a, u, nn) for a, u, _, nn in bal])
         yield ExecMany(_BAL, [(d, a, u) for a, u, d, _ in bal])
@@ -328,6 +357,12 @@ def apply_plan(batch: Batch) -> Plan[ApplyResult]:
                        "ON CONFLICT (symbol) DO NOTHING", list(batch.herbs.items()))
     yield Exec("UPDATE booker_state SET last_seq = ? WHERE id = 1", (batch.last_seq,))
     return ApplyResult(True, gap_of(last, batch))
+
+
+def dvp_changes_plan(limit: int) -> Plan[list[DvpChange]]:
+    rows = yield Fetch(f"SELECT {', '.join(DVP_COLUMNS)} FROM dvp_changes "
+                       "ORDER BY seq, trade_id LIMIT ?", (min(limit, MAX_LIST),))
+    return dvp_from_rows(rows)
 
 
 def balances_plan() -> Plan[dict[tuple[str, str], int]]:
@@ -344,7 +379,7 @@ def posting_sums_plan() -> Plan[dict[tuple[str, str], int]]:
 def charges_plan() -> Plan[Charges]:
     rows = yield Fetch("SELECT seller, CAST(SUM(fee_vnd) AS BIGINT), "
                        "CAST(SUM(levy_vnd) AS BIGINT), CAST(SUM(tax_vnd) AS BIGINT) "
-                       "FROM transactions WHERE kind = 'trade' GROUP BY seller")
+                       "FROM transactions WHERE kind = 'payment' GROUP BY seller")
     return Charges({r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in rows})
 
 
@@ -450,3 +485,6 @@ class PlanStore:
 
     async def posting_sums(self) -> dict[tuple[str, str], int]:
         return await self._drive(posting_sums_plan())
+
+    async def dvp_changes(self, limit: int = MAX_LIST) -> list[DvpChange]:
+        return await self._drive(dvp_changes_plan(limit))

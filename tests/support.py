@@ -17,6 +17,7 @@ from engine.messages import (
     PlaceOrder,
     ReceiveLot,
     ReplaceOrder,
+    SetTradeSettlement,
     Tick,
 )
 
@@ -90,6 +91,20 @@ class Sim:
 
     def tick(self, ts: int) -> list[Event]:
         return self.do(Tick(), ts=ts)
+
+    def settle(self, trade_id: int, state: str) -> list[Event]:
+        return self.do(SetTradeSettlement(trade_id=trade_id, state=state))  # type: ignore[arg-type]
+
+    def pay(self, *trade_ids: int) -> list[Event]:
+        """Mark trades paid (every pending one when none is named): under delivery versus
+        payment a trade moves cash and goods only then."""
+        ids = trade_ids or tuple(
+            t for t, s in self.ex.settlements.items() if s.state == "pending"
+        )
+        events: list[Event] = []
+        for trade_id in ids:
+            events.extend(self.settle(trade_id, "paid"))
+        return events
 
     # -- reading state --------------------------------------------------------------------------
 

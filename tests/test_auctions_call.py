@@ -72,6 +72,8 @@ def test_there_are_examples_for_every_tie_break() -> None:
 
 def test_buy_filled_below_its_limit_gets_the_difference_back() -> None:
     sim, _ = run_example(json.loads(EXAMPLES[0]))
+    assert sim.cash("B1") == (10_000_000_000, 61_000 * 100)  # the trade's DvP hold, only
+    sim.pay()
     assert sim.cash("B1") == (10_000_000_000 - 61_000 * 100, 0)
 
 
@@ -165,5 +167,7 @@ def test_a_self_match_in_the_uncross_cancels_the_newer_order_and_frees_its_hold(
     assert (cancelled.order_id, cancelled.reason, cancelled.leaves_qty) == (own, "self_trade", 50)
     assert [(t.buyer, t.seller, t.qty) for t in of(ev, TradeExecuted)] == [("A", "S", 30)]
     assert one(ev, CallUncrossed).volume == 30
-    assert sim.goods("A") == (130, 0)  # the cancelled sell holds nothing
+    assert sim.goods("A") == (100, 0)  # the cancelled sell holds nothing
+    sim.pay()
+    assert sim.goods("A") == (130, 0)
     assert sim.status(buy) == "partially_filled" and sim.depth() == ([(61_000, 70)], [])

@@ -96,6 +96,8 @@ def test_a_dutch_clock_cancelled_after_a_purchase_keeps_the_sale() -> None:
     closed = one(cancel(sim, aid, account="OPS", operator=True), AuctionClosed)
     assert (closed.outcome, closed.reason, closed.sold_qty, closed.unsold_qty) == (
         "partly_sold", "cancelled", 30, 70)
+    assert sim.goods("B1") == (0, 0) and sim.goods("S1") == (600, 30)  # sold, waiting for payment
+    sim.pay()
     assert sim.goods("B1") == (30, 0) and sim.goods("S1") == (570, 0)
 
 

@@ -51,6 +51,9 @@ def test_proxy_war_price_is_second_max_plus_increment() -> None:
     assert closed.outcome == "sold" and closed.winner == "B3" and closed.trade_ids == [
         trade.trade_id
     ]
+    assert sim.cash("B3") == (10_000_000_000, 100_000 * 100)  # the maximum's hold: the price's
+    assert sim.goods("S1") == (600, 100)  # the lot is back with the seller, held for the trade
+    sim.pay()
     assert sim.cash("B3") == (10_000_000_000 - 100_000 * 100, 0)
     assert sim.goods("B3") == (100, 0)
     assert sim.cash("S1")[0] == 100_000 * 100
@@ -203,6 +206,8 @@ def test_a_leaders_raise_leaves_the_price_where_it_is() -> None:
     assert (a.price_vnd, a.bids, a.leader_max_vnd) == (60_000, 2, 65_000)
     closed = one(sim.tick(T0 + 60 * S), AuctionClosed)
     assert (closed.winner, closed.price_vnd) == ("B1", 60_000)
+    assert sim.cash("B1") == (10_000_000_000, 60_000 * 100)
+    sim.pay()
     assert sim.cash("B1") == (10_000_000_000 - 60_000 * 100, 0)
 
 

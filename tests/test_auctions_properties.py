@@ -1,4 +1,5 @@
-"""Property tests over random auction streams: cash and goods conserved after every command,
+"""Property tests over random auction streams (random delivery-versus-payment steps among
+them): cash and goods conserved after every command,
 hidden maxima and sealed bids never in public events before the close, and replay (from the
 start, and from a snapshot) reproducing the same events and state."""
 
@@ -25,6 +26,7 @@ from engine.messages import (
     PlaceBid,
     PlaceOrder,
     SealedBidsOpened,
+    SetTradeSettlement,
     StartCall,
     Tick,
     TradeExecuted,
@@ -67,6 +69,9 @@ def build(kind_i: int, a: int, b: int, c: int, sim: Any, created: list[int]) -> 
             return StartCall(symbol="QUE-BARK-A")
         if c == 1:
             return EndCall(symbol="QUE-BARK-A")
+        if c >= 7:  # the operator moves a trade in delivery versus payment
+            return SetTradeSettlement(trade_id=1 + b % max(1, sim.ex.trade_seq),
+                                      state=("paid", "failed", "delivered", "settled")[a])
         if c < 40:  # cancel: the operator, or someone who may be the seller
             return CancelAuction(auction_id=aid, account=("OPS", "S1", "S2", "B1")[a],
                                  by_operator=a == 0, reason="called off")

@@ -27,8 +27,11 @@ def sealed_with(bids: list[tuple[str, int]], pricing: str, reserve: int | None =
         assert not public(ev), ev  # nothing about a sealed bid reaches the public stream
         assert one(ev, BidPlaced).recipient == account
     ev = sim.tick(T0 + 60 * S)
+    won = {t.buyer: t.price_vnd * t.qty for t in of(ev, TradeExecuted)}
     for b in ("B1", "B2", "B3", "B4"):
-        assert sim.cash(b)[1] == 0  # every hold released at the close
+        # every hold released at the close but the winner's trade's, held until paid
+        assert sim.cash(b)[1] == won.get(b, 0)
+    sim.pay()
     return one(ev, AuctionClosed), of(ev, TradeExecuted), sim
 
 
@@ -156,6 +159,7 @@ def test_partial_purchase_restarts_above_the_price_paid() -> None:
     assert (closed.outcome, closed.reason, closed.sold_qty) == ("sold", "sold_out", 100)
     assert len(closed.trade_ids) == 3
     assert rejected(sim.dutch_buy(aid, "B4", t.clock_vnd, 10)) == "lot_gone"
+    sim.pay()
     assert sim.goods("B1") == (30, 0) and sim.goods("B2") == (60, 0) and sim.goods("B3") == (10, 0)
 
 
@@ -176,6 +180,8 @@ def test_floor_can_be_bought_then_the_remainder_is_withdrawn() -> None:
     closed = one(sim.tick(T0 + 8 * S), AuctionClosed)
     assert (closed.outcome, closed.reason, closed.sold_qty, closed.unsold_qty) == (
         "partly_sold", "floor_reached", 40, 60)
+    assert sim.goods("S1") == (600, 40)
+    sim.pay()
     assert sim.goods("S1") == (560, 0)
 
 

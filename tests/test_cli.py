@@ -204,3 +204,9 @@ def test_bench_engine_last_line_is_json() -> None:
                 "peak_rss_bytes"):
         assert isinstance(figures[key], int) and figures[key] >= 0, key
     assert figures["trades"] > 0 and figures["commands"] == 3003
+
+
+def test_the_settlement_cycle_is_a_number_of_days() -> None:
+    assert "HERBX_SETTLEMENT_CYCLE_DAYS" in herbx("serve", "--help").stdout
+    bad = herbx("serve", "--settlement-cycle-days", "-1")
+    assert bad.returncode == 2 and "0..365" in bad.stderr

@@ -119,6 +119,7 @@ def test_buyers_units_of_a_lot_rejected_later_are_frozen_and_their_sells_cancell
     m.step(ListLotOnBook(lot_id="L1", account="C1"))
     m.order("C1", "sell", 300, 60_000, symbol="QUE-BARK-A")
     m.order("T1", "buy", 300, 60_000, symbol="QUE-BARK-A")
+    m.pay()
     m.order("T1", "sell", 100, 65_000, symbol="QUE-BARK-A")  # resting resale
     m.step(DelistLot(lot_id="L1", account="C1"))
     m.step(assay("L1", moisture_pct="16.2"))
@@ -142,6 +143,7 @@ def test_a_resale_is_not_a_sale_of_the_cooperative() -> None:
     m.step(ListLotOnBook(lot_id="L1", account="C1"))
     m.order("C1", "sell", 60, 60_000, symbol="QUE-BARK-A")
     m.order("T1", "buy", 60, 60_000, symbol="QUE-BARK-A")
+    m.pay()
     m.order("T1", "sell", 50, 61_000, symbol="QUE-BARK-A")
     t = one(m.order("T2", "buy", 50, 61_000, symbol="QUE-BARK-A"), TradeExecuted)
     assert t.lot_values[0].resale is True

@@ -4,7 +4,10 @@ The same stream runs through an exchange on the fast book and one on the naive r
 every event must agree byte for byte, every invariant (`Exchange._check`: no crossed book at
 rest, holds equal to open orders, nothing negative) must hold after every command, cash and
 goods must be conserved, fills must add up, and a snapshot taken mid-way plus a replay of the
-rest must give the live state hash and the same events.
+rest must give the live state hash and the same events. Random settlement commands (delivery
+versus payment) run among the orders: each account's cash and goods must be exactly what its
+deposits, lot receipts and *paid* trades make them (nothing moves at the trade or at a failure),
+and holds + available = total.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ from engine.messages import (
     PurgeOrders,
     ReceiveLot,
     ReplaceOrder,
+    SetTradeSettlement,
     Tick,
     TradeExecuted,
+    TradeSettlementChanged,
     Withdraw,
     WithdrawLot,
 )
@@ -67,8 +72,11 @@ cash = st.tuples(st.just("cash"), st.sampled_from(ACCOUNTS), st.integers(-300_00
 lot = st.tuples(st.just("lot"), st.sampled_from(ACCOUNTS), st.sampled_from(SYMBOLS),
                 st.integers(1, 60), st.booleans())
 purge = st.tuples(st.just("purge"), st.integers(0, 60))
+SETTLE_STATES = ["paid", "paid", "paid", "delivered", "settled", "failed"]
+settle = st.tuples(st.just("settle"), st.integers(1, 40), st.sampled_from(SETTLE_STATES))
 ops = st.lists(
-    st.one_of(place, place, place, place, cancel, replace, tick, cash, lot, purge),
+    st.one_of(place, place, place, place, cancel, replace, tick, cash, lot, purge, settle,
+              settle),
     min_size=5, max_size=150,
 )
 
@@ -120,6 +128,8 @@ def build(stream: list[tuple]) -> list[Command]:
                 cmds.append(Deposit(account=op[1], amount_vnd=amount))
             else:
                 cmds.append(Withdraw(account=op[1], amount_vnd=-amount))
+        elif op[0] == "settle":
+            cmds.append(SetTradeSettlement(trade_id=op[1], state=op[2]))
         elif op[0] == "lot":
             _, acct, sym, qty, withdraw = op
             if withdraw:
@@ -153,24 +163,48 @@ def check_conservation(ex: Exchange, events: list[list[Event]]) -> None:
     cash_in = 0
     goods_in: dict[str, int] = defaultdict(int)
     filled: dict[int, int] = defaultdict(int)
+    # what each account owns, from the events: only deposits, withdrawals, lot receipts and
+    # withdrawals, and payments move anything (delivery versus payment)
+    cash: dict[str, int] = defaultdict(int)
+    goods: dict[tuple[str, str], int] = defaultdict(int)
     for batch in events:
         for e in batch:
             if isinstance(e, CashDeposited):
                 cash_in += e.amount_vnd
+                cash[e.account] += e.amount_vnd
             elif isinstance(e, CashWithdrawn):
                 cash_in -= e.amount_vnd
+                cash[e.account] -= e.amount_vnd
             elif isinstance(e, LotReceived):
                 goods_in[e.symbol] += e.qty
+                goods[e.account, e.symbol] += e.qty
             elif isinstance(e, LotWithdrawn):
                 goods_in[e.symbol] -= e.qty
+                goods[e.account, e.symbol] -= e.qty
             elif isinstance(e, TradeExecuted):
                 filled[e.maker_order_id] += e.qty
                 filled[e.taker_order_id] += e.qty
                 assert sum(leg.qty for leg in e.lots) == e.qty
+            elif isinstance(e, TradeSettlementChanged) and e.to_state == "paid":
+                assert e.value_vnd == e.price_vnd * e.qty
+                cash[e.buyer] -= e.value_vnd
+                cash[e.seller] += e.value_vnd
+                goods[e.buyer, e.symbol] += e.qty
+                goods[e.seller, e.symbol] -= e.qty
     assert sum(a.cash_vnd for a in ex.accounts.values()) == cash_in
     for s in SYMBOLS:
         held = sum(a.holdings[s].qty for a in ex.accounts.values() if s in a.holdings)
         assert held == goods_in[s]
+    for a in ex.accounts.values():
+        assert a.cash_vnd == cash[a.account_id], a.account_id
+        view = ex.balances(a.account_id)
+        assert view is not None
+        assert view.cash_held_vnd + view.cash_available_vnd == view.cash_vnd
+        assert 0 <= view.cash_dvp_vnd <= view.cash_held_vnd
+        for g in view.goods:
+            assert g.qty == goods[a.account_id, g.symbol], (a.account_id, g.symbol)
+            assert g.held_qty + g.available_qty == g.qty
+            assert sum(q for _, q in g.lots) + g.dvp_qty == g.qty
     for o in ex.orders.values():
         assert o.qty - o.leaves == filled[o.order_id], o  # filled + leaves == qty
 
@@ -244,7 +278,11 @@ def random_stream(seed: int, n: int) -> list[tuple]:
             out.append(("tick",))
         elif r < 0.9:
             out.append(("purge", rng.randint(0, 30)))
-        elif r < 0.95:
+        elif r < 0.96:
+            # trade ids are handed out in order: aim near the ones the stream has made so far
+            made = max(1, len(out) // 14)
+            out.append(("settle", rng.randint(1, made), rng.choice(SETTLE_STATES)))
+        elif r < 0.98:
             out.append(("cash", rng.choice(ACCOUNTS), rng.randint(-300_000, 600_000)))
         else:
             out.append(("lot", rng.choice(ACCOUNTS), rng.choice(SYMBOLS), rng.randint(1, 60),
@@ -263,6 +301,9 @@ def test_seeded_long_streams(seed: int) -> None:
     check_trade_prices(fast_events)
     trades = sum(isinstance(e, TradeExecuted) for batch in fast_events for e in batch)
     assert trades > 50, "the stream should trade"
+    moved = [e.to_state for batch in fast_events for e in batch
+             if isinstance(e, TradeSettlementChanged)]
+    assert moved.count("paid") > 5 and "failed" in moved, "the stream should settle trades"
     cut = len(fast_events) // 2
     first = Exchange()
     cmds = build(stream)

@@ -180,8 +180,12 @@ def test_partial_fills_across_several_levels_at_resting_prices(sim: Sim) -> None
     assert [t.taker_leaves_qty for t in trades] == [70, 30, 0]
     assert sim.status(a) == "filled" and sim.status(c) == "partially_filled"
     assert sim.depth() == ([], [(61700, 20)])
-    # paid at the makers' prices, and the hold at the limit price is fully released
-    assert sim.cash("B1") == (cash0 - (30 * 61500 + 40 * 61600 + 30 * 61700), 0)
+    # held at the makers' prices until paid (delivery versus payment): the hold at the limit
+    # price became a DvP hold of exactly the trades' value; payment then moves it
+    value = 30 * 61500 + 40 * 61600 + 30 * 61700
+    assert sim.cash("B1") == (cash0, value)
+    sim.pay()
+    assert sim.cash("B1") == (cash0 - value, 0)
     upd = one(ev, BookUpdated)
     assert upd.asks == [(61500, 0), (61600, 0), (61700, 20)] and upd.bids == []
 
@@ -200,8 +204,10 @@ def test_limit_buy_rests_remainder_and_holds_its_cost(sim: Sim) -> None:
     o = oid(ev)
     assert sim.status(o) == "partially_filled"
     assert sim.depth() == ([(61600, 20)], [])
-    assert sim.cash("B1")[1] == 20 * 61600
+    assert sim.cash("B1")[1] == 20 * 61600 + 10 * 61500  # the order's hold + the trade's
     sim.cancel("B1", o)
+    assert sim.cash("B1")[1] == 10 * 61500
+    sim.pay()
     assert sim.cash("B1")[1] == 0
 
 
@@ -221,6 +227,8 @@ def test_market_buy_respects_its_cash_cap(sim: Sim) -> None:
     trades = of(ev, TradeExecuted)
     assert [(t.price_vnd, t.qty) for t in trades] == [(50000, 10), (60000, 5)]
     assert one(ev, OrderCancelled).reason == "cash_cap"
+    assert sim.cash("B1") == (1_000_000_000, 10 * 50000 + 5 * 60000)  # the cap left is free
+    sim.pay()
     assert sim.cash("B1") == (1_000_000_000 - (10 * 50000 + 5 * 60000), 0)
 
 
@@ -229,6 +237,8 @@ def test_market_buy_without_liquidity_cancels_remainder_and_releases_cap(sim: Si
     ev = sim.buy("B1", 50, order_type="market", cash_cap_vnd=10**8)
     assert one(ev, OrderCancelled).reason == "ioc"
     assert one(ev, OrderCancelled).leaves_qty == 40
+    assert sim.cash("B1") == (1_000_000_000, 500_000)
+    sim.pay()
     assert sim.cash("B1") == (1_000_000_000 - 500_000, 0)
 
 
@@ -237,6 +247,8 @@ def test_market_sell_sweeps_bids(sim: Sim) -> None:
     sim.buy("B2", 10, 59000)
     ev = sim.sell("S1", 15, order_type="market")
     assert [(t.price_vnd, t.qty) for t in of(ev, TradeExecuted)] == [(60000, 10), (59000, 5)]
+    assert sim.cash("S1")[0] == 0  # nothing moves before payment
+    sim.pay()
     assert sim.cash("S1")[0] == 10 * 60000 + 5 * 59000
 
 
@@ -246,7 +258,7 @@ def test_ioc_cancels_the_remainder(sim: Sim) -> None:
     assert one(ev, TradeExecuted).qty == 10
     cancelled = one(ev, OrderCancelled)
     assert (cancelled.reason, cancelled.filled_qty, cancelled.leaves_qty) == ("ioc", 10, 15)
-    assert sim.depth() == ([], []) and sim.cash("B1")[1] == 0
+    assert sim.depth() == ([], []) and sim.cash("B1")[1] == 10 * 61500  # the trade's, only
 
 
 def test_fok_that_cannot_fill_does_nothing(sim: Sim) -> None:
@@ -310,7 +322,7 @@ def test_replace_price_loses_priority_and_may_trade(sim: Sim) -> None:
     ev = sim.replace("B1", bid, price=61500)  # now crosses: trades as an incoming order
     trade = one(ev, TradeExecuted)
     assert (trade.maker_order_id, trade.taker_order_id, trade.price_vnd) == (first, bid, 61500)
-    assert sim.status(bid) == "filled" and sim.cash("B1")[1] == 0
+    assert sim.status(bid) == "filled" and sim.cash("B1")[1] == 10 * 61500  # the trade's only
 
 
 def test_replace_refusals(sim: Sim) -> None:
@@ -332,6 +344,8 @@ def test_replace_below_filled_is_refused(sim: Sim) -> None:
     assert one(sim.replace("S1", o, qty=30), CancelRejected).reason == "qty_not_above_filled"
     ev = sim.replace("S1", o, qty=40)
     assert one(ev, OrderReplaced).leaves_qty == 10
+    assert sim.goods("S1") == (2000, 40)  # 30 sold and held until paid, 10 on the order
+    sim.pay()
     assert sim.goods("S1") == (1970, 10)
 
 
@@ -348,7 +362,7 @@ def test_self_trade_prevention_cancels_incoming_remainder(sim: Sim) -> None:
     assert (cancelled.reason, cancelled.leaves_qty) == ("self_trade", 20)
     assert sim.status(own) == "new"  # the resting order is untouched
     assert sim.depth() == ([], [(61500, 10)])
-    assert sim.cash("S1")[1] == 0
+    assert sim.cash("S1")[1] == 10 * 61400  # the trade with S2, held until paid
 
 
 # -- time in force: GTD ----------------------------------------------------------------------------
@@ -399,6 +413,7 @@ def test_trades_deliver_oldest_lots_first_and_list_them(sim: Sim) -> None:
     assert t1.lots == [LotLeg("L-S1-1", 700)]
     t2 = one(sim.buy("B2", 600, 61500), TradeExecuted)
     assert t2.lots == [LotLeg("L-S1-1", 300), LotLeg("L-S1-2", 300)]
+    sim.pay()
     view = sim.ex.balances("B2")
     assert view is not None and view.goods[0].lots == [("L-S1-1", 300), ("L-S1-2", 300)]
 
@@ -406,6 +421,9 @@ def test_trades_deliver_oldest_lots_first_and_list_them(sim: Sim) -> None:
 def test_resold_goods_keep_their_lot_ids(sim: Sim) -> None:
     sim.sell("S2", 100, 61500)
     sim.buy("B1", 100, 61500)
+    # bought goods are the buyer's to resell only once paid
+    assert one(sim.sell("B1", 40, 62000), OrderRejected).reason == "insufficient_goods"
+    sim.pay()
     sim.sell("B1", 40, 62000)
     t = one(sim.buy("B2", 40, 62000), TradeExecuted)
     assert t.lots == [LotLeg("L-S2-1", 40)] and t.seller == "B1"

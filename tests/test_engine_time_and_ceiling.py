@@ -182,9 +182,12 @@ def test_three_rich_buyers_cannot_carry_one_seller_past_the_ceiling() -> None:
     sim.sell("S", 3000, MAX_VND)
     for b in ("B1", "B2", "B3"):
         sim.buy(b, 1000, MAX_VND)  # 10^18 VND each
-    assert sim.cash("S") == (MAX_BALANCE_VND, 0)  # the first buy, and no more
+    # the first buy, and no more: a sale waiting for payment counts as the seller's already
     assert len(of(sim.log, TradeExecuted)) == 1
     assert one(sim.log, OrderCancelled).reason == "balance_limit"
+    assert sim.cash("S") == (0, 0)
+    sim.pay()
+    assert sim.cash("S") == (MAX_BALANCE_VND, 0)
     sim.ex.state_hash()
 
 

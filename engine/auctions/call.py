@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import msgspec
 
-from engine import fills, risk
+from engine import dvp, fills, risk
 from engine.accounts import MAX_BALANCE_VND, Account
 from engine.book import OrderBook
+from engine.dvp import Settlement
 from engine.instruments import CALL, CONTINUOUS, Instrument
 from engine.market import Market
 from engine.messages import (
@@ -327,7 +328,7 @@ class CallDesk:
             if not cancel and ex.cash_total > MAX_BALANCE_VND:
                 # below the ceiling in total, no seller can pass it (as `risk.proceeds_guard`)
                 reason = "balance_limit"
-                cancel = _over_ceiling(ex.accounts, sells, price, volume)
+                cancel = _over_ceiling(ex.accounts, ex.settlements, sells, price, volume)
             if not cancel:
                 break
             for o in cancel:
@@ -371,10 +372,11 @@ class CallDesk:
         sell_fills: list[tuple[Side, int]], price: int, caps: dict[int, int],
         events: list[Event], seq: int, ts: int,
     ) -> None:
-        """Pair the allocations in priority order and settle each pair at ``price`` the way
-        the exchange settles a fill: the buyer's hold for the quantity is released (so a buy
-        filled below its limit gets the difference back), goods are drawn from the seller's
-        lots oldest first."""
+        """Pair the allocations in priority order and open each pair's trade at ``price`` the
+        way the exchange opens a fill's (`engine.fills.open_trade`): the buyer's hold for the
+        quantity becomes a DvP hold of the trade's value (so a buy filled below its limit gets
+        the difference back), goods move from the seller's lots, oldest first, into its DvP
+        hold."""
         ex = self.exchange
         accounts = ex.accounts
         symbol = inst.symbol
@@ -393,8 +395,9 @@ class CallDesk:
                 release = value
             else:
                 release = b.price * q
-            fills.pay(buyer, seller, value, release)
-            legs = fills.deliver(seller.holdings[symbol], buyer.holding(symbol), q)
+            legs = seller.holdings[symbol].pend(q)
+            trade_id = fills.next_trade_id(ex)
+            fills.open_trade(ex, trade_id, symbol, price, q, buyer, seller, release, legs, ts)
             for o in (b, s):
                 if o.resting:
                     if o.leaves == q:
@@ -408,7 +411,7 @@ class CallDesk:
             maker, taker = (b, s) if b.order_id < s.order_id else (s, b)
             events.append(
                 TradeExecuted(
-                    seq=seq, ts_ns=ts, trade_id=fills.next_trade_id(ex), symbol=symbol,
+                    seq=seq, ts_ns=ts, trade_id=trade_id, symbol=symbol,
                     price_vnd=price, qty=q, aggressor="buy" if taker is b else "sell",
                     maker_order_id=maker.order_id, taker_order_id=taker.order_id,
                     buyer=b.account, seller=s.account, maker_leaves_qty=maker.leaves,
@@ -492,7 +495,8 @@ def _self_matches(buys: list[Side], sells: list[Side], price: int, step: int) ->
 
 
 def _over_ceiling(
-    accounts: dict[str, Account], sells: list[Side], price: int, volume: int
+    accounts: dict[str, Account], settlements: dict[int, Settlement], sells: list[Side],
+    price: int, volume: int,
 ) -> list[Order]:
     """The sells that, filled at ``price`` in priority order (as `_allocate` gives ``volume``
     out), would carry their seller's cash past `MAX_BALANCE_VND`: the first such sell of each
@@ -512,7 +516,8 @@ def _over_ceiling(
         if o.account in blocked:
             continue
         taken = proceeds.get(o.account, 0) + price * q
-        if accounts[o.account].cash_vnd + taken > MAX_BALANCE_VND:
+        if (accounts[o.account].cash_vnd + dvp.incoming(settlements, o.account) + taken
+                > MAX_BALANCE_VND):
             blocked.add(o.account)
             out.append(o)
         else:

@@ -469,7 +469,9 @@ class AuctionHouse:
         value = cmd.price_vnd * qty
         if account is None or account.cash_vnd - account.cash_held_vnd < value:
             return self._refuse(cmd, "insufficient_cash", f"needs {value} VND available")
-        if not risk.seller_can_take(self.exchange.accounts[a.seller], value):
+        if not risk.seller_can_take(
+                self.exchange.accounts[a.seller], value, self.exchange.cash_total,
+                self.exchange.settlements):
             return self._refuse(cmd, "balance_limit", "the seller's cash would pass the ceiling")
         events: list[Event] = []
         self._trade(a, cmd.account, cmd.price_vnd, qty, cmd.seq, 0, events, cmd.seq, cmd.ts_ns)
@@ -538,18 +540,22 @@ class AuctionHouse:
         self, a: Auction, buyer_id: str, price: int, qty: int, bid_id: int, release_vnd: int,
         events: list[Event], seq: int, ts: int,
     ) -> None:
-        """Deliver ``qty`` of the auctioned lot to the buyer at ``price``: the same
+        """Sell ``qty`` of the auctioned lot to the buyer at ``price``: the same
         `TradeExecuted` as the book (maker = the auction, taker = the winning bid), so
-        settlement treats both alike. ``release_vnd`` is the bid's cash hold to give back."""
+        settlement treats both alike. ``release_vnd`` is the bid's cash hold, which becomes the
+        trade's DvP hold; the goods leave the auction's custody into the seller's DvP hold
+        (delivery versus payment, `engine.dvp`)."""
         ex = self.exchange
         buyer = ex.accounts[buyer_id]
         seller = ex.accounts[a.seller]
-        value = price * qty
-        fills.pay(buyer, seller, value, release_vnd)
-        buyer.holding(a.symbol).add_lot(a.lot_id, qty)  # from the auction's custody
+        seller.holding(a.symbol).pend_incoming(qty)  # from the auction's custody
         a.remaining -= qty
         a.sold_qty += qty
         trade_id = fills.next_trade_id(ex)
+        fills.open_trade(
+            ex, trade_id, a.symbol, price, qty, buyer, seller, release_vnd,
+            [LotLeg(a.lot_id, qty)], ts,
+        )
         a.trade_ids.append(trade_id)
         # a whole-lot price is not a book price: it moves neither the band's reference nor a
         # call's (the trade is still published like any other)
@@ -575,7 +581,9 @@ class AuctionHouse:
             else:
                 hold = a.leader_max_vnd * a.qty
                 a.leader = None
-                if not risk.seller_can_take(accounts[a.seller], a.price_vnd * a.qty):
+                if not risk.seller_can_take(
+                        accounts[a.seller], a.price_vnd * a.qty, self.exchange.cash_total,
+                        self.exchange.settlements):
                     risk.release_cash(accounts[leader], hold)
                     self._close(a, "balance_limit", None, 0, events, seq, ts)
                     return
@@ -586,7 +594,10 @@ class AuctionHouse:
         for b in a.sealed.values():
             if b is not win:
                 risk.release_cash(accounts[b.account], b.price_vnd * a.qty)
-        if win is not None and not risk.seller_can_take(accounts[a.seller], price * a.qty):
+        if win is not None and not risk.seller_can_take(
+            accounts[a.seller], price * a.qty, self.exchange.cash_total,
+            self.exchange.settlements
+        ):
             # the sale cannot happen, so nobody won: the opened bids name no winner
             risk.release_cash(accounts[win.account], win.price_vnd * a.qty)
             win, reason = None, "balance_limit"

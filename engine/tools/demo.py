@@ -15,6 +15,7 @@ import sys
 import time
 from collections import defaultdict
 
+from engine.dvp import NEXT_STEP
 from engine.exchange import Exchange
 from engine.messages import (
     AddInstrument,
@@ -25,6 +26,7 @@ from engine.messages import (
     OrderAccepted,
     PlaceOrder,
     ReceiveLot,
+    SetTradeSettlement,
     Tick,
     TradeExecuted,
 )
@@ -104,6 +106,11 @@ def main(seed: int = 7, minutes: int = 30, pace_ms: int = 20) -> int:
     for minute in range(1, minutes + 1):
         s.ts = SESSION_START_NS + minute * MINUTE_NS
         events: list[Event] = list(s.do(Tick()))
+        # the operator moves every open trade one step a minute (delivery versus payment):
+        # paid a minute after the trade, then delivered, then settled
+        for st in s.ex.settlement_views():
+            events += s.do(SetTradeSettlement(trade_id=st.trade_id,
+                                              state=NEXT_STEP[st.state]))
         for symbol, *_ in INSTRUMENTS:
             tick = ticks[symbol]
             # fair price drifts by up to 0.3% a minute

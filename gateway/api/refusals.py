@@ -23,7 +23,7 @@ from gateway.api.problems import Problem
 REASON_STATUS: dict[str, int] = {
     # the thing named is not there (or is another account's: answered exactly alike)
     "unknown_symbol": 404, "unknown_order": 404, "not_owner": 404, "unknown_auction": 404,
-    "unknown_lot": 404,
+    "unknown_lot": 404, "unknown_trade": 404,
     # the caller may not do this to it
     "not_seller": 403,
     # the state forbids it now
@@ -32,6 +32,7 @@ REASON_STATUS: dict[str, int] = {
     "duplicate_lot": 409, "duplicate_transfer": 409,
     "auction_not_open": 409, "auction_closed": 409, "lot_gone": 409, "auction_has_bids": 409,
     "goods_held": 409, "in_auction": 409,
+    "illegal_settlement_transition": 409, "settlement_finished": 409,
     # lot lifecycle (grading.lifecycle, applied by engine.lots)
     "illegal_transition": 409, "time_went_back": 409,
     # price-insurance terms (engine.insurance)

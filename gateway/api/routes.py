@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import admin, analytics, auctions, ledger, lots, market, orders, schemas, session
+from gateway.api import (
+    admin,
+    analytics,
+    auctions,
+    dvp,
+    ledger,
+    lots,
+    market,
+    orders,
+    schemas,
+    session,
+)
 from gateway.api.http import ALL_ROLES, OPERATOR, TRADERS, Endpoint, guard
 from gateway.api.outcomes import ClientOrderIdReusedBody
 from settlement.reports import Statement
@@ -162,6 +173,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     E("GET", f"{P}/statements/{{participant}}", ledger.get_statement, TRADERS | OPERATOR,
       "Statement of Vietnam days (?from=&to=YYYY-MM-DD&format=json or csv&after=&limit=; own, "
       "or the operator)", response=Statement),
+    # delivery versus payment
+    E("GET", f"{P}/settlement/trades", dvp.list_open, OPERATOR,
+      "Trades waiting for settlement, with due dates (?state=, ?overdue=true, ?limit=, "
+      "?after=)", response=schemas.SettlementsOut),
+    E("GET", f"{P}/settlement/trades/{{trade_id}}", dvp.get_one, OPERATOR,
+      "One trade waiting for settlement", response=schemas.SettlementOut),
+    E("POST", f"{P}/settlement/trades/{{trade_id}}", dvp.set_state, OPERATOR,
+      "Move a trade: paid, delivered, settled or failed", request=schemas.SettlementRequest,
+      response=schemas.SettlementOut, idempotent_key=True),
 )
 
 

@@ -29,6 +29,8 @@ from engine.messages import (
     LotText,
     OrderType,
     Qty,
+    SettlementMove,
+    SettlementState,
     Side,
     Symbol,
     TimeInForce,
@@ -268,6 +270,7 @@ class GoodsOut(_Out, kw_only=True):
     held_qty: int
     available_qty: int
     lots: list[list[str | int]]
+    dvp_qty: int = 0  # part of held_qty: sold, waiting for payment (not in lots)
 
 
 class BalancesOut(_Out, kw_only=True):
@@ -276,6 +279,7 @@ class BalancesOut(_Out, kw_only=True):
     cash_held_vnd: int
     cash_available_vnd: int
     goods: list[GoodsOut]
+    cash_dvp_vnd: int = 0  # part of cash_held_vnd: bought, waiting for payment
 
 
 class CashOut(_Out, kw_only=True):
@@ -343,3 +347,39 @@ class StatusOut(_Out, kw_only=True):
     seq: int
     queue_depth: int
     consumers: dict[str, ConsumerOut] = {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Delivery versus payment (gateway/api/dvp.py)
+# ---------------------------------------------------------------------------------------------
+
+
+class SettlementRequest(_In, kw_only=True, forbid_unknown_fields=True):
+    """Move a trade: pending -> paid -> delivered -> settled, or pending -> failed."""
+
+    state: SettlementMove
+
+
+class SettlementOut(_Out, kw_only=True):
+    """A trade in delivery versus payment: ``due_date`` is its Vietnam date + the settlement
+    cycle (T+N); ``overdue`` once that date has passed and it is not settled."""
+
+    trade_id: int
+    symbol: str
+    state: SettlementState
+    buyer: str
+    seller: str
+    price: int
+    qty: int
+    value_vnd: int
+    ts: str
+    due_date: date
+    overdue: bool
+    lots: list[list[str | int]]
+    previous_state: str | None = None  # on a change: where it came from
+
+
+class SettlementsOut(_Out, kw_only=True):
+    trades: list[SettlementOut]
+    cycle_days: int
+    next_after: int | None = None  # ?after= of the next page; null at the end

@@ -6,7 +6,9 @@ so every demo lot has a trace page; ten funded traders; a market maker with inve
 bots run through the same pipeline as any client: the market maker keeps every book two-sided
 around a slowly drifting fair price, and traders and cooperatives trade against it at a pace of
 a few trades a second across the market; one English (cinnamon bark), one Dutch (artichoke) and
-one sealed-bid (tam thất) auction run on a loop, each on a fresh lot, with traders bidding.
+one sealed-bid (tam thất) auction run on a loop, each on a fresh lot, with traders bidding;
+a demo operator settles every trade (paid after a couple of seconds, then delivered, settled:
+`gateway.demo.settler`), so the bots' cash and goods do not stay held.
 Demo tokens are fixed (``demo-<id>``) and printed at
 start-up; they are for a local demo only.
 
@@ -48,6 +50,7 @@ from engine.messages import (
 from gateway.api.problems import Problem
 from gateway.auth import Participant, hash_token
 from gateway.demo import data as D
+from gateway.demo import settler
 from gateway.link.pipeline import Overloaded, PipelineFailed
 from gateway.state import Gateway
 from grading.assay import AssayResult
@@ -436,4 +439,5 @@ async def start_demo(gw: Gateway) -> list[asyncio.Task[None]]:
     await seed_web_people(gw)
     return [asyncio.create_task(demo_history(gw), name="herbx-demo-history"),
             asyncio.create_task(Bots(gw).run(), name="herbx-demo-bots"),
-            asyncio.create_task(AuctionBots(gw).run(), name="herbx-demo-auctions")]
+            asyncio.create_task(AuctionBots(gw).run(), name="herbx-demo-auctions"),
+            asyncio.create_task(settler.run(gw), name="herbx-demo-settlement")]

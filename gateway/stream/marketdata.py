@@ -27,6 +27,7 @@ from engine.messages import (
     InstrumentAdded,
     OrderAccepted,
     TradeExecuted,
+    TradeSettlementChanged,
 )
 from gateway.stream.checksum import book_checksum
 from gateway.stream.wire import iso_ts, public
@@ -242,6 +243,8 @@ class MarketData:
                     self._other(ev, out)
                 case InstrumentAdded():
                     self._add(ev.symbol)
+                case TradeSettlementChanged():
+                    _settlement(ev, out)
                 case _:
                     self._other(ev, out)
         for book in changed.values():
@@ -331,3 +334,16 @@ class MarketData:
             # the all-auctions channel counts its own messages, as every channel does
             out.append((("channel", "auctions"),
                         {**msg, "channel": "auctions", "seq": self._next("auctions")}))
+
+
+def _settlement(ev: TradeSettlementChanged, out: list[tuple[Target, Message]]) -> None:
+    """A trade moved in delivery versus payment: its buyer and its seller each hear it on their
+    private ``orders`` channel (``paid``: the goods are now the buyer's, the money the
+    seller's)."""
+    for account, side in ((ev.buyer, "buy"), (ev.seller, "sell")):
+        out.append((("account", account), {
+            "channel": "orders", "type": "settlement", "trade_id": ev.trade_id,
+            "symbol": ev.symbol, "side": side, "state": ev.to_state,
+            "previous_state": ev.from_state, "price": ev.price_vnd, "qty": ev.qty,
+            "value_vnd": ev.value_vnd, "ts": iso_ts(ev.ts_ns),
+            "lots": [[leg.lot_id, leg.qty] for leg in ev.lots]}))

@@ -42,6 +42,19 @@ class Market:
         resp = await self.client.post("/api/v1/orders", json=body, headers=self.h(who))
         return resp.status, await resp.json()
 
+    async def settle(self, trade_id: int, state: str) -> Any:
+        resp = await self.client.post(f"/api/v1/settlement/trades/{trade_id}",
+                                      json={"state": state}, headers=self.h("operator"))
+        return resp.status, await resp.json()
+
+    async def pay(self) -> None:
+        """The operator marks every pending trade paid (delivery versus payment: cash and
+        goods move only then)."""
+        for view in self.gw.exchange.settlement_views():
+            if view.state == "pending":
+                status, body = await self.settle(view.trade_id, "paid")
+                assert status == 200, body
+
 
 def settings(tmp_path: Any, **over: Any) -> Settings:
     base = Settings(data_dir=tmp_path, tick_ms=0, journal_sync=False, heartbeat_s=3600,

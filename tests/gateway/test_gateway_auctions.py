@@ -60,6 +60,7 @@ async def test_english_auction_over_rest_and_ws(amarket) -> None:
     assert (await r.json())["auctions"] == []
     r = await m.client.get("/api/v1/auctions?status=all")
     assert (await r.json())["auctions"][0]["status"] == "closed"
+    await m.pay()  # the lot is T1's once the operator marks the trade paid
     r = await m.client.get("/api/v1/balances", headers=m.h("T1"))
     assert any(g["symbol"] == SYMBOL and g["qty"] == 500 for g in (await r.json())["goods"])
 

@@ -110,6 +110,7 @@ async def test_restart_keeps_participants_trades_and_refuses_a_second_process(tm
     token = m.tokens["T1"]
     await m.order("C1", side="sell", price=61_000, qty=10)
     await m.order("T1", side="buy", price=61_000, qty=3)
+    await m.pay()
     await m.client.close()
     m2 = await start(settings(tmp_path), seed=False)
     try:

@@ -172,7 +172,8 @@ async def test_order_through_a_is_a_trade_on_b(tmp_path) -> None:
             assert books[0] == books[1]
             # B answers queries from its replica too
             bal = await _call(http, "GET", f"{b}/api/v1/balances", tokens["T1"])
-            assert bal["cash_vnd"] == 10**10 - 30 * 61_000
+            # the trade waits for payment: T1's cash is held for it (delivery versus payment)
+            assert (bal["cash_vnd"], bal["cash_dvp_vnd"]) == (10**10, 30 * 61_000)
             # a gateway started now catches up from the journal stream, trades included
             c = procs.gateway()
             await _ready(http, c)

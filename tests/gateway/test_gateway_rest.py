@@ -63,6 +63,7 @@ async def test_place_rest_and_trade(market: Market) -> None:
     r = await market.client.get("/api/v1/fills", headers=market.h("C1"))
     (f,) = conv(await r.json(), FillsOut).fills
     assert (f.side, f.liquidity, f.qty, f.leaves_qty) == ("sell", "maker", 40, 60)
+    await market.pay()  # delivery versus payment: the operator marks the trade paid
     r = await market.client.get("/api/v1/balances", headers=market.h("T1"))
     bal = conv(await r.json(), BalancesOut)
     assert bal.cash_vnd == 1_000_000_000 - 40 * 61_600

@@ -18,7 +18,7 @@ from tests.gateway.conftest import Market
 PARAMS = {"symbol": "NOPE-X-A", "order_id": "999999", "lot_id": "NOLOT",
           "participant_id": "NOBODY", "account": "NOBODY", "gtin": "00000000000000",
           "auction_id": "999999", "herb": "NOPE-X", "season": "2026",
-          "invoice_no": "HX2026-00000001", "participant": "NOBODY"}
+          "invoice_no": "HX2026-00000001", "participant": "NOBODY", "trade_id": "999999"}
 CALLERS = [*ROLES, None]
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -112,17 +112,24 @@ class Recorder(Market):
 def scenario() -> Recorder:
     """Every event kind the ledger books: deposits, a recorded lot received (LotUpdated) and
     sold from the book (lot values), a resale, goods received without a record (LotReceived)
-    and sold, a Dutch auction's buy, a cash withdrawal and a lot withdrawal."""
+    and sold, a Dutch auction's buy, a cash withdrawal and a lot withdrawal; and every step of
+    delivery versus payment: trade 1 paid, delivered and settled, trade 2 paid, trade 3
+    failed, trade 4 (the Dutch buy) left pending."""
     m = Recorder()
     m.received("L1", 800)
     m.step(ListLotOnBook(lot_id="L1", account="C1"))
     m.order("C1", "sell", 300, 61_700, symbol="QUE-BARK-A")
     m.order("T1", "buy", 300, 61_700, symbol="QUE-BARK-A")
+    m.settle(1, "paid")  # T1 may resell only what is paid
     m.order("T1", "sell", 100, 65_000, symbol="QUE-BARK-A")
     m.order("T2", "buy", 100, 65_000, symbol="QUE-BARK-A")  # a resale by T1
+    m.settle(1, "delivered")
+    m.settle(1, "settled")
+    m.settle(2, "paid")
     m.lot("BARE", "C2", 100, "QUE-BARK-A")
     m.order("C2", "sell", 100, 61_700, symbol="QUE-BARK-A")
     m.order("T2", "buy", 150, 61_800, symbol="QUE-BARK-A")  # 100 from C2, 50 rest
+    m.settle(3, "failed")
     m.lot("LA", "S2", 10, "QUE-BARK-B")
     aid = m.seq + 1
     m.step(CreateAuction(kind="dutch", seller="S2", lot_id="LA", qty=10, start_ns=0,

@@ -11,10 +11,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.messages import LotLeg, TradeExecuted
+from engine.messages import LotLeg, TradeExecuted, TradeSettlementChanged
 from settlement.booker import Booker
 from settlement.booking import book, charge
-from settlement.ledger import FEES, FUND, TAX, VND, LedgerState, cash, goods, kg
+from settlement.ledger import (
+    FEES,
+    FUND,
+    TAX,
+    VND,
+    LedgerState,
+    cash,
+    cash_held,
+    goods,
+    goods_held,
+    kg,
+)
 from settlement.schedule import Rate, Schedule
 from settlement.sqlite_store import SqliteStore
 from tests.settlement.conftest import Stores, require_pg, scenario
@@ -69,31 +80,102 @@ def test_the_repository_schedule_loads_and_says_where_its_figures_come_from() ->
                            for r in s.rates)
 
 
-def test_a_configured_tax_is_booked_as_tax_payable() -> None:
+def settled(seq: int, t: TradeExecuted, to: str, frm: str = "pending") -> TradeSettlementChanged:
+    """The engine's event for trade ``t`` moving from ``frm`` to ``to`` at command ``seq``."""
+    return TradeSettlementChanged(
+        seq=seq, ts_ns=t.ts_ns + seq, trade_id=t.trade_id, symbol=t.symbol, from_state=frm,  # type: ignore[arg-type]
+        to_state=to, buyer=t.buyer, seller=t.seller, price_vnd=t.price_vnd, qty=t.qty,  # type: ignore[arg-type]
+        value_vnd=t.price_vnd * t.qty, trade_ts_ns=t.ts_ns, lots=list(t.lots))
+
+
+def test_a_trade_holds_and_its_payment_books_the_charges_and_a_configured_tax() -> None:
     s = Schedule([rate("fee", 30), rate("levy", 10), rate("tax", 150)])
-    batch, _ = book(LedgerState(), [(1, [trade(1, utc_ns(2026, 5, 1))])], s, lambda lot: f"u/{lot}")
-    (t,) = batch.txns
+    tr = trade(1, utc_ns(2026, 5, 1))
+    batch, _ = book(LedgerState(), [(1, [tr]), (2, [settled(2, tr, "paid")])], s,
+                    lambda lot: f"u/{lot}")
+    t, paid = batch.txns
+    # the invoice (at the trade) states the charges; nothing changes hands yet
+    assert (t.kind, t.invoice) == ("trade", "HX2026-00000001")
     assert (t.notional_vnd, t.fee_vnd, t.levy_vnd, t.tax_vnd) == (1_851_000, 5_553, 1_851, 27_765)
-    got = {(p.account, p.unit): p.amount for p in t.postings}
-    assert got == {(cash("B"), VND): 1_851_000, (cash("S"), VND): -(1_851_000 - 5_553 - 1_851 - 27_765),
-                   (FEES, VND): -5_553, (FUND, VND): -1_851, (TAX, VND): -27_765,
-                   (goods("S"), kg("L1")): 20, (goods("B"), kg("L1")): -20,
-                   (goods("S"), kg("L2")): 10, (goods("B"), kg("L2")): -10}
+    assert {(p.account, p.unit): p.amount for p in t.postings} == {
+        (cash("B"), VND): 1_851_000, (cash_held("B"), VND): -1_851_000,
+        (goods("S"), kg("L1")): 20, (goods_held("S"), kg("L1")): -20,
+        (goods("S"), kg("L2")): 10, (goods_held("S"), kg("L2")): -10}
     assert [(leg.lot_id, leg.qty, leg.trace_url) for leg in t.legs] == [("L1", 20, "u/L1"), ("L2", 10, "u/L2")]
+    # payment: held cash to the seller less the charges, held goods to the buyer
+    assert (paid.kind, paid.trade_id, paid.invoice, paid.reverses) == ("payment", 1, None, None)
+    assert (paid.fee_vnd, paid.levy_vnd, paid.tax_vnd) == (5_553, 1_851, 27_765)
+    assert {(p.account, p.unit): p.amount for p in paid.postings} == {
+        (cash_held("B"), VND): 1_851_000, (cash("S"), VND): -(1_851_000 - 5_553 - 1_851 - 27_765),
+        (FEES, VND): -5_553, (FUND, VND): -1_851, (TAX, VND): -27_765,
+        (goods_held("S"), kg("L1")): 20, (goods("B"), kg("L1")): -20,
+        (goods_held("S"), kg("L2")): 10, (goods("B"), kg("L2")): -10}
+    assert [(c.trade_id, c.state, c.seq, c.trade_seq, c.trade_n) for c in batch.dvp] == [
+        (1, "pending", 1, 1, 0), (1, "paid", 2, 1, 0)]
+
+
+def test_a_failure_is_a_reversal_referencing_the_trade_even_in_a_later_batch() -> None:
+    tr = trade(5, utc_ns(2026, 5, 1))
+    first, state = book(LedgerState(), [(5, [tr])], Schedule([rate("fee", 30)]), lambda _: None)
+    assert state.open_trades == {5: (5, 0)}
+    later, after = book(state, [(9, [settled(9, tr, "failed")])], Schedule([]), lambda _: None)
+    (rev,) = later.txns
+    (original,) = first.txns
+    assert (rev.kind, rev.trade_id, rev.reverses, rev.invoice) == ("reversal", 5, (5, 0), None)
+    assert sorted((p.account, p.unit, -p.amount) for p in rev.postings) == sorted(
+        (p.account, p.unit, p.amount) for p in original.postings)
+    assert [(c.state, c.trade_seq, c.trade_n) for c in later.dvp] == [("failed", 5, 0)]
+    assert after.open_trades == {} and state.open_trades == {5: (5, 0)}  # state not changed
+
+
+def test_delivered_and_settled_are_state_changes_only() -> None:
+    tr = trade(1, utc_ns(2026, 5, 1))
+    batch, after = book(LedgerState(), [
+        (1, [tr]), (2, [settled(2, tr, "paid")]), (3, [settled(3, tr, "delivered", "paid")]),
+        (4, [settled(4, tr, "settled", "delivered")])], Schedule([]), lambda _: None)
+    assert [t.kind for t in batch.txns] == ["trade", "payment"]
+    assert [(c.state, c.seq) for c in batch.dvp] == [
+        ("pending", 1), ("paid", 2), ("delivered", 3), ("settled", 4)]
+    assert after.open_trades == {}
+
+
+def test_a_step_of_a_trade_never_booked_is_a_bug() -> None:
+    with pytest.raises(ValueError, match="never booked"):
+        book(LedgerState(), [(2, [settled(2, trade(1, 0), "paid")])], Schedule([]), lambda _: None)
 
 
 @given(price=st.integers(1, 10**7), qty=st.integers(1, 10**5), fee=st.integers(0, 500),
-       levy=st.integers(0, 500), tax=st.integers(0, 1000))
-def test_every_trade_balances_to_the_dong_and_the_kg(price: int, qty: int, fee: int, levy: int, tax: int) -> None:
+       levy=st.integers(0, 500), tax=st.integers(0, 1000),
+       path=st.sampled_from([[], ["paid"], ["paid", "delivered"],
+                             ["paid", "delivered", "settled"], ["failed"]]))
+def test_every_trade_and_dvp_step_balances_to_the_dong_and_the_kg(
+        price: int, qty: int, fee: int, levy: int, tax: int, path: list[str]) -> None:
     s = Schedule([rate("fee", fee), rate("levy", levy), rate("tax", tax)])
-    batch, _ = book(LedgerState(), [(1, [trade(1, utc_ns(2026, 5, 1), price, qty)])], s, lambda _: None)
-    (t,) = batch.txns
-    by_unit: dict[str, int] = {}
-    for p in t.postings:
-        by_unit[p.unit] = by_unit.get(p.unit, 0) + p.amount
-        assert p.amount != 0
-    assert set(by_unit.values()) == {0}
-    assert t.fee_vnd + t.levy_vnd + t.tax_vnd <= t.notional_vnd == price * qty
+    tr = trade(1, utc_ns(2026, 5, 1), price, qty)
+    steps: list[Any] = [(1, [tr])]
+    frm = "pending"
+    for i, to in enumerate(path, 2):
+        steps.append((i, [settled(i, tr, to, frm)]))
+        frm = to
+    batch, _ = book(LedgerState(), steps, s, lambda _: None)
+    totals: dict[tuple[str, str], int] = {}
+    for t in batch.txns:
+        by_unit: dict[str, int] = {}
+        for p in t.postings:
+            by_unit[p.unit] = by_unit.get(p.unit, 0) + p.amount
+            totals[p.account, p.unit] = totals.get((p.account, p.unit), 0) + p.amount
+            assert p.amount != 0
+        assert set(by_unit.values()) == {0}
+        assert t.fee_vnd + t.levy_vnd + t.tax_vnd <= t.notional_vnd == price * qty
+    # after a failure nothing is left anywhere; while pending, only the holds
+    left = {k: v for k, v in totals.items() if v}
+    if path == ["failed"]:
+        assert left == {}
+    elif not path:
+        assert set(left) == {(cash("B"), VND), (cash_held("B"), VND)} | {
+            (a, kg(leg.lot_id)) for leg in tr.lots for a in (goods("S"), goods_held("S"))}
+    else:
+        assert (cash_held("B"), VND) not in left and all(a != goods_held("S") for a, _ in left)
 
 
 async def test_both_stores_book_the_same_ledger(tmp_path: Path) -> None:

@@ -23,7 +23,9 @@ from settlement.ledger import (
     LedgerTxn,
     Posting,
     cash,
+    cash_held,
     goods,
+    goods_held,
     kg,
 )
 from settlement.schedule import Schedule
@@ -47,9 +49,23 @@ async def test_every_event_kind_books_balanced_and_matches_the_engine(store: Any
     assert await booker.start() == 0
     assert await booker.offer(m.steps) == len(m.steps)
     txns = await store.transactions()
-    assert {t.kind for t in txns} == {"trade", "deposit", "withdrawal", "lot_in", "lot_out"}
+    assert {t.kind for t in txns} == {"trade", "deposit", "withdrawal", "lot_in", "lot_out",
+                                      "payment", "reversal"}
     for t in txns:
         assert all(v == 0 for v in units_sum(t).values()), t
+    # the failed trade's reversal references it and negates its postings exactly
+    (reversal,) = [t for t in txns if t.kind == "reversal"]
+    original = next(t for t in txns if t.kind == "trade" and t.trade_id == 3)
+    assert reversal.trade_id == 3 and reversal.reverses == (original.seq, original.n)
+    assert sorted((p.account, p.unit, -p.amount) for p in reversal.postings) == sorted(
+        (p.account, p.unit, p.amount) for p in original.postings)
+    assert [t.trade_id for t in txns if t.kind == "payment"] == [1, 2]
+    steps = [(c.trade_id, c.state) for c in await store.dvp_changes()]
+    assert steps == [(1, "pending"), (1, "paid"), (2, "pending"), (1, "delivered"),
+                     (1, "settled"), (2, "paid"), (3, "pending"), (3, "failed"),
+                     (4, "pending")]
+    assert (await store.load_state()).open_trades == {
+        t.trade_id: (t.seq, t.n) for t in txns if t.kind == "trade" and t.trade_id in (2, 4)}
     trades = [t for t in txns if t.kind == "trade"]
     engine_trades = [e for _, evs in m.steps for e in evs if isinstance(e, TradeExecuted)]
     assert [t.trade_id for t in trades] == [e.trade_id for e in engine_trades] == [1, 2, 3, 4]
@@ -65,16 +81,24 @@ async def test_every_event_kind_books_balanced_and_matches_the_engine(store: Any
     bal = await store.balances()
     for unit in {u for (_, u) in bal}:  # the trial balance: nets to zero per unit
         assert sum(b for (_, u), b in bal.items() if u == unit) == 0
-    charges: dict[str, int] = {}
-    for t in trades:
-        charges[t.seller or ""] = charges.get(t.seller or "", 0) + t.fee_vnd + t.levy_vnd + t.tax_vnd
+    charges: dict[str, int] = {}  # charges are booked at payment
+    for t in txns:
+        if t.kind == "payment":
+            charges[t.seller or ""] = (charges.get(t.seller or "", 0) + t.fee_vnd + t.levy_vnd
+                                       + t.tax_vnd)
     for who in ("T1", "T2", "C1", "C2", "S2"):
         view = m.ex.balances(who)
         assert view is not None
-        assert bal[(cash(who), VND)] == view.cash_vnd - charges.get(who, 0), who
+        # available in the ledger = the engine's cash less its DvP hold, less charges paid
+        assert bal.get((cash(who), VND), 0) == (
+            view.cash_vnd - view.cash_dvp_vnd - charges.get(who, 0)), who
+        assert bal.get((cash_held(who), VND), 0) == view.cash_dvp_vnd, who
         held = {(lot, q) for g in view.goods for lot, q in g.lots}
         ledger = {(u[3:], b) for (a, u), b in bal.items() if a == goods(who) and b}
         assert ledger == held, who
+        dvp = {(lot, q) for st in m.ex.settlement_views() if st.seller == who
+               for lot, q in st.lots if st.state == "pending"}
+        assert {(u[3:], b) for (a, u), b in bal.items() if a == goods_held(who) and b} == dvp
     assert bal[(FEES, VND)] + bal[(FUND, VND)] == sum(charges.values())
     assert bal[(BANK, VND)] == -(2 * 10**12 - 1_000_000)
 
@@ -156,10 +180,12 @@ async def test_postings_are_immutable(store: Any) -> None:
     m = scenario()
     await Booker(store, SCHEDULE, m.trace()).offer(m.steps)
     for sql in ("UPDATE postings SET amount = 1", "DELETE FROM postings",
-                "UPDATE transactions SET fee_vnd = 0", "DELETE FROM trade_lots"):
+                "UPDATE transactions SET fee_vnd = 0", "DELETE FROM trade_lots",
+                "UPDATE dvp_changes SET state = 'settled'", "DELETE FROM dvp_changes"):
         with pytest.raises(Exception, match="immutable"):
             await store.execute(sql)
-    assert len(await store.transactions()) == 12
+    assert len(await store.transactions()) == 15
+    assert len(await store.dvp_changes()) == 9
 
 
 async def test_a_gap_is_an_alarm(store: Any, caplog: pytest.LogCaptureFixture) -> None:
@@ -202,4 +228,19 @@ async def test_a_refused_batch_leaves_the_booker_at_the_last_confirmed_one(store
     with pytest.raises(Exception, match="balance_nonneg|CHECK constraint failed"):
         await booker.offer_all([m.steps[:10], m.steps[10:], [forged]])
     assert booker.booked_seq == m.seq == (await store.load_state()).last_seq
-    assert len(await store.transactions()) == 12
+    assert len(await store.transactions()) == 15
+
+
+async def test_a_dvp_step_is_recorded_once(store: Any) -> None:
+    """The key (trade_id, state) of dvp_changes refuses a step twice, and the whole batch with
+    it (a booking bug can never record a trade paid twice)."""
+    m = scenario()
+    await Booker(store, SCHEDULE, m.trace()).offer(m.steps)
+    paid = next(c for c in await store.dvp_changes() if c.state == "paid")
+    before = await store.transactions()
+    again = Batch(first_seq=m.seq + 1, last_seq=m.seq + 1,
+                  txns=[], dvp=[msgspec.structs.replace(paid, seq=m.seq + 1)])
+    with pytest.raises(Exception, match="UNIQUE|unique|duplicate"):
+        await store.apply(again)
+    assert (await store.load_state()).last_seq == m.seq
+    assert await store.transactions() == before
