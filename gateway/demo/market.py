@@ -181,14 +181,17 @@ async def seed_web_people(gw: Gateway) -> None:
     goods = {"trader": [("QUE-BARK", "A", 500), ("ATISO-LEAF", "A", 300)],
              "cooperative": D.WEB_LOTS}
     for n, (pid, name, role) in enumerate(D.WEB_PEOPLE):
-        if role not in goods or gw.exchange.balances(pid) is not None:
-            continue  # not a holder, or funded already
-        if role == "trader":
+        if role not in goods:
+            continue  # not a holder
+        if role == "trader" and gw.exchange.balances(pid) is None:
             await gw.submit(Deposit(account=pid, amount_vnd=D.WEB_CASH_VND))
         coop = Cooperative(id=pid, name=name, number=6 if role == "cooperative" else 90 + n)
         for j, (spec_id, grade, qty) in enumerate(goods[role]):
+            lot_id = f"LC26-W{n}{j:02d}"
+            if gw.lots.get(lot_id) is not None:
+                continue  # seeded at an earlier start (a kill half-way leaves it half-way)
             await lot_through_lifecycle(gw, coop, area, "Xã Mường Hum", spec_id, grade,
-                                        f"LC26-W{n}{j:02d}", qty, harvest, datetime.now(UTC),
+                                        lot_id, qty, harvest, datetime.now(UTC),
                                         list_on_book=role == "trader")
 
 
