@@ -89,3 +89,4 @@ MIGRATIONS: list[Migration] = [
     Migration(1, "ticks, bars, instruments, writer position", _V1_COMMON, [], []),
 ]
 LATEST = MIGRATIONS[-1].version
+
