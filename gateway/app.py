@@ -35,6 +35,7 @@ from gateway.api.routes import setup_routes
 from gateway.auth import Participant, Registry
 from gateway.config import Settings
 from gateway.link.housekeeping import PurgeSchedule
+from gateway.link.tick_feed import InterimTickFeed, start_ticks, stop_ticks
 from gateway.link.pipeline import Checksums, Overloaded, Pipeline, PipelineFailed
 from gateway.lots import LotViews, refuse_legacy_registry
 from gateway.state import GATEWAY, Gateway
@@ -117,11 +118,14 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         hub = Hub()
         gw_box: list[Gateway] = []
         lots = LotViews(lambda: gw_box[0].exchange)
+        tick_box: list[InterimTickFeed] = []  # tick data, see below
 
         def publish(events: list[Event], checksums: Checksums) -> None:
             gw = gw_box[0]
             gw.auctions.apply(events)
             hub.publish(gw.market.apply(events, checksums))
+            for f in tick_box:
+                f.publish(events)
 
         pipeline: Any
         if redis is not None:
@@ -150,6 +154,11 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
                      replica=replica)
         gw_box.append(gw)
         app[GATEWAY] = gw
+        # -- tick data (issue 13). Interim: when the feed (gateway.link.feed) drives the
+        # consumers, this block becomes "open the tick store, add its TickWriter to the feed".
+        if sequencer is not None:
+            tick_box.append(await start_ticks(gw, data / "engine", lambda: sequencer.last_seq))
+        # -- end of tick data
         token = bootstrap_operator(gw.registry)
         if token is not None:
             # shown once in the log; only a demo market also lists it on its public start page
@@ -183,6 +192,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         tasks.clear()
         await pipeline.stop()  # drains, commits and answers everything queued
         market.flush_all()
+        for f in tick_box:  # tick data: written up to what was published, then closed
+            await stop_ticks(f)
         if sequencer is not None:
             sequencer.close()
         if redis is not None:

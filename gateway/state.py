@@ -52,6 +52,9 @@ class Gateway:
     clients: dict[Any, None] = field(default_factory=dict)  # open WebSocket clients
     demo_tokens: dict[str, str] = field(default_factory=dict)  # participant -> token (demo only)
     closing: bool = False
+    # the tick store (settlement.ticks: SqliteTickStore or PgTickStore) that the REST tick
+    # endpoints read; only the tick writer writes it; None where this process keeps none
+    ticks: Any = None
 
     @property
     def exchange(self) -> Any:

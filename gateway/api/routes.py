@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import admin, auctions, lots, market, orders, schemas
+from gateway.api import admin, auctions, lots, market, orders, schemas, ticks
 from gateway.api.http import ALL_ROLES, OPERATOR, TRADERS, Endpoint, guard
 from gateway.api.outcomes import ClientOrderIdReusedBody
 from web import pages
@@ -129,6 +129,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
       "Issue a bearer token (shown once)", response=schemas.TokenOut, status=201),
     E("DELETE", f"{P}/participants/{{participant_id}}/tokens", admin.revoke_tokens,
       OPERATOR, "Revoke every token of a participant"),
+    # tick data (docs/analytics.md): public like trades; bulk exports for analysts
+    E("GET", f"{P}/ticks", ticks.get_ticks, None,
+      "Ticks in (seq, n) order (?symbol=|herb=, from, to, after=<seq:n cursor>, limit)"),
+    E("GET", f"{P}/bars/{{symbol}}", ticks.get_bars, None,
+      "OHLC bars, volume, VWAP, trades (?interval=1m|5m|1h|1d, from, to, limit)"),
+    E("GET", f"{P}/ticks/export.csv", ticks.export_csv, frozenset({"analyst", "operator"}),
+      "Stream a range of ticks as CSV (the ticks' query, without limit)"),
+    E("GET", f"{P}/ticks/export.parquet", ticks.export_parquet,
+      frozenset({"analyst", "operator"}),
+      "Stream a range of ticks as Parquet (one row group per chunk)"),
 )
 
 
