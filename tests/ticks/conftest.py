@@ -1,0 +1,78 @@
+"""Fixtures of the tick tests: a tick store of each kind, and ticks made to order.
+
+PostgreSQL is real (postgresql://127.0.0.1:5432/test, or HERBX_TEST_DATABASE_URL); each test
+gets its own schema, dropped afterwards. Without a PostgreSQL the postgres cases skip, except
+under CI=true where they fail (`tests.settlement.conftest.require_pg`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from settlement.ticks.model import Tick
+from settlement.ticks.pg import PgTickStore
+from settlement.ticks.sqlite import SqliteTickStore
+from tests.settlement.conftest import DATABASE_URL, require_pg
+
+INSTRUMENTS = {"QUE-BARK-A": ("QUE-BARK", "A"), "QUE-BARK-B": ("QUE-BARK", "B"),
+               "ATISO-LEAF-A": ("ATISO-LEAF", "A")}
+T0 = 1_790_000_000_000_000_000  # 2026-09-21T14:13:20Z
+
+
+def tick(seq: int, n: int = 0, *, ts_ns: int | None = None, symbol: str = "QUE-BARK-A",
+         price: int = 60_000, qty: int = 10, active_mg: int | None = None,
+         demo: bool = False) -> Tick:
+    herb, grade = INSTRUMENTS[symbol]
+    return Tick(seq=seq, n=n, ts_ns=T0 + seq * 10**9 if ts_ns is None else ts_ns,
+                trade_id=seq * 10 + n, symbol=symbol, herb=herb, grade=grade, venue="book",
+                price_vnd=price, qty=qty, notional_vnd=price * qty, active_mg=active_mg,
+                price_per_kg_active_vnd=None if active_mg is None
+                else price * qty * 10**6 // active_mg, demo=demo)
+
+
+class TickStores:
+    """Opens stores of one kind on the same database (a file, or a schema), so a test can
+    close one and open another: a restart."""
+
+    def __init__(self, kind: str, tmp: Path) -> None:
+        self.kind = kind
+        self.path = tmp / "ticks.sqlite"
+        self.schema = f"ticks_{uuid.uuid4().hex[:16]}"
+        self.opened: list[Any] = []
+
+    async def open(self) -> Any:
+        store: Any = (SqliteTickStore(self.path) if self.kind == "sqlite"
+                      else PgTickStore(DATABASE_URL, schema=self.schema))
+        await store.open()
+        self.opened.append(store)
+        return store
+
+    async def drop(self) -> None:
+        for s in self.opened:
+            await s.close()
+        if self.kind == "postgres":
+            conn = await asyncpg.connect(DATABASE_URL)
+            try:
+                await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+            finally:
+                await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TickStores]:
+    if request.param == "postgres":
+        await require_pg()
+    s = TickStores(request.param, tmp_path)
+    yield s
+    await s.drop()
+
+
+@pytest.fixture
+async def store(stores: TickStores) -> Any:
+    return await stores.open()
