@@ -67,7 +67,7 @@ class BarsParams(Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 def _params(request: web.Request, typ: type[Any]) -> Any:
-    keys = list(request.query.keys())
+    keys = [k for k, _ in request.query.items()]
     if len(set(keys)) != len(keys):
         raise Problem(400, "duplicate_key", "a query parameter appears twice")
     return msgspec.convert(dict(request.query), typ, strict=False)
