@@ -25,7 +25,6 @@ from gateway.stream.wire import parse_iso_ns
 from settlement.ticks.export import (
     ParquetChunks,
     bar_json,
-    csv_chunk,
     csv_header,
     cursor_of,
     tick_json,
@@ -147,8 +146,11 @@ async def _export(request: web.Request, gw: Gateway, content_type: str, name: st
         await resp.prepare(request)
         if first:
             await resp.write(first)  # the client sees the export start at once
-        async for chunk in store.export(q):
-            await resp.write(encode(chunk))
+        if encode is None:
+            await store.export_csv(q, resp.write)
+        else:
+            async for chunk in store.export(q):
+                await resp.write(encode(chunk))
         tail = last()
         if tail:
             await resp.write(tail)
@@ -160,7 +162,7 @@ async def _export(request: web.Request, gw: Gateway, content_type: str, name: st
 
 async def export_csv(request: web.Request, gw: Gateway, who: Any) -> web.StreamResponse:
     return await _export(request, gw, "text/csv; charset=utf-8", "ticks.csv", csv_header(),
-                         csv_chunk, lambda: b"")
+                         None, lambda: b"")
 
 
 async def export_parquet(request: web.Request, gw: Gateway, who: Any) -> web.StreamResponse:

@@ -23,28 +23,31 @@ from settlement.ticks.model import VN_OFFSET_NS, Bar, Tick
 _SECOND = 10**9
 
 
-class _Seconds:
-    """RFC 3339 Vietnam-time text of whole seconds, the last one remembered (exports of a
-    range turn many ticks of the same second into text)."""
+class _Days:
+    """The date part of Vietnam-time text, the last day remembered (an export of a range turns
+    many ticks of the same day into text)."""
 
     def __init__(self) -> None:
-        self.sec = -1
+        self.day = -1
         self.text = ""
 
-    def __call__(self, sec: int) -> str:
-        if sec != self.sec:
-            self.sec = sec
-            self.text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+    def __call__(self, day: int) -> str:
+        if day != self.day:
+            self.day = day
+            self.text = time.strftime("%Y-%m-%dT", time.gmtime(day * 86_400))
         return self.text
 
 
-_seconds = _Seconds()
+_days = _Days()
 
 
 def rfc3339_vn(ts_ns: int) -> str:
     """``ts_ns`` as RFC 3339 in Vietnam's time (UTC+7), to the nanosecond."""
     sec, ns = divmod(ts_ns + VN_OFFSET_NS, _SECOND)
-    return f"{_seconds(sec)}.{ns:09d}+07:00"
+    day, s = divmod(sec, 86_400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return f"{_days(day)}{h:02d}:{m:02d}:{s:02d}.{ns:09d}+07:00"
 
 
 def cursor_of(t: Tick) -> str:
@@ -75,20 +78,51 @@ CSV_COLUMNS = ("seq", "n", "ts", "ts_ns", "trade_id", "symbol", "herb", "grade",
 
 
 def csv_header() -> bytes:
-    return (",".join(CSV_COLUMNS) + "\r\n").encode()
+    return (",".join(CSV_COLUMNS) + "\n").encode()
+
+
+_NEEDS_QUOTES = frozenset(',"\r\n')
 
 
 def csv_chunk(ticks: Sequence[Tick]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerows(
-        (t.seq, t.n, rfc3339_vn(t.ts_ns), t.ts_ns, t.trade_id, t.symbol, t.herb, t.grade,
-         t.venue, t.price_vnd, t.qty, t.notional_vnd,
-         "" if t.active_mg is None else t.active_mg,
-         "" if t.price_per_kg_active_vnd is None else t.price_per_kg_active_vnd,
-         "true" if t.demo else "false")
-        for t in ticks)
-    return buf.getvalue().encode()
+    """The CSV lines of ``ticks`` (lines end in LF, as PostgreSQL's ``COPY … CSV`` writes
+    them: the PostgreSQL store has the server write the same text, `csv_select_sql`). Symbols, herbs, grades and venues are plain words (the
+    commands' patterns), so a line is joined directly; one that is not goes through the csv
+    module's quoting."""
+    lines = []
+    for t in ticks:
+        if _NEEDS_QUOTES.isdisjoint(t.symbol + t.herb + t.grade):
+            lines.append(
+                f"{t.seq},{t.n},{rfc3339_vn(t.ts_ns)},{t.ts_ns},{t.trade_id},{t.symbol},"
+                f"{t.herb},{t.grade},{t.venue},{t.price_vnd},{t.qty},{t.notional_vnd},"
+                f"{'' if t.active_mg is None else t.active_mg},"
+                f"{'' if t.price_per_kg_active_vnd is None else t.price_per_kg_active_vnd},"
+                f"{'true' if t.demo else 'false'}\n")
+        else:
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerow(
+                (t.seq, t.n, rfc3339_vn(t.ts_ns), t.ts_ns, t.trade_id, t.symbol, t.herb,
+                 t.grade, t.venue, t.price_vnd, t.qty, t.notional_vnd,
+                 "" if t.active_mg is None else t.active_mg,
+                 "" if t.price_per_kg_active_vnd is None else t.price_per_kg_active_vnd,
+                 "true" if t.demo else "false"))
+            lines.append(buf.getvalue())
+    return "".join(lines).encode()
+
+
+#: the CSV columns as PostgreSQL text, in the form `csv_chunk` writes
+_PG_CSV = ("seq", "n",
+           "to_char(timestamp '1970-01-01' + (ts_ns / 1000000000 + 25200) * interval '1 second',"
+           " 'YYYY-MM-DD\"T\"HH24:MI:SS') || '.' || lpad((ts_ns % 1000000000)::text, 9, '0')"
+           " || '+07:00'",
+           "ts_ns", "trade_id", "symbol", "herb", "grade", "venue", "price_vnd", "qty",
+           "notional_vnd", "active_mg", "price_per_kg_active_vnd",
+           "CASE WHEN demo THEN 'true' ELSE 'false' END")
+
+
+def csv_select_sql(where: str) -> str:
+    """The SELECT whose ``COPY … TO STDOUT (FORMAT csv)`` is `csv_chunk`'s text, row for row."""
+    return f"SELECT {', '.join(_PG_CSV)} FROM ticks{where} ORDER BY seq, n"
 
 
 PARQUET_SCHEMA = pa.schema([

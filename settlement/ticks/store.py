@@ -6,13 +6,13 @@ ticks come in (seq, n) order, so a cursor never skips or repeats a tick, whateve
 meanwhile, because new ticks have higher keys); the upsert that merges a bar into the stored
 one (open from the earlier (seq, n), close from the later, in any arrival order: the rule of
 `settlement.ticks.bars.merge`); and the rebuild of every bar from the ticks (1m bars from ticks,
-the longer ones from 1m bars: every boundary, Vietnam's midnight included, is a whole minute).
+5m from 1m, 1h from 5m, 1d from 1h: every boundary, Vietnam's midnight included, nests).
 Must never do I/O itself: `sqlite` and `pg` run these statements.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Literal, Protocol
 
 from msgspec import Struct
@@ -23,6 +23,8 @@ from settlement.ticks.schema import BAR_COLUMNS, TICK_COLUMNS
 
 Dialect = Literal["sqlite", "postgres"]
 Row = tuple[Any, ...]
+#: where an export's bytes go (an HTTP response's ``write``)
+CsvSink = Callable[[bytes], Awaitable[Any]]
 
 MAX_PAGE = 1_000  # ticks per REST page
 MAX_BARS = 10_000  # bars per REST call
@@ -81,6 +83,10 @@ class TickStore(Protocol):
         """The ticks of ``q`` in (seq, n) order, ``chunk`` at a time: never the whole range in
         memory."""
 
+    async def export_csv(self, q: TickQuery, write: CsvSink) -> None:
+        """The CSV lines of ``q`` (`settlement.ticks.export.csv_chunk`'s text, no header),
+        handed to ``write`` a chunk at a time; ``write`` awaiting holds the reading back."""
+
     async def bars(self, symbol: str, interval: Interval, from_ns: int | None,
                    to_ns: int | None, limit: int = MAX_BARS) -> list[Bar]: ...
 
@@ -134,17 +140,23 @@ _AS_BARS = """SELECT symbol, ts_ns AS t, price_vnd AS open_vnd, price_vnd AS hig
     CASE WHEN active_mg IS NULL THEN 0 ELSE notional_vnd END AS active_notional_vnd,
     CASE WHEN demo THEN 1 ELSE 0 END AS demo_trades,
     seq AS first_seq, n AS first_n, seq AS last_seq, n AS last_n FROM ticks"""
-_MINUTE_BARS = f"""SELECT start_ns AS t, {', '.join(c for c in BAR_COLUMNS
-                                                  if c not in ('interval', 'start_ns'))}
-    FROM bars WHERE interval = '1m'"""
+#: each interval's bars are made from the next shorter one's: every boundary of the longer is
+#: one of the shorter (Vietnam's midnight is a whole hour in UTC), and there are fewer rows
+SOURCE: dict[Interval, Interval] = {"5m": "1m", "1h": "5m", "1d": "1h"}
+
+
+def _bars_of(interval: Interval) -> str:
+    cols = ", ".join(c for c in BAR_COLUMNS if c not in ("interval", "start_ns"))
+    return f"SELECT start_ns AS t, {cols} FROM bars WHERE interval = '{interval}'"
 
 
 def rebuild_sql(interval: Interval) -> str:
-    """The INSERT that makes every bar of ``interval`` (1m from ticks, others from 1m)."""
+    """The INSERT that makes every bar of ``interval`` (1m from ticks, the others from the
+    bars of `SOURCE`, which must be built first)."""
     size = INTERVAL_NS[interval]
     start = (f"((t + {VN_OFFSET_NS}) / {size}) * {size} - {VN_OFFSET_NS}" if interval == "1d"
              else f"(t / {size}) * {size}")
-    src = _AS_BARS if interval == "1m" else _MINUTE_BARS
+    src = _AS_BARS if interval == "1m" else _bars_of(SOURCE[interval])
     first = "CASE WHEN rf = 1 THEN {} END"
     last = "CASE WHEN rl = 1 THEN {} END"
     return f"""INSERT INTO bars ({', '.join(BAR_COLUMNS)})

@@ -146,3 +146,24 @@ async def test_export_of_a_large_range_comes_in_bounded_chunks(store: Any) -> No
     assert count == total and max(sizes) == 1_000
     half = [c async for c in store.export(TickQuery(symbol="QUE-BARK-B"), chunk=999)]
     assert sum(map(len, half)) == total // 2
+
+
+async def test_csv_export_text_is_the_same_from_both_stores(stores: TickStores) -> None:
+    """PostgreSQL writes the CSV itself (COPY): its text must be the Python encoder's."""
+    from settlement.ticks.export import csv_chunk
+
+    ticks = [tick(1, ts_ns=0), tick(2, ts_ns=T0 + 999_999_999, active_mg=1234, demo=True),
+             tick(3, 1, ts_ns=1_795_971_600 * 10**9 - 1, symbol="ATISO-LEAF-A")]
+    store = await stores.open()
+    await store.write(1, 3, ticks, dict(INSTRUMENTS))
+    out: list[bytes] = []
+
+    async def sink(b: bytes) -> None:
+        out.append(b)
+
+    await store.export_csv(TickQuery(), sink)
+    assert b"".join(out) == csv_chunk(ticks)
+    assert b"2026-11-29T23:59:59.999999999+07:00" in b"".join(out)
+    out.clear()
+    await store.export_csv(TickQuery(symbol="NONE"), sink)
+    assert b"".join(out) == b""
