@@ -17,8 +17,8 @@ through the tick store (`settlement.ticks.pg.PgTickStore`) by COPY in chunks of 
   function is on this branch, the daily volume-weighted price of the herb from its 1d bars
   joined to ``instruments`` (named ``index_query`` in the output);
 - ``export_1m_s``: a CSV export of one million ticks (a time range holding 1M ticks), through
-  the same code as ``GET /api/v1/ticks/export.csv`` (`PgTickStore.export` and
-  `settlement.ticks.export.csv_chunk`) into a byte counter; ``export_peak_mib`` is the
+  the same code as ``GET /api/v1/ticks/export.csv`` (`PgTickStore.export_csv`: the server
+  writes the CSV, streamed chunk by chunk) into a byte counter; ``export_peak_mib`` is the
   tracemalloc peak of a separate run (Python allocations; flat means it does not grow with the
   range: ``export_100k_peak_mib`` is the same for a tenth of it).
 
@@ -43,7 +43,7 @@ from typing import Any
 from gateway.demo.market import fair_price
 from grading.catalogue import load_catalogue
 from grading.instruments import instruments
-from settlement.ticks.export import csv_chunk, csv_header
+from settlement.ticks.export import csv_header
 from settlement.ticks.pg import PgTickStore
 from settlement.ticks.schema import TICK_COLUMNS
 from settlement.ticks.store import TickQuery
@@ -105,12 +105,15 @@ async def _median_ms(fn: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
 
 
 async def _export(store: PgTickStore, q: TickQuery) -> tuple[int, int]:
-    rows = 0
-    size = len(csv_header())
-    async for chunk in store.export(q):
-        size += len(csv_chunk(chunk))
-        rows += len(chunk)
-    return rows, size
+    """Rows and bytes of the CSV export of ``q``, as the HTTP handler streams it."""
+    counted = [0, len(csv_header())]
+
+    async def sink(data: bytes) -> None:
+        counted[0] += data.count(b"\n")
+        counted[1] += len(data)
+
+    await store.export_csv(q, sink)
+    return counted[0], counted[1]
 
 
 async def run(url: str, total: int, seed: int) -> dict[str, Any]:

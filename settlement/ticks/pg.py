@@ -139,7 +139,7 @@ class PgTickStore:
         async with self.pool.acquire() as c, c.transaction():
             await c.execute("DELETE FROM bars")
             for iv in INTERVALS:  # shortest first: each is made from the one before
-                await c.execute(rebuild_sql(iv))
+                await c.execute(rebuild_sql(iv, "postgres"))
             return int(await c.fetchval("SELECT count(*) FROM bars"))
 
     async def ticks(self, q: TickQuery, limit: int = MAX_PAGE) -> list[Tick]:

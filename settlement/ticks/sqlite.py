@@ -109,7 +109,7 @@ class SqliteTickStore:
             try:
                 db.execute("DELETE FROM bars")
                 for iv in INTERVALS:  # shortest first: each is made from the one before
-                    db.execute(rebuild_sql(iv))
+                    db.execute(rebuild_sql(iv, "sqlite"))
                 count = int(db.execute("SELECT count(*) FROM bars").fetchone()[0])
                 db.execute("COMMIT")
             except BaseException:

@@ -150,20 +150,32 @@ def _bars_of(interval: Interval) -> str:
     return f"SELECT start_ns AS t, {cols} FROM bars WHERE interval = '{interval}'"
 
 
-def rebuild_sql(interval: Interval) -> str:
+def rebuild_sql(interval: Interval, dialect: Dialect) -> str:
     """The INSERT that makes every bar of ``interval`` (1m from ticks, the others from the
-    bars of `SOURCE`, which must be built first)."""
+    bars of `SOURCE`, which must be built first). PostgreSQL takes the open and close as the
+    least and greatest array ``[seq, n, price]`` of the group (one hash aggregate, no sort);
+    SQLite, which has no such arrays, ranks the rows of each group with window functions."""
     size = INTERVAL_NS[interval]
     start = (f"((t + {VN_OFFSET_NS}) / {size}) * {size} - {VN_OFFSET_NS}" if interval == "1d"
              else f"(t / {size}) * {size}")
     src = _AS_BARS if interval == "1m" else _bars_of(SOURCE[interval])
+    sums = ("sum(volume), sum(notional_vnd), sum(trades), sum(active_mg), "
+            "sum(active_notional_vnd), sum(demo_trades)")
+    if dialect == "postgres":
+        f = "(min(ARRAY[first_seq, first_n::bigint, open_vnd]))[{}]"
+        last = "(max(ARRAY[last_seq, last_n::bigint, close_vnd]))[{}]"
+        return f"""INSERT INTO bars ({', '.join(BAR_COLUMNS)})
+    SELECT symbol, '{interval}', {start} AS start_ns, {f.format(3)}, max(high_vnd),
+        min(low_vnd), {last.format(3)}, {sums}, {f.format(1)}, {f.format(2)},
+        {last.format(1)}, {last.format(2)}
+    FROM ({src}) s
+    GROUP BY symbol, start_ns"""
     first = "CASE WHEN rf = 1 THEN {} END"
     last = "CASE WHEN rl = 1 THEN {} END"
     return f"""INSERT INTO bars ({', '.join(BAR_COLUMNS)})
     SELECT symbol, '{interval}', start_ns,
         max({first.format('open_vnd')}), max(high_vnd), min(low_vnd),
-        max({last.format('close_vnd')}), sum(volume), sum(notional_vnd), sum(trades),
-        sum(active_mg), sum(active_notional_vnd), sum(demo_trades),
+        max({last.format('close_vnd')}), {sums},
         max({first.format('first_seq')}), max({first.format('first_n')}),
         max({last.format('last_seq')}), max({last.format('last_n')})
     FROM (SELECT s.*, {start} AS start_ns,
