@@ -35,8 +35,8 @@ from gateway.api.routes import setup_routes
 from gateway.auth import Participant, Registry
 from gateway.config import Settings
 from gateway.link.housekeeping import PurgeSchedule
-from gateway.link.tick_feed import InterimTickFeed, start_ticks, stop_ticks
 from gateway.link.pipeline import Checksums, Overloaded, Pipeline, PipelineFailed
+from gateway.link.tick_feed import InterimTickFeed, start_ticks, stop_ticks
 from gateway.lots import LotViews, refuse_legacy_registry
 from gateway.state import GATEWAY, Gateway
 from gateway.stream.auction_board import AuctionBoard

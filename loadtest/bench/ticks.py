@@ -152,7 +152,8 @@ async def run(url: str, total: int, seed: int) -> dict[str, Any]:
         # a range of one million ticks (or a tenth of the load, if smaller)
         want = min(1_000_000, total)
         span = SPAN_NS * want // total
-        q = TickQuery(from_ns=END_NS - SPAN_NS, to_ns=END_NS - SPAN_NS + span)
+        first = END_NS - SPAN_NS
+        q = TickQuery(from_ns=first, to_ns=first + span)
         times = []
         rows = size = 0
         for _ in range(3):
@@ -169,8 +170,7 @@ async def run(url: str, total: int, seed: int) -> dict[str, Any]:
             return round(peak / 2**20, 2)
 
         peak_1m = await peak_mib(q)
-        peak_100k = await peak_mib(TickQuery(from_ns=q.from_ns,
-                                             to_ns=q.from_ns + span // 10))
+        peak_100k = await peak_mib(TickQuery(from_ns=first, to_ns=first + span // 10))
         return {
             "ticks": loaded, "load_s": round(load_s, 1), "bars": bars,
             "bars_s": round(bars_s, 1), "bars_month_ms": bars_month_ms,

@@ -85,10 +85,10 @@ _NEEDS_QUOTES = frozenset(',"\r\n')
 
 
 def csv_chunk(ticks: Sequence[Tick]) -> bytes:
-    """The CSV lines of ``ticks`` (lines end in LF, as PostgreSQL's ``COPY … CSV`` writes
-    them: the PostgreSQL store has the server write the same text, `csv_select_sql`). Symbols, herbs, grades and venues are plain words (the
-    commands' patterns), so a line is joined directly; one that is not goes through the csv
-    module's quoting."""
+    """The CSV lines of ``ticks``, ending in LF as PostgreSQL's ``COPY … CSV`` writes them
+    (the PostgreSQL store has the server write this same text: `csv_select_sql`). Symbols,
+    herbs, grades and venues are plain words (the commands' patterns), so a line is joined
+    directly; one that is not goes through the csv module's quoting."""
     lines = []
     for t in ticks:
         if _NEEDS_QUOTES.isdisjoint(t.symbol + t.herb + t.grade):

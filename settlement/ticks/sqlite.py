@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from settlement.ticks.bars import bars_of
 from settlement.ticks.export import csv_chunk
@@ -127,8 +127,12 @@ class SqliteTickStore:
         # one keyset page per call: the range is never held, and the writer runs in between
         while True:
             sql, args = select_ticks_sql(q, "sqlite", chunk)
-            rows = await self._run(lambda db, sql=sql, args=args: db.execute(sql, args)
-                                   .fetchall())
+
+            def page_of(db: sqlite3.Connection, sql: str = sql,
+                        args: list[Any] = args) -> list[Any]:
+                return db.execute(sql, args).fetchall()
+
+            rows = await self._run(page_of)
             if not rows:
                 return
             page = [tick_of_row(r) for r in rows]

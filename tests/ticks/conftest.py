@@ -18,6 +18,7 @@ import pytest
 from settlement.ticks.model import Tick
 from settlement.ticks.pg import PgTickStore
 from settlement.ticks.sqlite import SqliteTickStore
+from tests.gateway.conftest import Market, settings, start
 from tests.settlement.conftest import DATABASE_URL, require_pg
 
 INSTRUMENTS = {"QUE-BARK-A": ("QUE-BARK", "A"), "QUE-BARK-B": ("QUE-BARK", "B"),
@@ -76,3 +77,11 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 @pytest.fixture
 async def store(stores: TickStores) -> Any:
     return await stores.open()
+
+
+@pytest.fixture
+async def market(tmp_path: Path) -> AsyncIterator[Market]:
+    """The gateway tests' running market (its tick store in ``tmp_path/ticks.sqlite``)."""
+    m = await start(settings(tmp_path))
+    yield m
+    await m.client.close()

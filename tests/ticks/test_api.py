@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from websockets.asyncio.client import connect
 
 from gateway.config import Settings
-from tests.gateway.conftest import SYMBOL, Market, market, settings, start  # noqa: F401
+from tests.gateway.conftest import SYMBOL, Market, settings, start
 from tests.gateway.wsclient import recv, send
 
 
