@@ -163,3 +163,29 @@ async def test_a_writer_behind_the_journal_catches_up_at_start(tmp_path: Any) ->
         assert [(t["price"], t["qty"]) for t in ticks] == [(61_000, 10)]
     finally:
         await m.client.close()
+
+
+async def test_exports_of_a_large_range_stream_every_row_once(market: Market) -> None:
+    """20,000 ticks (backfilled demo history): the CSV has each once in key order, and the
+    Parquet file one row group per chunk the store yields."""
+    from tests.ticks.conftest import INSTRUMENTS, T0, tick
+
+    total = 20_000
+    ticks = [tick(-total + k, symbol="QUE-BARK-B", ts_ns=T0 + k * 10**9, demo=True)
+             for k in range(total)]
+    for k in range(0, total, 4_000):
+        await market.gw.ticks.backfill(ticks[k:k + 4_000], dict(INSTRUMENTS))
+    q = "symbol=QUE-BARK-B"
+    r = await market.client.get(f"/api/v1/ticks/export.csv?{q}", headers=market.h("analyst"))
+    lines = (await r.text()).splitlines()
+    assert len(lines) == total + 1
+    seqs = [int(line.split(",", 1)[0]) for line in lines[1:]]
+    assert seqs == sorted(set(seqs)) and len(seqs) == total
+    assert all(line.endswith(",true") for line in lines[1:])
+    r = await market.client.get(f"/api/v1/ticks/export.parquet?{q}",
+                                headers=market.h("analyst"))
+    f = pq.ParquetFile(io.BytesIO(await r.read()))
+    assert f.metadata.num_rows == total and f.num_row_groups == 4  # chunks of 5,000
+    bars = (await (await market.client.get("/api/v1/bars/QUE-BARK-B?interval=1h&limit=10000"))
+            .json())["bars"]
+    assert sum(b["trades"] for b in bars) == total == sum(b["demo_trades"] for b in bars)

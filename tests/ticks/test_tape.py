@@ -54,3 +54,24 @@ def test_instruments_known_before_the_steps_are_used() -> None:
     known = {"QUE-BARK-A": ("QUE-BARK", "A"), "QUE-BARK-B": ("QUE-BARK", "B")}
     tape = ticks_of(later, known)
     assert len(tape.ticks) == 4 and tape.instruments == {}
+
+
+def test_an_english_auction_sale_of_a_recorded_lot_is_an_auction_tick_with_its_content() -> None:
+    from engine.messages import CreateAuction, ListLotOnBook, PlaceBid
+    from engine.messages import Tick as ClockTick
+    from tests.settlement.conftest import Recorder
+
+    m = Recorder()
+    m.received("L1")
+    ev = m.step(CreateAuction(kind="english", seller="C1", lot_id="L1", qty=300, start_ns=m.ts,
+                              end_ns=m.ts + 60 * 10**9, start_price_vnd=50_000))
+    aid = ev[0].auction_id
+    m.step(PlaceBid(auction_id=aid, account="T1", price_vnd=55_000))
+    m.do(ClockTick(), ts=m.ts + 61 * 10**9)
+    m.step(ListLotOnBook(lot_id="L1", account="C1"))
+    m.order("C1", "sell", 10, 61_700, symbol="QUE-BARK-A")  # a book trade after it:
+    m.order("T2", "buy", 10, 61_700, symbol="QUE-BARK-A")  # the maker id is an order's
+    (sale, book) = ticks_of(m.steps, {}).ticks
+    assert (sale.venue, sale.qty, sale.price_vnd) == ("auction", 300, 50_000)
+    assert sale.active_mg == 300 * 291 * 100  # 2.91 %
+    assert book.venue == "book"
