@@ -10,6 +10,7 @@ analysts and the operator. Reads only: never writes the tick store (the writer d
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from msgspec import Meta, Struct
 
 from engine.messages import HerbCode, Symbol
 from gateway.api.http import reply
+from gateway.api.market import known
 from gateway.api.problems import FieldError, Problem
 from gateway.state import Gateway
 from gateway.stream.wire import parse_iso_ns
@@ -122,8 +124,7 @@ async def get_ticks(request: web.Request, gw: Gateway, who: Any) -> web.Response
 
 
 async def get_bars(request: web.Request, gw: Gateway, who: Any) -> web.Response:
-    symbol = request.match_info["symbol"]
-    msgspec.convert(symbol, Symbol)
+    symbol = known(gw, request)
     p = _params(request, BarsParams)
     lo, hi = _range(p)
     bars = await _store(gw).bars(symbol, p.interval, lo, hi, p.limit)
@@ -144,16 +145,26 @@ async def _export(request: web.Request, gw: Gateway, content_type: str, name: st
             "Content-Disposition": f'attachment; filename="{name}"'})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
-        if first:
-            await resp.write(first)  # the client sees the export start at once
-        if encode is None:
-            await store.export_csv(q, resp.write)
-        else:
-            async for chunk in store.export(q):
-                await resp.write(encode(chunk))
-        tail = last()
-        if tail:
-            await resp.write(tail)
+        try:
+            if first:
+                await resp.write(first)  # the client sees the export start at once
+            if encode is None:
+                await store.export_csv(q, resp.write)
+            else:
+                async for chunk in store.export(q):
+                    await resp.write(encode(chunk))
+            tail = last()
+            if tail:
+                await resp.write(tail)
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise  # the client went away: nothing to tell it
+        except Exception:
+            # The status line is sent: the only honest signal left is a body that never ends
+            # properly (no last chunk), which every HTTP client reports as an error.
+            log.exception("tick export failed mid-stream")
+            if request.transport is not None:
+                request.transport.abort()
+            return resp
         await resp.write_eof()
         return resp
     finally:

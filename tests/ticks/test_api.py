@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 from websockets.asyncio.client import connect
 
 from gateway.config import Settings
@@ -116,7 +117,7 @@ async def test_roles_and_bad_input(market: Market) -> None:
         assert r.headers["Content-Type"] == "application/problem+json"
     assert (await c.get("/api/v1/ticks?limit=1&limit=2")).status == 400
     assert (await c.get(f"/api/v1/bars/{SYMBOL}?interval=2m")).status == 422
-    assert (await c.get("/api/v1/bars/not%20a%20symbol")).status == 422
+    assert (await c.get("/api/v1/bars/NOT-LISTED")).status == 404
 
 
 async def test_ticks_and_bars_survive_a_restart(tmp_path: Any) -> None:
@@ -171,11 +172,11 @@ async def test_exports_of_a_large_range_stream_every_row_once(market: Market) ->
     from tests.ticks.conftest import INSTRUMENTS, T0, tick
 
     total = 20_000
-    ticks = [tick(-total + k, symbol="QUE-BARK-B", ts_ns=T0 + k * 10**9, demo=True)
+    ticks = [tick(-total + k, symbol=SYMBOL, ts_ns=T0 + k * 10**9, demo=True)
              for k in range(total)]
     for k in range(0, total, 4_000):
         await market.gw.ticks.backfill(ticks[k:k + 4_000], dict(INSTRUMENTS))
-    q = "symbol=QUE-BARK-B"
+    q = f"symbol={SYMBOL}"
     r = await market.client.get(f"/api/v1/ticks/export.csv?{q}", headers=market.h("analyst"))
     lines = (await r.text()).splitlines()
     assert len(lines) == total + 1
@@ -186,6 +187,22 @@ async def test_exports_of_a_large_range_stream_every_row_once(market: Market) ->
                                 headers=market.h("analyst"))
     f = pq.ParquetFile(io.BytesIO(await r.read()))
     assert f.metadata.num_rows == total and f.num_row_groups == 4  # chunks of 5,000
-    bars = (await (await market.client.get("/api/v1/bars/QUE-BARK-B?interval=1h&limit=10000"))
+    bars = (await (await market.client.get(f"/api/v1/bars/{SYMBOL}?interval=1h&limit=10000"))
             .json())["bars"]
     assert sum(b["trades"] for b in bars) == total == sum(b["demo_trades"] for b in bars)
+
+
+async def test_an_export_that_fails_mid_stream_never_looks_complete(market: Market) -> None:
+    import aiohttp
+
+    store = market.gw.ticks
+
+    async def broken(q: Any, write: Any) -> None:
+        await write(b"1,0,partial\n")
+        raise RuntimeError("database gone")
+
+    store.export_csv = broken
+    r = await market.client.get("/api/v1/ticks/export.csv", headers=market.h("analyst"))
+    assert r.status == 200  # sent before the failure
+    with pytest.raises(aiohttp.ClientPayloadError):  # never read as a whole export
+        await r.read()
