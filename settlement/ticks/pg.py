@@ -46,7 +46,7 @@ from settlement.ticks.store import (
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _BAR = upsert_bar_sql("postgres")
 _INSTRUMENT = upsert_instrument_sql("postgres")
-POOL_SIZE = 4  # one writer, the rest readers and exports
+POOL_SIZE = 6  # the writer, two exports (gateway.api.ticks.MAX_EXPORTS), three readers
 
 
 class PgTickStore:
@@ -67,6 +67,9 @@ class PgTickStore:
         return self._pool
 
     async def open(self) -> None:
+        """Migrate and open the pool; opening an open store does nothing."""
+        if self._pool is not None:
+            return
         conn = await asyncpg.connect(self.url)
         try:
             async with conn.transaction():

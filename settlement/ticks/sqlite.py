@@ -64,6 +64,10 @@ class SqliteTickStore:
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     async def open(self) -> None:
+        """Connect and migrate; opening an open store does nothing."""
+        if self._db is not None:
+            return
+
         def connect() -> None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, isolation_level=None)

@@ -37,6 +37,7 @@ class TickWriter:
         self.ticks = 0
 
     async def start(self) -> int:
+        await self.store.open()  # once: a restart after a failed write finds it open
         self._position, self.instruments = await self.store.load_state()
         return self._position
 

@@ -206,3 +206,37 @@ async def test_an_export_that_fails_mid_stream_never_looks_complete(market: Mark
     assert r.status == 200  # sent before the failure
     with pytest.raises(aiohttp.ClientPayloadError):  # never read as a whole export
         await r.read()
+
+
+async def test_the_interim_feed_catches_up_from_the_journal_after_an_overflow(
+        tmp_path: Any) -> None:
+    """A buffer that would pass its bound is dropped; the writer reads what it lacks from the
+    journal, and ends with exactly the ticks the live writer wrote."""
+    from gateway.link.tick_feed import InterimTickFeed
+    from settlement.ticks.sqlite import SqliteTickStore
+    from settlement.ticks.store import TickQuery
+    from settlement.ticks.writer import TickWriter
+
+    m = await start(settings(tmp_path))
+    try:
+        for k in range(4):
+            await trade(m, 61_000 + 100 * k, 5)
+        await written(m)
+        head = m.gw.exchange.last_seq
+        expected = await m.gw.ticks.ticks(TickQuery(), 1000)
+    finally:
+        await m.client.close()
+    store = SqliteTickStore(tmp_path / "other.sqlite")
+    now = [3]
+    feed = InterimTickFeed(TickWriter(store), tmp_path / "engine", lambda: now[0],
+                           buffer_commands=2, chunk=2)
+    task = asyncio.create_task(feed.run())
+    now[0] = head
+    feed.publish([])  # head - seen > 2: dropped, the journal has them
+    assert not feed.buffer
+    feed.stop()
+    async with asyncio.timeout(20):
+        await task
+    assert feed.writer.position == head
+    assert await store.ticks(TickQuery(), 1000) == expected
+    await store.close()
