@@ -43,21 +43,16 @@ Cursor = Annotated[str, Meta(max_length=30, pattern=r"^[0-9]{1,19}:[0-9]{1,9}$")
 TimeText = Annotated[str, Meta(min_length=1, max_length=40)]
 
 
-class TicksParams(Struct, kw_only=True, forbid_unknown_fields=True):
-    symbol: Symbol | None = None
-    herb: HerbCode | None = None
-    from_: TimeText | None = msgspec.field(default=None, name="from")
-    to: TimeText | None = None
-    after: Cursor | None = None
-    limit: Annotated[int, Meta(ge=1, le=MAX_PAGE)] = 100
-
-
 class ExportParams(Struct, kw_only=True, forbid_unknown_fields=True):
     symbol: Symbol | None = None
     herb: HerbCode | None = None
     from_: TimeText | None = msgspec.field(default=None, name="from")
     to: TimeText | None = None
     after: Cursor | None = None
+
+
+class TicksParams(ExportParams, kw_only=True, forbid_unknown_fields=True):
+    limit: Annotated[int, Meta(ge=1, le=MAX_PAGE)] = 100
 
 
 class BarsParams(Struct, kw_only=True, forbid_unknown_fields=True):
@@ -96,7 +91,7 @@ def _range(p: Any) -> tuple[int | None, int | None]:
     return lo, hi
 
 
-def _query(p: TicksParams | ExportParams) -> TickQuery:
+def _query(p: ExportParams) -> TickQuery:
     if p.symbol is not None and p.herb is not None:
         raise Problem(422, "invalid_field", "name a symbol or a herb, not both",
                       errors=[FieldError(field="?herb", message="with symbol")])

@@ -12,11 +12,7 @@ the stores own those.
 
 from __future__ import annotations
 
-from typing import Literal
-
-from msgspec import Struct
-
-Dialect = Literal["sqlite", "postgres"]
+from settlement.schema import Migration  # the ledger's migration record, reused
 
 BOOKKEEPING = """
 CREATE TABLE IF NOT EXISTS tick_migrations (
@@ -36,17 +32,6 @@ BAR_COLUMNS = ("symbol", "interval", "start_ns", "open_vnd", "high_vnd", "low_vn
                "close_vnd", "volume", "notional_vnd", "trades", "active_mg",
                "active_notional_vnd", "demo_trades", "first_seq", "first_n", "last_seq",
                "last_n")
-
-
-class Migration(Struct, frozen=True):
-    version: int
-    note: str
-    common: list[str]
-    sqlite: list[str]
-    postgres: list[str]
-
-    def statements(self, dialect: Dialect) -> list[str]:
-        return self.common + (self.sqlite if dialect == "sqlite" else self.postgres)
 
 
 _V1_COMMON = [

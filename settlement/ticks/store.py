@@ -13,15 +13,15 @@ Must never do I/O itself: `sqlite` and `pg` run these statements.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from msgspec import Struct
 
+from settlement.schema import Dialect
 from settlement.ticks.bars import KeyedBar
 from settlement.ticks.model import INTERVAL_NS, VN_OFFSET_NS, Bar, Interval, Tick
 from settlement.ticks.schema import BAR_COLUMNS, TICK_COLUMNS
 
-Dialect = Literal["sqlite", "postgres"]
 Row = tuple[Any, ...]
 #: where an export's bytes go (an HTTP response's ``write``)
 CsvSink = Callable[[bytes], Awaitable[Any]]

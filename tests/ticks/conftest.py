@@ -7,19 +7,17 @@ under CI=true where they fail (`tests.settlement.conftest.require_pg`).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from settlement.ticks.model import Tick
 from settlement.ticks.pg import PgTickStore
 from settlement.ticks.sqlite import SqliteTickStore
 from tests.gateway.conftest import Market, settings, start
-from tests.settlement.conftest import DATABASE_URL, require_pg
+from tests.settlement.conftest import DATABASE_URL, Stores, require_pg
 
 INSTRUMENTS = {"QUE-BARK-A": ("QUE-BARK", "A"), "QUE-BARK-B": ("QUE-BARK", "B"),
                "ATISO-LEAF-A": ("ATISO-LEAF", "A")}
@@ -37,15 +35,13 @@ def tick(seq: int, n: int = 0, *, ts_ns: int | None = None, symbol: str = "QUE-B
                 else price * qty * 10**6 // active_mg, demo=demo)
 
 
-class TickStores:
-    """Opens stores of one kind on the same database (a file, or a schema), so a test can
-    close one and open another: a restart."""
+class TickStores(Stores):
+    """The settlement tests' `Stores` (a file or a schema per test, opened again for a
+    restart, dropped afterwards), opening tick stores."""
 
     def __init__(self, kind: str, tmp: Path) -> None:
-        self.kind = kind
+        super().__init__(kind, tmp)
         self.path = tmp / "ticks.sqlite"
-        self.schema = f"ticks_{uuid.uuid4().hex[:16]}"
-        self.opened: list[Any] = []
 
     async def open(self) -> Any:
         store: Any = (SqliteTickStore(self.path) if self.kind == "sqlite"
@@ -53,16 +49,6 @@ class TickStores:
         await store.open()
         self.opened.append(store)
         return store
-
-    async def drop(self) -> None:
-        for s in self.opened:
-            await s.close()
-        if self.kind == "postgres":
-            conn = await asyncpg.connect(DATABASE_URL)
-            try:
-                await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
-            finally:
-                await conn.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
