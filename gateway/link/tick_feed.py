@@ -1,5 +1,6 @@
 """Interim driver of the tick writer in ``herbx serve``, until the feed (`gateway.link.feed`)
-drives every consumer: then this module goes and the writer is one more consumer of the feed.
+drives every consumer: then this module goes, and the writer (`gateway.link.ticks`) is one more
+consumer of the feed.
 
 Owns turning the published events into whole steps ``(seq, events)``: the pipeline publishes
 right after each group commit, before it applies the next group, so the commands of the group
@@ -21,11 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.messages import Event
-from gateway.stream.bars import BarChannels
+from gateway.link.ticks import live_bars, tick_store
 from settlement.booking import Step
 from settlement.resume import steps_after
-from settlement.ticks.pg import PgTickStore
-from settlement.ticks.sqlite import SqliteTickStore
 from settlement.ticks.writer import TickWriter
 
 log = logging.getLogger("herbx.ticks")
@@ -119,19 +118,14 @@ class InterimTickFeed:
 
 
 async def start_ticks(gw: Any, engine_dir: Path, head: Callable[[], int]) -> InterimTickFeed:
-    """Open the tick store (PostgreSQL with ``--database-url``, else
-    ``<data_dir>/ticks.sqlite``), put it on ``gw.ticks``, and start its writer's task; live
-    bars go to the bar channels."""
-    s = gw.settings
-    store: Any
-    if s.database_url:
-        store = PgTickStore(s.database_url)
-    else:
-        store = SqliteTickStore(Path(s.data_dir) / "ticks.sqlite")
-    await store.open()
+    """Open the tick store (`gateway.link.ticks.tick_store`), put it on ``gw.ticks`` for the
+    REST readers, and start its writer's task, with live bars."""
+    store = tick_store(Path(gw.settings.data_dir), gw.settings.database_url)
+    writer = TickWriter(store)
+    await writer.start()  # opens the store now, so readers find it open
     gw.ticks = store
-    channels = BarChannels(gw.hub, gw.market.channel_seqs)
-    feed = InterimTickFeed(TickWriter(store, on_bars=channels.publish), engine_dir, head)
+    live_bars(writer, gw.hub, gw.market)
+    feed = InterimTickFeed(writer, engine_dir, head)
     feed.task = asyncio.create_task(feed.run(), name="herbx-ticks")
     return feed
 
