@@ -41,6 +41,7 @@ from gateway.link.feed import Feed, FeedLimits
 from gateway.link.housekeeping import PurgeSchedule
 from gateway.link.ledger import ledger_booker, ledger_store
 from gateway.link.pipeline import Checksums, Overloaded, Pipeline, PipelineFailed
+from gateway.link.ticks import live_bars, tick_store
 from gateway.lots import LotViews, refuse_legacy_registry
 from gateway.state import GATEWAY, Gateway
 from gateway.stream.auction_board import AuctionBoard
@@ -48,6 +49,7 @@ from gateway.stream.fanout import Hub
 from gateway.stream.marketdata import MarketData
 from grading.catalogue import load_catalogue
 from grading.trace import TraceConfig
+from settlement.ticks.writer import TickWriter
 
 log = logging.getLogger("herbx.gateway")
 
@@ -100,6 +102,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
     replica: Any = None
     feed: Feed | None = None
     ledger: Any = None
+    ticks: Any = None
+    writer: TickWriter | None = None
     if s.mode == "gateway":
         from engine.exchange import Exchange
         from gateway.link.redis_link import connect
@@ -127,13 +131,17 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         if sequencer is not None:  # this process books; a multi-process gateway only reads
             ledger = ledger_store(data, s.database_url, s.database_schema)
             booker = ledger_booker(ledger, lots, catalogue, trace_config(s))
-            feed = Feed(data / "engine", [booker], head_seq=sequencer.last_seq,
+            ticks = tick_store(data, s.database_url)
+            writer = TickWriter(ticks)
+            feed = Feed(data / "engine", [booker, writer], head_seq=sequencer.last_seq,
                         limits=feed_limits(s))
             sequencer.retain_from = feed.retain_seq
-            try:  # open it now, so readers find it open; if it is down, the feed retries
-                await booker.start()
-            except Exception as exc:  # noqa: BLE001 - the market starts without its ledger
-                log.error("ledger %s did not open (%r); the feed retries", ledger.name, exc)
+            for consumer, store in ((booker, ledger), (writer, ticks)):
+                try:  # open it now, so readers find it open; if it is down, the feed retries
+                    await consumer.start()
+                except Exception as exc:  # noqa: BLE001 - the market starts without it
+                    log.error("%s store %s did not open (%r); the feed retries",
+                              consumer.name, store.name, exc)
         elif s.database_url:
             ledger = await _reader_store(s)
 
@@ -170,6 +178,9 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
                      replica=replica, ledger=ledger, feed=feed)
         gw_box.append(gw)
         app[GATEWAY] = gw
+        if writer is not None:  # tick data: the REST readers, and live bars from the writer
+            gw.ticks = ticks
+            live_bars(writer, hub, market)
         token = bootstrap_operator(gw.registry)
         if token is not None:
             # shown once in the log; only a demo market also lists it on its public start page

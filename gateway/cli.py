@@ -87,6 +87,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from loadtest.bench.web import main as web_bench
 
         return web_bench(loads=args.loads)
+    if args.part == "ticks":
+        from loadtest.bench.ticks import main as ticks_bench
+
+        return ticks_bench(database_url=args.database_url, ticks=args.ticks, seed=args.seed)
     if args.part == "fanout":
         from loadtest.bench.fanout import main as fanout_bench
 
@@ -170,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
-    p.add_argument("part", choices=["engine", "auctions", "fanout", "gateway", "settlement", "web"],
+    p.add_argument("part", choices=["engine", "auctions", "fanout", "gateway", "settlement",
+                                    "ticks", "web"],
                    help="what to measure (see docs/benchmarks.md)")
     p.add_argument("--subscribers", type=int, default=_int_env("subscribers", 1000),
                    help="fanout: WebSocket clients")
@@ -207,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "drops it)")
     p.add_argument("--trades", type=int, default=_int_env("trades", 100_000),
                    help="settlement: trades to book")
+    p.add_argument("--ticks", type=int, default=_int_env("ticks", 10_000_000),
+                   help="ticks: synthetic ticks to load into PostgreSQL (--database-url, a "
+                        "fresh schema, dropped afterwards)")
     p.set_defaults(func=cmd_bench)
 
     for name, func, text in (

@@ -58,6 +58,9 @@ class Gateway:
     # that drives it; None in a multi-process gateway without --database-url
     ledger: Store | None = None
     feed: Feed | None = None
+    # the tick store (settlement.ticks: SqliteTickStore or PgTickStore) that the REST tick
+    # endpoints read; only the tick writer writes it; None where this process keeps none
+    ticks: Any = None
 
     @property
     def exchange(self) -> Any:

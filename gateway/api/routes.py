@@ -20,6 +20,7 @@ from gateway.api import (
     orders,
     schemas,
     session,
+    ticks,
 )
 from gateway.api.http import ALL_ROLES, OPERATOR, TRADERS, Endpoint, guard
 from gateway.api.outcomes import ClientOrderIdReusedBody
@@ -182,6 +183,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     E("POST", f"{P}/settlement/trades/{{trade_id}}", dvp.set_state, OPERATOR,
       "Move a trade: paid, delivered, settled or failed", request=schemas.SettlementRequest,
       response=schemas.SettlementOut, idempotent_key=True),
+    # tick data (docs/analytics.md): public like trades; bulk exports for analysts
+    E("GET", f"{P}/ticks", ticks.get_ticks, None,
+      "Ticks in (seq, n) order (?symbol=|herb=, from, to, after=<seq:n cursor>, limit)"),
+    E("GET", f"{P}/bars/{{symbol}}", ticks.get_bars, None,
+      "OHLC bars, volume, VWAP, trades (?interval=1m|5m|1h|1d, from, to, limit)"),
+    E("GET", f"{P}/ticks/export.csv", ticks.export_csv, frozenset({"analyst", "operator"}),
+      "Stream a range of ticks as CSV (the ticks' query, without limit)"),
+    E("GET", f"{P}/ticks/export.parquet", ticks.export_parquet,
+      frozenset({"analyst", "operator"}),
+      "Stream a range of ticks as Parquet (one row group per chunk)"),
 )
 
 

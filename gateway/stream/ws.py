@@ -40,6 +40,7 @@ from gateway.api.problems import Problem
 from gateway.api.schemas import OrderRequest, ReplaceRequest
 from gateway.auth import Participant
 from gateway.state import GATEWAY, Gateway
+from gateway.stream.bars import known_bars_channel
 from gateway.stream.fanout import encode, text_frame
 from gateway.stream.wire import now_iso
 
@@ -262,6 +263,10 @@ class Client:
             if not (name.isascii() and name.isdigit() and len(name) <= 18
                     and int(name) in gw.auctions.auctions):
                 raise Problem(404, "unknown_auction", f"no auction {name!r}")
+        elif kind == "bars":
+            if not known_bars_channel(name, gw.market.books):
+                raise Problem(404, "unknown_channel", f"no channel {channel!r} (bars:<symbol>:"
+                              "<1m|5m|1h|1d> of a listed instrument)")
         elif channel not in ("ticker", "auctions"):
             raise Problem(404, "unknown_channel", f"no channel {channel!r}")
         if len(self.channels) >= gw.settings.ws_max_subscriptions:
