@@ -15,6 +15,14 @@ PAGES = [
     ("floor-public", "/floor", None),
     ("auctions", "/auctions", "demo-web-t2"),
 ]
+PAGES += [
+    ("coop", "/coop", "demo-web-htx"),
+    ("coop-public", "/coop", None),
+    ("lab", "/lab", "demo-web-lab"),
+    ("ops", "/ops", "demo-web-ops"),
+    ("analyst", "/analyst", "demo-web-fund"),
+    ("trace", "/trace/LC26-W200", None),
+]
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))

@@ -6,7 +6,7 @@
 
 import { boot } from './shell.js';
 import { api, code, h, t, translate, notify } from './core.js';
-import { gate, field, select, refusalText, values, table, panel, rowsOf, columnsOf, download } from './desk.js';
+import { gate, field, select, refusalText, values, table, panel, rowsOf, columnsOf, download, offered } from './desk.js';
 
 const day = (offsetDays = 0) => new Date(Date.now() + 7 * 3600e3 + offsetDays * 86400e3).toISOString().slice(0, 10);
 
@@ -57,6 +57,7 @@ boot(async ({ main, onLang, openSignIn }) => {
     const v = values(e.target);
     const which = v.what === 'all' ? '' : `${v.what.startsWith('herb:') ? 'herb' : 'symbol'}=${encodeURIComponent(v.what.replace(/^herb:/, ''))}&`;
     try {
+      if (!(await offered('/ticks/export.csv'))) { exportErr.textContent = t('desk.unavailable', { path: '/api/v1/ticks/export.csv' }); return; }
       await download(`/ticks/export.csv?${which}from=${v.from}&to=${v.to}`, `ticks-${v.from}-${v.to}.csv`);
       notify(t('analyst.export.done'));
     } catch (x) {

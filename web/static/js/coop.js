@@ -5,9 +5,11 @@
 
 import { boot } from './shell.js';
 import { api, code, h, kg, t, translate, vnd, dateTime, notify, debounce, clientId, $ } from './core.js';
-import { gate, field, select, refusalText, values, int, lotState, table, panel, rowsOf, columnsOf, download } from './desk.js';
+import { gate, field, select, refusalText, values, int, lotState, table, panel, rowsOf, columnsOf, download, offered, dec } from './desk.js';
 
 const today = () => new Date(Date.now() + 7 * 3600e3).toISOString().slice(0, 10); // Vietnam's date
+// the server refuses a harvest after the registration's UTC date, which is behind Vietnam's until 07:00
+const yesterday = () => new Date(Date.now() - 17 * 3600e3).toISOString().slice(0, 10);
 
 boot(async ({ main, stream, session, onLang, openSignIn }) => {
   if (!gate(main, ['cooperative'], 'coop.title', openSignIn)) return;
@@ -39,7 +41,11 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
     const form = h('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); statement.load(`/statements/${encodeURIComponent(session.participant)}?${range()}&format=json`); } },
       field('desk.from', from), field('desk.to', to),
       h('button', { type: 'submit', 'data-i18n': 'desk.show' }),
-      h('button', { type: 'button', class: 'secondary', 'data-i18n': 'desk.csv', onclick: () => download(`/statements/${encodeURIComponent(session.participant)}?${range()}&format=csv`, `statement-${session.participant}.csv`).catch((err) => notify(refusalText(err), 'error')) }));
+      h('button', { type: 'button', class: 'secondary', 'data-i18n': 'desk.csv', onclick: async () => {
+        const p = `/statements/${encodeURIComponent(session.participant)}`;
+        if (!(await offered(p))) { notify(t('desk.unavailable', { path: `/api/v1${p}` }), 'error'); return; }
+        download(`${p}?${range()}&format=csv`, `statement-${session.participant}.csv`).catch((err) => notify(refusalText(err), 'error'));
+      } }));
     statement.el.insertBefore(form, statement.body);
     return statement.el;
   }
@@ -56,7 +62,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
       field('coop.spec', spec),
       h('div', { class: 'row' },
         field('coop.qty', h('input', { name: 'qty', inputmode: 'numeric', required: true })),
-        field('coop.harvest', h('input', { name: 'harvest_date', type: 'date', required: true, value: today() }))),
+        field('coop.harvest', h('input', { name: 'harvest_date', type: 'date', required: true, value: yesterday() }))),
       field('coop.commune', h('input', { name: 'commune', required: true, maxlength: 100 })),
       h('fieldset', {}, h('legend', { 'data-i18n': 'coop.area' }),
         field('coop.area.code', h('input', { name: 'area_code', required: true, maxlength: 64 })),
@@ -112,7 +118,6 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
     };
     const actions = [];
     if (lot.state === 'received' || lot.state === 'listed' || lot.state === 'partly_sold') {
-      const tickVnd = 100;
       actions.push(h('form', { id: 'sell-form', onsubmit: act(async (f) => {
         const v = values(f);
         if (lot.state === 'received') await api(`/lots/${encodeURIComponent(lot.lot_id)}/list`, { method: 'POST', body: {} });
@@ -121,7 +126,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
       }) },
       h('h3', { 'data-i18n': lot.state === 'received' ? 'coop.sell.title' : 'coop.sell.more' }),
       h('div', { class: 'row' },
-        field('coop.sell.price', h('input', { name: 'price', inputmode: 'numeric', required: true, step: tickVnd })),
+        field('coop.sell.price', h('input', { name: 'price', inputmode: 'numeric', required: true })),
         field('coop.sell.qty', h('input', { name: 'qty', inputmode: 'numeric', required: true, value: String(lot.custody_qty || lot.remaining_qty) })),
         h('button', { type: 'submit', class: 'sell', 'data-i18n': 'coop.sell.submit' }))));
     }
@@ -159,7 +164,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
       h('dl', { class: 'kv' },
         h('dt', {}, t('auction.herb')), h('dd', {}, spec ? `${spec.name_vi} — ${spec.name_latin}` : lot.spec_id),
         h('dt', {}, t('col.state')), h('dd', {}, code(lot.state)),
-        h('dt', {}, t('auction.grade')), h('dd', {}, lot.grade ? `${lot.grade}${lot.active_content ? ` · ${lot.active_content}%` : ''}` : '–'),
+        h('dt', {}, t('auction.grade')), h('dd', {}, lot.grade ? `${lot.grade}${lot.active_content ? ` · ${dec(lot.active_content)}%` : ''}` : '–'),
         h('dt', {}, t('auction.qty')), h('dd', {}, `${kg(lot.qty)} · ${t('col.remaining')} ${kg(lot.remaining_qty)} · ${t('coop.custody')} ${kg(lot.custody_qty)}`),
         h('dt', {}, t('col.symbol')), h('dd', {}, lot.symbol ?? '–')),
       err, actions,

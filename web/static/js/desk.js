@@ -86,6 +86,26 @@ export function columnsOf(rows, max = 7) {
       : (k === 'ts' || k === 'start' ? 'time' : 'text')]);
 }
 
+let routes = null;
+/** Whether this server has the endpoint at all (its OpenAPI document lists every route), so a
+ *  panel of a planned endpoint asks nothing of a server that lacks it. */
+export async function offered(path) {
+  routes ??= fetch('/api/v1/openapi.json').then((r) => r.json())
+    .then((d) => Object.keys(d.paths || {}).map((p) => new RegExp(`^${p.replace(/\{[^}]+\}/g, '[^/]+')}$`)));
+  const bare = `/api/v1${path.split('?')[0]}`;
+  return (await routes).some((re) => re.test(bare));
+}
+
+/** A decimal string for reading: at most `places` decimals, rounded half up on the digits
+ *  (never through a float). */
+export function dec(s, places = 3) {
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(String(s ?? ''));
+  if (!m || !m[3] || m[3].length <= places) return s ?? '–';
+  const scaled = BigInt(m[2] + m[3].slice(0, places)) + (Number(m[3][places]) >= 5 ? 1n : 0n);
+  const digits = scaled.toString().padStart(places + 1, '0');
+  return `${m[1]}${digits.slice(0, -places)}.${digits.slice(-places)}`;
+}
+
 /** A card for data from an endpoint that may not exist yet on this server: its body shows
  *  "not available yet" while the endpoint answers 404 or 503, and `render(data)` otherwise.
  *  Returns {el, load(path)}. */
@@ -95,6 +115,11 @@ export function panel(id, titleKey, render) {
     h('h2', { id: `${id}-h`, 'data-i18n': titleKey }, t(titleKey)), body);
   async function load(path) {
     body.replaceChildren(h('p', { class: 'loading' }, t('loading')));
+    if (!(await offered(path))) {
+      body.dataset.state = 'unavailable';
+      body.replaceChildren(h('p', { class: 'muted unavailable' }, t('desk.unavailable', { path: `/api/v1${path.split('?')[0]}` })));
+      return;
+    }
     try {
       const data = await api(path);
       body.dataset.state = 'ready';

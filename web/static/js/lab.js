@@ -5,7 +5,7 @@
 
 import { boot } from './shell.js';
 import { api, code, h, kg, t, translate, notify, debounce, $ } from './core.js';
-import { gate, field, select, refusalText, values, lotState, table } from './desk.js';
+import { gate, field, select, refusalText, values, lotState, table, dec } from './desk.js';
 
 const WAITING = ['registered', 'sampled', 'rejected', 'graded', 'received'];
 
@@ -109,12 +109,12 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
     resultBox.replaceChildren(h('section', { class: 'card', 'aria-labelledby': 'grade-h', id: 'grade-card' },
       h('h2', { id: 'grade-h' }, t('lab.result', { lot: lot.lot_id, no: g.no })),
       h('p', { class: 'big', id: 'grade' }, d.grade === 'REJECT' ? code('reject') : `${t('auction.grade')} ${d.grade}`),
-      h('p', {}, `${t('lab.active')}: ${d.active_content}${d.active_unit === '%' ? '%' : ` ${d.active_unit}`} (${labelOf(d.active_parameter)})`,
+      h('p', {}, `${t('lab.active')}: ${dec(d.active_content)}${d.active_unit === '%' ? '%' : ` ${d.active_unit}`} (${labelOf(d.active_parameter)})`,
         d.physical_class ? ` · ${t('lab.class')}: ${d.physical_class}` : ''),
       h('h3', { 'data-i18n': 'lab.reasons' }, t('lab.reasons')),
       h('ul', { id: 'grade-reasons' }, reasons.map((r) => h('li', {}, r))),
       h('p', {}, `${t('desk.next')}: ${code(lot.next_step)}`),
-      table(card.assays.map((a) => ({ ...a, param: `${a.label} (${a.unit})`, limit: limitText(a), ok: a.within ? t('auction.ok') : t('auction.fail') })),
+      table(card.assays.map((a) => ({ ...a, value: dec(a.value), param: `${a.label} (${a.unit})`, limit: limitText(a), ok: a.within ? t('auction.ok') : t('auction.fail') })),
         [['param', 'auction.param'], ['value', 'auction.value'], ['limit', 'auction.limit'], ['ok', 'col.status']], { id: 'assay-values' })));
   }
 

@@ -4,8 +4,8 @@
 // auctions and its sales (price per kg and per kg of active ingredient, invoice reference).
 
 import { boot } from './shell.js';
-import { api, code, h, kg, t, translate, vnd, dateTime, debounce } from './core.js';
-import { table } from './desk.js';
+import { api, code, h, kg, t, dateTime, debounce } from './core.js';
+import { table, dec } from './desk.js';
 
 boot(async ({ main, stream, onLang }) => {
   const lotId = decodeURIComponent(location.pathname.split('/')[2] || '');
@@ -31,12 +31,12 @@ boot(async ({ main, stream, onLang }) => {
             h('dt', {}, t('auction.harvest')), h('dd', {}, d.harvest_date.split('-').reverse().join('/')),
             h('dt', {}, t('auction.qty')), h('dd', {}, `${kg(d.qty)} · ${t('col.remaining')} ${kg(d.remaining_qty)}`),
             h('dt', {}, t('col.state')), h('dd', { id: 'trace-state' }, code(d.state)),
-            h('dt', {}, t('auction.grade')), h('dd', { id: 'trace-grade' }, g ? `${g.grade} · ${g.active_content}% · ${g.lab}` : '–'))),
+            h('dt', {}, t('auction.grade')), h('dd', { id: 'trace-grade' }, g ? `${g.grade} · ${dec(g.active_content)}% · ${g.lab}` : '–'))),
         h('div', { class: 'qr' }, h('img', { src: `${path}/qr.svg`, alt: t('coop.label.alt', { lot: d.lot_id }), width: 96, height: 96 }))),
       h('section', { class: 'card', 'aria-labelledby': 'tr-certs-h' }, h('h2', { id: 'tr-certs-h' }, t('auction.certs')),
         certs.length ? h('ul', {}, certs) : h('p', { class: 'muted' }, t('desk.none'))),
       g ? h('section', { class: 'card', 'aria-labelledby': 'tr-assay-h' }, h('h2', { id: 'tr-assay-h' }, t('auction.assays')),
-        table(d.assays.map((a) => ({ ...a, param: `${a.label} (${a.unit})`, limit: a.min !== null ? `≥ ${a.min}` : a.max !== null ? `≤ ${a.max}` : '–', ok: a.within ? t('auction.ok') : t('auction.fail') })),
+        table(d.assays.map((a) => ({ ...a, value: dec(a.value), param: `${a.label} (${a.unit})`, limit: a.min !== null ? `≥ ${a.min}` : a.max !== null ? `≤ ${a.max}` : '–', ok: a.within ? t('auction.ok') : t('auction.fail') })),
           [['param', 'auction.param'], ['value', 'auction.value'], ['limit', 'auction.limit'], ['ok', 'col.status']], { id: 'trace-assays' }),
         g.unverified.length ? h('p', { class: 'muted' }, t('trace.unverified', { keys: g.unverified.join(', ') })) : null) : null,
       h('section', { class: 'card', 'aria-labelledby': 'tr-journey-h' }, h('h2', { id: 'tr-journey-h' }, t('trace.journey')),
@@ -48,7 +48,7 @@ boot(async ({ main, stream, onLang }) => {
         table(d.sales, [['ts', 'col.time', 'time'], ['qty', 'col.qty', 'num'], ['price', 'col.price', 'vnd'], ['price_per_kg_active', 'col.active', 'vnd'], ['invoice_no', 'col.invoice']], { id: 'trace-sales', empty: 'coop.nosales' }),
         d.resales.length ? [h('h3', {}, t('trace.resales')),
           table(d.resales, [['ts', 'col.time', 'time'], ['qty', 'col.qty', 'num'], ['price', 'col.price', 'vnd'], ['invoice_no', 'col.invoice']], { id: 'trace-resales' })] : null),
-      h('p', { class: 'muted' }, h('a', { href: `/api/v1${path}` }, 'JSON'), ` · ${d.trace_url}`));
+      h('p', { class: 'muted url' }, h('a', { href: `/api/v1${path}` }, 'JSON'), ` · ${d.trace_url}`));
   }
 
   async function load() {
