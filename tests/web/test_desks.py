@@ -23,10 +23,7 @@ def _quiet_price(server) -> int:
                 if i["symbol"] == SYMBOL)["tick_vnd"]
     bid = book["bids"][0][0] if book["bids"] else None
     ask = book["asks"][0][0] if book["asks"] else None
-    if ask is not None:
-        price = ask - tick
-    else:
-        price = (bid or 62_000) + tick
+    price = ask - tick if ask is not None else (bid or 62_000) + tick
     assert bid is None or price > bid, f"no room inside the spread {bid}..{ask}"
     return price
 

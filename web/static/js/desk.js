@@ -67,7 +67,7 @@ export function table(rows, columns, { id, empty = 'desk.none' } = {}) {
   if (!rows.length) return h('p', { class: 'muted', 'data-i18n': empty }, t(empty));
   return h('div', { class: 'tablewrap' }, h('table', { id },
     h('thead', {}, h('tr', {}, columns.map(([, key, f]) => h('th', { scope: 'col', class: f === 'vnd' || f === 'num' ? 'n' : null }, label(key))))),
-    h('tbody', {}, rows.map((r) => h('tr', {}, columns.map(([k, , f = 'text']) => h('td', { class: f === 'vnd' || f === 'num' ? 'n' : null }, fmt[f](r[k]))))))));
+    h('tbody', {}, rows.map((r) => h('tr', {}, columns.map(([k, , f = 'text']) => h('td', { class: f === 'vnd' || f === 'num' ? 'n' : (f === 'time' ? 'ts' : null) }, fmt[f](r[k]))))))));
 }
 
 /** The first list in an answer whose shape is not fixed yet (`{"bars": [...]}` → [...]). */

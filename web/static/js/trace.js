@@ -4,7 +4,7 @@
 // auctions and its sales (price per kg and per kg of active ingredient, invoice reference).
 
 import { boot } from './shell.js';
-import { api, code, h, kg, t, dateTime, debounce } from './core.js';
+import { api, code, h, kg, t, vnd, dateTime, debounce } from './core.js';
 import { table, dec } from './desk.js';
 
 boot(async ({ main, stream, onLang }) => {
@@ -45,10 +45,20 @@ boot(async ({ main, stream, onLang }) => {
         table(auctions.map((a) => ({ ...a, kind: code(a.kind), status: code(a.outcome || a.status) })),
           [['kind', 'coop.auction.kind'], ['status', 'col.status'], ['price', 'col.price', 'vnd'], ['sold_qty', 'auction.sold_qty', 'num']], { id: 'trace-auctions' })),
       h('section', { class: 'card', 'aria-labelledby': 'tr-sales-h' }, h('h2', { id: 'tr-sales-h' }, t('coop.sales')),
-        table(d.sales, [['ts', 'col.time', 'time'], ['qty', 'col.qty', 'num'], ['price', 'col.price', 'vnd'], ['price_per_kg_active', 'col.active', 'vnd'], ['invoice_no', 'col.invoice']], { id: 'trace-sales', empty: 'coop.nosales' }),
-        d.resales.length ? [h('h3', {}, t('trace.resales')),
-          table(d.resales, [['ts', 'col.time', 'time'], ['qty', 'col.qty', 'num'], ['price', 'col.price', 'vnd'], ['invoice_no', 'col.invoice']], { id: 'trace-resales' })] : null),
+        sales(d.sales, 'trace-sales'),
+        d.resales.length ? [h('h3', {}, t('trace.resales')), sales(d.resales, 'trace-resales')] : null),
       h('p', { class: 'muted url' }, h('a', { href: `/api/v1${path}` }, 'JSON'), ` · ${d.trace_url}`));
+  }
+
+  // one sale a line (a phone has no room for five columns): when, how much at what price, the
+  // price per kg of active ingredient, the invoice reference
+  function sales(rows, id) {
+    if (!rows.length) return h('p', { class: 'muted', id }, t('coop.nosales'));
+    return h('ul', { class: 'plain sales', id }, rows.map((x) => h('li', {},
+      h('time', { datetime: x.ts }, dateTime(x.ts)), h('br'),
+      h('strong', {}, t('trace.sale', { qty: kg(x.qty), price: vnd(x.price) })),
+      x.price_per_kg_active !== null ? ` · ${t('trace.per_active', { price: vnd(x.price_per_kg_active) })}` : '',
+      ` · ${t('col.invoice')} ${x.invoice_no}`)));
   }
 
   async function load() {
