@@ -32,7 +32,7 @@ boot(async ({ main, onLang, openSignIn }) => {
     bars.load(`/bars/${encodeURIComponent(v.symbol)}?interval=${v.interval}&from=${v.from}&to=${v.to}`);
   } },
   field('col.symbol', select('symbol', symbols.map((s) => [s, s]), symbols[0])),
-  field('analyst.interval', select('interval', ['1m', '5m', '1h', '1d'].map((i) => [i, t(`analyst.interval.${i}`)]), '1h')),
+  field('analyst.interval', select('interval', ['1m', '5m', '1h', '1d'].map((i) => [i, { key: `analyst.interval.${i}` }]), '1h')),
   field('desk.from', h('input', { type: 'date', name: 'from', value: day(-7) })),
   field('desk.to', h('input', { type: 'date', name: 'to', value: day(1) })),
   h('button', { type: 'submit', 'data-i18n': 'desk.show' }));
@@ -44,7 +44,7 @@ boot(async ({ main, onLang, openSignIn }) => {
     index.load(`/indices/${encodeURIComponent(v.herb)}?basis=${v.basis}&from=${v.from}&to=${v.to}`);
   } },
   field('analyst.herb', select('herb', herbs.map((s) => [s, s]), herbs[0])),
-  field('analyst.basis', select('basis', [['kg', t('analyst.basis.kg')], ['active', t('analyst.basis.active')]], 'kg')),
+  field('analyst.basis', select('basis', [['kg', { key: 'analyst.basis.kg' }], ['active', { key: 'analyst.basis.active' }]], 'kg')),
   field('desk.from', h('input', { type: 'date', name: 'from', value: day(-30) })),
   field('desk.to', h('input', { type: 'date', name: 'to', value: day() })),
   h('button', { type: 'submit', 'data-i18n': 'desk.show' }));
@@ -64,7 +64,7 @@ boot(async ({ main, onLang, openSignIn }) => {
       exportErr.textContent = x.status === 404 || x.status === 503 ? t('desk.unavailable', { path: '/api/v1/ticks/export.csv' }) : refusalText(x);
     }
   } },
-  field('analyst.export.what', select('what', [['all', t('analyst.export.all')], ...herbs.map((s) => [`herb:${s}`, s]), ...symbols.map((s) => [s, s])], 'all')),
+  field('analyst.export.what', select('what', [['all', { key: 'analyst.export.all' }], ...herbs.map((s) => [`herb:${s}`, s]), ...symbols.map((s) => [s, s])], 'all')),
   field('desk.from', h('input', { type: 'date', name: 'from', value: day(-1) })),
   field('desk.to', h('input', { type: 'date', name: 'to', value: day(1) })),
   h('button', { type: 'submit', 'data-i18n': 'desk.csv' }));

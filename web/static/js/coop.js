@@ -131,7 +131,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
         h('button', { type: 'submit', class: 'sell', 'data-i18n': 'coop.sell.submit' }))));
     }
     if (lot.state === 'received') {
-      const kind = select('kind', ['english', 'dutch', 'sealed'].map((k) => [k, code(k)]), 'english');
+      const kind = select('kind', ['english', 'dutch', 'sealed'].map((k) => [k, { code: k }]), 'english');
       actions.push(h('form', { id: 'auction-form', onsubmit: act(async (f) => {
         const v = values(f);
         const body = { kind: v.kind, lot_id: lot.lot_id, qty: int(v.qty), start_price: int(v.start_price), duration_s: int(v.minutes) * 60 };
@@ -182,15 +182,27 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
     translate(detail);
   }
 
-  async function reload() {
+  // Lot steps taken by others (the lab's assay, the operator's receipt) have no stream channel:
+  // the desk asks again every 10 s while a lot waits on someone else, and paints only a change
+  // (so a half-typed price survives).
+  let painted = '';
+  async function reload(force = true) {
     lots = (await api('/lots')).lots;
     if (!chosen && lots.length) chosen = lots[lots.length - 1].lot_id;
+    const sig = JSON.stringify(lots.map((l) => [l.lot_id, l.state, l.next_step, l.remaining_qty, l.custody_qty]));
+    if (!force && sig === painted) return;
+    painted = sig;
     renderLots();
     await renderDetail();
   }
   await reload();
-  statement.load(`/statements/${encodeURIComponent(session.participant)}?from=${today().slice(0, 8)}01&to=${today()}&format=json`);
-  const refresh = debounce(() => reload().catch((err) => notify(refusalText(err), 'error')), 300);
+  const WAITING_ON_OTHERS = ['post_assay', 'reassay', 'receive_lot', 'await_auction'];
+  setInterval(() => {
+    if (document.visibilityState === 'visible' && lots.some((l) => WAITING_ON_OTHERS.includes(l.next_step))) reload(false).catch(() => {});
+  }, 10_000);
+  const loadStatement = () => statement.el.querySelector('form').requestSubmit();
+  loadStatement();
+  const refresh = debounce(() => reload(false).catch((err) => notify(refusalText(err), 'error')), 300);
   stream.subscribe('orders', () => refresh());
-  onLang(() => { renderLots(); renderDetail(); });
+  onLang(() => { renderLots(); renderDetail(); loadStatement(); });
 });

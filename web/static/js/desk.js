@@ -28,10 +28,16 @@ export function field(labelKey, control, hintKey) {
   return h('div', { class: 'field' }, h('label', { for: id, 'data-i18n': labelKey }), control, hint);
 }
 
-/** A <select> of [value, text] pairs. */
+/** A <select> of [value, text] pairs; text may be {code} (a state code) or {key} (a UI string),
+ *  which follow a switch of language. */
 export function select(name, options, value) {
-  return h('select', { name }, options.map(([v, text]) => h('option', { value: v, selected: v === value }, text)));
+  return h('select', { name }, options.map(([v, text]) => h('option', {
+    value: v, selected: v === value, 'data-code': text?.code, 'data-i18n': text?.key,
+  }, text?.code ? code(text.code) : text?.key ? t(text.key) : text)));
 }
+document.addEventListener('herbx:lang', () => {
+  for (const o of document.querySelectorAll('option[data-code]')) o.textContent = code(o.dataset.code);
+});
 
 /** What to tell a person about a refusal: the code translated, the server's detail, and the
  *  lot's next step when the gateway named one (`next_step` on lot refusals). */

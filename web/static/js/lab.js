@@ -15,7 +15,6 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
   const specOf = (id) => specs.find((s) => s.spec_id === id);
   let lots = [];
   let chosen = new URLSearchParams(location.search).get('lot');
-  let last = null; // the lot as the last assay left it
 
   const lotsBox = h('div', { id: 'lab-lots' });
   const formBox = h('div', { id: 'lab-form' });
@@ -34,7 +33,7 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
       h('colgroup', {}, h('col', { style: 'width:38%' }), h('col', { style: 'width:14%' }), h('col')),
       h('thead', {}, h('tr', {}, ['col.lot', 'col.grade', 'col.state'].map((k) => h('th', { scope: 'col' }, t(k))))),
       h('tbody', {}, shown.map((l) => h('tr', { class: l.lot_id === chosen ? 'sel' : null, 'data-lot': l.lot_id },
-        h('td', {}, h('button', { type: 'button', class: 'link', 'aria-pressed': String(l.lot_id === chosen), onclick: () => { chosen = l.lot_id; last = null; renderLots(); renderForm(); renderResult(); } }, l.lot_id),
+        h('td', {}, h('button', { type: 'button', class: 'link', 'aria-pressed': String(l.lot_id === chosen), onclick: () => { chosen = l.lot_id; renderLots(); renderForm(); renderResult(); } }, l.lot_id),
           h('div', { class: 'muted' }, `${specOf(l.spec_id)?.name_vi ?? l.spec_id} · ${kg(l.qty)}`)),
         h('td', {}, l.grade ?? '–'),
         h('td', {}, lotState(l))))))) : h('p', { class: 'muted', 'data-i18n': 'lab.nolots' }, t('lab.nolots')));
@@ -52,7 +51,7 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
     if (!lot) { formBox.replaceChildren(); return; }
     const spec = specOf(lot.spec_id);
     const dests = Object.keys(spec.contaminants);
-    const dest = select('destination', dests.map((d) => [d, code(`dest_${d}`)]), dests.includes('domestic') ? 'domestic' : dests[0]);
+    const dest = select('destination', dests.map((d) => [d, { code: `dest_${d}` }]), dests.includes('domestic') ? 'domestic' : dests[0]);
     const params = () => [...spec.parameters, ...(spec.contaminants[dest.value] || [])];
     const rows = h('div', { class: 'assay-rows' });
     const paintRows = () => rows.replaceChildren(...params().map((p) => {
@@ -78,9 +77,10 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
       const results = params().filter((p) => v[`v:${p.name}`] !== undefined)
         .map((p) => ({ parameter: p.name, value: v[`v:${p.name}`].replace(',', '.'), unit: p.unit }));
       try {
-        last = await api(`/lots/${encodeURIComponent(lot.lot_id)}/assays`, { method: 'POST', body: { sample_id: v.sample_id, destination: v.destination, results } });
-        notify(t('lab.posted', { lot: lot.lot_id, grade: code(last.grade === 'REJECT' ? 'reject' : last.grade) }));
+        const graded = await api(`/lots/${encodeURIComponent(lot.lot_id)}/assays`, { method: 'POST', body: { sample_id: v.sample_id, destination: v.destination, results } });
+        notify(t('lab.posted', { lot: lot.lot_id, grade: graded.grade === 'REJECT' ? code('reject') : `${t('auction.grade')} ${graded.grade}` }));
         await reload();
+        renderForm(); // a fresh form for a re-assay
       } catch (x) { err.textContent = refusalText(x); }
     });
     formBox.replaceChildren(h('section', { class: 'card', 'aria-labelledby': 'assay-h' },
@@ -122,10 +122,20 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
     lots = (await api('/lots')).lots;
     if (!chosen) chosen = lots.find((l) => l.state === 'registered' || l.state === 'sampled')?.lot_id ?? null;
     renderLots();
-    if (!$('#assay') || last) renderForm();
+    if (!$('#assay')) renderForm();
     await renderResult();
   }
   await reload();
+  // new registrations reach no stream channel: the list is asked again every 10 s while seen
+  // (the form is kept unless the lot it is for changed)
+  setInterval(() => {
+    if (document.visibilityState !== 'visible') return;
+    api('/lots').then((r) => {
+      const before = JSON.stringify(lots.map((l) => [l.lot_id, l.state]));
+      lots = r.lots;
+      if (JSON.stringify(lots.map((l) => [l.lot_id, l.state])) !== before) renderLots();
+    }).catch(() => {});
+  }, 10_000);
   const refresh = debounce(() => reload().catch((err) => notify(refusalText(err), 'error')), 500);
   stream.addEventListener('state', (e) => { if (e.detail === 'live') refresh(); });
   onLang(() => { renderLots(); renderForm(); renderResult(); });

@@ -63,7 +63,7 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
   }
 
   function buildAddPerson() {
-    const role = select('role', ['trader', 'cooperative', 'lab', 'analyst', 'operator'].map((r) => [r, code(r)]), 'trader');
+    const role = select('role', ['trader', 'cooperative', 'lab', 'analyst', 'operator'].map((r) => [r, { code: r }]), 'trader');
     return h('form', { id: 'add-person', novalidate: true, onsubmit: act(async (f) => {
       const v = values(f);
       await api('/participants', { method: 'POST', body: { id: v.id, name: v.name, role: v.role, number: int(v.number ?? '0') } });
@@ -96,15 +96,21 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
           }) }, t('ops.token.revoke')))))))));
   }
 
-  async function reload() {
+  let painted = '';
+  async function reload(force = true) {
     [{ lots }, { instruments }, { participants }] = await Promise.all([api('/lots'), api('/instruments'), api('/participants')]);
+    const sig = JSON.stringify([lots.map((l) => [l.lot_id, l.state, l.remaining_qty]), instruments.map((i) => i.status), participants.length]);
+    if (!force && sig === painted) return; // nothing new: a half-typed weight survives
+    painted = sig;
     renderLots(); renderInstruments(); renderPeople();
   }
   await reload();
+  // lots graded by a lab reach no stream channel: ask again every 10 s while the page is seen
+  setInterval(() => { if (document.visibilityState === 'visible') reload(false).catch(() => {}); }, 10_000);
   settlement.load('/settlement/trades');
   const refreshSettlement = debounce(() => settlement.load('/settlement/trades'), 1000);
-  const refresh = debounce(() => reload().catch((x) => notify(refusalText(x), 'error')), 500);
+  const refresh = debounce(() => reload(false).catch((x) => notify(refusalText(x), 'error')), 500);
   // a trade may settle and may draw on a lot: both are read again (the stream allows 64 channels)
   for (const i of instruments.slice(0, 48)) stream.subscribe(`trades:${i.symbol}`, () => { refreshSettlement(); refresh(); });
-  onLang(() => { renderLots(); renderInstruments(); renderPeople(); });
+  onLang(() => { renderLots(); renderInstruments(); renderPeople(); settlement.load('/settlement/trades'); });
 });
