@@ -28,8 +28,10 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
   translate(main);
 
   function renderLots() {
-    const shown = lots.filter((l) => WAITING.includes(l.state));
-    lotsBox.replaceChildren(shown.length ? h('div', { class: 'tablewrap' }, h('table', { id: 'lab-lot-table' },
+    // lots waiting for an assay first, then those a lab may assay again
+    const rank = (l) => (l.next_step === 'post_assay' || l.next_step === 'reassay' ? 0 : 1);
+    const shown = lots.filter((l) => WAITING.includes(l.state)).sort((a, b) => rank(a) - rank(b));
+    lotsBox.replaceChildren(shown.length ? h('div', { class: 'tablewrap scroll tall' }, h('table', { id: 'lab-lot-table' },
       h('colgroup', {}, h('col', { style: 'width:38%' }), h('col', { style: 'width:14%' }), h('col')),
       h('thead', {}, h('tr', {}, ['col.lot', 'col.grade', 'col.state'].map((k) => h('th', { scope: 'col' }, t(k))))),
       h('tbody', {}, shown.map((l) => h('tr', { class: l.lot_id === chosen ? 'sel' : null, 'data-lot': l.lot_id },
@@ -57,7 +59,9 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
     const paintRows = () => rows.replaceChildren(...params().map((p) => {
       const input = h('input', { name: `v:${p.name}`, inputmode: 'decimal', 'data-param': p.name, required: p.required, maxlength: 24, autocomplete: 'off' });
       const wrap = field('lab.value', input);
-      wrap.querySelector('label').textContent = `${p.label} (${p.unit}) · ${t('lab.limit')} ${limitText(p)}`;
+      const label = wrap.querySelector('label');
+      label.removeAttribute('data-i18n'); // its own text: the parameter, its unit and limit
+      label.textContent = `${p.label} (${p.unit}) · ${t('lab.limit')} ${limitText(p)}`;
       return wrap;
     }));
     dest.addEventListener('change', paintRows);

@@ -38,8 +38,12 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
   translate(main);
 
   function renderLots() {
-    const open = lots.filter((l) => l.state !== 'sold' && l.state !== 'withdrawn');
-    lotsBox.replaceChildren(open.length ? h('div', { class: 'tablewrap' }, h('table', { id: 'ops-lot-table' },
+    // lots to weigh in first; the others (on their way or on sale) follow in a scrolled list
+    const open = lots.filter((l) => l.state !== 'sold' && l.state !== 'withdrawn')
+      .sort((a, b) => (a.state === 'graded' ? 0 : 1) - (b.state === 'graded' ? 0 : 1));
+    const waiting = open.filter((l) => l.state === 'graded').length;
+    lotsBox.replaceChildren(h('p', { id: 'ops-waiting' }, t('ops.waiting', { n: waiting, total: open.length })),
+      open.length ? h('div', { class: 'tablewrap scroll tall' }, h('table', { id: 'ops-lot-table' },
       h('colgroup', {}, h('col', { style: 'width:30%' }), h('col', { style: 'width:30%' }), h('col')),
       h('thead', {}, h('tr', {}, ['col.lot', 'col.state', 'ops.weighed'].map((k) => h('th', { scope: 'col' }, t(k))))),
       h('tbody', {}, open.map((l) => h('tr', { 'data-lot': l.lot_id },
@@ -47,7 +51,7 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
         h('td', {}, lotState(l)),
         h('td', {}, l.state === 'graded' ? h('form', { class: 'row tight', onsubmit: act((f) => api(`/lots/${encodeURIComponent(l.lot_id)}/receive`, { method: 'POST', body: { qty_received: int(values(f).qty) } }).then((x) => notify(t('ops.received', { lot: x.lot_id, qty: kg(x.custody_qty) })))) },
           field('ops.weighed.kg', h('input', { name: 'qty', inputmode: 'numeric', required: true, value: String(l.qty), id: `recv-${l.lot_id}` })),
-          h('button', { type: 'submit', 'data-i18n': 'ops.receive.submit' }, t('ops.receive.submit'))) : '–')))))) : h('p', { class: 'muted' }, t('desk.none')));
+          h('button', { type: 'submit', 'data-i18n': 'ops.receive.submit' }, t('ops.receive.submit'))) : '–')))))) : null);
     translate(lotsBox);
   }
 
