@@ -31,7 +31,7 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
     // lots waiting for an assay first, then those a lab may assay again
     const rank = (l) => (l.next_step === 'post_assay' || l.next_step === 'reassay' ? 0 : 1);
     const shown = lots.filter((l) => WAITING.includes(l.state)).sort((a, b) => rank(a) - rank(b));
-    lotsBox.replaceChildren(shown.length ? h('div', { class: 'tablewrap scroll tall' }, h('table', { id: 'lab-lot-table' },
+    lotsBox.replaceChildren(shown.length ? h('div', { class: 'tablewrap scroll tall', tabindex: '0', role: 'region', 'aria-labelledby': 'lab-lots-h' }, h('table', { id: 'lab-lot-table' },
       h('colgroup', {}, h('col', { style: 'width:38%' }), h('col', { style: 'width:14%' }), h('col')),
       h('thead', {}, h('tr', {}, ['col.lot', 'col.grade', 'col.state'].map((k) => h('th', { scope: 'col' }, t(k))))),
       h('tbody', {}, shown.map((l) => h('tr', { class: l.lot_id === chosen ? 'sel' : null, 'data-lot': l.lot_id },

@@ -43,7 +43,7 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
       .sort((a, b) => (a.state === 'graded' ? 0 : 1) - (b.state === 'graded' ? 0 : 1));
     const waiting = open.filter((l) => l.state === 'graded').length;
     lotsBox.replaceChildren(h('p', { id: 'ops-waiting' }, t('ops.waiting', { n: waiting, total: open.length })),
-      open.length ? h('div', { class: 'tablewrap scroll tall' }, h('table', { id: 'ops-lot-table' },
+      open.length ? h('div', { class: 'tablewrap scroll tall', tabindex: '0', role: 'region', 'aria-labelledby': 'ops-lots-h' }, h('table', { id: 'ops-lot-table' },
       h('colgroup', {}, h('col', { style: 'width:30%' }), h('col', { style: 'width:30%' }), h('col')),
       h('thead', {}, h('tr', {}, ['col.lot', 'col.state', 'ops.weighed'].map((k) => h('th', { scope: 'col' }, t(k))))),
       h('tbody', {}, open.map((l) => h('tr', { 'data-lot': l.lot_id },
@@ -56,7 +56,7 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
   }
 
   function renderInstruments() {
-    instBox.replaceChildren(h('div', { class: 'tablewrap scroll' }, h('table', { id: 'ops-inst-table' },
+    instBox.replaceChildren(h('div', { class: 'tablewrap scroll', tabindex: '0', role: 'region', 'aria-labelledby': 'ops-inst-h' }, h('table', { id: 'ops-inst-table' },
       h('colgroup', {}, h('col', { style: 'width:42%' }), h('col'), h('col', { style: 'width:34%' })),
       h('thead', {}, h('tr', {}, ['col.symbol', 'col.status', 'col.actions'].map((k) => h('th', { scope: 'col' }, t(k))))),
       h('tbody', {}, instruments.map((i) => h('tr', { 'data-symbol': i.symbol },
@@ -85,7 +85,7 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
   }
 
   function renderPeople() {
-    peopleBox.replaceChildren(h('div', { class: 'tablewrap scroll' }, h('table', { id: 'ops-people-table' },
+    peopleBox.replaceChildren(h('div', { class: 'tablewrap scroll', tabindex: '0', role: 'region', 'aria-labelledby': 'ops-people-h' }, h('table', { id: 'ops-people-table' },
       h('colgroup', {}, h('col', { style: 'width:40%' }), h('col', { style: 'width:22%' }), h('col')),
       h('thead', {}, h('tr', {}, ['ops.person.name', 'ops.person.role', 'col.actions'].map((k) => h('th', { scope: 'col' }, t(k))))),
       h('tbody', {}, participants.map((p) => h('tr', { 'data-participant': p.id },
