@@ -5,6 +5,7 @@ desk without the role asks for a sign-in, and the planned panels say "not availa
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from gateway.demo.market import CLEAN
@@ -17,8 +18,13 @@ SYMBOL = "QUE-BARK-A"
 
 def _quiet_price(server) -> int:
     """A price inside the spread of the bots' book, so the trader's buy meets the lot's sell
-    order and nothing else."""
-    book = server.get(f"/api/v1/instruments/{SYMBOL}/book?depth=1")
+    order and nothing else (the bots quote every book once at start-up: wait for that)."""
+    deadline = time.monotonic() + 60
+    while True:
+        book = server.get(f"/api/v1/instruments/{SYMBOL}/book?depth=1")
+        if book["bids"] and book["asks"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     tick = next(i for i in server.get("/api/v1/instruments")["instruments"]
                 if i["symbol"] == SYMBOL)["tick_vnd"]
     bid = book["bids"][0][0] if book["bids"] else None
@@ -101,6 +107,9 @@ def test_a_lot_from_registration_to_its_sale_on_the_trace_page(tabs, server) -> 
     tp = phone.open(f"/trace/{LOT}")
     sales = tp.inner_text("#trace-sales")
     assert "40" in sales and f"{price:,}".replace(",", ".") in sales  # VND, Vietnamese separators
+    sale = server.get(f"/api/v1/trace/{LOT}")["sales"][0]
+    assert f"{sale['price_per_kg_active']:,}".replace(",", ".") in sales  # per kg of active
+    assert "grades.A" in tp.inner_text("#main")  # the unverified figures the grade rested on
     assert tp.inner_text("#trace-state") == "Đã bán một phần"
     journey = tp.inner_text("#trace-journey")
     for step in ("Đăng ký", "Kiểm nghiệm", "Nhập kho"):
