@@ -34,6 +34,7 @@ from engine.messages import (
 from gateway.api.admin import accepted
 from gateway.api.bounds import Millis, Seconds
 from gateway.api.http import body, int_path, reply
+from gateway.api.lots import next_step
 from gateway.api.problems import Problem
 from gateway.api.refusals import refusal
 from gateway.auth import Participant, ParticipantId
@@ -132,7 +133,13 @@ async def create(gw: Gateway, who: Participant, r: AuctionRequest) -> dict[str, 
         extension_cap_ns=r.extension_cap_s * S, pricing=r.pricing, step_vnd=r.step,
         interval_ns=r.interval_ms * 1_000_000, floor_vnd=r.floor, min_qty=r.min_qty,
         restart_steps=r.restart_steps))
-    ev = accepted(events)
+    try:
+        ev = accepted(events)
+    except Problem as exc:
+        lot = gw.lots.get(r.lot_id)
+        if lot is not None and lot.cooperative.id == seller:  # never another's lot's state
+            exc.next_step = next_step(gw, lot)
+        raise
     assert type(ev) is AuctionCreated
     return gw.auctions.auctions[ev.auction_id]
 

@@ -41,12 +41,32 @@ from grading.assay import AssayError
 from grading.lot import Lot, trade_id_of, trade_ref, ts_of_ns
 from grading.trace import lot_trace_url
 
+#: What a lot needs next on its way to a sale, by its state: the machine code that `LotOut` and
+#: every refusal of a lot step carry as ``next_step`` (the web UI translates it). Who does it:
+#: ``post_assay`` and ``reassay`` a lab, ``receive_lot`` the operator, ``list_lot`` and
+#: ``place_sell_order`` the owning cooperative; ``await_auction`` the auction's close;
+#: ``no_next_step`` a lot that is sold or withdrawn.
+NEXT_STEP: dict[str, str] = {
+    "registered": "post_assay", "sampled": "post_assay", "graded": "receive_lot",
+    "rejected": "reassay", "received": "list_lot", "listed": "place_sell_order",
+    "partly_sold": "place_sell_order", "sold": "no_next_step", "withdrawn": "no_next_step",
+}
 
-def lifecycle(events: list[Event]) -> Event:
-    """The command's answer, or the engine's refusal as a problem."""
+
+def next_step(gw: Gateway, lot: Lot) -> str:
+    if lot.state in ("listed", "partly_sold") and gw.lots.custody(lot.lot_id).in_auction:
+        return "await_auction"
+    return NEXT_STEP[lot.state]
+
+
+def lifecycle(events: list[Event], gw: Gateway | None = None, lot_id: str = "") -> Event:
+    """The command's answer, or the engine's refusal as a problem (naming the lot's next step
+    when the command was about a recorded lot)."""
     first = events[0]
     if type(first) is CommandRejected:
-        raise refusal(first.reason, first.detail, title=LIFECYCLE_TITLE)
+        lot = gw.lots.get(lot_id) if gw is not None else None
+        raise refusal(first.reason, first.detail, title=LIFECYCLE_TITLE,
+                      next_step="" if lot is None or gw is None else next_step(gw, lot))
     return first
 
 
@@ -62,7 +82,7 @@ def lot_out(gw: Gateway, lot: Lot) -> LotOut:
                   custody_qty=gw.lots.custody(lot.lot_id).custody,
                   active_content=None if lot.grade is None
                   else str(lot.grade.decision.active_content),
-                  record=lot)
+                  record=lot, next_step=next_step(gw, lot))
 
 
 def visible_lot(gw: Gateway, who: Participant, lot_id: str) -> Lot:
@@ -119,7 +139,7 @@ async def post_assay(request: web.Request, gw: Gateway, who: Participant) -> web
             f"$.results[{index}]" if index is not None else "$.results")
         raise Problem(422, exc.code, str(exc),
                       errors=[FieldError(field=path, message=exc.detail)]) from None
-    lifecycle(await gw.submit(cmd))
+    lifecycle(await gw.submit(cmd), gw, lot.lot_id)
     return reply(lot_out(gw, _fresh(gw, lot.lot_id)), 201)
 
 
@@ -130,31 +150,34 @@ async def receive(request: web.Request, gw: Gateway, who: Participant) -> web.Re
     symbol = gw.lots.symbol_of(lot)
     if symbol is None:
         raise refusal("illegal_transition", f"cannot receive a lot that is {lot.state}",
-                      title=LIFECYCLE_TITLE)
+                      title=LIFECYCLE_TITLE, next_step=next_step(gw, lot))
     lifecycle(await gw.submit(ReceiveLot(lot_id=lot.lot_id, account=lot.cooperative.id,
                                          symbol=symbol, qty=r.qty_received,
-                                         warehouse=r.warehouse)))
+                                         warehouse=r.warehouse)), gw, lot.lot_id)
     return reply(lot_out(gw, _fresh(gw, lot.lot_id)))
 
 
 async def list_lot(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
     lot = visible_lot(gw, who, request.match_info["lot_id"])
     await body(request, ListRequest)
-    lifecycle(await gw.submit(ListLotOnBook(lot_id=lot.lot_id, account=lot.cooperative.id)))
+    lifecycle(await gw.submit(ListLotOnBook(lot_id=lot.lot_id, account=lot.cooperative.id)),
+              gw, lot.lot_id)
     return reply(lot_out(gw, _fresh(gw, lot.lot_id)))
 
 
 async def delist_lot(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
     lot = visible_lot(gw, who, request.match_info["lot_id"])
     await body(request, ListRequest)
-    lifecycle(await gw.submit(DelistLot(lot_id=lot.lot_id, account=lot.cooperative.id)))
+    lifecycle(await gw.submit(DelistLot(lot_id=lot.lot_id, account=lot.cooperative.id)),
+              gw, lot.lot_id)
     return reply(lot_out(gw, _fresh(gw, lot.lot_id)))
 
 
 async def withdraw_lot(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
     lot = visible_lot(gw, who, request.match_info["lot_id"])
     await body(request, ListRequest)
-    lifecycle(await gw.submit(WithdrawLot(lot_id=lot.lot_id, account=lot.cooperative.id)))
+    lifecycle(await gw.submit(WithdrawLot(lot_id=lot.lot_id, account=lot.cooperative.id)),
+              gw, lot.lot_id)
     return reply(lot_out(gw, _fresh(gw, lot.lot_id)))
 
 

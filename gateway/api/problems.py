@@ -34,6 +34,7 @@ class ProblemBody(msgspec.Struct, kw_only=True, omit_defaults=True):
     detail: str = ""
     code: str = ""
     errors: list[FieldError] = []
+    next_step: str = ""  # on a refused lot step: what the lot needs next (gateway.api.lots)
 
 
 class Problem(Exception):
@@ -49,6 +50,7 @@ class Problem(Exception):
         title: str | None = None,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
+        next_step: str = "",
     ) -> None:
         super().__init__(f"{status} {code}: {detail}")
         self.status = status
@@ -57,10 +59,12 @@ class Problem(Exception):
         self.title = title or code.replace("_", " ").capitalize()
         self.errors = errors or []
         self.headers = headers or {}
+        self.next_step = next_step
 
     def body(self) -> ProblemBody:
         return ProblemBody(type=TYPE_BASE + self.code, title=self.title, status=self.status,
-                           detail=self.detail, code=self.code, errors=self.errors)
+                           detail=self.detail, code=self.code, errors=self.errors,
+                           next_step=self.next_step)
 
     def response(self) -> web.Response:
         return web.Response(status=self.status, body=msgspec.json.encode(self.body()),

@@ -48,6 +48,9 @@ def status_of(reason: str) -> int:
     return REASON_STATUS.get(reason, DEFAULT_STATUS)
 
 
-def refusal(reason: str, detail: str, *, title: str = ENGINE_TITLE) -> Problem:
-    """The problem of a refusal: its status from the table, the reason as its ``code``."""
-    return Problem(status_of(reason), reason, detail or reason.replace("_", " "), title=title)
+def refusal(reason: str, detail: str, *, title: str = ENGINE_TITLE,
+            next_step: str = "") -> Problem:
+    """The problem of a refusal: its status from the table, the reason as its ``code``
+    (and, for a lot step, the lot's ``next_step``)."""
+    return Problem(status_of(reason), reason, detail or reason.replace("_", " "), title=title,
+                   next_step=next_step)

@@ -20,12 +20,13 @@ from gateway.api import (
     orders,
     schemas,
     session,
+    specs,
     ticks,
 )
 from gateway.api.http import ALL_ROLES, OPERATOR, TRADERS, Endpoint, guard
 from gateway.api.outcomes import ClientOrderIdReusedBody
 from settlement.reports import Statement
-from web import assets, pages
+from web import assets, desks, pages
 
 P = "/api/v1"
 E = Endpoint
@@ -50,7 +51,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
       "Ticker of one instrument", response=schemas.TickerOut),
     E("GET", f"{P}/ticker", market.list_tickers, None, "Tickers of every instrument",
       response=schemas.TickersOut),
-    E("GET", "/trace/{lot_id}", pages.trace_page, None, "Public trace page of a lot (HTML)"),
+    E("GET", "/trace/{lot_id}", desks.trace_page, None, "Public trace page of a lot (HTML)"),
     E("GET", "/trace/{lot_id}/qr.svg", pages.trace_qr, None, "QR code of a lot's trace URL"),
     E("GET", "/01/{gtin}/10/{lot_id}", pages.digital_link, None,
       "GS1 Digital Link resolver: redirects to the trace page"),
@@ -62,6 +63,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     E("GET", f"{P}/demo/people", session.demo_people, None,
       "The web UI's demo people with their tokens (empty unless --demo)"),
     E("GET", f"{P}/me", session.me, ALL_ROLES, "Who the token belongs to"),
+    E("GET", "/coop", desks.coop_page, None, "Cooperative desk (web UI)"),
+    E("GET", "/lab", desks.lab_page, None, "Lab desk (web UI)"),
+    E("GET", "/ops", desks.ops_page, None, "Operator desk (web UI)"),
+    E("GET", "/analyst", desks.analyst_page, None, "Analyst desk (web UI)"),
+    E("GET", f"{P}/specs", specs.list_specs, None,
+      "Herb specifications: assay parameters, limits, grade bands (JSON)"),
     # trading
     E("POST", f"{P}/orders", orders.post_order, TRADERS, "Place an order",
       request=schemas.OrderRequest, response=schemas.OrderResultOut, status=201,

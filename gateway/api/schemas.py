@@ -320,6 +320,7 @@ class LotOut(_Out, kw_only=True):
     custody_qty: int = 0  # what the owner has at the market (warehouse, book, auction)
     active_content: str | None = None  # % of the herb as traded, by the latest assay
     record: Lot  # the full lot record
+    next_step: str = ""  # what the lot needs next on its way to a sale (gateway.api.lots)
 
 
 class LotsOut(_Out, kw_only=True):

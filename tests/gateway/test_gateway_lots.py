@@ -59,7 +59,9 @@ async def test_lot_from_registration_to_sale_and_trace(market: Market) -> None:
     assert doc["sales"][0]["invoice_no"] is None  # no ledger here (tests/gateway/test_ledger_api.py)
     assert doc["grade"]["grade"] == "A" and doc["cooperative"] == "C1 name"
     r = await c.get(f"/trace/{LOT['lot_id']}")
-    assert r.status == 200 and "OCOP" in await r.text()
+    assert r.status == 200 and r.content_type == "text/html"  # filled in by trace.js
+    r = await c.get(f"/api/v1/trace/{LOT['lot_id']}/card")
+    assert "OCOP" in await r.text()
     r = await c.get(f"/trace/{LOT['lot_id']}/qr.svg")
     assert r.status == 200 and r.content_type == "image/svg+xml"
 

@@ -19,6 +19,14 @@ PAGES = [
     ("auctions", "/auctions", "demo-web-t2"),
     ("trace", "/trace/LC26-W200", None),  # server-rendered, no stream
 ]
+PAGES += [
+    ("coop", "/coop", "demo-web-htx"),
+    ("coop-public", "/coop", None),
+    ("lab", "/lab", "demo-web-lab"),
+    ("ops", "/ops", "demo-web-ops"),
+    ("analyst", "/analyst", "demo-web-fund"),
+    ("trace", "/trace/LC26-W200", None),
+]
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))

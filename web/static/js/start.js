@@ -4,7 +4,7 @@
 import { boot } from './shell.js';
 import { api, code, h, signIn, t, vnd, translate, notify, ApiError } from './core.js';
 
-const ROLE_HOME = { trader: '/floor', cooperative: '/auctions', lab: '/', analyst: '/floor', operator: '/' };
+const ROLE_HOME = { trader: '/floor', cooperative: '/coop', lab: '/lab', analyst: '/analyst', operator: '/ops' };
 
 boot(async ({ main, session, onLang }) => {
   const [{ people }, tickers] = await Promise.all([api('/demo/people', { token: null }), api('/ticker', { token: null })]);

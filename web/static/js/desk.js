@@ -1,0 +1,163 @@
+// What the desks (cooperative, lab, operator, analyst) and the trace page share beyond the
+// shell: the role gate, labelled form fields, a refusal's text with the lot's next step, lot
+// state with its next step, and the panel of a planned endpoint (bars, indices, insurance,
+// statements, settlement) that says "not available yet" while it answers 404 or 503.
+
+import { api, code, h, t, translate, num, vnd, dateTime, ApiError, session } from './core.js';
+
+/** Shown instead of a desk to a visitor without the desk's role. Returns true when allowed. */
+export function gate(main, roles, titleKey, openSignIn) {
+  const s = session();
+  if (s && roles.includes(s.role)) return true;
+  main.replaceChildren(h('h1', { 'data-i18n': titleKey }),
+    h('section', { class: 'card', 'aria-labelledby': 'gate-h' },
+      h('h2', { id: 'gate-h', 'data-i18n': 'desk.gate' }),
+      h('p', {}, t('desk.gate.roles', { roles: roles.map((r) => code(r)).join(', ') })),
+      h('button', { type: 'button', id: 'gate-signin', onclick: openSignIn, 'data-i18n': 'signin' })));
+  translate(main);
+  return false;
+}
+
+let fieldNo = 0;
+/** A labelled control: field('coop.qty', h('input', {...})) → [label, input] wrapped in a div. */
+export function field(labelKey, control, hintKey) {
+  const id = control.id || `f${++fieldNo}`;
+  control.id = id;
+  const hint = hintKey ? h('small', { id: `${id}-hint`, class: 'muted', 'data-i18n': hintKey }) : null;
+  if (hint) control.setAttribute('aria-describedby', hint.id);
+  return h('div', { class: 'field' }, h('label', { for: id, 'data-i18n': labelKey }), control, hint);
+}
+
+/** A <select> of [value, text] pairs; text may be {code} (a state code) or {key} (a UI string),
+ *  which follow a switch of language. */
+export function select(name, options, value) {
+  return h('select', { name }, options.map(([v, text]) => h('option', {
+    value: v, selected: v === value, 'data-code': text?.code, 'data-i18n': text?.key,
+  }, text?.code ? code(text.code) : text?.key ? t(text.key) : text)));
+}
+document.addEventListener('herbx:lang', () => {
+  for (const o of document.querySelectorAll('option[data-code]')) o.textContent = code(o.dataset.code);
+});
+
+/** What to tell a person about a refusal: the code translated, the server's detail, and the
+ *  lot's next step when the gateway named one (`next_step` on lot refusals). */
+export function refusalText(err) {
+  if (!(err instanceof ApiError)) return String(err);
+  const next = err.body?.next_step;
+  return next ? `${err.text} — ${t('desk.next')}: ${code(next)}` : err.text;
+}
+
+/** The form's values by input name (strings; empty ones left out). */
+export function values(form) {
+  const out = {};
+  for (const [k, v] of new FormData(form).entries()) if (String(v).trim() !== '') out[k] = String(v).trim();
+  return out;
+}
+
+/** An integer from a form value, or undefined (the server refuses what is not an integer). */
+export function int(v) {
+  if (v === undefined) return undefined;
+  const n = Number(String(v).replace(/[.,\s]/g, ''));
+  return Number.isSafeInteger(n) ? n : v;
+}
+
+/** The lot's state and, on the next line, what it needs next. */
+export function lotState(lot) {
+  return [h('span', { class: `badge state-${lot.state}` }, code(lot.state)),
+    lot.next_step && lot.next_step !== 'no_next_step' ? h('div', { class: 'next' }, `${t('desk.next')}: ${code(lot.next_step)}`) : null];
+}
+
+/** A table of rows with columns [key, labelKey, format]; `num` and `vnd` format numbers. */
+export function table(rows, columns, { id, empty = 'desk.none' } = {}) {
+  const fmt = { vnd, num, time: dateTime, code, text: (x) => (x === null || x === undefined ? '–' : String(x)) };
+  if (!rows.length) return h('p', { class: 'muted', 'data-i18n': empty }, t(empty));
+  return h('div', { class: 'tablewrap' }, h('table', { id },
+    h('thead', {}, h('tr', {}, columns.map(([, key, f]) => h('th', { scope: 'col', class: f === 'vnd' || f === 'num' ? 'n' : null }, label(key))))),
+    h('tbody', {}, rows.map((r) => h('tr', {}, columns.map(([k, , f = 'text']) => h('td', { class: f === 'vnd' || f === 'num' ? 'n' : (f === 'time' ? 'ts' : null) }, fmt[f](r[k]))))))));
+}
+
+/** The first list in an answer whose shape is not fixed yet (`{"bars": [...]}` → [...]). */
+export function rowsOf(data) {
+  if (Array.isArray(data)) return data;
+  for (const v of Object.values(data || {})) if (Array.isArray(v)) return v;
+  return [];
+}
+
+/** Columns for rows whose shape is not fixed yet: the scalar fields of the first row (at most
+ *  `max`), numbers right-aligned, `*_vnd`/price fields as VND, `ts`/`start` as Vietnam time. */
+export function columnsOf(rows, max = 7) {
+  if (!rows.length) return [];
+  return Object.entries(rows[0]).filter(([, v]) => v === null || typeof v !== 'object').slice(0, max)
+    .map(([k, v]) => [k, `field.${k}`, typeof v === 'number' ? (/vnd|price|open|high|low|close|vwap|notional|payout|floor|reference/.test(k) ? 'vnd' : 'num')
+      : (k === 'ts' || k === 'start' ? 'time' : 'text')]);
+}
+
+let routes = null;
+/** Whether this server has the endpoint at all (its OpenAPI document lists every route), so a
+ *  panel of a planned endpoint asks nothing of a server that lacks it. */
+export async function offered(path) {
+  routes ??= fetch('/api/v1/openapi.json').then((r) => r.json())
+    .then((d) => Object.keys(d.paths || {}).map((p) => new RegExp(`^${p.replace(/\{[^}]+\}/g, '[^/]+')}$`)));
+  const bare = `/api/v1${path.split('?')[0]}`;
+  return (await routes).some((re) => re.test(bare));
+}
+
+/** A decimal string for reading: at most `places` decimals, rounded half up on the digits
+ *  (never through a float). */
+export function dec(s, places = 3) {
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(String(s ?? ''));
+  if (!m || !m[3] || m[3].length <= places) return s ?? '–';
+  const scaled = BigInt(m[2] + m[3].slice(0, places)) + (Number(m[3][places]) >= 5 ? 1n : 0n);
+  const digits = scaled.toString().padStart(places + 1, '0');
+  return `${m[1]}${digits.slice(0, -places)}.${digits.slice(-places)}`;
+}
+
+/** A card for data from an endpoint that may not exist yet on this server: its body shows
+ *  "not available yet" while the endpoint answers 404 or 503, and `render(data)` otherwise.
+ *  Returns {el, load(path)}. */
+export function panel(id, titleKey, render) {
+  const body = h('div', { class: 'panel-body', 'aria-live': 'polite' });
+  const el = h('section', { class: 'card', id, 'aria-labelledby': `${id}-h` },
+    h('h2', { id: `${id}-h`, 'data-i18n': titleKey }, t(titleKey)), body);
+  async function load(path) {
+    body.replaceChildren(h('p', { class: 'loading' }, t('loading')));
+    if (!(await offered(path))) {
+      body.dataset.state = 'unavailable';
+      body.replaceChildren(h('p', { class: 'muted unavailable' }, t('desk.unavailable', { path: `/api/v1${path.split('?')[0]}` })));
+      return;
+    }
+    try {
+      const data = await api(path);
+      body.dataset.state = 'ready';
+      body.replaceChildren(...[render(data)].flat().filter(Boolean));
+    } catch (err) {
+      const missing = err instanceof ApiError && (err.status === 404 || err.status === 503) && err.code !== 'unknown_lot';
+      body.dataset.state = missing ? 'unavailable' : 'error';
+      body.replaceChildren(h('p', { class: missing ? 'muted unavailable' : 'error' },
+        missing ? t('desk.unavailable', { path: `/api/v1${path.split('?')[0]}` }) : refusalText(err)));
+    }
+  }
+  return { el, body, load };
+}
+
+/** Download an authenticated export (CSV) as a file: links cannot send the bearer token. */
+export async function download(path, filename) {
+  const s = session();
+  const r = await fetch(`/api/v1${path}`, { headers: s ? { Authorization: `Bearer ${s.token}` } : {} });
+  if (!r.ok) {
+    const body = await r.json().catch(() => null);
+    throw new ApiError(r.status, body);
+  }
+  const url = URL.createObjectURL(await r.blob());
+  const a = h('a', { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** A column label: its translation, or the API's field name where none is given yet. */
+function label(key) {
+  const s = t(key);
+  return s === key ? key.replace(/^field\./, '') : s;
+}
