@@ -47,9 +47,12 @@ async def test_demo_market(tmp_path) -> None:
         assert [p["participant"] for p in people] == [pid for pid, _, _ in WEB_PEOPLE]
         assert all(p["token"] == gw.demo_tokens[p["participant"]] for p in people)
         lot = lots[0]
-        r = await m.client.get(f"/trace/{lot.lot_id}")
-        html = await r.text()
-        assert r.status == 200 and "<svg" in html and lot.cooperative.name in html
+        r = await m.client.get(f"/trace/{lot.lot_id}")  # a script page, filled from its card
+        assert r.status == 200 and "/static/js/trace.js" in await r.text()
+        r = await m.client.get(f"/api/v1/trace/{lot.lot_id}/card")
+        assert r.status == 200 and (await r.json())["cooperative"] == lot.cooperative.name
+        r = await m.client.get(f"/trace/{lot.lot_id}/qr.svg")
+        assert r.status == 200 and "<svg" in await r.text()
         r = await m.client.get(f"/api/v1/trace/{lot.lot_id}")
         doc = await r.json()
         assert doc["grade"]["grade"] in ("A", "B", "C") and doc["state"] == "listed"

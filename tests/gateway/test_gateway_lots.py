@@ -3,6 +3,9 @@ and the public trace page; ownership and invalid input."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 import msgspec
 
 from gateway.api.schemas import LotOut
@@ -56,7 +59,13 @@ async def test_lot_from_registration_to_sale_and_trace(market: Market) -> None:
     doc = await r.json()
     assert doc["state"] == "partly_sold" and doc["remaining_qty"] == 740
     assert doc["sales"][0]["qty"] == 50 and doc["sales"][0]["trade_ref"].startswith("HX-")
-    assert doc["sales"][0]["invoice_no"] is None  # no ledger here (tests/gateway/test_ledger_api.py)
+    # the ledger books beside the market: the sale's invoice number appears once it has
+    for _ in range(100):
+        if doc["sales"][0]["invoice_no"] is not None:
+            break
+        await asyncio.sleep(0.05)
+        doc = await (await c.get(f"/api/v1/trace/{LOT['lot_id']}")).json()
+    assert re.fullmatch(r"HX2\d{3}-\d{8}", doc["sales"][0]["invoice_no"])
     assert doc["grade"]["grade"] == "A" and doc["cooperative"] == "C1 name"
     r = await c.get(f"/trace/{LOT['lot_id']}")
     assert r.status == 200 and r.content_type == "text/html"  # filled in by trace.js

@@ -8,8 +8,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from gateway.demo.market import CLEAN
-from grading.samples import sample_results
+from grading.samples import CLEAN, sample_results
 from tests.web.conftest import screenshot
 
 LOT = "LC26-E2E01"

@@ -51,14 +51,15 @@ boot(async ({ main, stream, onLang }) => {
   }
 
   // one sale a line (a phone has no room for five columns): when, how much at what price, the
-  // price per kg of active ingredient, the invoice reference
+  // price per kg of active ingredient, the ledger's invoice number (the trade reference until the
+  // ledger has booked the trade)
   function sales(rows, id) {
     if (!rows.length) return h('p', { class: 'muted', id }, t('coop.nosales'));
     return h('ul', { class: 'plain sales', id }, rows.map((x) => h('li', {},
       h('time', { datetime: x.ts }, dateTime(x.ts)), h('br'),
       h('strong', {}, t('trace.sale', { qty: kg(x.qty), price: vnd(x.price) })),
       x.price_per_kg_active !== null ? ` · ${t('trace.per_active', { price: vnd(x.price_per_kg_active) })}` : '',
-      ` · ${t('col.invoice')} ${x.invoice_no}`)));
+      ` · ${t('col.invoice')} ${x.invoice_no || x.trade_ref}`)));
   }
 
   async function load() {
