@@ -702,3 +702,14 @@ def test_a_lot_id_longer_than_a_trace_code_takes_is_never_journaled(tmp_path: Pa
                             qty=10))
     assert info.value.field == "$.lot_id" and w.next_seq == 1
     w.close()
+
+
+def test_a_journal_of_the_rules_before_delivery_versus_payment_is_refused(tmp_path: Path) -> None:
+    """Version 1 segments were applied under the rules where a trade moved cash and goods at
+    once: replaying them today would give a state their clients never saw, so recovery refuses
+    them with that reason instead of replaying."""
+    head = jr.MAGIC + struct.pack("<IQ", 1, 1)
+    (tmp_path / f"journal-{1:020d}.log").write_bytes(
+        head + struct.pack("<I", zlib.crc32(head)))
+    with pytest.raises(jr.JournalCorrupt, match="before delivery versus payment"):
+        list(jr.JournalReader(tmp_path, repair=True))
