@@ -122,6 +122,14 @@ def cmd_operator_token(args: argparse.Namespace) -> int:
     return operator_token_command(Path(args.data_dir), revoke_old=args.revoke_old)
 
 
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    from loadtest.run import main
+
+    return main(users=args.users, duration=args.duration, gateways=args.gateways,
+                symbols=args.symbols, redis_url=args.redis_url, processes=args.processes,
+                profile=args.profile)
+
+
 def _flag(name: str) -> bool:
     return (_env(name) or "").lower() in ("1", "true", "yes", "on")
 
@@ -262,6 +270,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=_int_env("count", 0),
                    help="stop after this many updates (0 = run until interrupted)")
     p.set_defaults(func=cmd_watch)
+    p = sub.add_parser("loadtest", help="start a market, run locust against it headless, "
+                                        "print a summary (last line JSON)")
+    p.add_argument("--users", type=int, default=_int_env("users", 200),
+                   help="concurrent locust users")
+    p.add_argument("--duration", default=_env("duration", "60s"),
+                   help="how long locust runs (60s, 5m, ...)")
+    p.add_argument("--gateways", type=int, default=_int_env("gateways", 0),
+                   help="0: one `herbx serve --demo` process; K: `herbx engine` + K gateways "
+                        "over Redis")
+    p.add_argument("--symbols", type=int, default=_int_env("symbols", 8),
+                   help="books the load traders and cooperatives trade (grade A)")
+    p.add_argument("--redis-url", default=_env("redis_url", "redis://127.0.0.1:6379/0"),
+                   help="Redis of the multi-process mode (streams under a prefix of the run)")
+    p.add_argument("--processes", type=int, default=_int_env("processes", 1),
+                   help="locust processes (-1: one per core)")
+    p.add_argument("--profile", action="store_true", default=_flag("profile"),
+                   help="sample the engine-owning process with py-spy during the run")
+    p.set_defaults(func=cmd_loadtest)
     for p in sub.choices.values():  # every subcommand, those added later included
         p.formatter_class = _HelpFormatter
     return parser
