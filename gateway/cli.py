@@ -127,7 +127,14 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
 
     return main(users=args.users, duration=args.duration, gateways=args.gateways,
                 symbols=args.symbols, redis_url=args.redis_url, processes=args.processes,
-                profile=args.profile)
+                profile=args.profile, out_root=args.out)
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from loadtest.fuzz import main
+
+    return main(examples=args.examples, ws_examples=args.ws_examples, seed=args.seed,
+                out_root=args.out)
 
 
 def _flag(name: str) -> bool:
@@ -287,7 +294,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="locust processes (-1: one per core)")
     p.add_argument("--profile", action="store_true", default=_flag("profile"),
                    help="sample the engine-owning process with py-spy during the run")
+    p.add_argument("--out", default=_env("out", "var/loadtest"),
+                   help="reports go to a new directory <out>/<UTC time>/")
     p.set_defaults(func=cmd_loadtest)
+    p = sub.add_parser("fuzz", help="schemathesis over the served OpenAPI document (every "
+                                    "role, stateful too) and hostile WebSocket frames, then "
+                                    "SIGKILL and restart; the last line is JSON")
+    p.add_argument("--examples", type=int, default=_int_env("examples", 100),
+                   help="schemathesis examples per operation and phase")
+    p.add_argument("--ws-examples", type=int, default=_int_env("ws_examples", 2000),
+                   help="hostile WebSocket frames")
+    p.add_argument("--seed", type=int, default=_int_env("seed", 8),
+                   help="seed of schemathesis and of the WebSocket frames")
+    p.add_argument("--out", default=_env("out", "var/fuzz"),
+                   help="reports go to a new directory <out>/<UTC time>/")
+    p.set_defaults(func=cmd_fuzz)
     for p in sub.choices.values():  # every subcommand, those added later included
         p.formatter_class = _HelpFormatter
     return parser
