@@ -38,7 +38,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from loadtest.bench.gateway import _free_port
+from loadtest.bench.gateway import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 OPERATOR = "hx_fuzz_operator_token_0123456789ab"
@@ -54,7 +54,7 @@ class Server:
     token making thousands of requests)."""
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
-        self.data_dir, self.port = data_dir, port or _free_port()
+        self.data_dir, self.port = data_dir, port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 

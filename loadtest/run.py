@@ -36,7 +36,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from loadtest.bench.gateway import _free_port
+from loadtest.bench.gateway import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -92,7 +92,7 @@ class Market:
     def start(self) -> None:
         common = ["--data-dir", str(self.data), "--log-level", "warning"]
         if self.gateways == 0:
-            port = _free_port()
+            port = free_port()
             p = self._spawn("serve", ["serve", "--demo", "--port", str(port), *common])
             self.hosts.append(f"http://127.0.0.1:{port}")
             self._wait_ready(self.hosts[0], p, "serve")
@@ -100,7 +100,7 @@ class Market:
         redis = ["--redis-url", self.redis_url, "--redis-prefix", self.prefix]
         self._spawn("engine", ["engine", *redis, *common])
         for k in range(self.gateways):  # one at a time: the first creates the operator
-            port = _free_port()
+            port = free_port()
             p = self._spawn(f"gateway-{k + 1}", ["gateway", "--port", str(port), *redis,
                                                  *common])
             self.hosts.append(f"http://127.0.0.1:{port}")
