@@ -153,43 +153,47 @@ class Feed:
         url = str(self.user.host).replace("http", "ws", 1) + "/ws"
         t0 = time.perf_counter()
         try:
-            self.ws = ws_connect(url, additional_headers=self.user.h, compression=None,
-                                 open_timeout=30, max_size=1 << 22)
+            conn = ws_connect(url, additional_headers=self.user.h, compression=None,
+                              open_timeout=30, max_size=1 << 22)
         except Exception as exc:
             self.fire("WS", "connect", (time.perf_counter() - t0) * 1000, exc)
             return
         self.fire("WS", "connect", (time.perf_counter() - t0) * 1000)
+        with conn as ws:
+            self.ws = ws
+            try:
+                self.read(ws)
+            except Exception as exc:
+                if not self.closing:
+                    self.fire("WS", "closed", 0, exc)
+                return
+        if not self.closing:
+            code = getattr(conn, "close_code", None)
+            self.fire("WS", "closed", 0, ConnectionError(f"server closed the stream ({code})"))
+
+    def read(self, ws: Any) -> None:
         channel = f"book:{self.symbol}"
         t_sub = time.perf_counter()
-        self.ws.send(json.dumps({"op": "subscribe",
-                                 "channels": [channel, f"trades:{self.symbol}"]}))
-        try:
-            for raw in self.ws:
-                now_ms = time.time() * 1000
-                msg = json.loads(raw)
-                kind = msg.get("type")
-                if kind == "subscribed":
-                    self.fire("WS", "subscribe", (time.perf_counter() - t_sub) * 1000)
-                elif kind in ("snapshot", "update"):
-                    why = self.book.apply(msg)
-                    if kind == "update":
-                        self.fire("FEED", "book update", now_ms - _iso_ms(msg["ts"]))
-                    if why is not None:
-                        self.book.resyncs += 1
-                        self.fire("FEED", "book proof", 0, AssertionError(why))
-                        self.ws.send(json.dumps({"op": "snapshot", "channel": channel}))
-                elif kind == "trade":
-                    self.fire("FEED", "trade", now_ms - _iso_ms(msg["ts"]))
-                elif kind == "error":
-                    self.fire("WS", f"error {msg.get('code')}", 0,
-                              RuntimeError(msg.get("detail", "")))
-        except Exception as exc:
-            if not self.closing:
-                self.fire("WS", "closed", 0, exc)
-            return
-        if not self.closing:
-            code = getattr(self.ws, "close_code", None)
-            self.fire("WS", "closed", 0, ConnectionError(f"server closed the stream ({code})"))
+        ws.send(json.dumps({"op": "subscribe", "channels": [channel, f"trades:{self.symbol}"]}))
+        for raw in ws:
+            now_ms = time.time() * 1000
+            msg = json.loads(raw)
+            kind = msg.get("type")
+            if kind == "subscribed":
+                self.fire("WS", "subscribe", (time.perf_counter() - t_sub) * 1000)
+            elif kind in ("snapshot", "update"):
+                why = self.book.apply(msg)
+                if kind == "update":
+                    self.fire("FEED", "book update", now_ms - _iso_ms(msg["ts"]))
+                if why is not None:
+                    self.book.resyncs += 1
+                    self.fire("FEED", "book proof", 0, AssertionError(why))
+                    ws.send(json.dumps({"op": "snapshot", "channel": channel}))
+            elif kind == "trade":
+                self.fire("FEED", "trade", now_ms - _iso_ms(msg["ts"]))
+            elif kind == "error":
+                self.fire("WS", f"error {msg.get('code')}", 0,
+                          RuntimeError(msg.get("detail", "")))
 
     def best(self) -> tuple[int | None, int | None]:
         bids, asks = self.book.bids, self.book.asks

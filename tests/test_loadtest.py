@@ -47,6 +47,8 @@ def _loadtest(tmp_path: Path, *args: str) -> dict[str, object]:
     assert summary["requests_per_s"] > 0 and summary["order_ack_p99_ms"] is not None
     run = Path(str(summary["reports"]))
     assert (run / "locust_stats.csv").exists() and (run / "report.html").exists()
+    log = (run / "locust.log").read_text()
+    assert "Traceback" not in log and "Warning" not in log, log[-3000:]
     stats = (run / "locust_stats.csv").read_text()
     for name in ("POST /api/v1/orders", "GET /api/v1/auctions", "GET /api/v1/balances",
                  "connect", "subscribe"):
