@@ -40,7 +40,7 @@ loadtest: $(STAMP)
 
 # Fuzzing at length (docs/loadtest.md): schemathesis per role, every phase, then hostile
 # WebSocket frames, SIGKILL and restart; the last line is JSON (cases, failures).
-EXAMPLES ?= 100
+EXAMPLES ?= 50
 WS_EXAMPLES ?= 2000
 fuzz: $(STAMP)
 	$(BIN)/herbx fuzz --examples $(EXAMPLES) --ws-examples $(WS_EXAMPLES)

@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fuzz", help="schemathesis over the served OpenAPI document (every "
                                     "role, stateful too) and hostile WebSocket frames, then "
                                     "SIGKILL and restart; the last line is JSON")
-    p.add_argument("--examples", type=int, default=_int_env("examples", 100),
+    p.add_argument("--examples", type=int, default=_int_env("examples", 50),
                    help="schemathesis examples per operation and phase")
     p.add_argument("--ws-examples", type=int, default=_int_env("ws_examples", 2000),
                    help="hostile WebSocket frames")

@@ -342,30 +342,40 @@ def start_profile(out: Path, pid: int, seconds: int) -> subprocess.Popen[bytes] 
         print("loadtest: --profile needs py-spy (.venv/bin/pip install py-spy)", file=sys.stderr)
         return None
     return subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(seconds),
-                             "--rate", "200", "--format", "raw", "--nonblocking",
-                             "--output", str(out / "server-profile.txt")],
+                             "--rate", str(PROFILE_RATE), "--format", "raw", "--nonblocking",
+                             "--threads", "--output", str(out / "server-profile.txt")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def profile_top(path: Path, n: int = 15) -> list[str]:
-    """From py-spy's collapsed stacks: the functions with the most samples on the stack
-    (inclusive) and on top of it (self)."""
+PROFILE_RATE = 200  # py-spy samples per second
+
+
+def profile_top(path: Path, seconds: int, n: int = 15) -> list[str]:
+    """From py-spy's collapsed stacks (``--threads``): how busy each thread was (py-spy
+    samples a thread only while it runs or waits for the GIL, not while it sleeps in a
+    system call such as the event loop's poll), then the functions with the most samples on
+    top of the stack (self) and anywhere on it (inclusive)."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
     total = 0
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         k = int(count)
-        frames = [re.sub(r" \(/.*/(site-packages/)?", " (", f) for f in stack.split(";")]
+        head, *frames = stack.split(";")
+        threads[re.sub(r"^thread \(\d+\): ", "", head).rstrip("_0123456789")] += k
+        frames = [re.sub(r" \(/.*/(site-packages/)?", " (", f) for f in frames] or [head]
         total += k
         own[frames[-1]] += k
         for f in set(frames):
             inclusive[f] += k
     if not total:
         return []
-    out = [f"  samples {total}; self time:"]
+    out = ["  threads, share of the run's wall time they were busy: " + ", ".join(
+        f"{name} {100 * c / (PROFILE_RATE * seconds):.0f}%" for name, c in threads.most_common(4))]
+    out.append(f"  samples {total}; self time:")
     out += [f"  {100 * c / total:5.1f}%  {f[:110]}" for f, c in own.most_common(n)]
     out.append("  on the stack (inclusive):")
     out += [f"  {100 * c / total:5.1f}%  {f[:110]}" for f, c in inclusive.most_common(n)
@@ -420,10 +430,10 @@ def main(*, users: int, duration: str, gateways: int = 0, symbols: int = 8,
         print("deliberate refusals (successes of their requests): " +
               ", ".join(f"{k} {v}" for k, v in sorted(summary["refusals"].items())))
     if profile and (out / "server-profile.txt").exists():
-        top = profile_top(out / "server-profile.txt")
+        top = profile_top(out / "server-profile.txt", seconds)
         (out / "server-profile-top.txt").write_text("\n".join(top) + "\n")
         print("where the server's time went (py-spy):")
-        print("\n".join(top[:12]))
+        print("\n".join(top[:13]))
     print(f"throughput {summary['requests_per_s']} req/s, order ack p99 "
           f"{summary['order_ack_p99_ms']} ms, feed p99 {summary['feed_p99_ms']} ms, "
           f"failures {summary['failures']}")
