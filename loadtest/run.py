@@ -265,7 +265,7 @@ def run_locust(out: Path, config: Path, users: int, seconds: int, processes: int
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
            "-u", str(users), "-r", str(spawn_rate), "-t", f"{seconds}s",
            "--csv", str(out / "locust"), "--html", str(out / "report.html"),
-           "--only-summary", "--reset-stats", "--stop-timeout", "5",
+           "--only-summary", "--stop-timeout", "5",
            "--exit-code-on-error", "0", "--loglevel", "WARNING"]
     if processes != 1:
         cmd += ["--processes", str(processes)]
