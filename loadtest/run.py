@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import resource
 import secrets
 import shutil
 import subprocess
@@ -105,6 +106,15 @@ class Market:
                                                  *common])
             self.hosts.append(f"http://127.0.0.1:{port}")
             self._wait_ready(self.hosts[-1], p, f"gateway-{k + 1}")
+
+    def cpu_seconds(self) -> float:
+        """CPU time the market's processes have used so far (Linux /proc)."""
+        total = 0
+        for p in self.procs:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        return total / os.sysconf("SC_CLK_TCK")
 
     @property
     def engine_pid(self) -> int:
@@ -407,7 +417,15 @@ def main(*, users: int, duration: str, gateways: int = 0, symbols: int = 8,
         print(f"loadtest: seeded {sum(len(config[k]) for k in pools(users))} load "
               f"participants, {len(config['symbols'])} books; running locust ...", flush=True)
         spy = start_profile(out, market.engine_pid, seconds) if profile else None
+        market_cpu0, load0 = market.cpu_seconds(), time.monotonic()
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         code = run_locust(out, config_path, users, seconds, processes)
+        children1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # locust (and its workers)
+        wall = time.monotonic() - load0
+        cpu = {"market": round((market.cpu_seconds() - market_cpu0) / wall, 2),
+               "locust": round((children1.ru_utime + children1.ru_stime - children0.ru_utime
+                                - children0.ru_stime) / wall, 2),
+               "load_average_1min": round(os.getloadavg()[0], 1)}
         if spy is not None:
             spy.wait(60)
     finally:
@@ -420,6 +438,7 @@ def main(*, users: int, duration: str, gateways: int = 0, symbols: int = 8,
     rows = read_stats(stats)
     summary = summarise(rows, users, gateways, seconds)
     summary["machine"] = f"{os.cpu_count()} cpu, {sys.platform}"
+    summary["cpu_cores_used"] = cpu
     summary["reports"] = str(out)
     print(table(rows))
     fails = failure_lines(out / "locust_failures.csv")
@@ -434,6 +453,8 @@ def main(*, users: int, duration: str, gateways: int = 0, symbols: int = 8,
         (out / "server-profile-top.txt").write_text("\n".join(top) + "\n")
         print("where the server's time went (py-spy):")
         print("\n".join(top[:13]))
+    print(f"CPU cores used during the run: market {cpu['market']}, locust {cpu['locust']}; "
+          f"load average {cpu['load_average_1min']} on {os.cpu_count()} cores")
     print(f"throughput {summary['requests_per_s']} req/s, order ack p99 "
           f"{summary['order_ack_p99_ms']} ms, feed p99 {summary['feed_p99_ms']} ms, "
           f"failures {summary['failures']}")
