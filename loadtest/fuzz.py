@@ -43,6 +43,7 @@ from loadtest.bench.gateway import free_port
 ROOT = Path(__file__).resolve().parents[1]
 OPERATOR = "hx_fuzz_operator_token_0123456789ab"
 SYMBOL = "QUE-BARK-A"
+LOT = "LOT-C1"  # the cooperative's lot, listed on the book (something to list, delist, sell)
 ROLES = (("T1", "trader"), ("C1", "cooperative"), ("L1", "lab"), ("A1", "analyst"))
 #: close codes a server may use on a hostile frame: going away, protocol error, unsupported
 #: data, invalid payload (UTF-8), policy violation, too big. 1011 (internal error) is a bug.
@@ -124,6 +125,22 @@ def seed_market(server: Server) -> tuple[dict[str, str], dict[int, str]]:
     for method, path, token, body in steps:
         status, answer = server.call(method, path, token, body)
         assert status == 201, answer
+    from loadtest.run import assay_figures
+
+    day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86_400 * 20))
+    lot_steps: list[tuple[str, str, str, Any]] = [
+        ("POST", "/api/v1/lots", tokens["C1"], {
+            "lot_id": LOT, "spec_id": "QUE-BARK", "qty": 5_000, "harvest_date": day,
+            "commune": "Xã Dương Quỳ", "growing_area": {
+                "code": "LC-FUZZ-0001", "issuer": "fuzz", "valid_from": "2024-01-01"}}),
+        ("POST", f"/api/v1/lots/{LOT}/assays", tokens["L1"],
+         {"sample_id": "S-fuzz", "results": assay_figures(["QUE-BARK"])["QUE-BARK"]}),
+        ("POST", f"/api/v1/lots/{LOT}/receive", OPERATOR, {"qty_received": 5_000}),
+        ("POST", f"/api/v1/lots/{LOT}/list", tokens["C1"], {"venue": "book"}),
+    ]
+    for method, path, token, body in lot_steps:
+        status, answer = server.call(method, path, token, body)
+        assert status in (200, 201), (path, answer)
     status, body = server.call("POST", "/api/v1/orders", tokens["T1"], {
         "symbol": SYMBOL, "side": "buy", "price": 60_000, "qty": 10,
         "client_order_id": "seed-1"})
@@ -156,6 +173,7 @@ def schemathesis(server: Server, token: str, out: Path, name: str, *, seed: int,
         [str(st_bin), "run", f"{server.base}/api/v1/openapi.json",
          "-H", f"Authorization: Bearer {token}", "--checks", checks,
          "--max-examples", str(examples), "--seed", str(seed), "--workers", "2", "--no-color",
+         "--output-sanitize", "false",  # the HAR keeps Idempotency-Key values as sent
          "--phases", phases, "--generation-database", "none", "--request-timeout", "20",
          "--report", "har,json", "--report-har-path", str(har),
          "--report-json-path", str(report),
