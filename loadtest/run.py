@@ -422,10 +422,12 @@ def main(*, users: int, duration: str, gateways: int = 0, symbols: int = 8,
         code = run_locust(out, config_path, users, seconds, processes)
         children1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # locust (and its workers)
         wall = time.monotonic() - load0
-        cpu = {"market": round((market.cpu_seconds() - market_cpu0) / wall, 2),
-               "locust": round((children1.ru_utime + children1.ru_stime - children0.ru_utime
-                                - children0.ru_stime) / wall, 2),
-               "load_average_1min": round(os.getloadavg()[0], 1)}
+        market_s = market.cpu_seconds() - market_cpu0
+        locust_s = (children1.ru_utime + children1.ru_stime - children0.ru_utime
+                    - children0.ru_stime)
+        cpu = {"market": round(market_s / wall, 3), "locust": round(locust_s / wall, 3),
+               "market_cpu_s": round(market_s, 1), "locust_cpu_s": round(locust_s, 1),
+               "wall_s": round(wall, 1), "load_average_1min": round(os.getloadavg()[0], 1)}
         if spy is not None:
             spy.wait(60)
     finally:
@@ -453,8 +455,9 @@ def main(*, users: int, duration: str, gateways: int = 0, symbols: int = 8,
         (out / "server-profile-top.txt").write_text("\n".join(top) + "\n")
         print("where the server's time went (py-spy):")
         print("\n".join(top[:13]))
-    print(f"CPU cores used during the run: market {cpu['market']}, locust {cpu['locust']}; "
-          f"load average {cpu['load_average_1min']} on {os.cpu_count()} cores")
+    print(f"CPU cores used during the run: market {cpu['market']} ({cpu['market_cpu_s']} s), "
+          f"locust {cpu['locust']} ({cpu['locust_cpu_s']} s) in {cpu['wall_s']} s; load "
+          f"average {cpu['load_average_1min']} on {os.cpu_count()} cores")
     print(f"throughput {summary['requests_per_s']} req/s, order ack p99 "
           f"{summary['order_ack_p99_ms']} ms, feed p99 {summary['feed_p99_ms']} ms, "
           f"failures {summary['failures']}")
