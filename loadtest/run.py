@@ -394,6 +394,29 @@ def profile_top(path: Path, seconds: int, n: int = 15) -> list[str]:
     return out
 
 
+#: main-thread samples by the first frame that names an area (else the event loop's C code)
+AREAS = (("Pipeline", "pipeline: stamp, engine, journal hand-off, publish and WebSocket push"),
+         ("_handle_request", "HTTP: parse, route, handle, reply"),
+         ("RequestHandler", "HTTP: parse, route, handle, reply"),
+         ("gateway/stream", "market data and WebSocket outside the pipeline"),
+         ("gateway/demo", "demo bots"))
+
+
+def profile_areas(path: Path) -> list[str]:
+    """The main thread's samples by area of the server."""
+    areas: Counter[str] = Counter()
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit() or "MainThread" not in stack.split(";", 1)[0]:
+            continue
+        area = next((name for key, name in AREAS if key in stack),
+                    "event loop (uvloop's C code: socket reads and writes, timers)")
+        areas[area] += int(count)
+    total = sum(areas.values()) or 1
+    return ["  main thread by area:"] + [f"  {100 * c / total:5.1f}%  {a}"
+                                         for a, c in areas.most_common()]
+
+
 # -- the command ----------------------------------------------------------------------------------
 
 
@@ -452,9 +475,10 @@ def main(*, users: int, duration: str, gateways: int = 0, symbols: int = 8,
               ", ".join(f"{k} {v}" for k, v in sorted(summary["refusals"].items())))
     if profile and (out / "server-profile.txt").exists():
         top = profile_top(out / "server-profile.txt", seconds)
+        top[1:1] = profile_areas(out / "server-profile.txt")
         (out / "server-profile-top.txt").write_text("\n".join(top) + "\n")
         print("where the server's time went (py-spy):")
-        print("\n".join(top[:13]))
+        print("\n".join(top[:19]))
     print(f"CPU cores used during the run: market {cpu['market']} ({cpu['market_cpu_s']} s), "
           f"locust {cpu['locust']} ({cpu['locust_cpu_s']} s) in {cpu['wall_s']} s; load "
           f"average {cpu['load_average_1min']} on {os.cpu_count()} cores")
