@@ -53,8 +53,10 @@ from websockets.sync.client import connect as ws_connect
 
 from loadtest.watch import WatchedBook
 
-CONFIG: dict[str, Any] = json.loads(
-    Path(os.environ.get("HERBX_LOAD_CONFIG", "var/loadtest/config.json")).read_text())
+if "HERBX_LOAD_CONFIG" not in os.environ:  # the users need the participants run.py created
+    raise SystemExit("loadtest/locustfile.py is run by `herbx loadtest`, which seeds the market "
+                     "and names its config in HERBX_LOAD_CONFIG")
+CONFIG: dict[str, Any] = json.loads(Path(os.environ["HERBX_LOAD_CONFIG"]).read_text())
 _ids = itertools.count(1)
 _slots: dict[str, itertools.count[int]] = {}
 _slots_lock = threading.Lock()
