@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean loadtest fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,load]'
 	touch $(STAMP)
 
 # the web UI's front-end packages (lightweight-charts, axe-core for the browser tests), from npm
@@ -34,6 +34,23 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/herbx bench engine --orders 200000 --seed 42
+
+# Load test (docs/loadtest.md): USERS locust users for DURATION against `herbx serve --demo`
+# (GATEWAYS=0) or `herbx engine` + GATEWAYS gateways over Redis; reports under var/loadtest/.
+USERS ?= 200
+DURATION ?= 60s
+GATEWAYS ?= 0
+loadtest: $(STAMP)
+	$(BIN)/python -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("locust") is None)' \
+		|| $(BIN)/pip install --quiet -e '.[load]'
+	$(BIN)/herbx loadtest --users $(USERS) --duration $(DURATION) --gateways $(GATEWAYS)
+
+# Fuzzing at length (docs/loadtest.md): schemathesis per role, every phase, then hostile
+# WebSocket frames, SIGKILL and restart; the last line is JSON (cases, failures).
+EXAMPLES ?= 50
+WS_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	$(BIN)/herbx fuzz --examples $(EXAMPLES) --ws-examples $(WS_EXAMPLES)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache web/node_modules

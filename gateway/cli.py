@@ -152,6 +152,21 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
                 Path(args.ledger) if args.ledger else None, args.strict)
 
 
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    from loadtest.run import main
+
+    return main(users=args.users, duration=args.duration, gateways=args.gateways,
+                symbols=args.symbols, redis_url=args.redis_url, processes=args.processes,
+                profile=args.profile, out_root=args.out)
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from loadtest.fuzz import main
+
+    return main(examples=args.examples, ws_examples=args.ws_examples, seed=args.seed,
+                out_root=args.out)
+
+
 def _flag(name: str) -> bool:
     return (_env(name) or "").lower() in ("1", "true", "yes", "on")
 
@@ -327,6 +342,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a ledger behind the journal is a difference too")
     p.set_defaults(func=cmd_reconcile)
 
+    p = sub.add_parser("loadtest", help="start a market, run locust against it headless, "
+                                        "print a summary (last line JSON)")
+    p.add_argument("--users", type=int, default=_int_env("users", 200),
+                   help="concurrent locust users")
+    p.add_argument("--duration", default=_env("duration", "60s"),
+                   help="how long locust runs (60s, 5m, ...)")
+    p.add_argument("--gateways", type=int, default=_int_env("gateways", 0),
+                   help="0: one `herbx serve --demo` process; K: `herbx engine` + K gateways "
+                        "over Redis")
+    p.add_argument("--symbols", type=int, default=_int_env("symbols", 8),
+                   help="books the load traders and cooperatives trade (grade A)")
+    p.add_argument("--redis-url", default=_env("redis_url", "redis://127.0.0.1:6379/0"),
+                   help="Redis of the multi-process mode (streams under a prefix of the run)")
+    p.add_argument("--processes", type=int, default=_int_env("processes", 1),
+                   help="locust processes (-1: one per core)")
+    p.add_argument("--profile", action="store_true", default=_flag("profile"),
+                   help="sample the engine-owning process with py-spy during the run")
+    p.add_argument("--out", default=_env("out", "var/loadtest"),
+                   help="reports go to a new directory <out>/<UTC time>/")
+    p.set_defaults(func=cmd_loadtest)
+    p = sub.add_parser("fuzz", help="schemathesis over the served OpenAPI document (every "
+                                    "role, stateful too) and hostile WebSocket frames, then "
+                                    "SIGKILL and restart; the last line is JSON")
+    p.add_argument("--examples", type=int, default=_int_env("examples", 50),
+                   help="schemathesis examples per operation and phase")
+    p.add_argument("--ws-examples", type=int, default=_int_env("ws_examples", 2000),
+                   help="hostile WebSocket frames")
+    p.add_argument("--seed", type=int, default=_int_env("seed", 8),
+                   help="seed of schemathesis and of the WebSocket frames")
+    p.add_argument("--out", default=_env("out", "var/fuzz"),
+                   help="reports go to a new directory <out>/<UTC time>/")
+    p.set_defaults(func=cmd_fuzz)
     for p in sub.choices.values():  # every subcommand, those added later included
         p.formatter_class = _HelpFormatter
     return parser

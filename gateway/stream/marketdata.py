@@ -46,7 +46,7 @@ class MirrorBook:
     """Price levels of one book as published; ``seq`` is the engine's ``book_seq``."""
 
     __slots__ = ("symbol", "seq", "bids", "asks", "channel_seq", "pending_bids",
-                 "pending_asks", "pending_checksum", "last_flush", "timer")
+                 "pending_asks", "pending_checksum", "pending_ts_ns", "last_flush", "timer")
 
     def __init__(self, symbol: str, seq: int = 0) -> None:
         self.symbol = symbol
@@ -59,6 +59,7 @@ class MirrorBook:
         self.pending_bids: dict[int, int] = {}
         self.pending_asks: dict[int, int] = {}
         self.pending_checksum = 0
+        self.pending_ts_ns = 0  # the engine's time of the last change pending
         self.last_flush = float("-inf")
         self.timer: asyncio.TimerHandle | None = None
 
@@ -74,6 +75,7 @@ class MirrorBook:
                 else:
                     side.pop(price, None)
         self.pending_checksum = checksum
+        self.pending_ts_ns = ev.ts_ns
 
     def flush(self, now: float) -> Message:
         """The next update message: every level changed since the last one."""
@@ -83,7 +85,7 @@ class MirrorBook:
         msg = {"channel": f"book:{self.symbol}", "type": "update", "seq": self.channel_seq,
                "bids": sorted(self.pending_bids.items(), reverse=True),
                "asks": sorted(self.pending_asks.items()), "checksum": self.pending_checksum,
-               "book_seq": self.seq}
+               "book_seq": self.seq, "ts": iso_ts(self.pending_ts_ns)}
         self.pending_bids = {}
         self.pending_asks = {}
         return msg

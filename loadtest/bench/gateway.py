@@ -37,7 +37,8 @@ ORDERS_SYMBOL = "QUE-BARK-A"
 FANOUT_SYMBOL = "QUE-BARK-B"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the load test and the fuzzer use it too)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -273,7 +274,7 @@ async def _fanout_phase(url: str, token: str, subscribers: int, procs: int, rate
 async def _run(args: dict[str, Any]) -> dict[str, Any]:
     import aiohttp
 
-    port = _free_port()
+    port = free_port()
     data = tempfile.mkdtemp(prefix="herbx-bench-")
     env = {**os.environ, "HERBX_OPERATOR_TOKEN": OPERATOR_TOKEN}
     server = subprocess.Popen(
