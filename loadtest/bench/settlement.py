@@ -5,7 +5,11 @@ An I/O shell module (it reads the clock, writes a database); the core never impo
 Workload: the engine benchmark's seeded order stream (`loadtest.bench.engine.generate`: one
 buyer, one seller with one lot, about a third of the orders trade), restamped to start on
 2026-09-21 so the repository's fee and levy schedule applies, is run through a fresh exchange
-once, untimed, to collect every command's events. The timed part is the booker
+once, untimed, to collect every command's events; each trade goes through its whole delivery
+versus payment right after the command that made it (one `SetTradeSettlement` command each
+for paid, delivered and settled: the payment is the transaction that moves the money and the
+goods and books the charges), so a trade costs the ledger its trade and payment transactions
+and four DvP rows, as in a market where every trade settles. The timed part is the booker
 (`settlement.booker.Booker.offer_all`): booking function and store together, fed
 ``BATCH_COMMANDS`` commands per database transaction with one batch in flight while the next
 is booked. ``trades_per_s`` is trades booked per wall second of that loop, the median of
@@ -28,7 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.exchange import Exchange
-from engine.messages import TradeExecuted
+from engine.messages import (
+    Command,
+    Event,
+    SetTradeSettlement,
+    TradeExecuted,
+    TradeSettlementChanged,
+)
 from grading.trace import TraceConfig, placeholder_gtin, trace_url
 from loadtest.bench.engine import generate
 from settlement.booker import Booker
@@ -49,11 +59,24 @@ def stream(trades: int, seed: int) -> tuple[list[Step], int]:
     ex = Exchange()
     steps: list[Step] = []
     count = 0
-    for cmd in cmds:
-        cmd.ts_ns += T0_NS
+    seq = 0
+
+    def apply(cmd: Command, ts_ns: int) -> list[Event]:
+        nonlocal seq
+        seq += 1
+        cmd.seq, cmd.ts_ns = seq, ts_ns
         events = ex.apply(cmd)
-        steps.append((cmd.seq, events))
-        count += sum(isinstance(e, TradeExecuted) for e in events)
+        steps.append((seq, events))
+        return events
+
+    for cmd in cmds:
+        ts_ns = cmd.ts_ns + T0_NS
+        made = [e.trade_id for e in apply(cmd, ts_ns) if isinstance(e, TradeExecuted)]
+        for state in ("paid", "delivered", "settled"):
+            for trade_id in made:
+                done = apply(SetTradeSettlement(trade_id=trade_id, state=state), ts_ns)
+                assert done and isinstance(done[0], TradeSettlementChanged), done
+        count += len(made)
         if count >= trades:
             break
     return steps, count
