@@ -115,7 +115,8 @@ def settings(args: argparse.Namespace, mode: str = "single") -> Settings:
                     order_retention_s=args.order_retention_s,
                     max_connections=args.max_connections,
                     header_timeout_s=args.header_timeout_s,
-                    keepalive_timeout_s=args.keepalive_timeout_s)
+                    keepalive_timeout_s=args.keepalive_timeout_s,
+                    consumers=not getattr(args, "no_consumers", False))
 
 
 def command(args: argparse.Namespace, mode: str = "single") -> int:
