@@ -140,7 +140,10 @@ class Cluster:
         self.procs[name] = Proc(name, argv, self.work / f"{name}.log")
 
     def start_all(self) -> None:
+        """Every process but the external booker, which follows a journal that must exist."""
         for p in self.procs.values():
+            if p.name == "consumer":
+                continue
             p.start(self.env)
             if p.name == "redis":
                 wait_port(self.redis_url or "")
@@ -183,6 +186,23 @@ async def wait_ready(http: Any, bases: list[str]) -> None:
             await asyncio.sleep(0.05)
 
 
+async def reads_served(http: Any, bases: list[str]) -> list[str]:
+    """The public reads every gateway must answer while the engine is down."""
+    from loadtest.chaos_load import SYMBOL
+
+    failures = []
+    for base in bases:
+        for path in (f"/api/v1/instruments/{SYMBOL}/book", f"/api/v1/instruments/{SYMBOL}/trades",
+                     "/api/v1/instruments"):
+            try:
+                async with http.get(f"{base}{path}") as r:
+                    if r.status != 200:
+                        failures.append(f"{base}{path}: {r.status} while the engine was down")
+            except Exception as exc:  # noqa: BLE001 - any failure to answer is the finding
+                failures.append(f"{base}{path}: {exc!r} while the engine was down")
+    return failures
+
+
 async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
               data_dir: Path | None, consumer: bool, workers: int, subscribers: int,
               load_s: tuple[float, float], out: Any = sys.stdout) -> dict[str, Any]:
@@ -198,6 +218,7 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
     t0 = time.monotonic()
     results: list[CheckResult] = []
     load: Load | None = None
+    read_failures: list[str] = []
 
     def say(line: str) -> None:
         print(f"[{time.monotonic() - t0:7.2f}s] {line}", file=out, flush=True)
@@ -209,6 +230,8 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
             await wait_ready(http, cluster.gateways)
+            if consumer:
+                cluster.procs["consumer"].start(cluster.env)
             load = Load(http, cluster.gateways, OPERATOR_TOKEN, rng=random.Random(seed + 1),
                         workers=workers, subscribers=subscribers)
             await load.setup()
@@ -220,6 +243,8 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
                 cluster.procs[victim].kill()
                 say(f"kill {k}: SIGKILL {victim} ({acked_before} orders acknowledged so far)")
                 await asyncio.sleep(rng.uniform(0.0, 0.3))  # load meets a dead market
+                if victim == "engine":  # the gateways keep serving reads meanwhile
+                    read_failures += await reads_served(http, cluster.gateways)
                 cluster.procs[victim].start(cluster.env)
                 await wait_ready(http, cluster.gateways)
                 await asyncio.sleep(rng.uniform(0.1, 0.5))  # trading resumes on the restart
@@ -234,6 +259,9 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
     finally:
         codes = cluster.stop_all()
     summary = summarize(results, load_acked=len(load.acked) if load else 0)
+    if mode == "multi":
+        summary["reads_while_engine_down_ok"] = not read_failures
+        summary["failures"] += read_failures[:5]
     summary.update({"mode": mode, "seed": seed, "seconds": round(time.monotonic() - t0, 1),
                     "orders_sent": load.sent if load else 0,
                     "cancels": load.cancels if load else 0,
@@ -295,6 +323,7 @@ def main(*, kills: int, seed: int, database_url: str | None, mode: str, data_dir
                               data_dir=Path(data_dir) if data_dir else None, consumer=consumer,
                               workers=workers, subscribers=subscribers, load_s=(0.5, 2.0)))
     ok = (summary["kills"] == kills and summary["acked_lost"] == 0
+          and summary.get("reads_while_engine_down_ok", True)
           and summary["duplicates"] == 0 and summary["trial_balance"] == 0
           and summary["reconcile_ok"] and summary["ws_books_ok"])
     return 0 if ok else 1
