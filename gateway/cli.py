@@ -137,7 +137,7 @@ def cmd_chaos(args: argparse.Namespace) -> int:
 
     return main(kills=args.kills, seed=args.seed, database_url=args.database_url,
                 mode=args.mode, data_dir=args.data_dir, consumer=args.consumer,
-                workers=args.workers, subscribers=args.subscribers)
+                workers=args.workers, subscribers=args.subscribers, restart=args.restart)
 
 
 def cmd_consume(args: argparse.Namespace) -> int:
@@ -353,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="concurrent order-entry clients")
     p.add_argument("--subscribers", type=int, default=_int_env("subscribers", 3),
                    help="WebSocket book subscribers kept across kills")
+    p.add_argument("--restart", default=_env("restart", ""),
+                   help="also stop and start these services under load, comma-separated: redis "
+                        "(private, --mode multi), postgres (a private cluster holds the ledger)")
     p.set_defaults(func=cmd_chaos)
 
     for p in sub.choices.values():  # every subcommand, those added later included

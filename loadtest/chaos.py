@@ -34,6 +34,7 @@ from typing import Any
 
 from loadtest.chaos_check import CheckResult, check_market
 from loadtest.chaos_load import Load
+from loadtest.chaos_services import PrivatePostgres, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 OPERATOR_TOKEN = "chaos-operator-" + "0" * 8  # the fresh market's operator (HERBX_OPERATOR_TOKEN)
@@ -100,6 +101,9 @@ class Cluster:
     gateways: list[str] = field(default_factory=list)  # http://127.0.0.1:PORT
     redis_url: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    restart: tuple[str, ...] = ()  # services stopped and started under load: redis, postgres
+    pg: PrivatePostgres | None = None
+    revived: int = 0  # market processes that exited on their own and were started again
 
     def setup(self) -> None:
         self.env = {**os.environ, "HERBX_OPERATOR_TOKEN": OPERATOR_TOKEN,
@@ -121,8 +125,12 @@ class Cluster:
             redis = shutil.which("redis-server")
             if redis is None:
                 raise RuntimeError("multi mode needs redis-server on the PATH")
+            # a Redis that is restarted keeps its streams (append-only file, as a real one
+            # would); one that is only killed around needs no persistence
+            persist = (["--appendonly", "yes", "--appendfsync", "always", "--dir",
+                        str(self.work)] if "redis" in self.restart else ["--appendonly", "no"])
             self.add("redis", [redis, "--port", str(rport), "--bind", "127.0.0.1",
-                               "--save", "", "--appendonly", "no", "--daemonize", "no"])
+                               "--save", "", *persist, "--daemonize", "no"])
             self.redis_url = f"redis://127.0.0.1:{rport}/0"
             link = ["--redis-url", self.redis_url, "--redis-prefix", "chaos"]
             self.add("engine", herbx("engine", *link, *market, *db))
@@ -156,9 +164,35 @@ class Cluster:
 
     @property
     def victims(self) -> list[str]:
-        """What a kill may hit: the market's writer, and the external booker if there is one."""
+        """What a kill may hit: the market's writer, the external booker if there is one, and
+        the services to restart."""
         main = "serve" if self.mode == "serve" else "engine"
-        return [main, "consumer"] if self.consumer else [main]
+        return [main, *(["consumer"] if self.consumer else []), *self.restart]
+
+    def stop_service(self, name: str) -> None:
+        if name == "postgres":
+            assert self.pg is not None
+            self.pg.stop("immediate")  # a crash: no checkpoint, WAL recovery at the start
+        else:
+            self.procs[name].stop()
+
+    def start_service(self, name: str) -> None:
+        if name == "postgres":
+            assert self.pg is not None
+            self.pg.start()
+        else:
+            self.procs[name].start(self.env)
+            wait_port(self.redis_url or "")
+
+    def revive(self) -> list[str]:
+        """Start again the market's processes that exited on their own (what a supervisor
+        such as systemd does): `herbx engine` exits when its Redis goes away."""
+        dead = [p for p in self.procs.values()
+                if p.name != "redis" and p.popen is not None and not p.alive()]
+        for p in dead:
+            p.start(self.env)
+        self.revived += len(dead)
+        return [p.name for p in dead]
 
 
 def wait_port(url: str) -> None:
@@ -205,15 +239,22 @@ async def reads_served(http: Any, bases: list[str]) -> list[str]:
 
 async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
               data_dir: Path | None, consumer: bool, workers: int, subscribers: int,
-              load_s: tuple[float, float], out: Any = sys.stdout) -> dict[str, Any]:
+              load_s: tuple[float, float], restart: tuple[str, ...] = (),
+              out: Any = sys.stdout) -> dict[str, Any]:
     import aiohttp
 
     rng = random.Random(seed)
     work = Path(tempfile.mkdtemp(prefix="herbx-chaos-"))
     data = data_dir or work / "data"
     data.mkdir(parents=True, exist_ok=True)
+    pg = None
+    if "postgres" in restart:  # never a server we do not own: a private cluster
+        pg = PrivatePostgres(work / "pg", free_port())
+        await asyncio.to_thread(pg.init)
+        await asyncio.to_thread(pg.start)
+        database_url = pg.url
     db_url = database_url and await fresh_schema(database_url)
-    cluster = Cluster(mode, data, work, db_url, consumer)
+    cluster = Cluster(mode, data, work, db_url, consumer, restart=restart, pg=pg)
     cluster.setup()
     t0 = time.monotonic()
     results: list[CheckResult] = []
@@ -240,12 +281,24 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
                 await asyncio.sleep(rng.uniform(*load_s))
                 victim = rng.choice(cluster.victims)
                 acked_before = len(load.acked)
-                cluster.procs[victim].kill()
-                say(f"kill {k}: SIGKILL {victim} ({acked_before} orders acknowledged so far)")
-                await asyncio.sleep(rng.uniform(0.0, 0.3))  # load meets a dead market
-                if victim == "engine":  # the gateways keep serving reads meanwhile
-                    read_failures += await reads_served(http, cluster.gateways)
-                cluster.procs[victim].start(cluster.env)
+                if victim in restart:
+                    await asyncio.to_thread(cluster.stop_service, victim)
+                    say(f"kill {k}: {victim} stopped ({acked_before} orders acknowledged so "
+                        f"far)")
+                    await asyncio.sleep(rng.uniform(0.5, 1.5))  # the market without it
+                    await asyncio.to_thread(cluster.start_service, victim)
+                    await asyncio.sleep(0.3)
+                else:
+                    cluster.procs[victim].kill()
+                    say(f"kill {k}: SIGKILL {victim} ({acked_before} orders acknowledged so "
+                        f"far)")
+                    await asyncio.sleep(rng.uniform(0.0, 0.3))  # load meets a dead market
+                    if victim == "engine":  # the gateways keep serving reads meanwhile
+                        read_failures += await reads_served(http, cluster.gateways)
+                    cluster.procs[victim].start(cluster.env)
+                revived = cluster.revive()
+                if revived:
+                    say(f"  restarted {', '.join(revived)}, which had exited")
                 await wait_ready(http, cluster.gateways)
                 await asyncio.sleep(rng.uniform(0.1, 0.5))  # trading resumes on the restart
                 await load.pause()
@@ -258,6 +311,9 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
             await load.stop()
     finally:
         codes = cluster.stop_all()
+        if pg is not None:
+            with suppress(Exception):
+                await asyncio.to_thread(pg.stop, "fast")
     summary = summarize(results, load_acked=len(load.acked) if load else 0)
     if mode == "multi":
         summary["reads_while_engine_down_ok"] = not read_failures
@@ -265,7 +321,8 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
     summary.update({"mode": mode, "seed": seed, "seconds": round(time.monotonic() - t0, 1),
                     "orders_sent": load.sent if load else 0,
                     "cancels": load.cancels if load else 0,
-                    "ws_resyncs": load.resyncs() if load else 0, "clean_exit": all(
+                    "ws_resyncs": load.resyncs() if load else 0,
+                    "restart": list(restart), "revived": cluster.revived, "clean_exit": all(
                         c in (0, None) for n, c in codes.items() if n != "redis")})
     if summary["reconcile_ok"] and summary["acked_lost"] == 0 and data_dir is None:
         shutil.rmtree(work, ignore_errors=True)  # keep the logs of a failed run
@@ -307,7 +364,24 @@ async def fresh_schema(url: str) -> str:
 
 
 def main(*, kills: int, seed: int, database_url: str | None, mode: str, data_dir: str | None,
-         consumer: bool, workers: int = 8, subscribers: int = 3) -> int:
+         consumer: bool, workers: int = 8, subscribers: int = 3, restart: str = "") -> int:
+    services = tuple(x for x in restart.split(",") if x)
+    if any(x not in ("redis", "postgres") for x in services):
+        print(f"herbx chaos: --restart takes redis and/or postgres, not {restart}",
+              file=sys.stderr)
+        return 2
+    if "redis" in services and mode != "multi":
+        print("herbx chaos: --restart redis needs --mode multi", file=sys.stderr)
+        return 2
+    if "postgres" in services:
+        if database_url:
+            print("herbx chaos: --restart postgres runs a private cluster; it never stops the "
+                  "server of --database-url", file=sys.stderr)
+            return 2
+        why = unavailable()
+        if why:
+            print(f"herbx chaos: --restart postgres: {why}", file=sys.stderr)
+            return 2
     if mode not in ("serve", "multi"):
         print(f"herbx chaos: unknown --mode {mode}", file=sys.stderr)
         return 2
@@ -321,7 +395,8 @@ def main(*, kills: int, seed: int, database_url: str | None, mode: str, data_dir
         return 2
     summary = asyncio.run(run(kills=kills, seed=seed, database_url=database_url, mode=mode,
                               data_dir=Path(data_dir) if data_dir else None, consumer=consumer,
-                              workers=workers, subscribers=subscribers, load_s=(0.5, 2.0)))
+                              workers=workers, subscribers=subscribers, load_s=(0.5, 2.0),
+                              restart=services))
     ok = (summary["kills"] == kills and summary["acked_lost"] == 0
           and summary.get("reads_while_engine_down_ok", True)
           and summary["duplicates"] == 0 and summary["trial_balance"] == 0
