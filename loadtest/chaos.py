@@ -240,7 +240,8 @@ async def reads_served(http: Any, bases: list[str]) -> list[str]:
 async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
               data_dir: Path | None, consumer: bool, workers: int, subscribers: int,
               load_s: tuple[float, float], restart: tuple[str, ...] = (),
-              out: Any = sys.stdout) -> dict[str, Any]:
+              only: tuple[str, ...] = (), out: Any = sys.stdout) -> dict[str, Any]:
+    """One chaos run; ``only``: kill only these (default: any of `Cluster.victims`)."""
     import aiohttp
 
     rng = random.Random(seed)
@@ -260,6 +261,7 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
     results: list[CheckResult] = []
     load: Load | None = None
     read_failures: list[str] = []
+    outage_acks = 0  # orders acknowledged while a restarted service was down
 
     def say(line: str) -> None:
         print(f"[{time.monotonic() - t0:7.2f}s] {line}", file=out, flush=True)
@@ -279,13 +281,14 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
             load.start()
             for k in range(1, kills + 1):
                 await asyncio.sleep(rng.uniform(*load_s))
-                victim = rng.choice(cluster.victims)
+                victim = rng.choice(only or cluster.victims)
                 acked_before = len(load.acked)
                 if victim in restart:
                     await asyncio.to_thread(cluster.stop_service, victim)
                     say(f"kill {k}: {victim} stopped ({acked_before} orders acknowledged so "
                         f"far)")
                     await asyncio.sleep(rng.uniform(0.5, 1.5))  # the market without it
+                    outage_acks += len(load.acked) - acked_before
                     await asyncio.to_thread(cluster.start_service, victim)
                     await asyncio.sleep(0.3)
                 else:
@@ -322,7 +325,8 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
                     "orders_sent": load.sent if load else 0,
                     "cancels": load.cancels if load else 0,
                     "ws_resyncs": load.resyncs() if load else 0,
-                    "restart": list(restart), "revived": cluster.revived, "clean_exit": all(
+                    "restart": list(restart), "acked_during_outages": outage_acks,
+                    "revived": cluster.revived, "clean_exit": all(
                         c in (0, None) for n, c in codes.items() if n != "redis")})
     if summary["reconcile_ok"] and summary["acked_lost"] == 0 and data_dir is None:
         shutil.rmtree(work, ignore_errors=True)  # keep the logs of a failed run
