@@ -168,7 +168,7 @@ class Load:
                     await self._cancel(rng)
                 else:
                     await self._place(rng)
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError, OSError):
                 self.unknown += 1  # the market is down: its outcome is whatever it journaled
                 await asyncio.sleep(0.05)
             finally:
@@ -237,7 +237,7 @@ class Load:
                             awaiting = True
                             await ws.send_json({"op": "unsubscribe", "channels": [channel]})
                             await ws.send_json({"op": "subscribe", "channels": [channel]})
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError, OSError):
                 pass
             sub.connected = False
             await asyncio.sleep(0.05)

@@ -20,6 +20,7 @@ data directory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable
@@ -64,13 +65,19 @@ class Follower:
                     await consumer.close()
                 except Exception:  # noqa: BLE001 - a failed close changes nothing booked
                     log.exception("consume: closing %s failed", consumer.name)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                pass
             delay = min(delay * 2, self.retry_max_s)
 
     async def _follow(self, consumer: Consumer, stop: asyncio.Event) -> None:
+        await self.begin(consumer)
+        while not stop.is_set():
+            if not await self.step(consumer):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.poll_s)
+
+    async def begin(self, consumer: Consumer) -> int:
+        """Start the consumer and rebuild the engine at its position; returns the position."""
         from settlement.resume import engine_at
 
         position = await consumer.start()
@@ -82,15 +89,14 @@ class Follower:
         self.applied = position
         log.info("consume: %s following %s from seq %d", consumer.name, self.engine_dir,
                  position)
-        while not stop.is_set():
-            steps = await asyncio.to_thread(self._read)
-            for i in range(0, len(steps), self.chunk):
-                await consumer.offer(steps[i:i + self.chunk])
-            if not steps:
-                try:
-                    await asyncio.wait_for(stop.wait(), self.poll_s)
-                except TimeoutError:
-                    pass
+        return position
+
+    async def step(self, consumer: Consumer) -> int:
+        """Offer the journal's new whole records; returns how many there were."""
+        steps = await asyncio.to_thread(self._read)
+        for i in range(0, len(steps), self.chunk):
+            await consumer.offer(steps[i:i + self.chunk])
+        return len(steps)
 
     def _read(self) -> list[Step]:
         """The journal's whole records after ``applied``, applied to the engine (at most a
