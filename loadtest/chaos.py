@@ -328,10 +328,16 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
                     "restart": list(restart), "acked_during_outages": outage_acks,
                     "revived": cluster.revived, "clean_exit": all(
                         c in (0, None) for n, c in codes.items() if n != "redis")})
-    if summary["reconcile_ok"] and summary["acked_lost"] == 0 and data_dir is None:
+    passed = not summary["failures"] and summary["reconcile_ok"] and summary["acked_lost"] == 0
+    if passed and data_dir is None:
         shutil.rmtree(work, ignore_errors=True)  # keep the logs of a failed run
     else:
         summary["logs"] = str(work)
+    if db_url and pg is None:  # a schema in someone's database: drop it, unless it failed
+        if passed:
+            await drop_schema(db_url)
+        else:
+            summary["ledger_schema"] = db_url.rsplit("search_path=", 1)[1]
     print(json.dumps(summary), file=out, flush=True)
     return summary
 
@@ -365,6 +371,17 @@ async def fresh_schema(url: str) -> str:
     finally:
         await conn.close()
     return f"{url}{'&' if '?' in url else '?'}search_path={schema}"
+
+
+async def drop_schema(url: str) -> None:
+    import asyncpg
+
+    base, schema = url.rsplit("search_path=", 1)
+    conn = await asyncpg.connect(base.rstrip("?&"))
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
 
 
 def main(*, kills: int, seed: int, database_url: str | None, mode: str, data_dir: str | None,
