@@ -269,6 +269,7 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
     say(f"chaos: mode {mode}, {kills} kills, seed {seed}, data {data}, logs {work}"
         f"{', external ledger booker' if consumer else ''}"
         f"{', ledger in PostgreSQL' if db_url else ''}")
+    run_failures: list[str] = []
     cluster.start_all()
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
@@ -312,12 +313,19 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
                     break
                 load.resume()
             await load.stop()
+    except Exception as exc:  # noqa: BLE001 - reported in the summary, which always comes
+        run_failures.append(f"the run failed: {type(exc).__name__}: {exc}")
+        say(run_failures[-1])
+        if load is not None:
+            with suppress(Exception):
+                await load.stop()
     finally:
         codes = cluster.stop_all()
         if pg is not None:
             with suppress(Exception):
                 await asyncio.to_thread(pg.stop, "fast")
     summary = summarize(results, load_acked=len(load.acked) if load else 0)
+    summary["failures"] = run_failures + summary["failures"]
     if mode == "multi":
         summary["reads_while_engine_down_ok"] = not read_failures
         summary["failures"] += read_failures[:5]
