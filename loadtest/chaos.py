@@ -286,10 +286,11 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
                 acked_before = len(load.acked)
                 if victim in restart:
                     await asyncio.to_thread(cluster.stop_service, victim)
+                    down_from = len(load.acked)  # it is down now
                     say(f"kill {k}: {victim} stopped ({acked_before} orders acknowledged so "
                         f"far)")
                     await asyncio.sleep(rng.uniform(0.5, 1.5))  # the market without it
-                    outage_acks += len(load.acked) - acked_before
+                    outage_acks += len(load.acked) - down_from
                     await asyncio.to_thread(cluster.start_service, victim)
                     await asyncio.sleep(0.3)
                 else:
