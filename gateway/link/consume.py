@@ -27,16 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.durable.journal import (
-    FILE_HEADER,
-    MAX_RECORD_BYTES,
-    JournalCorrupt,
-    Segment,
-    _next_valid_record,
-    _parse_record,
-    list_segments,
-)
-from engine.messages import Command
+from engine.durable.journal import JournalCorrupt, JournalTail
 from settlement.consumer import Consumer, Step
 
 log = logging.getLogger("herbx.consume")
@@ -56,7 +47,7 @@ class Follower:
         self.retry_max_s = retry_max_s
         self.exchange: Any = None
         self.applied = 0  # the last seq applied to ``exchange``
-        self.tail: _Tail | None = None
+        self.tail: JournalTail | None = None
         self.errors = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -112,11 +103,11 @@ class Follower:
     def _read(self) -> list[Step]:
         """The journal's whole records after ``applied``, applied to the engine (at most
         ``10 * chunk`` per call, so memory stays bounded). Reads on from the byte after the
-        last record read (`_Tail`), so a poll costs what was appended, not the segment."""
+        last record read (`JournalTail`), so a poll costs what was appended, not the segment."""
         steps: list[Step] = []
         while len(steps) < 10 * self.chunk:
             if self.tail is None or self.tail.next_seq != self.applied + 1:
-                self.tail = _Tail.locate(self.engine_dir / "journal", self.applied)
+                self.tail = JournalTail.locate(self.engine_dir / "journal", self.applied)
                 if self.tail is None:
                     break
             try:
@@ -135,67 +126,6 @@ class Follower:
                 steps.append((cmd.seq, self.exchange.apply(cmd)))
                 self.applied = cmd.seq
         return steps
-
-
-class _Tail:
-    """A position in the journal: a segment, the offset after the last whole record read, the
-    seq of the record expected there. Reads only whole, checksummed records; a partial record at
-    the end (being written, or torn by a crash and later cut and rewritten by the market's
-    recovery) is read again at the next poll. A bad record with valid data after it, or a
-    segment that ends in a partial record while a newer one exists, is damage: it raises."""
-
-    READ_BYTES = 4 * 1024 * 1024  # per read: bounded, and far above one record
-
-    def __init__(self, journal_dir: Path, seg: Segment, offset: int, next_seq: int) -> None:
-        self.journal_dir = journal_dir
-        self.seg = seg
-        self.offset = offset
-        self.next_seq = next_seq
-
-    @classmethod
-    def locate(cls, journal_dir: Path, applied: int) -> _Tail | None:
-        """The place of the record after ``applied`` (scanning its segment once)."""
-        segments = [g for g in list_segments(journal_dir) if g.first_seq <= applied + 1]
-        if not segments:
-            return None
-        tail = cls(journal_dir, segments[-1], FILE_HEADER.size, segments[-1].first_seq)
-        while tail.next_seq <= applied:
-            if not tail.read(applied + 1 - tail.next_seq, skip=True):
-                return None  # the segment ends before it: not written yet
-        return tail
-
-    def read(self, most: int, *, skip: bool = False) -> list[Command]:
-        with open(self.seg.path, "rb") as f:
-            f.seek(self.offset)
-            data = f.read(self.READ_BYTES)
-        out: list[Command] = []
-        pos = 0
-        while len(out) < most:
-            cmd, end, reason, complete = _parse_record(data, pos, MAX_RECORD_BYTES)
-            if cmd is None:
-                if not out and (complete or _next_valid_record(data, pos) is not None):
-                    raise JournalCorrupt(self.seg.path, self.offset + pos, reason)
-                break  # partial (read again next time), or damage: raised once those are booked
-            if cmd.seq != self.next_seq:
-                raise JournalCorrupt(self.seg.path, self.offset + pos,
-                                     f"record has seq {cmd.seq}, expected {self.next_seq}")
-            self.next_seq += 1
-            pos = end
-            out.append(cmd)
-        self.offset += pos
-        return [] if skip and not out else out
-
-    def successor(self) -> _Tail | None:
-        """The next segment, when this one is read to its end and the next one exists."""
-        for seg in list_segments(self.journal_dir):
-            if seg.first_seq == self.next_seq and seg.path != self.seg.path:
-                with open(self.seg.path, "rb") as f:
-                    size = f.seek(0, 2)
-                if size != self.offset:
-                    raise JournalCorrupt(self.seg.path, self.offset,
-                                         "a partial record before the next segment")
-                return _Tail(self.journal_dir, seg, FILE_HEADER.size, seg.first_seq)
-        return None
 
 
 def main(*, data_dir: str, database_url: str | None, database_schema: str | None,
