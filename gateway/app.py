@@ -128,7 +128,11 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         hub = Hub()
         gw_box: list[Gateway] = []
         lots = LotViews(lambda: gw_box[0].exchange)
-        if sequencer is not None:  # this process books; a multi-process gateway only reads
+        if sequencer is not None and not s.consumers:  # `herbx consume` books
+            sequencer.retain_from = lambda: 0  # its position is not known here: prune nothing
+            if s.database_url:
+                ledger = await _reader_store(s)
+        elif sequencer is not None:  # this process books; a multi-process gateway only reads
             ledger = ledger_store(data, s.database_url, s.database_schema)
             booker = ledger_booker(ledger, lots, catalogue, trace_config(s))
             ticks = tick_store(data, s.database_url)

@@ -167,6 +167,22 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
                 out_root=args.out)
 
 
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from loadtest.chaos import main
+
+    return main(kills=args.kills, seed=args.seed, database_url=args.database_url,
+                mode=args.mode, data_dir=args.data_dir, consumer=args.consumer,
+                workers=args.workers, subscribers=args.subscribers, restart=args.restart)
+
+
+def cmd_consume(args: argparse.Namespace) -> int:
+    from gateway.link.consume import main
+
+    return main(data_dir=args.data_dir, database_url=args.database_url,
+                database_schema=args.database_schema, public_url=args.public_url,
+                poll_ms=args.poll_ms, log_level=args.log_level)
+
+
 def _flag(name: str) -> bool:
     return (_env(name) or "").lower() in ("1", "true", "yes", "on")
 
@@ -374,6 +390,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=_env("out", "var/fuzz"),
                    help="reports go to a new directory <out>/<UTC time>/")
     p.set_defaults(func=cmd_fuzz)
+    sub.choices["serve"].add_argument(
+        "--no-consumers", action="store_true", default=_flag("no_consumers"),
+        help="book no ledger in this process (`herbx consume` does; the journal is then "
+             "never pruned)")
+
+    p = sub.add_parser("consume", help="book the ledger in its own process, following the "
+                                       "journal of a data directory (with serve --no-consumers)")
+    p.add_argument("--data-dir", default=_env("data_dir", "./var"),
+                   help="the market's data directory (read only)")
+    p.add_argument("--database-url", default=_env("database_url"),
+                   help="PostgreSQL URL of the ledger (default: SQLite at "
+                        "<data-dir>/ledger.sqlite)")
+    p.add_argument("--database-schema", default=_env("database_schema"),
+                   help="PostgreSQL schema of the ledger (default: the search_path)")
+    p.add_argument("--public-url", default=_env("public_url", ""),
+                   help="base URL that the ledger's trace codes point at (the market's "
+                        "--public-url; default http://127.0.0.1:8080)")
+    p.add_argument("--poll-ms", type=int, default=_int_env("poll_ms", 50),
+                   help="how often to look for new journal records")
+    p.add_argument("--log-level", default=_env("log_level", "info"),
+                   choices=["debug", "info", "warning", "error"], help="logging threshold")
+    p.set_defaults(func=cmd_consume)
+
+    p = sub.add_parser("chaos", help="crash recovery under load: SIGKILL the market at random "
+                                     "moments, restart, check nothing was lost (last line JSON)")
+    p.add_argument("--kills", type=int, default=_int_env("kills", 20),
+                   help="how many kills (each followed by a restart and the checks)")
+    p.add_argument("--seed", type=int, default=_int_env("seed", 15),
+                   help="seed of the load and of the kill moments")
+    p.add_argument("--database-url", default=_env("database_url"),
+                   help="PostgreSQL URL for the ledger (a fresh schema per run; default: "
+                        "SQLite in the data directory)")
+    p.add_argument("--mode", default=_env("mode", "serve"), choices=["serve", "multi"],
+                   help="serve: kill `herbx serve`; multi: kill `herbx engine` (private Redis, "
+                        "two gateways)")
+    p.add_argument("--data-dir", default=_env("data_dir"),
+                   help="the market's data directory (default: a temporary one; must be empty)")
+    p.add_argument("--consumer", action="store_true", default=_flag("consumer"),
+                   help="book the ledger in `herbx consume`, which is killed too")
+    p.add_argument("--workers", type=int, default=_int_env("workers", 8),
+                   help="concurrent order-entry clients")
+    p.add_argument("--subscribers", type=int, default=_int_env("subscribers", 3),
+                   help="WebSocket book subscribers kept across kills")
+    p.add_argument("--restart", default=_env("restart", ""),
+                   help="also stop and start these services under load, comma-separated: redis "
+                        "(private, --mode multi), postgres (a private cluster holds the ledger)")
+    p.set_defaults(func=cmd_chaos)
+
     for p in sub.choices.values():  # every subcommand, those added later included
         p.formatter_class = _HelpFormatter
     return parser

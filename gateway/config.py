@@ -66,3 +66,5 @@ class Settings:
     feed_chunk_commands: int = 1_000  # commands per consumer write
     feed_retry_max_s: float = 5.0  # longest backoff of a failing consumer
     feed_drain_timeout_s: float = 10.0  # at shutdown, time for the consumers to catch up
+    # False: `herbx consume` books in its own process; this one books nothing, prunes nothing
+    consumers: bool = True

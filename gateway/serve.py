@@ -132,7 +132,8 @@ def settings(args: argparse.Namespace, mode: str = "single") -> Settings:
                     header_timeout_s=args.header_timeout_s,
                     keepalive_timeout_s=args.keepalive_timeout_s,
                     demo_pace_s=getattr(args, "demo_pace_s", 1.0),
-                    settlement_cycle_days=args.settlement_cycle_days)
+                    settlement_cycle_days=args.settlement_cycle_days,
+                    consumers=not getattr(args, "no_consumers", False))
 
 
 def command(args: argparse.Namespace, mode: str = "single") -> int:

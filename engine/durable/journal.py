@@ -609,3 +609,66 @@ def prune_segments(directory: Path, upto_seq: int) -> list[Path]:
     if removed:
         fsync_dir(directory)
     return removed
+
+
+class JournalTail:
+    """Follows a journal that another process writes (`herbx consume`): a segment, the offset
+    after the last whole record read, and the seq of the record expected there; each `read`
+    costs what was appended since. Reads only whole, checksummed records and never cuts
+    anything: a partial record at the end (being written, or torn by a crash, then cut and
+    rewritten by the writer's recovery) is read again next time. A bad record with valid data
+    after it, or a segment ending in a partial record while a newer one exists, is damage:
+    `JournalCorrupt` (once the records before it were returned)."""
+
+    READ_BYTES = 4 * 1024 * 1024  # per read: bounded, and far above one record
+
+    def __init__(self, journal_dir: Path, seg: Segment, offset: int, next_seq: int) -> None:
+        self.journal_dir = journal_dir
+        self.seg = seg
+        self.offset = offset
+        self.next_seq = next_seq
+
+    @classmethod
+    def locate(cls, journal_dir: Path, applied: int) -> JournalTail | None:
+        """The place of the record after ``applied`` (scanning its segment once)."""
+        segments = [g for g in list_segments(journal_dir) if g.first_seq <= applied + 1]
+        if not segments:
+            return None
+        tail = cls(journal_dir, segments[-1], FILE_HEADER.size, segments[-1].first_seq)
+        while tail.next_seq <= applied:
+            if not tail.read(applied + 1 - tail.next_seq, skip=True):
+                return None  # the segment ends before it: not written yet
+        return tail
+
+    def read(self, most: int, *, skip: bool = False) -> list[Command]:
+        with open(self.seg.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read(self.READ_BYTES)
+        out: list[Command] = []
+        pos = 0
+        while len(out) < most:
+            cmd, end, reason, complete = _parse_record(data, pos, MAX_RECORD_BYTES)
+            if cmd is None:
+                if not out and (complete or _next_valid_record(data, pos) is not None):
+                    raise JournalCorrupt(self.seg.path, self.offset + pos, reason)
+                break  # partial (read again next time), or damage: raised once those are booked
+            if cmd.seq != self.next_seq:
+                raise JournalCorrupt(self.seg.path, self.offset + pos,
+                                     f"record has seq {cmd.seq}, expected {self.next_seq}")
+            self.next_seq += 1
+            pos = end
+            out.append(cmd)
+        self.offset += pos
+        return [] if skip and not out else out
+
+    def successor(self) -> JournalTail | None:
+        """The next segment, when this one is read to its end and the next one exists."""
+        for seg in list_segments(self.journal_dir):
+            if seg.first_seq == self.next_seq and seg.path != self.seg.path:
+                with open(self.seg.path, "rb") as f:
+                    size = f.seek(0, 2)
+                if size != self.offset:
+                    raise JournalCorrupt(self.seg.path, self.offset,
+                                         "a partial record before the next segment")
+                return JournalTail(self.journal_dir, seg, FILE_HEADER.size, seg.first_seq)
+        return None

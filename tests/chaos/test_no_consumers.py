@@ -1,0 +1,57 @@
+"""`herbx serve --no-consumers` (`Settings.consumers=False`): the serving process books no ledger
+and prunes no journal, so that `herbx consume` can follow it from any position; the snapshot it
+takes keeps every segment, and the external booker started afterwards books the whole journal."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from engine.durable.journal import list_segments
+from gateway.link.consume import Follower
+from settlement.booker import Booker
+from settlement.resume import steps_after
+from settlement.schedule import Schedule
+from settlement.sqlite_store import SqliteStore
+from tests.gateway.conftest import SYMBOL, settings, start
+
+
+async def test_a_server_without_consumers_books_nothing_and_prunes_nothing(
+        tmp_path: Path) -> None:
+    m = await start(settings(tmp_path, consumers=False))
+    try:
+        assert m.gw.feed is None and m.gw.ledger is None
+        async with m.client.get("/healthz") as r:
+            assert (await r.json())["consumers"] == {}
+        for i in range(3):  # trades, each followed by a snapshot that could prune
+            for side, who in (("sell", "C1"), ("buy", "T1")):
+                async with m.client.post("/api/v1/orders", headers=m.h(who), json={
+                        "symbol": SYMBOL, "side": side, "price": 61_000, "qty": 2,
+                        "client_order_id": f"nc-{side}-{i}"}) as r:
+                    assert r.status == 201, await r.text()
+            assert m.gw.sequencer is not None
+            await asyncio.to_thread(m.gw.sequencer.snapshot)
+        segments = list_segments(tmp_path / "engine" / "journal")
+        assert len(segments) > 1 and segments[0].first_seq == 1  # a snapshot rotates the journal
+        last = m.gw.exchange.last_seq
+    finally:
+        await m.client.close()
+    assert not (tmp_path / "ledger.sqlite").exists()
+
+    def make(exchange_of: object) -> Booker:
+        return Booker(SqliteStore(tmp_path / "ledger.sqlite"), Schedule.load(), lambda _: None,
+                      owns_store=True)
+
+    follower = Follower(tmp_path, make)
+    booker = make(None)
+    assert await follower.begin(booker) == 0
+    while await follower.step(booker):
+        pass
+    try:
+        assert booker.position == last
+        trades = [t for t in await booker.store.transactions() if t.kind == "trade"]
+        journal = [e for _, events in steps_after(tmp_path / "engine", 0) for e in events
+                   if type(e).__name__ == "TradeExecuted"]
+        assert len(trades) == len(journal) == 3
+    finally:
+        await booker.close()
