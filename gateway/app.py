@@ -41,7 +41,7 @@ from gateway.link.feed import Feed, FeedLimits
 from gateway.link.housekeeping import PurgeSchedule
 from gateway.link.ledger import ledger_booker, ledger_store
 from gateway.link.pipeline import Checksums, Overloaded, Pipeline, PipelineFailed
-from gateway.link.ticks import live_bars, tick_store
+from gateway.link.ticks import live_bars, reader_tick_store, tick_store
 from gateway.lots import LotViews, refuse_legacy_registry
 from gateway.state import GATEWAY, Gateway
 from gateway.stream.auction_board import AuctionBoard
@@ -131,7 +131,7 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         if sequencer is not None:  # this process books; a multi-process gateway only reads
             ledger = ledger_store(data, s.database_url, s.database_schema)
             booker = ledger_booker(ledger, lots, catalogue, trace_config(s))
-            ticks = tick_store(data, s.database_url)
+            ticks = tick_store(data, s.database_url, s.database_schema)
             writer = TickWriter(ticks)
             feed = Feed(data / "engine", [booker, writer], head_seq=sequencer.last_seq,
                         limits=feed_limits(s))
@@ -144,6 +144,7 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
                               consumer.name, store.name, exc)
         elif s.database_url:
             ledger = await _reader_store(s)
+            ticks = await reader_tick_store(s.database_url, s.database_schema)
 
         def publish(events: list[Event], checksums: Checksums) -> None:
             gw = gw_box[0]
@@ -181,6 +182,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         if writer is not None:  # tick data: the REST readers, and live bars from the writer
             gw.ticks = ticks
             live_bars(writer, hub, market)
+        elif ticks is not None:  # a multi-process gateway reads what the engine writes
+            gw.ticks = ticks
         token = bootstrap_operator(gw.registry)
         if token is not None:
             # shown once in the log; only a demo market also lists it on its public start page
@@ -195,6 +198,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
             await feed.stop()
         elif ledger is not None:
             await ledger.close()
+        if feed is None and ticks is not None:
+            await ticks.close()
         if sequencer is not None:
             sequencer.close()
         if redis is not None:
@@ -224,6 +229,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
             await feed.stop()
         elif ledger is not None:
             await ledger.close()
+        if feed is None and ticks is not None:  # a multi-process gateway's reader
+            await ticks.close()
         if sequencer is not None:
             sequencer.close()
         if redis is not None:
