@@ -4,8 +4,9 @@ Reads only (the one write is the operator's ``PUT`` of insurance terms, a journa
 command through `Gateway.submit`). The figures are computed by the pure functions of
 `settlement.ticks.indices` and `settlement.ticks.insurance` over this process's tick store
 (``gw.ticks``, SQLite or PostgreSQL; none: ``503 ticks_unavailable``, as the tick endpoints),
-read by its analysts' queries (`herb_daily_bars`, `herb_window_sums`). Nothing here carries a participant's identity: indices and
-figures are sums over trades, so an analyst sees everything public and no one.
+read by its analysts' queries (`herb_daily_bars`, `herb_window_sums`). Nothing here carries a
+participant's identity: indices and figures are sums over trades, so an analyst sees everything
+public and no one.
 
 Never maps a reason to a status (`gateway.api.refusals` does) and never writes the tick store.
 """
@@ -33,6 +34,7 @@ from settlement.ledger import FUND, VND
 from settlement.ticks.indices import BASES, Basis, IndexPoint, herb_index, herbs_of
 from settlement.ticks.insurance import InsuranceFigures, figures, report_csv
 from settlement.ticks.model import INTERVAL_NS, VN_OFFSET_NS
+
 LEDGER_FUND = (FUND, VND)
 MAX_RANGE_DAYS = 3660
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

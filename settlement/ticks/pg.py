@@ -18,6 +18,7 @@ import asyncpg
 
 from settlement.ticks.bars import bars_of
 from settlement.ticks.export import csv_select_sql
+from settlement.ticks.insurance import WindowSums
 from settlement.ticks.model import INTERVALS, Bar, Interval, Tick
 from settlement.ticks.schema import BOOKKEEPING, DEFAULT_PG_SCHEMA, MIGRATIONS, TICK_COLUMNS
 from settlement.ticks.store import (
@@ -51,7 +52,6 @@ from settlement.ticks.store import (
     where_of,
     window_sums_of_row,
 )
-from settlement.ticks.insurance import WindowSums
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _BAR = upsert_bar_sql("postgres")

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from settlement.ticks.bars import bars_of
 from settlement.ticks.export import csv_chunk
+from settlement.ticks.insurance import WindowSums
 from settlement.ticks.model import INTERVALS, Bar, Interval, Tick
 from settlement.ticks.schema import BOOKKEEPING, MIGRATIONS, TICK_COLUMNS
 from settlement.ticks.store import (
@@ -51,7 +52,6 @@ from settlement.ticks.store import (
     upsert_instrument_sql,
     window_sums_of_row,
 )
-from settlement.ticks.insurance import WindowSums
 
 T = TypeVar("T")
 _TICK = insert_sql("ticks", TICK_COLUMNS, "sqlite")

@@ -9,7 +9,8 @@ one (open from the earlier (seq, n), close from the later, in any arrival order:
 5m from 1m, 1h from 5m, 1d from 1h: every boundary, Vietnam's midnight included, nests); the
 sources of ticks (the live market, and the demo history with keys of its own, `source_seq`);
 and the analysts' reads of a herb product (its daily bars with each instrument's grade, its
-ticks in a window summed, official or demo). Must never do I/O itself: `sqlite` and `pg` run these statements.
+ticks in a window summed, official or demo). Must never do I/O itself: `sqlite` and `pg` run
+these statements.
 """
 
 from __future__ import annotations
