@@ -41,7 +41,7 @@ from gateway.link.feed import Feed, FeedLimits
 from gateway.link.housekeeping import PurgeSchedule
 from gateway.link.ledger import ledger_booker, ledger_store
 from gateway.link.pipeline import Checksums, Overloaded, Pipeline, PipelineFailed
-from gateway.link.ticks import live_bars, reader_tick_store, tick_store
+from gateway.link.ticks import live_bars, tick_store
 from gateway.lots import LotViews, refuse_legacy_registry
 from gateway.state import GATEWAY, Gateway
 from gateway.stream.auction_board import AuctionBoard
@@ -144,7 +144,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
                               consumer.name, store.name, exc)
         elif s.database_url:
             ledger = await _reader_store(s)
-            ticks = await reader_tick_store(s.database_url, s.database_schema)
+            # the tick store the engine process writes (PostgreSQL), read here
+            ticks = await _opened(tick_store(data, s.database_url, s.database_schema), "tick")
 
         def publish(events: list[Event], checksums: Checksums) -> None:
             gw = gw_box[0]
@@ -245,11 +246,16 @@ def feed_limits(s: Settings) -> FeedLimits:
 
 async def _reader_store(s: Settings) -> Any:
     """A multi-process gateway's view of the ledger the engine process books (PostgreSQL)."""
-    store = ledger_store(s.data_dir, s.database_url, s.database_schema)
+    return await _opened(ledger_store(s.data_dir, s.database_url, s.database_schema), "ledger")
+
+
+async def _opened(store: Any, what: str) -> Any:
+    """``store`` opened, or None when it cannot be (its reads answer 503 then)."""
     try:
         await store.open()
     except Exception as exc:  # noqa: BLE001 - the gateway serves the market without it
-        log.error("ledger %s did not open (%r); ledger reads are unavailable", store.name, exc)
+        log.error("%s %s did not open (%r); %s reads are unavailable", what, store.name, exc,
+                  what)
         return None
     return store
 

@@ -14,7 +14,6 @@ Never writes anything itself.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from gateway.stream.marketdata import MarketData
 from settlement.ticks.writer import TickWriter
 
 TICKS_FILE = "ticks.sqlite"
-log = logging.getLogger("herbx.ticks")
 
 
 def tick_store(data_dir: Path, database_url: str | None,
@@ -39,18 +37,6 @@ def tick_store(data_dir: Path, database_url: str | None,
     from settlement.ticks.sqlite import SqliteTickStore
 
     return SqliteTickStore(data_dir / TICKS_FILE)
-
-
-async def reader_tick_store(database_url: str, database_schema: str | None) -> Any:
-    """A multi-process gateway's view of the tick store the engine process writes
-    (PostgreSQL), opened; None when it cannot be opened (the tick endpoints answer 503)."""
-    store = tick_store(Path("."), database_url, database_schema)
-    try:
-        await store.open()
-    except Exception as exc:  # noqa: BLE001 - the gateway serves the market without it
-        log.error("tick store %s did not open (%r); tick reads are unavailable", store.name, exc)
-        return None
-    return store
 
 
 def live_bars(writer: TickWriter, hub: Hub, market: MarketData) -> None:

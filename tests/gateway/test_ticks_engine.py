@@ -10,37 +10,22 @@ import datetime as dt
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import msgspec
-import pytest
 
 from gateway.link.redis_link import keys
 from settlement.ticks.model import VN_OFFSET_NS
 from tests.gateway.conftest import settings, start
 from tests.gateway.test_ledger_engine import REDIS_URL, ROOT, commands, redis_or_skip
-from tests.settlement.conftest import DATABASE_URL, require_pg
+from tests.gateway.test_ledger_feed import pg_schema  # noqa: F401, F811  (a fixture)
+from tests.settlement.conftest import DATABASE_URL
 
 P = "/api/v1"
 
 
-@pytest.fixture
-async def pg_schema() -> AsyncIterator[str]:
-    await require_pg()
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    yield schema
-    conn = await asyncpg.connect(DATABASE_URL)
-    try:
-        for name in (schema, f"{schema}_ticks"):
-            await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-    finally:
-        await conn.close()
-
-
 async def test_the_engine_writes_ticks_and_a_gateway_reads_them(tmp_path: Path,
-                                                               pg_schema: str) -> None:
+                                                               pg_schema: str) -> None:  # noqa: F811
     redis = await redis_or_skip()
     prefix = f"herbx-test-{uuid.uuid4().hex[:8]}"
     commands_key, journal_key = keys(prefix)
