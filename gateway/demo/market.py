@@ -459,8 +459,11 @@ async def ingest_history(gw: Gateway, info: HistoryInfo) -> int:
     store = gw.ticks
     if store is None:
         return 0
+    lanes = gw.feed.lanes if gw.feed is not None else []
+    while any(lane.consumer.name == "ticks" and not lane.ever_started for lane in lanes):
+        await asyncio.sleep(0.2)  # the live writer opens the store (it retries while it is down)
     writer = TickWriter(store, source="demo_history")
-    position = await writer.start()  # the store is open already (the live writer opened it)
+    position = await writer.start()  # loads its position; the store is open already
     if position >= info.last_seq:
         return 0
     data = Path(gw.settings.data_dir)
