@@ -135,7 +135,7 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         elif sequencer is not None:  # this process books; a multi-process gateway only reads
             ledger = ledger_store(data, s.database_url, s.database_schema)
             booker = ledger_booker(ledger, lots, catalogue, trace_config(s))
-            ticks = tick_store(data, s.database_url)
+            ticks = tick_store(data, s.database_url, s.database_schema)
             writer = TickWriter(ticks)
             feed = Feed(data / "engine", [booker, writer], head_seq=sequencer.last_seq,
                         limits=feed_limits(s))
@@ -148,6 +148,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
                               consumer.name, store.name, exc)
         elif s.database_url:
             ledger = await _reader_store(s)
+            # the tick store the engine process writes (PostgreSQL), read here
+            ticks = await _opened(tick_store(data, s.database_url, s.database_schema), "tick")
 
         def publish(events: list[Event], checksums: Checksums) -> None:
             gw = gw_box[0]
@@ -185,6 +187,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
         if writer is not None:  # tick data: the REST readers, and live bars from the writer
             gw.ticks = ticks
             live_bars(writer, hub, market)
+        elif ticks is not None:  # a multi-process gateway reads what the engine writes
+            gw.ticks = ticks
         token = bootstrap_operator(gw.registry)
         if token is not None:
             # shown once in the log; only a demo market also lists it on its public start page
@@ -199,6 +203,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
             await feed.stop()
         elif ledger is not None:
             await ledger.close()
+        if feed is None and ticks is not None:
+            await ticks.close()
         if sequencer is not None:
             sequencer.close()
         if redis is not None:
@@ -228,6 +234,8 @@ async def market_ctx(app: web.Application) -> AsyncIterator[None]:
             await feed.stop()
         elif ledger is not None:
             await ledger.close()
+        if feed is None and ticks is not None:  # a multi-process gateway's reader
+            await ticks.close()
         if sequencer is not None:
             sequencer.close()
         if redis is not None:
@@ -242,11 +250,16 @@ def feed_limits(s: Settings) -> FeedLimits:
 
 async def _reader_store(s: Settings) -> Any:
     """A multi-process gateway's view of the ledger the engine process books (PostgreSQL)."""
-    store = ledger_store(s.data_dir, s.database_url, s.database_schema)
+    return await _opened(ledger_store(s.data_dir, s.database_url, s.database_schema), "ledger")
+
+
+async def _opened(store: Any, what: str) -> Any:
+    """``store`` opened, or None when it cannot be (its reads answer 503 then)."""
     try:
         await store.open()
     except Exception as exc:  # noqa: BLE001 - the gateway serves the market without it
-        log.error("ledger %s did not open (%r); ledger reads are unavailable", store.name, exc)
+        log.error("%s %s did not open (%r); %s reads are unavailable", what, store.name, exc,
+                  what)
         return None
     return store
 

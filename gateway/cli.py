@@ -267,10 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", default=_env("data_dir", "./var"),
                        help="directory for the journal, snapshots and the gateway's files")
         p.add_argument("--database-url", default=_env("database_url"),
-                       help="PostgreSQL URL of the settlement ledger (default: SQLite at "
-                            "<data-dir>/ledger.sqlite; a gateway only reads it)")
+                       help="PostgreSQL URL of the settlement ledger and the tick store "
+                            "(default: SQLite at <data-dir>/ledger.sqlite and ticks.sqlite; "
+                            "a gateway only reads them)")
         p.add_argument("--database-schema", default=_env("database_schema"),
-                       help="PostgreSQL schema of the ledger (default: the search_path)")
+                       help="PostgreSQL schema of the ledger (default: the search_path); the "
+                            "ticks go in <schema>_ticks (default: ticks)")
         p.add_argument("--redis-url", default=_env("redis_url"),
                        help="Redis URL of multi-process mode (required by `gateway`)")
         p.add_argument("--log-level", default=_env("log_level", "info"),
@@ -320,10 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default=_env("log_level", "info"),
                    choices=["debug", "info", "warning", "error"], help="logging threshold")
     p.add_argument("--database-url", default=_env("database_url"),
-                   help="PostgreSQL URL of the settlement ledger this engine books (default: "
-                        "SQLite at <data-dir>/ledger.sqlite)")
+                   help="PostgreSQL URL of the settlement ledger this engine books and the "
+                        "tick store it writes (default: SQLite at <data-dir>/ledger.sqlite "
+                        "and ticks.sqlite)")
     p.add_argument("--database-schema", default=_env("database_schema"),
-                   help="PostgreSQL schema of the ledger (default: the search_path)")
+                   help="PostgreSQL schema of the ledger (default: the search_path); the "
+                        "ticks go in <schema>_ticks (default: ticks)")
     p.add_argument("--public-url", default=_env("public_url", ""),
                    help="base URL that the ledger's trace codes point at (the gateways' "
                         "--public-url; default http://127.0.0.1:8080)")

@@ -2,11 +2,11 @@
 
 Reads only (the one write is the operator's ``PUT`` of insurance terms, a journaled engine
 command through `Gateway.submit`). The figures are computed by the pure functions of
-`settlement.ticks.indices` and `settlement.ticks.insurance` over the tick store, reached
-through a `settlement.ticks.readers.TickReader`: the one put under `TICK_READER` on the app,
-else the tick store's SQLite file in the data directory (no file yet: no data yet, and the
-answers say so by being empty). Nothing here carries a participant's identity: indices and
-figures are sums over trades, so an analyst sees everything public and no one.
+`settlement.ticks.indices` and `settlement.ticks.insurance` over this process's tick store
+(``gw.ticks``, SQLite or PostgreSQL; none: ``503 ticks_unavailable``, as the tick endpoints),
+read by its analysts' queries (`herb_daily_bars`, `herb_window_sums`). Nothing here carries a
+participant's identity: indices and figures are sums over trades, so an analyst sees everything
+public and no one.
 
 Never maps a reason to a status (`gateway.api.refusals` does) and never writes the tick store.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
@@ -27,6 +26,7 @@ from engine.messages import HerbCode, InsuranceTermsSet, Qty, SeasonName, SetIns
 from gateway.api.admin import accepted
 from gateway.api.http import body, reply
 from gateway.api.problems import FieldError, Problem
+from gateway.api.ticks import tick_store_of
 from gateway.auth import Participant
 from gateway.state import Gateway
 from gateway.stream.wire import iso_ts
@@ -34,9 +34,7 @@ from settlement.ledger import FUND, VND
 from settlement.ticks.indices import BASES, Basis, IndexPoint, herb_index, herbs_of
 from settlement.ticks.insurance import InsuranceFigures, figures, report_csv
 from settlement.ticks.model import INTERVAL_NS, VN_OFFSET_NS
-from settlement.ticks.readers import SqliteTickReader, TickReader, symbols_of
 
-TICK_READER: web.AppKey[TickReader] = web.AppKey("tick_reader")
 LEDGER_FUND = (FUND, VND)
 MAX_RANGE_DAYS = 3660
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -123,13 +121,6 @@ class InsuranceListOut(Struct, kw_only=True):
     seasons: list[InsuranceOut]
 
 
-def reader_of(request: web.Request, gw: Gateway) -> TickReader:
-    reader = request.app.get(TICK_READER)
-    if reader is not None:
-        return reader
-    return SqliteTickReader(Path(gw.settings.data_dir) / "ticks.sqlite")
-
-
 def listed_grades(gw: Gateway) -> dict[str, str]:
     """Every listed instrument (symbol → grade), as the engine lists them."""
     return {i.symbol: i.grade for i in gw.exchange.instrument_views()}
@@ -170,11 +161,9 @@ async def get_index(request: web.Request, gw: Gateway, who: Participant | None) 
     start, end = date_query(request, "from"), date_query(request, "to")
     if start is not None and end is not None and not 0 <= (end - start).days <= MAX_RANGE_DAYS:
         raise Problem(422, "invalid_field", f"from..to must be 0..{MAX_RANGE_DAYS} days")
-    grades = listed_grades(gw)
-    if herb not in herbs_of(grades):
+    if herb not in herbs_of(listed_grades(gw)):
         raise Problem(404, "unknown_herb", f"no instrument trades {herb}")
-    reader = reader_of(request, gw)
-    bars = await reader.daily_bars(symbols_of(grades, herb))
+    bars, grades = await tick_store_of(gw).herb_daily_bars(herb)
     points = herb_index(bars, grades, herb, basis)
     base = points[0].day if points else None
     lo, hi = (start.isoformat() if start else ""), (end.isoformat() if end else "9999")
@@ -195,12 +184,12 @@ async def fund_levy_vnd(gw: Gateway) -> int | None:
     return int(balances.get(LEDGER_FUND, 0))
 
 
-async def insurance_figures(request: web.Request, gw: Gateway) -> list[InsuranceFigures]:
+async def insurance_figures(gw: Gateway) -> list[InsuranceFigures]:
     terms: list[InsuranceTerms] = gw.exchange.insurance_terms()
-    grades = listed_grades(gw)
-    reader = reader_of(request, gw)
+    store = tick_store_of(gw)
     now = gw.now_ns()
-    return [figures(t, await reader.window_sums(symbols_of(grades, t.herb), t), now)
+    return [figures(t, await store.herb_window_sums(t.herb, t.window_start_ns,
+                                                    t.window_end_ns, t.demo), now)
             for t in terms]
 
 
@@ -214,7 +203,7 @@ def insurance_out(f: InsuranceFigures) -> InsuranceOut:
 
 
 async def get_insurance(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
-    rows = await insurance_figures(request, gw)
+    rows = await insurance_figures(gw)
     levy = await fund_levy_vnd(gw)
     return reply(InsuranceListOut(
         as_of=iso_ts(gw.now_ns()),
@@ -225,7 +214,7 @@ async def get_insurance(request: web.Request, gw: Gateway, who: Participant) -> 
 
 async def get_insurance_csv(request: web.Request, gw: Gateway,
                             who: Participant) -> web.Response:
-    text = report_csv(await insurance_figures(request, gw))
+    text = report_csv(await insurance_figures(gw))
     return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
         "Content-Disposition": 'attachment; filename="insurance-report.csv"'})
 
@@ -237,6 +226,7 @@ async def put_insurance(request: web.Request, gw: Gateway, who: Participant) -> 
         raise Problem(422, "invalid_field", "demo seasons exist only in a demo market",
                       errors=[FieldError(field="$.demo", message="only in a demo market")])
     _check_path(herb, season)
+    tick_store_of(gw)  # the answer is the figures: refuse before the terms are journaled
     cmd = SetInsuranceTerms(
         herb=herb, season=season, floor_vnd=r.floor_vnd,
         window_start_ns=day_start_ns(r.window_from),
@@ -244,7 +234,7 @@ async def put_insurance(request: web.Request, gw: Gateway, who: Participant) -> 
         min_volume_kg=r.min_volume_kg, demo=r.demo)
     ev = accepted(await gw.submit(cmd))
     assert type(ev) is InsuranceTermsSet, ev
-    rows = [f for f in await insurance_figures(request, gw)
+    rows = [f for f in await insurance_figures(gw)
             if (f.herb, f.season) == (herb, season)]
     return reply(insurance_out(rows[0]), 200 if ev.replaced else 201)
 

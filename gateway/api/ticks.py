@@ -38,7 +38,7 @@ log = logging.getLogger("herbx.ticks")
 
 MAX_EXPORTS = 2  # concurrent exports per process: each holds a database cursor
 _running = [0]  # exports streaming now in this process
-Cursor = Annotated[str, Meta(max_length=30, pattern=r"^[0-9]{1,19}:[0-9]{1,9}$")]
+Cursor = Annotated[str, Meta(max_length=30, pattern=r"^-?[0-9]{1,19}:[0-9]{1,9}$")]
 #: integer nanoseconds since the epoch, or RFC 3339 with a zone (``2026-11-29T00:00:00+07:00``)
 TimeText = Annotated[str, Meta(min_length=1, max_length=40)]
 
@@ -103,7 +103,8 @@ def _query(p: ExportParams) -> TickQuery:
     return TickQuery(symbol=p.symbol, herb=p.herb, from_ns=lo, to_ns=hi, after=after)
 
 
-def _store(gw: Gateway) -> Any:
+def tick_store_of(gw: Gateway) -> Any:
+    """The tick store of this process (a `settlement.ticks.store.TickStore`), or a 503."""
     if gw.ticks is None:
         raise Problem(503, "ticks_unavailable", "this process keeps no tick store")
     return gw.ticks
@@ -112,7 +113,7 @@ def _store(gw: Gateway) -> Any:
 async def get_ticks(request: web.Request, gw: Gateway, who: Any) -> web.Response:
     p = _params(request, TicksParams)
     q = _query(p)
-    ticks = await _store(gw).ticks(q, p.limit)
+    ticks = await tick_store_of(gw).ticks(q, p.limit)
     # the cursor to ask from next: the last tick's, or the one given when there is none yet
     nxt = cursor_of(ticks[-1]) if ticks else p.after
     return reply({"ticks": [tick_json(t) for t in ticks], "next": nxt})
@@ -122,14 +123,14 @@ async def get_bars(request: web.Request, gw: Gateway, who: Any) -> web.Response:
     symbol = known(gw, request)
     p = _params(request, BarsParams)
     lo, hi = _range(p)
-    bars = await _store(gw).bars(symbol, p.interval, lo, hi, p.limit)
+    bars = await tick_store_of(gw).bars(symbol, p.interval, lo, hi, p.limit)
     return reply({"symbol": symbol, "interval": p.interval, "bars": [bar_json(b) for b in bars]})
 
 
 async def _export(request: web.Request, gw: Gateway, content_type: str, name: str,
                   first: bytes, encode: Any, last: Any) -> web.StreamResponse:
     q = _query(_params(request, ExportParams))
-    store = _store(gw)
+    store = tick_store_of(gw)
     if _running[0] >= MAX_EXPORTS:
         raise Problem(503, "exports_busy", f"at most {MAX_EXPORTS} exports at once",
                       headers={"Retry-After": "5"})

@@ -56,7 +56,14 @@ from gateway.state import Gateway
 from grading.assay import AssayResult
 from grading.instruments import instruments
 from grading.lot import Cooperative, GrowingArea
-from settlement.ticks.history import first_command_ns, make_history, sample_assay
+from settlement.ticks.history import (
+    HistoryInfo,
+    first_command_ns,
+    history_steps,
+    make_history,
+    sample_assay,
+)
+from settlement.ticks.writer import TickWriter
 
 log = logging.getLogger("herbx.demo")
 
@@ -412,10 +419,14 @@ class AuctionBots:
 DEMO_INSURED = ("QUE-BARK", 56_000, 30, 500)  # herb, floor VND/kg, window days, min kg
 
 
+#: history commands per tick-store write while the history goes in
+HISTORY_CHUNK = 1_000
+
+
 async def demo_history(gw: Gateway) -> None:
-    """Make the demo history once (in a thread: the market is already serving) and insure a
-    demo season over its last days (docs/analytics.md). Feeding `history_steps` to the tick
-    writer is wired when the tick store is merged."""
+    """Make the demo history once (in a thread: the market is already serving), put it into
+    the tick store (`ingest_history`) and insure a demo season over its last days
+    (docs/analytics.md)."""
     data = Path(gw.settings.data_dir)
     try:
         first = await asyncio.to_thread(first_command_ns, data / "engine")
@@ -424,6 +435,10 @@ async def demo_history(gw: Gateway) -> None:
     except Exception as exc:  # the live demo goes on without its history
         log.warning("demo history not made: %r", exc)
         return
+    try:
+        await ingest_history(gw, info)
+    except Exception as exc:  # noqa: BLE001 - the next start goes on from its position
+        log.warning("demo history not in the tick store: %r", exc)
     herb, floor, days, min_kg = DEMO_INSURED
     season = f"{info.last_day[:4]}-DEMO"
     if any((t.herb, t.season) == (herb, season) for t in gw.exchange.insurance_terms()):
@@ -434,6 +449,30 @@ async def demo_history(gw: Gateway) -> None:
             window_start_ns=info.end_ns - days * 86_400 * 10**9, window_end_ns=info.end_ns))
     log.info("demo history: %d trades from %s to %s", info.trades, info.first_day,
              info.last_day)
+
+
+async def ingest_history(gw: Gateway, info: HistoryInfo) -> int:
+    """The demo history's ticks into this market's tick store, marked ``demo``: a tick writer of
+    its own (source ``demo_history``: its own position and keys, never the live writer's), so
+    it goes in exactly once however often the market restarts or stops half-way. Returns how
+    many history commands went in now."""
+    store = gw.ticks
+    if store is None:
+        return 0
+    lanes = gw.feed.lanes if gw.feed is not None else []
+    while any(lane.consumer.name == "ticks" and not lane.ever_started for lane in lanes):
+        await asyncio.sleep(0.2)  # the live writer opens the store (it retries while it is down)
+    writer = TickWriter(store, source="demo_history")
+    position = await writer.start()  # loads its position; the store is open already
+    if position >= info.last_seq:
+        return 0
+    data = Path(gw.settings.data_dir)
+    steps = await asyncio.to_thread(lambda: [s for s in history_steps(data) if s[0] > position])
+    done = 0
+    for i in range(0, len(steps), HISTORY_CHUNK):
+        done += await writer.offer(steps[i:i + HISTORY_CHUNK])
+    log.info("demo history: %d commands into the tick store (%s)", done, store.name)
+    return done
 
 
 async def start_demo(gw: Gateway) -> list[asyncio.Task[None]]:

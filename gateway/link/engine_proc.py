@@ -1,7 +1,8 @@
 """`herbx engine`: the engine half of multi-process mode (see `gateway.link.redis_link`).
 
 Owns the command's work: logging, the event loop, signals, the engine process's run, and the
-settlement ledger it books beside its sequencer (`gateway.link.ledger`; gateways only read it).
+settlement ledger it books and the tick store it writes beside its sequencer
+(`gateway.link.ledger`, `gateway.link.ticks`; gateways only read them).
 Never parses the command line (`gateway.cli` does) and never serves HTTP.
 """
 
@@ -33,7 +34,8 @@ def main(*, redis_url: str | None, data_dir: str, prefix: str, tick_ms: int, log
 
     def consumers(exchange_of: Callable[[], Any]) -> list[Consumer]:
         return [engine_ledger(Path(data_dir), exchange_of, database_url, database_schema,
-                              public_url)]
+                              public_url), engine_ticks(Path(data_dir), database_url,
+                                                        database_schema)]
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -66,3 +68,14 @@ def engine_ledger(data_dir: Path, exchange_of: Callable[[], Any], database_url: 
     config = trace_config(Settings(public_url=public_url))  # a gateway's, on its defaults
     store = ledger_store(data_dir, database_url, database_schema)
     return ledger_booker(store, LotViews(exchange_of), load_catalogue(), config)
+
+
+def engine_ticks(data_dir: Path, database_url: str | None,
+                 database_schema: str | None) -> Consumer:
+    """The engine process's tick writer: the same store choice as `herbx serve` (PostgreSQL
+    with a database URL, which the gateways then read; else ``<data-dir>/ticks.sqlite``). No
+    live bars: the gateways' WebSocket channels are theirs, and this process has none."""
+    from gateway.link.ticks import tick_store
+    from settlement.ticks.writer import TickWriter
+
+    return TickWriter(tick_store(data_dir, database_url, database_schema))

@@ -18,21 +18,30 @@ import asyncpg
 
 from settlement.ticks.bars import bars_of
 from settlement.ticks.export import csv_select_sql
+from settlement.ticks.insurance import WindowSums
 from settlement.ticks.model import INTERVALS, Bar, Interval, Tick
 from settlement.ticks.schema import BOOKKEEPING, DEFAULT_PG_SCHEMA, MIGRATIONS, TICK_COLUMNS
 from settlement.ticks.store import (
     EXPORT_CHUNK,
+    LIVE,
     MAX_BARS,
+    MAX_DAILY_BARS,
     MAX_PAGE,
     NO_FROM,
     NO_TO,
     CsvSink,
+    Source,
     TickQuery,
     WriteResult,
     bar_of_row,
     bar_row,
     check_position,
     gap_of,
+    graded_bars_of_rows,
+    herb_daily_bars_sql,
+    herb_window_sql,
+    move_sql,
+    position_sql,
     rebuild_sql,
     select_bars_sql,
     select_ticks_sql,
@@ -41,6 +50,7 @@ from settlement.ticks.store import (
     upsert_bar_sql,
     upsert_instrument_sql,
     where_of,
+    window_sums_of_row,
 )
 
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -100,27 +110,30 @@ class PgTickStore:
     async def schema_version(self) -> int:
         return int(await self.pool.fetchval("SELECT max(version) FROM tick_migrations"))
 
-    async def load_state(self) -> tuple[int, dict[str, tuple[str, str]]]:
+    async def load_state(self, source: Source = LIVE) -> tuple[int, dict[str, tuple[str, str]]]:
+        sql, args = position_sql(source, "postgres")
         async with self.pool.acquire() as c:
-            last = int(await c.fetchval("SELECT last_seq FROM tick_state WHERE id = 1"))
+            last = int(await c.fetchval(sql, *args))
             rows = await c.fetch("SELECT symbol, herb, grade FROM instruments")
         return last, {r[0]: (r[1], r[2]) for r in rows}
 
     async def write(self, first_seq: int, last_seq: int, ticks: Sequence[Tick],
-                    instruments: dict[str, tuple[str, str]]) -> WriteResult:
-        return await self._write((first_seq, last_seq), ticks, instruments)
+                    instruments: dict[str, tuple[str, str]],
+                    source: Source = LIVE) -> WriteResult:
+        return await self._write((first_seq, last_seq), ticks, instruments, source)
 
     async def backfill(self, ticks: Sequence[Tick],
                        instruments: dict[str, tuple[str, str]]) -> list[Bar]:
         return (await self._write(None, ticks, instruments)).bars
 
     async def _write(self, seqs: tuple[int, int] | None, ticks: Sequence[Tick],
-                     instruments: dict[str, tuple[str, str]]) -> WriteResult:
+                     instruments: dict[str, tuple[str, str]],
+                     source: Source = LIVE) -> WriteResult:
         async with self.pool.acquire() as c, c.transaction():
             gap = None
             if seqs is not None:
-                last = int(await c.fetchval(
-                    "SELECT last_seq FROM tick_state WHERE id = 1 FOR UPDATE"))
+                sql, args = position_sql(source, "postgres", lock=True)
+                last = int(await c.fetchval(sql, *args))
                 skip = check_position(last, *seqs)
                 if skip is not None:
                     return skip
@@ -135,7 +148,8 @@ class PgTickStore:
             bars = [bar_of_row(await c.fetchrow(_BAR, *bar_row(kb)))
                     for kb in bars_of(ticks).values()]
             if seqs is not None:
-                await c.execute("UPDATE tick_state SET last_seq = $1 WHERE id = 1", seqs[1])
+                sql, args = move_sql(source, "postgres", seqs[1])
+                await c.execute(sql, *args)
         return WriteResult(True, gap, bars)
 
     async def rebuild_bars(self) -> int:
@@ -176,6 +190,18 @@ class PgTickStore:
             NO_FROM if from_ns is None else from_ns, NO_TO if to_ns is None else to_ns,
             min(limit, MAX_BARS))
         return [bar_of_row(r) for r in rows]
+
+    async def herb_daily_bars(self, herb: str, limit: int = MAX_DAILY_BARS
+                              ) -> tuple[list[Bar], dict[str, str]]:
+        rows = await self.pool.fetch(herb_daily_bars_sql("postgres"), herb,
+                                     min(limit, MAX_DAILY_BARS))
+        return graded_bars_of_rows(rows)
+
+    async def herb_window_sums(self, herb: str, from_ns: int, to_ns: int,
+                               include_demo: bool) -> WindowSums:
+        row = await self.pool.fetchrow(herb_window_sql("postgres", include_demo), herb,
+                                       from_ns, to_ns)
+        return window_sums_of_row(row)
 
     async def execute(self, sql: str, *args: object) -> str:
         """One statement (the benchmark's bulk load and tests)."""

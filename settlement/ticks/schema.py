@@ -3,7 +3,9 @@
 Owns the tables and indexes of the tick data (docs/analytics.md): ``ticks`` (one row per
 trade, never a buyer or seller), ``bars`` (OHLC per symbol and interval, kept in the same
 transaction as the ticks), ``instruments`` (symbol → herb, grade, from ``InstrumentAdded``) and
-``tick_state`` (the writer's position, moved in the same transaction as the rows it covers).
+``tick_state`` (the writer's position, moved in the same transaction as the rows it covers) and
+``tick_sources`` (the position of each other source of ticks, e.g. the demo history, kept apart
+from the live writer's: its ticks have keys of their own, `settlement.ticks.store.source_seq`).
 On SQLite the tables live in their own file (``<data_dir>/ticks.sqlite``); on PostgreSQL in their
 own schema (``ticks`` unless configured) of the ledger's database, so the names never collide with
 the ledger's. A released migration is never edited (add the next one). Must never hold queries:
@@ -70,8 +72,16 @@ _V1_COMMON = [
     )""",
 ]
 
+_V2_COMMON = [
+    """CREATE TABLE tick_sources (
+        source TEXT PRIMARY KEY, last_seq BIGINT NOT NULL CHECK (last_seq >= 0)
+    )""",
+    "INSERT INTO tick_sources (source, last_seq) VALUES ('demo_history', 0)",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "ticks, bars, instruments, writer position", _V1_COMMON, [], []),
+    Migration(2, "positions of other tick sources (the demo history)", _V2_COMMON, [], []),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -18,22 +18,31 @@ from typing import Any, TypeVar
 
 from settlement.ticks.bars import bars_of
 from settlement.ticks.export import csv_chunk
+from settlement.ticks.insurance import WindowSums
 from settlement.ticks.model import INTERVALS, Bar, Interval, Tick
 from settlement.ticks.schema import BOOKKEEPING, MIGRATIONS, TICK_COLUMNS
 from settlement.ticks.store import (
     EXPORT_CHUNK,
+    LIVE,
     MAX_BARS,
+    MAX_DAILY_BARS,
     MAX_PAGE,
     NO_FROM,
     NO_TO,
     CsvSink,
+    Source,
     TickQuery,
     WriteResult,
     bar_of_row,
     bar_row,
     check_position,
     gap_of,
+    graded_bars_of_rows,
+    herb_daily_bars_sql,
+    herb_window_sql,
     insert_sql,
+    move_sql,
+    position_sql,
     rebuild_sql,
     select_bars_sql,
     select_ticks_sql,
@@ -41,6 +50,7 @@ from settlement.ticks.store import (
     tick_row,
     upsert_bar_sql,
     upsert_instrument_sql,
+    window_sums_of_row,
 )
 
 T = TypeVar("T")
@@ -91,16 +101,18 @@ class SqliteTickStore:
         return await self._run(lambda db: int(
             db.execute("SELECT max(version) FROM tick_migrations").fetchone()[0]))
 
-    async def load_state(self) -> tuple[int, dict[str, tuple[str, str]]]:
+    async def load_state(self, source: Source = LIVE) -> tuple[int, dict[str, tuple[str, str]]]:
         def load(db: sqlite3.Connection) -> tuple[int, dict[str, tuple[str, str]]]:
-            last = int(db.execute("SELECT last_seq FROM tick_state WHERE id = 1").fetchone()[0])
+            last = int(db.execute(*position_sql(source, "sqlite")).fetchone()[0])
             rows = db.execute("SELECT symbol, herb, grade FROM instruments").fetchall()
             return last, {s: (h, g) for s, h, g in rows}
         return await self._run(load)
 
     async def write(self, first_seq: int, last_seq: int, ticks: Sequence[Tick],
-                    instruments: dict[str, tuple[str, str]]) -> WriteResult:
-        return await self._run(lambda db: _write(db, (first_seq, last_seq), ticks, instruments))
+                    instruments: dict[str, tuple[str, str]],
+                    source: Source = LIVE) -> WriteResult:
+        return await self._run(
+            lambda db: _write(db, (first_seq, last_seq), ticks, instruments, source))
 
     async def backfill(self, ticks: Sequence[Tick],
                        instruments: dict[str, tuple[str, str]]) -> list[Bar]:
@@ -158,6 +170,18 @@ class SqliteTickStore:
         rows = await self._run(lambda db: db.execute(sql, args).fetchall())
         return [bar_of_row(r) for r in rows]
 
+    async def herb_daily_bars(self, herb: str, limit: int = MAX_DAILY_BARS
+                              ) -> tuple[list[Bar], dict[str, str]]:
+        sql = herb_daily_bars_sql("sqlite")
+        args = (herb, min(limit, MAX_DAILY_BARS))
+        return graded_bars_of_rows(await self._run(lambda db: db.execute(sql, args).fetchall()))
+
+    async def herb_window_sums(self, herb: str, from_ns: int, to_ns: int,
+                               include_demo: bool) -> WindowSums:
+        sql = herb_window_sql("sqlite", include_demo)
+        row = await self._run(lambda db: db.execute(sql, (herb, from_ns, to_ns)).fetchone())
+        return window_sums_of_row(row)
+
 
 def _migrate(db: sqlite3.Connection) -> None:
     db.execute(BOOKKEEPING)
@@ -178,12 +202,12 @@ def _migrate(db: sqlite3.Connection) -> None:
 
 
 def _write(db: sqlite3.Connection, seqs: tuple[int, int] | None, ticks: Sequence[Tick],
-           instruments: dict[str, tuple[str, str]]) -> WriteResult:
+           instruments: dict[str, tuple[str, str]], source: Source = LIVE) -> WriteResult:
     db.execute("BEGIN IMMEDIATE")
     try:
         gap = None
         if seqs is not None:
-            last = int(db.execute("SELECT last_seq FROM tick_state WHERE id = 1").fetchone()[0])
+            last = int(db.execute(*position_sql(source, "sqlite")).fetchone()[0])
             skip = check_position(last, *seqs)
             if skip is not None:
                 db.execute("ROLLBACK")
@@ -194,7 +218,7 @@ def _write(db: sqlite3.Connection, seqs: tuple[int, int] | None, ticks: Sequence
         bars = [bar_of_row(db.execute(_BAR, bar_row(kb)).fetchone())
                 for kb in bars_of(ticks).values()]
         if seqs is not None:
-            db.execute("UPDATE tick_state SET last_seq = ? WHERE id = 1", (seqs[1],))
+            db.execute(*move_sql(source, "sqlite", seqs[1]))
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")

@@ -6,19 +6,23 @@ ticks come in (seq, n) order, so a cursor never skips or repeats a tick, whateve
 meanwhile, because new ticks have higher keys); the upsert that merges a bar into the stored
 one (open from the earlier (seq, n), close from the later, in any arrival order: the rule of
 `settlement.ticks.bars.merge`); and the rebuild of every bar from the ticks (1m bars from ticks,
-5m from 1m, 1h from 5m, 1d from 1h: every boundary, Vietnam's midnight included, nests).
-Must never do I/O itself: `sqlite` and `pg` run these statements.
+5m from 1m, 1h from 5m, 1d from 1h: every boundary, Vietnam's midnight included, nests); the
+sources of ticks (the live market, and the demo history with keys of its own, `source_seq`);
+and the analysts' reads of a herb product (its daily bars with each instrument's grade, its
+ticks in a window summed, official or demo). Must never do I/O itself: `sqlite` and `pg` run
+these statements.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from msgspec import Struct
 
 from settlement.schema import Dialect
 from settlement.ticks.bars import KeyedBar
+from settlement.ticks.insurance import WindowSums
 from settlement.ticks.model import INTERVAL_NS, VN_OFFSET_NS, Bar, Interval, Tick
 from settlement.ticks.schema import BAR_COLUMNS, TICK_COLUMNS
 
@@ -29,6 +33,25 @@ CsvSink = Callable[[bytes], Awaitable[Any]]
 MAX_PAGE = 1_000  # ticks per REST page
 MAX_BARS = 10_000  # bars per REST call
 EXPORT_CHUNK = 5_000  # rows fetched at a time by an export
+#: A bound on the daily bars one index reads: ten years of a herb product with ten grades.
+MAX_DAILY_BARS = 36_600
+
+#: Where ticks come from. ``live``: the market's own commands (position in ``tick_state``);
+#: ``demo_history``: the demo's simulated past (`settlement.ticks.history`), a journal of its
+#: own whose seqs start at 1 again: position in ``tick_sources``, keys moved by `source_seq`.
+Source = Literal["live", "demo_history"]
+LIVE: Source = "live"
+#: a demo-history command's seq ``s`` is stored as ``s - HISTORY_SEQ_OFFSET``: negative, so it
+#: never meets a live key, and rising with ``s``, so (seq, n) order is still time order
+HISTORY_SEQ_OFFSET = 10**12
+
+
+def source_seq(source: Source, seq: int) -> int:
+    """The ``seq`` column of the ticks of command ``seq`` of ``source``."""
+    if source == LIVE:
+        return seq
+    assert 0 < seq < HISTORY_SEQ_OFFSET, seq
+    return seq - HISTORY_SEQ_OFFSET
 
 
 class TickQuery(Struct, frozen=True, kw_only=True):
@@ -62,13 +85,15 @@ class TickStore(Protocol):
 
     async def schema_version(self) -> int: ...
 
-    async def load_state(self) -> tuple[int, dict[str, tuple[str, str]]]:
-        """The writer's position and the instruments (symbol → (herb, grade))."""
+    async def load_state(self, source: Source = LIVE) -> tuple[int, dict[str, tuple[str, str]]]:
+        """The position of ``source``'s writer and the instruments (symbol → (herb, grade))."""
 
     async def write(self, first_seq: int, last_seq: int, ticks: Sequence[Tick],
-                    instruments: dict[str, tuple[str, str]]) -> WriteResult:
-        """Ticks, their bars, the instruments and the position ``last_seq``, in one
-        transaction; steps at or below the position are skipped."""
+                    instruments: dict[str, tuple[str, str]],
+                    source: Source = LIVE) -> WriteResult:
+        """Ticks, their bars, the instruments and ``source``'s position ``last_seq`` (a seq
+        of that source's own journal), in one transaction; steps at or below the position are
+        skipped."""
 
     async def backfill(self, ticks: Sequence[Tick],
                        instruments: dict[str, tuple[str, str]]) -> list[Bar]:
@@ -90,6 +115,17 @@ class TickStore(Protocol):
     async def bars(self, symbol: str, interval: Interval, from_ns: int | None,
                    to_ns: int | None, limit: int = MAX_BARS) -> list[Bar]: ...
 
+    async def herb_daily_bars(self, herb: str, limit: int = MAX_DAILY_BARS
+                              ) -> tuple[list[Bar], dict[str, str]]:
+        """The daily bars of the herb product ``herb`` (`engine.insurance.herb_key`), oldest
+        first (at most ``limit``), and the grade of each of its instruments (symbol → grade):
+        what `settlement.ticks.indices.herb_index` takes."""
+
+    async def herb_window_sums(self, herb: str, from_ns: int, to_ns: int,
+                               include_demo: bool) -> WindowSums:
+        """The ticks of the herb product ``herb`` in ``[from_ns, to_ns)`` summed; demo ticks
+        only with ``include_demo``: what `settlement.ticks.insurance.figures` takes."""
+
 
 def check_position(last: int, first_seq: int, last_seq: int) -> WriteResult | None:
     if last_seq <= last:
@@ -97,6 +133,22 @@ def check_position(last: int, first_seq: int, last_seq: int) -> WriteResult | No
     if first_seq <= last:
         raise TickStoreError(f"steps {first_seq}..{last_seq} overlap the position {last}")
     return None
+
+
+def position_sql(source: Source, dialect: Dialect, *, lock: bool = False) -> tuple[str, list[Any]]:
+    """The SELECT of ``source``'s position (``FOR UPDATE`` on PostgreSQL with ``lock``)."""
+    end = " FOR UPDATE" if lock and dialect == "postgres" else ""
+    if source == LIVE:
+        return f"SELECT last_seq FROM tick_state WHERE id = 1{end}", []
+    return f"SELECT last_seq FROM tick_sources WHERE source = {_ph(dialect, 1)}{end}", [source]
+
+
+def move_sql(source: Source, dialect: Dialect, last_seq: int) -> tuple[str, list[Any]]:
+    """The UPDATE that moves ``source``'s position to ``last_seq``."""
+    if source == LIVE:
+        return f"UPDATE tick_state SET last_seq = {_ph(dialect, 1)} WHERE id = 1", [last_seq]
+    return (f"UPDATE tick_sources SET last_seq = {_ph(dialect, 1)} "
+            f"WHERE source = {_ph(dialect, 2)}", [last_seq, source])
 
 
 def gap_of(last: int, first_seq: int) -> tuple[int, int] | None:
@@ -224,6 +276,47 @@ def select_bars_sql(dialect: Dialect, from_ns: int | None, to_ns: int | None) ->
     sql = f"SELECT {', '.join(BAR_COLUMNS)} FROM bars WHERE symbol = {p[0]} AND interval = {p[1]}"
     sql += f" AND start_ns >= {p[2]} AND start_ns < {p[3]}"
     return sql + f" ORDER BY start_ns LIMIT {p[4]}"
+
+
+def herb_key_sql(symbol: str, grade: str) -> str:
+    """`engine.insurance.herb_key` in SQL (the same text on SQLite and PostgreSQL): the symbol
+    without its ``-GRADE`` suffix, or the whole symbol when it does not end in it."""
+    cut = f"length({symbol}) - length({grade})"
+    return (f"CASE WHEN {cut} > 1 AND substr({symbol}, {cut}) = '-' || {grade} "
+            f"THEN substr({symbol}, 1, {cut} - 1) ELSE {symbol} END")
+
+
+def herb_daily_bars_sql(dialect: Dialect) -> str:
+    """Arguments: herb product, limit. Each row: the bar's `BAR_COLUMNS`, then the grade."""
+    cols = ", ".join(f"b.{c}" for c in BAR_COLUMNS)
+    return (f"SELECT {cols}, i.grade FROM bars b JOIN instruments i ON i.symbol = b.symbol "
+            f"WHERE b.interval = '1d' AND {herb_key_sql('i.symbol', 'i.grade')} = "
+            f"{_ph(dialect, 1)} ORDER BY b.start_ns, b.symbol LIMIT {_ph(dialect, 2)}")
+
+
+def herb_window_sql(dialect: Dialect, include_demo: bool) -> str:
+    """Arguments: herb product, from_ns, to_ns. One row: kg, VND, trades, demo trades."""
+    p = [_ph(dialect, i) for i in range(1, 4)]
+    official = "" if include_demo else " AND NOT demo"
+    return ("SELECT COALESCE(sum(qty), 0), COALESCE(sum(notional_vnd), 0), count(*), "
+            "COALESCE(sum(CASE WHEN demo THEN 1 ELSE 0 END), 0) FROM ticks "
+            "WHERE symbol IN (SELECT symbol FROM instruments "
+            f"WHERE {herb_key_sql('symbol', 'grade')} = {p[0]}) "
+            f"AND ts_ns >= {p[1]} AND ts_ns < {p[2]}{official}")
+
+
+def graded_bars_of_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[Bar], dict[str, str]]:
+    grades: dict[str, str] = {}
+    bars = []
+    for r in rows:
+        bars.append(bar_of_row(r))
+        grades[r[0]] = r[len(BAR_COLUMNS)]
+    return bars, grades
+
+
+def window_sums_of_row(r: Sequence[Any]) -> WindowSums:
+    return WindowSums(volume_kg=int(r[0]), notional_vnd=int(r[1]), trades=int(r[2]),
+                      demo_trades=int(r[3]))
 
 
 def tick_row(t: Tick) -> Row:

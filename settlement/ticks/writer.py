@@ -6,6 +6,11 @@ hook: after each durable write, ``on_bars`` gets every bar the write changed, as
 gateway publishes them on ``bars:<symbol>:<interval>``). The position moves in the same
 database transaction as the ticks and bars, so a crash between them cannot double or lose a
 tick. A failed write leaves the mirror as it was, so the same steps can be offered again.
+
+One writer per source of ticks (`settlement.ticks.store.Source`): the live market's, and the
+demo history's (``source="demo_history"``: its ticks are marked ``demo``, keyed apart from the
+live ones by `settlement.ticks.store.source_seq`, and its position is its own), so the two never
+collide and each is exactly once.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from msgspec import structs
+
 from settlement.booking import Step
 from settlement.ticks.model import Bar
-from settlement.ticks.store import TickStore, TickStoreError
+from settlement.ticks.store import LIVE, Source, TickStore, TickStoreError, source_seq
 from settlement.ticks.tape import ticks_of
 
 log = logging.getLogger("herbx.ticks")
@@ -24,9 +31,10 @@ BarsHook = Callable[[list[Bar]], None]
 
 
 class TickWriter:
-    name = "ticks"
-
-    def __init__(self, store: TickStore, on_bars: BarsHook | None = None) -> None:
+    def __init__(self, store: TickStore, on_bars: BarsHook | None = None, *,
+                 source: Source = LIVE) -> None:
+        self.name = "ticks" if source == LIVE else f"ticks_{source}"
+        self.source = source
         self.store = store
         self.on_bars = on_bars
         self._position = 0
@@ -38,7 +46,7 @@ class TickWriter:
 
     async def start(self) -> int:
         await self.store.open()  # once: a restart after a failed write finds it open
-        self._position, self.instruments = await self.store.load_state()
+        self._position, self.instruments = await self.store.load_state(self.source)
         return self._position
 
     @property
@@ -50,11 +58,15 @@ class TickWriter:
         self.duplicates += len(steps) - len(fresh)
         if not fresh:
             return 0
-        tape = ticks_of(fresh, self.instruments)
-        result = await self.store.write(fresh[0][0], fresh[-1][0], tape.ticks, tape.instruments)
+        live = self.source == LIVE
+        tape = ticks_of(fresh, self.instruments, demo=not live)
+        ticks = tape.ticks if live else [
+            structs.replace(t, seq=source_seq(self.source, t.seq)) for t in tape.ticks]
+        result = await self.store.write(fresh[0][0], fresh[-1][0], ticks, tape.instruments,
+                                        self.source)
         if not result.written:  # another writer got there first: take its position
             self.duplicates += len(fresh)
-            self._position, self.instruments = await self.store.load_state()
+            self._position, self.instruments = await self.store.load_state(self.source)
             if self._position < fresh[-1][0]:
                 raise TickStoreError("the tick store is behind steps it refused as written")
             return 0

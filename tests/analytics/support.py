@@ -1,14 +1,17 @@
-"""Builders shared by the analytics tests: daily bars and ticks of given figures."""
+"""Builders shared by the analytics tests: daily bars and ticks of given figures, and ticks
+put into a running market's tick store through the store's own API."""
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-from pathlib import Path
+from collections.abc import Sequence
+from typing import Any
 
 from settlement.ticks.model import INTERVAL_NS, VN_OFFSET_NS, Bar, Tick
 
 DAY_NS = INTERVAL_NS["1d"]
+#: keys of the ticks a test backfills: far above any seq the test market's journal reaches
+TEST_SEQ = 10**9
 
 
 def day_ns(day: str) -> int:
@@ -26,26 +29,21 @@ def bar(symbol: str, day: str, volume: int, notional: int, active_mg: int = 0,
                demo_trades=demo_trades)
 
 
-def tick(symbol: str, ts_ns: int, price: int, qty: int, demo: bool = False, n: int = 0) -> Tick:
+def tick(symbol: str, ts_ns: int, price: int, qty: int, demo: bool = False, n: int = 0,
+         active_mg: int | None = None) -> Tick:
     herb, _, grade = symbol.rpartition("-")
-    return Tick(seq=ts_ns % 10**9 + 1 + n, n=n, ts_ns=ts_ns, trade_id=n + 1, symbol=symbol,
+    return Tick(seq=TEST_SEQ + n, n=0, ts_ns=ts_ns, trade_id=n + 1, symbol=symbol,
                 herb=herb.split("-")[0], grade=grade, venue="book", price_vnd=price, qty=qty,
-                notional_vnd=price * qty, demo=demo)
+                notional_vnd=price * qty, active_mg=active_mg,
+                price_per_kg_active_vnd=None if active_mg is None
+                else price * qty * 10**6 // active_mg, demo=demo)
 
 
-def write_store(data_dir: Path, bars: list[Bar], ticks: list[Tick]) -> None:
-    """A tick store file with the tables the readers query (settlement/ticks/readers.py)."""
-    con = sqlite3.connect(data_dir / "ticks.sqlite")
-    bar_cols = [f for f in Bar.__struct_fields__]
-    tick_cols = [f for f in Tick.__struct_fields__]
-    con.execute("CREATE TABLE instruments (symbol TEXT PRIMARY KEY, herb TEXT, grade TEXT)")
-    con.execute(f"CREATE TABLE bars ({', '.join(bar_cols)})")
-    con.execute(f"CREATE TABLE ticks ({', '.join(tick_cols)})")
-    con.executemany("INSERT INTO instruments VALUES (?, ?, ?)",
-                    [("QUE-BARK-A", "QUE", "A"), ("QUE-BARK-B", "QUE", "B")])
-    con.executemany(f"INSERT INTO bars VALUES ({', '.join('?' * len(bar_cols))})",
-                    [tuple(getattr(b, c) for c in bar_cols) for b in bars])
-    con.executemany(f"INSERT INTO ticks VALUES ({', '.join('?' * len(tick_cols))})",
-                    [tuple(getattr(t, c) for c in tick_cols) for t in ticks])
-    con.commit()
-    con.close()
+def instruments_of(ticks: Sequence[Tick]) -> dict[str, tuple[str, str]]:
+    return {t.symbol: (t.herb, t.grade) for t in ticks}
+
+
+async def put_ticks(store: Any, ticks: Sequence[Tick]) -> None:
+    """Ticks (and their bars and instruments) into a tick store, through its API
+    (`TickStore.backfill`: the live writer's position does not move)."""
+    await store.backfill(ticks, instruments_of(ticks))

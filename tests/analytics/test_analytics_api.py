@@ -1,23 +1,26 @@
-"""The analytics endpoints over a tick store file: indices, insurance figures and the CSV
-report, the operator's terms, roles, and that no identity leaves."""
+"""The analytics endpoints over the market's tick store: indices, insurance figures and the
+CSV report, the operator's terms, roles, and that no identity leaves."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
-from pathlib import Path
 
-from tests.analytics.support import DAY_NS, bar, day_ns, tick, write_store
+from tests.analytics.support import DAY_NS, day_ns, put_ticks, tick
 from tests.gateway.conftest import Market
 
 P = "/api/v1"
 
 
-BARS = [bar("QUE-BARK-A", "2026-09-01", 100, 6_200_000, active_mg=2_500_000),
-        bar("QUE-BARK-A", "2026-09-02", 150, 9_450_000, active_mg=3_750_000, demo_trades=1),
-        bar("QUE-BARK-A", "2026-09-03", 50, 3_125_000, active_mg=1_250_000)]
 W0 = day_ns("2026-09-01")
+H = 3600 * 10**9
+#: one trade a day, the worked example's grade A (docs/analytics.md); the second is demo
+INDEX_TICKS = [tick("QUE-BARK-A", W0 + 9 * H, 62_000, 100, n=1, active_mg=2_500_000),
+               tick("QUE-BARK-A", W0 + DAY_NS + 9 * H, 63_000, 150, n=2, active_mg=3_750_000,
+                    demo=True),
+               tick("QUE-BARK-A", W0 + 2 * DAY_NS + 9 * H, 62_500, 50, n=3,
+                    active_mg=1_250_000)]
 TICKS = [tick("QUE-BARK-A", W0 + 3600 * 10**9, 52_000, 300, n=1),
          tick("QUE-BARK-A", W0 + DAY_NS, 48_000, 300, n=2),
          tick("QUE-BARK-A", W0 + 2 * DAY_NS, 10_000, 5_000, demo=True, n=3)]
@@ -26,7 +29,7 @@ TERMS = {"floor_vnd": 51_000, "window_from": "2026-09-01", "window_to": "2026-09
 
 
 async def test_index_endpoint(market: Market) -> None:
-    write_store(Path(market.gw.settings.data_dir), BARS, TICKS)
+    await put_ticks(market.gw.ticks, INDEX_TICKS)
     r = await market.client.get(f"{P}/indices/QUE-BARK")  # public
     assert r.status == 200, await r.text()
     body = await r.json()
@@ -44,7 +47,7 @@ async def test_index_endpoint(market: Market) -> None:
 
 async def test_index_refusals_and_no_data(market: Market) -> None:
     c = market.client
-    r = await c.get(f"{P}/indices/QUE-BARK")  # no tick store yet: no points
+    r = await c.get(f"{P}/indices/QUE-BARK")  # no trade yet: no points
     assert r.status == 200 and (await r.json())["points"] == []
     for query, status in (("QUE-BARK?basis=usd", 422), ("QUE-BARK?from=2026-9-1", 422),
                           ("QUE-BARK?from=2026-09-10&to=2026-09-01", 422),
@@ -56,7 +59,7 @@ async def test_index_refusals_and_no_data(market: Market) -> None:
 
 
 async def test_insurance_terms_figures_and_report(market: Market) -> None:
-    write_store(Path(market.gw.settings.data_dir), BARS, TICKS)
+    await put_ticks(market.gw.ticks, TICKS)
     c, op = market.client, market.h("operator")
     r = await c.put(f"{P}/insurance/QUE-BARK/2026", json=TERMS, headers=op)
     assert r.status == 201, await r.text()

@@ -236,6 +236,7 @@ async def pg_schema() -> AsyncIterator[str]:
     conn = await asyncpg.connect(DATABASE_URL)
     try:
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema}_ticks CASCADE")  # its tick store
     finally:
         await conn.close()
 
