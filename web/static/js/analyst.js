@@ -49,7 +49,7 @@ boot(async ({ main, onLang, openSignIn }) => {
       demoBadge(data.demo),
       h('div', { class: 'scroll' }, table(rows, [
         ['day', 'analyst.index.day', (r) => h('span', {}, dateOf(r.day), demoBadge(r.demo))],
-        ['index', 'analyst.index.level', (r) => h('span', {}, dec(r.index, 2), h('div', { class: 'muted' }, r.linked ? `× ${dec(r.link, 4)}` : t('analyst.index.unlinked'))), true],
+        ['index', 'analyst.index.level', (r) => h('span', {}, dec(r.index, 2), h('div', { class: 'muted' }, r.linked ? `× ${dec(r.link, 4)}` : t(r.day === data.base_day ? 'analyst.index.basepoint' : 'analyst.index.unlinked'))), true],
         ['vwap', active ? 'analyst.index.vwap.active' : 'analyst.index.vwap.kg', 'vnd'],
         ['volume', active ? 'analyst.index.volume.active' : 'col.volume', (r) => (active ? mgToKg(r.volume) : num(r.volume)), true],
         ['grades', 'analyst.index.grades', (r) => h('span', {}, r.grades.join(', '), h('div', { class: 'muted' }, t('analyst.bars.trades', { n: num(r.trades) })))]],

@@ -63,7 +63,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
     shown.lines.push(...data.lines);
     for (const l of data.lots) {
       const sum = shown.lots.get(l.lot_id) ?? { lot_id: l.lot_id, qty: 0, gross_vnd: 0, fee_vnd: 0, levy_vnd: 0, tax_vnd: 0, net_vnd: 0 };
-      for (const k of ['qty', 'gross_vnd', 'fee_vnd', 'levy_vnd', 'tax_vnd', 'net_vnd']) sum[k] += l[k];
+      for (const k of ['qty', 'gross_vnd', 'fee_vnd', 'levy_vnd', 'tax_vnd', 'net_vnd']) sum[k] += l[k] ?? 0;
       shown.lots.set(l.lot_id, sum);
     }
     shown.cash_in_vnd += data.cash_in_vnd;
