@@ -49,55 +49,55 @@ def downloaded(page: Any, click: str) -> str:
 
 @pytest.fixture(scope="module")
 def sold(server: Any) -> dict[str, Any]:
-    """One sale of a fresh lot of the demo cooperative (50 kg to WEB-T2), booked by the
-    ledger: its statement line."""
-    sell_a_lot(server, "LC26-PNL01", 50)
+    """One sale of the demo cooperative (50 kg to WEB-T2, from a fresh lot or an older listed
+    one: a sell order draws the seller's oldest goods), booked by the ledger: its statement
+    line, and the statement's sums for the line's lot as ``lot_sums``."""
+    fill = sell_a_lot(server, "LC26-PNL01", 50)
+    trade_ids = {f["trade_id"] for f in fill["fills"]}
 
-    def line() -> Any:
-        st = server.get(f"/api/v1/statements/WEB-HTX?from={vn_today()}&to={vn_today()}",
-                        "demo-web-htx")
-        return next((x for x in st["lines"] if x["kind"] == "sale"
-                     and x["lot_id"] == "LC26-PNL01"), None)
+    def statement() -> Any:
+        st = server.get(f"/api/v1/statements/WEB-HTX?from={vn_today()}&to={vn_today()}"
+                        "&limit=1000", "demo-web-htx")
+        line = next((x for x in st["lines"] if x["kind"] == "sale"
+                     and x["trade_id"] in trade_ids), None)
+        return line and (line, st)
 
-    return dict(until(line, "the ledger to book the sale"))
+    line, st = until(statement, "the ledger to book the sale")
+    return {**line, "lot_sums": next(x for x in st["lots"] if x["lot_id"] == line["lot_id"])}
 
 
 def test_the_cooperative_reads_its_statement_and_downloads_it(tabs, sold) -> None:
     assert sold["fee_vnd"] > 0 and sold["levy_vnd"] > 0
     net = sold["gross_vnd"] - sold["fee_vnd"] - sold["levy_vnd"] - sold.get("tax_vnd", 0)
     assert sold["net_vnd"] == net == sold["cash_vnd"]
+    lot_id, sums = sold["lot_id"], sold["lot_sums"]
     tab = tabs()
     tab.sign_in("demo-web-htx")
     page = tab.page
-    lot = page.locator("#statement-lots tr[data-lot=LC26-PNL01]")
+    lot = page.locator(f"#statement-lots tr[data-lot='{lot_id}']")
     lot.wait_for()
     text = lot.inner_text()
-    assert vn(sold["gross_vnd"]) in text and vn(net) in text, text
-    assert vn(sold["fee_vnd"] + sold["levy_vnd"] + sold.get("tax_vnd", 0)) in text
-    line = page.locator("#statement-lines tr[data-kind=sale][data-lot=LC26-PNL01]")
+    assert vn(sums["gross_vnd"]) in text and vn(sums["net_vnd"]) in text, text
+    assert vn(sums["fee_vnd"] + sums["levy_vnd"] + sums["tax_vnd"]) in text
+    line = page.locator(f"#statement-lines tr[data-kind=sale][data-invoice='{sold['invoice']}']")
     text = line.inner_text()
-    assert sold["invoice"] in text and "+" + vn(net) in text and "Bán" in text, text
+    assert lot_id in text and "+" + vn(net) in text and "Bán" in text, text
     assert f"phí {sold['fee_vnd']:,}".replace(",", ".") in text
     body = downloaded(page, "#statement-csv")
     rows = list(csv.DictReader(io.StringIO(body)))
-    mine = [r for r in rows if r["kind"] == "sale" and r["lot_id"] == "LC26-PNL01"]
-    assert [(int(r["gross_vnd"]), int(r["net_vnd"]), r["invoice"]) for r in mine] == [
-        (sold["gross_vnd"], net, sold["invoice"])]
+    mine = [r for r in rows if r["kind"] == "sale" and r["invoice"] == sold["invoice"]]
+    assert [(int(r["gross_vnd"]), int(r["net_vnd"]), r["lot_id"]) for r in mine] == [
+        (sold["gross_vnd"], net, lot_id)]
     page.click("#lang")
-    assert "Sale" in page.inner_text("#statement-lines tr[data-kind=sale][data-lot=LC26-PNL01]")
+    assert "Sale" in line.inner_text()
     screenshot(page, "panel-coop-statement")
     assert tab.errors == []
-
-
-def open_trade(server: Any, lot_id: str) -> int:
-    trades = server.get("/api/v1/settlement/trades?limit=1000", "demo-web-ops")["trades"]
-    return int(next(t["trade_id"] for t in trades if [lot_id, t["qty"]] in t["lots"]))
 
 
 def test_the_operator_settles_a_trade_step_by_step_and_the_trader_hears_it(
         tabs, server) -> None:
     fill = sell_a_lot(server, "LC26-PNL02", 30, buyer="demo-web-t2")
-    trade_id = open_trade(server, "LC26-PNL02")
+    trade_id = fill["fills"][0]["trade_id"]
     value = fill["fills"][0]["price"] * 30
     trader = tabs()
     trader.sign_in("demo-web-t2")
