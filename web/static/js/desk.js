@@ -77,7 +77,7 @@ export function table(rows, columns, { id, empty = 'desk.none', rowAttrs = () =>
   const right = (f, numeric) => numeric || f === 'vnd' || f === 'num';
   return h('div', { class: 'tablewrap' }, h('table', { id, class: cls },
     h('thead', {}, h('tr', {}, columns.map(([, key, f, numeric]) => h('th', { scope: 'col', class: right(f, numeric) ? 'n' : null }, label(key))))),
-    h('tbody', {}, rows.map((r) => h('tr', rowAttrs(r), columns.map(([k, , f = 'text', numeric]) => h('td', { class: right(f, numeric) ? 'n' : (f === 'time' ? 'ts' : null) },
+    h('tbody', {}, rows.map((r) => h('tr', rowAttrs(r), columns.map(([k, , f = 'text', numeric]) => h('td', { class: right(f, numeric) ? (typeof f === 'function' ? 'n wrap' : 'n') : (f === 'time' ? 'ts' : null) },
       typeof f === 'function' ? f(r) : fmt[f](r[k]))))))));
 }
 
