@@ -20,7 +20,7 @@ boot(async ({ main, onLang, openSignIn }) => {
     const rows = data.bars.slice().reverse();
     return [
       h('p', { class: 'muted', id: 'bars-count' }, t(data.bars.length >= BAR_LIMIT ? 'analyst.bars.capped' : 'analyst.bars.count', { n: num(data.bars.length), symbol: data.symbol })),
-      h('div', { class: 'scroll' }, table(rows, [
+      h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-labelledby': 'an-bars-h' }, table(rows, [
         ['start', 'field.start', (r) => h('span', {}, dateTime(r.start_ns ? new Date(Math.round(r.start_ns / 1e6)).toISOString() : r.start), demoBadge(r.demo_trades > 0))],
         ['close', 'analyst.bars.ohlc', (r) => h('span', {}, num(r.close), h('div', { class: 'muted' }, `${num(r.open)} / ${num(r.high)} / ${num(r.low)}`)), true],
         ['volume', 'col.volume', (r) => h('span', {}, num(r.volume), h('div', { class: 'muted' }, t('analyst.bars.trades', { n: num(r.trades) }))), true],
@@ -47,7 +47,7 @@ boot(async ({ main, onLang, openSignIn }) => {
       kv([[t('analyst.index.base'), data.base_day ? dateOf(data.base_day) : '–'],
         [t('analyst.basis'), t(`analyst.basis.${data.basis}`)]], 'index-meta'),
       demoBadge(data.demo),
-      h('div', { class: 'scroll' }, table(rows, [
+      h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-labelledby': 'an-index-h' }, table(rows, [
         ['day', 'analyst.index.day', (r) => h('span', {}, dateOf(r.day), demoBadge(r.demo))],
         ['index', 'analyst.index.level', (r) => h('span', {}, dec(r.index, 2), h('div', { class: 'muted' }, r.linked ? `× ${dec(r.link, 4)}` : t(r.day === data.base_day ? 'analyst.index.basepoint' : 'analyst.index.unlinked'))), true],
         ['vwap', active ? 'analyst.index.vwap.active' : 'analyst.index.vwap.kg', 'vnd'],

@@ -89,13 +89,13 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
         ['gross_vnd', 'coop.statement.gross', 'vnd'],
         ['fee_vnd', 'coop.statement.fees', charges, true],
         ['net_vnd', 'coop.statement.net', 'vnd']], { id: 'statement-lots', empty: 'coop.nosales', rowAttrs: (r) => ({ 'data-lot': r.lot_id }) }),
-      h('h3', { 'data-i18n': 'coop.statement.lines' }),
-      table(shown.lines, [
+      h('h3', { id: 'statement-lines-h', 'data-i18n': 'coop.statement.lines' }),
+      h('div', { class: 'scroll tall', tabindex: '0', role: 'region', 'aria-labelledby': 'statement-lines-h' }, table(shown.lines, [
         ['kind', 'coop.statement.what', what],
         ['gross_vnd', 'coop.statement.gross', (r) => (r.gross_vnd ? vnd(r.gross_vnd) : '–'), true],
         ['fee_vnd', 'coop.statement.fees', (r) => (r.kind === 'sale' ? charges(r) : '–'), true],
         ['cash_vnd', 'coop.statement.cash', (r) => h('span', { class: r.cash_vnd > 0 ? 'up' : r.cash_vnd < 0 ? 'down' : '' }, r.cash_vnd ? `${r.cash_vnd > 0 ? '+' : ''}${vnd(r.cash_vnd)}` : '–'), true]],
-      { id: 'statement-lines', rowAttrs: (r) => ({ 'data-kind': r.kind, 'data-invoice': r.invoice ?? null, 'data-lot': r.lot_id ?? null }) }),
+      { id: 'statement-lines', rowAttrs: (r) => ({ 'data-kind': r.kind, 'data-invoice': r.invoice ?? null, 'data-lot': r.lot_id ?? null }) })),
       more];
   }
 

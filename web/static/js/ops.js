@@ -79,11 +79,11 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
       const next = { pending: ['paid', 'failed'], paid: ['delivered'], delivered: ['settled'] };
       return [
         table(data.trades, [
-          ['trade_id', 'settle.trade', (r) => h('span', {}, `#${r.trade_id} ${r.symbol}`, h('div', { class: 'muted' }, `${r.buyer} ← ${r.seller}`))],
-          ['value_vnd', 'settle.value', (r) => h('span', {}, vnd(r.value_vnd), h('div', { class: 'muted' }, `${kg(r.qty)} × ${num(r.price)}`)), true],
-          ['due_date', 'settle.due', (r) => h('span', {}, dateOf(r.due_date), r.overdue ? h('div', {}, h('span', { class: 'badge no', 'data-i18n': 'settle.overdue' }, t('settle.overdue'))) : null)],
-          ['state', 'col.state', (r) => h('span', { class: `badge state-${r.state}` }, code(r.state))],
-          ['actions', 'col.actions', (r) => h('div', { class: 'row tight' }, (next[r.state] ?? []).map((to) => h('button', {
+          ['trade_id', 'settle.trade', (r) => h('span', {}, `#${r.trade_id} ${r.symbol}`, h('div', { class: 'muted' }, `${r.buyer} ← ${r.seller}`),
+            h('div', {}, h('span', { class: `badge state-${r.state}` }, code(r.state)), ' ', r.overdue ? h('span', { class: 'badge no', 'data-i18n': 'settle.overdue' }, t('settle.overdue')) : null))],
+          ['value_vnd', 'settle.value', (r) => h('span', {}, vnd(r.value_vnd), h('div', { class: 'muted' }, `${kg(r.qty)} × ${num(r.price)}`),
+            h('div', { class: r.overdue ? 'down' : 'muted' }, `${t('settle.due')} ${dateOf(r.due_date)}`)), true],
+          ['actions', 'col.actions', (r) => h('div', { class: 'actions' }, (next[r.state] ?? []).map((to) => h('button', {
             type: 'button', class: to === 'failed' ? 'sell' : 'secondary', 'data-action': to,
             'aria-label': `${t(`settle.to.${to}`)} #${r.trade_id}`, onclick: move(r, to) }, t(`settle.to.${to}`))))],
         ], { id: 'settlement-trades', empty: 'settle.none', rowAttrs: (r) => ({ 'data-trade': r.trade_id, 'data-state': r.state, class: r.overdue ? 'overdue' : null }) }),
