@@ -81,22 +81,6 @@ export function table(rows, columns, { id, empty = 'desk.none', rowAttrs = () =>
       typeof f === 'function' ? f(r) : fmt[f](r[k]))))))));
 }
 
-/** The first list in an answer whose shape is not fixed yet (`{"bars": [...]}` → [...]). */
-export function rowsOf(data) {
-  if (Array.isArray(data)) return data;
-  for (const v of Object.values(data || {})) if (Array.isArray(v)) return v;
-  return [];
-}
-
-/** Columns for rows whose shape is not fixed yet: the scalar fields of the first row (at most
- *  `max`), numbers right-aligned, `*_vnd`/price fields as VND, `ts`/`start` as Vietnam time. */
-export function columnsOf(rows, max = 7) {
-  if (!rows.length) return [];
-  return Object.entries(rows[0]).filter(([, v]) => v === null || typeof v !== 'object').slice(0, max)
-    .map(([k, v]) => [k, `field.${k}`, typeof v === 'number' ? (/vnd|price|open|high|low|close|vwap|notional|payout|floor|reference/.test(k) ? 'vnd' : 'num')
-      : (k === 'ts' || k === 'start' ? 'time' : 'text')]);
-}
-
 let routes = null;
 /** The read model an endpoint needs, where this process may keep none (a multi-process
  *  gateway without a ledger or a tick store): the page frame says which it keeps
@@ -123,12 +107,6 @@ export function vnMidnight(day) {
 /** A Vietnam date `offsetDays` from today (`2026-11-30`). */
 export function vnDay(offsetDays = 0) {
   return new Date(Date.now() + 7 * 3600e3 + offsetDays * 86400e3).toISOString().slice(0, 10);
-}
-
-/** `1796000400000000000` (ns, as JSON gives it: a float) → whole seconds. Bar starts are whole
- *  minutes, so rounding away the float's error is exact. */
-export function nsToS(ns) {
-  return Math.round(ns / 1e9);
 }
 
 /** mg of active ingredient as kg with 3 decimals (integers only: BigInt). */
