@@ -14,11 +14,11 @@ from aiohttp import web
 
 from gateway.api.lots import public_lot
 from gateway.state import Gateway
-from web.pages import shell
+from web.pages import reads, shell
 
 
 async def coop_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:
-    return shell("coop")
+    return shell("coop", reads(gw))
 
 
 async def lab_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:
@@ -26,11 +26,11 @@ async def lab_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:
 
 
 async def ops_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:
-    return shell("ops")
+    return shell("ops", reads(gw))
 
 
 async def analyst_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:
-    return shell("analyst")
+    return shell("analyst", reads(gw))
 
 
 async def trace_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:

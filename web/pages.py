@@ -32,14 +32,23 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
        "form-action 'self'; object-src 'none'")
 
 
-def shell(page: str) -> web.Response:
+def reads(gw: Gateway) -> dict[str, bool]:
+    """Which read models this process serves: a page asks nothing of one it lacks, so a
+    multi-process gateway without a ledger or tick store shows "not available" instead of
+    provoking a 503 (which the browser logs as a console error)."""
+    return {"ledger": gw.ledger is not None, "ticks": gw.ticks is not None}
+
+
+def shell(page: str, served: dict[str, bool] | None = None) -> web.Response:
     """The HTML of a page of the web UI: the shared frame (header, sign-in dialog, notices)
     and ``web/static/js/<page>.js``, which fills ``<main>``. Text is filled in by the script
     in the reader's language (Vietnamese first); the frame reserves its space so nothing
-    shifts when it does."""
+    shifts when it does. ``served`` (`reads`) becomes ``data-ledger``/``data-ticks`` on
+    ``<body>``: ``on`` or ``off``."""
     nav = "".join(
         f'<a href="{path}" data-i18n="nav.{name}"'
         f'{" aria-current=page" if name == page else ""}>{name}</a>' for name, path in NAV)
+    flags = "".join(f' data-{k}="{"on" if v else "off"}"' for k, v in (served or {}).items())
     html = f"""<!doctype html><html lang="vi"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>HerbX — Chợ dược liệu Lào Cai</title>
@@ -51,7 +60,7 @@ def shell(page: str) -> web.Response:
 <link rel="modulepreload" href="/static/js/stream.js">
 <link rel="modulepreload" href="/static/js/book.js">
 <script type="module" src="/static/js/{escape(page)}.js"></script></head>
-<body data-page="{escape(page)}"><a class="skip" href="#main" data-i18n="skip">Bỏ qua</a>
+<body data-page="{escape(page)}"{flags}><a class="skip" href="#main" data-i18n="skip">Bỏ qua</a>
 <header class="top"><a class="brand" href="/">HerbX<span data-i18n="brand.sub">Chợ dược liệu
 Lào Cai</span></a><nav data-i18n-label="nav.label" aria-label="Điều hướng">{nav}</nav>
 <div class="tools"><span id="conn" role="status" data-state="connecting">…</span>
@@ -77,7 +86,7 @@ async def start_page(request: web.Request, gw: Gateway, who: Any) -> web.Respons
 
 
 async def floor_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:
-    return shell("floor")
+    return shell("floor", reads(gw))
 
 
 async def auctions_page(request: web.Request, gw: Gateway, who: Any) -> web.Response:

@@ -208,3 +208,65 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def quiet_price(server: Server, symbol: str = "QUE-BARK-A") -> int:
+    """A price inside the spread of the bots' book, so a buy at it meets a sell order placed
+    there and nothing else (the bots quote every book once at start-up: wait for that)."""
+    deadline = time.monotonic() + 60
+    while True:
+        book = server.get(f"/api/v1/instruments/{symbol}/book?depth=1")
+        if book["bids"] and book["asks"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    tick = next(i for i in server.get("/api/v1/instruments")["instruments"]
+                if i["symbol"] == symbol)["tick_vnd"]
+    bid = book["bids"][0][0] if book["bids"] else None
+    ask = book["asks"][0][0] if book["asks"] else None
+    price = ask - tick if ask is not None else (bid or 62_000) + tick
+    assert bid is None or price > bid, f"no room inside the spread {bid}..{ask}"
+    return int(price)
+
+
+def sell_a_lot(server: Server, lot_id: str, qty: int, buyer: str = "demo-web-t2") -> dict[str, Any]:
+    """Through the API, as the desks would: the demo cooperative registers ``lot_id`` (cinnamon
+    bark, grade A), the lab assays it, the operator receives it, the cooperative lists it and
+    offers ``qty`` kg inside the spread, and ``buyer`` takes them. The buyer's order answer."""
+    import msgspec
+
+    from grading.catalogue import load_catalogue
+    from settlement.ticks.history import sample_assay
+
+    harvest = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 3 * 86400))
+    server.post("/api/v1/lots", {
+        "lot_id": lot_id, "spec_id": "QUE-BARK", "qty": qty, "harvest_date": harvest,
+        "commune": "Xã Mường Hum", "growing_area": {
+            "code": "LC-MH-DL-0002", "issuer": "Chi cục TT&BVTV Lào Cai",
+            "valid_from": "2024-01-01", "valid_until": None}}, "demo-web-htx")
+    results = msgspec.to_builtins(sample_assay(load_catalogue(), "QUE-BARK", "A"))
+    server.post(f"/api/v1/lots/{lot_id}/assays", {"sample_id": f"S-{lot_id}",
+                                                   "results": results}, "demo-web-lab")
+    server.post(f"/api/v1/lots/{lot_id}/receive", {"qty_received": qty}, "demo-web-ops")
+    server.post(f"/api/v1/lots/{lot_id}/list", {}, "demo-web-htx")
+    price = quiet_price(server)
+    server.post("/api/v1/orders", {"symbol": "QUE-BARK-A", "side": "sell", "type": "limit",
+                                   "price": price, "qty": qty, "tif": "gtc",
+                                   "client_order_id": f"sell-{lot_id}"}, "demo-web-htx")
+    fill = server.post("/api/v1/orders", {"symbol": "QUE-BARK-A", "side": "buy",
+                                          "type": "limit", "price": price, "qty": qty,
+                                          "tif": "ioc", "client_order_id": f"buy-{lot_id}"},
+                       buyer)
+    assert fill["filled_qty"] == qty, fill
+    return dict(fill)
+
+
+def until(probe: Any, what: str, timeout_s: float = 30.0) -> Any:
+    """Ask ``probe()`` again until it gives something truthy (a read model catching up)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = probe()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)

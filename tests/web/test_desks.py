@@ -1,36 +1,18 @@
 """The desks as people use them: a cooperative registers a lot, a lab posts its assay, the
 operator receives it, the cooperative lists it at a price, a trader buys from it, and the public
-trace page (on a phone, signed out) shows the sale. Also: a refused step names the next one, a
-desk without the role asks for a sign-in, and the planned panels say "not available yet"."""
+trace page (on a phone, signed out) shows the sale. Also: a refused step names the next one and
+a desk without the role asks for a sign-in. The panels of the ledger, DvP and analytics
+endpoints are tested in test_panels.py."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 from grading.samples import CLEAN, sample_results
-from tests.web.conftest import screenshot
+from tests.web.conftest import quiet_price, screenshot
 
 LOT = "LC26-E2E01"
 SYMBOL = "QUE-BARK-A"
-
-
-def _quiet_price(server) -> int:
-    """A price inside the spread of the bots' book, so the trader's buy meets the lot's sell
-    order and nothing else (the bots quote every book once at start-up: wait for that)."""
-    deadline = time.monotonic() + 60
-    while True:
-        book = server.get(f"/api/v1/instruments/{SYMBOL}/book?depth=1")
-        if book["bids"] and book["asks"] or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    tick = next(i for i in server.get("/api/v1/instruments")["instruments"]
-                if i["symbol"] == SYMBOL)["tick_vnd"]
-    bid = book["bids"][0][0] if book["bids"] else None
-    ask = book["asks"][0][0] if book["asks"] else None
-    price = ask - tick if ask is not None else (bid or 62_000) + tick
-    assert bid is None or price > bid, f"no room inside the spread {bid}..{ask}"
-    return price
 
 
 def test_a_lot_from_registration_to_its_sale_on_the_trace_page(tabs, server) -> None:
@@ -85,7 +67,7 @@ def test_a_lot_from_registration_to_its_sale_on_the_trace_page(tabs, server) -> 
     page.click(f"#lots tr[data-lot={LOT}] button")
     page.wait_for_selector("#sell-form")
     assert "hợp tác xã niêm yết" in page.inner_text("#next-step")
-    price = _quiet_price(server)
+    price = quiet_price(server, SYMBOL)
     page.fill("#sell-form input[name=price]", str(price))
     page.fill("#sell-form input[name=qty]", "100")
     page.click("#sell-form button[type=submit]")
@@ -128,20 +110,4 @@ def test_a_desk_asks_a_visitor_to_sign_in_and_names_its_role(tabs) -> None:
     assert "Ban quản lý chợ" in page.inner_text("#main")  # the role, translated
     page.click("#gate-signin")
     assert page.locator("#signin").evaluate("d => d.open")
-    assert tab.errors == []
-
-
-def test_planned_panels_say_not_available_yet(tabs) -> None:
-    tab = tabs()
-    tab.sign_in("demo-web-fund")
-    page = tab.page
-    assert page.url.endswith("/analyst")
-    for panel in ("#an-bars", "#an-index", "#an-insurance"):
-        body = page.locator(f"{panel} .panel-body[data-state]")
-        body.wait_for()
-        assert body.get_attribute("data-state") == "unavailable", panel
-        assert "Chưa có" in body.inner_text()
-    page.click("#export button[type=submit]")
-    page.wait_for_selector("#export-error:not(:empty)")
-    assert "/api/v1/ticks/export.csv" in page.inner_text("#export-error")
     assert tab.errors == []

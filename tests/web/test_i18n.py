@@ -10,7 +10,7 @@ import typing
 from pathlib import Path
 
 import engine.reasons as reasons
-from engine.messages import AuctionClosed, AuctionKind
+from engine.messages import AuctionClosed, AuctionKind, SettlementState
 from engine.order import TRANSITIONS as ORDER_STATES
 from gateway.auth import Role
 from grading.lifecycle import TRANSITIONS as LOT_TRANSITIONS
@@ -42,7 +42,8 @@ def test_every_code_is_translated() -> None:
              | set(ORDER_STATES) | set(typing.get_args(AuctionKind))
              | set(typing.get_args(AuctionClosed.__annotations__["outcome"]))
              | {"scheduled", "open", "closed", "halted"} | set(typing.get_args(Role))
-             | {action for _, action in LOT_TRANSITIONS} | problem_codes())
+             | {action for _, action in LOT_TRANSITIONS} | problem_codes()
+             | set(typing.get_args(SettlementState)))
     assert len(codes) > 150
     missing = sorted(c for c in codes if c not in TABLE["codes"])
     assert missing == []

@@ -1,11 +1,13 @@
 // The cooperative desk: register a lot, follow it through assay, custody and listing with the
 // next step always named (the gateway's `next_step`), list it on the book at a price (list, then
 // the sell order) or auction it, follow its sales, read the statement (proceeds net of fees and
-// levy; the settlement branch's endpoint) and print the lot's QR label.
+// levy and tax, with its CSV) and print the lot's QR label. Each step of a sale's delivery versus
+// payment (the private `settlement` messages) is a notice.
 
 import { boot } from './shell.js';
-import { api, code, h, kg, t, translate, vnd, dateTime, notify, debounce, clientId, $ } from './core.js';
-import { gate, field, select, refusalText, values, int, lotState, table, panel, rowsOf, columnsOf, download, offered, dec } from './desk.js';
+import { api, code, h, kg, num, t, translate, vnd, notify, debounce, clientId, $ } from './core.js';
+import { settlementNotice } from './notices.js';
+import { gate, field, select, refusalText, values, int, lotState, table, panel, download, offered, dec, kv, dateOf } from './desk.js';
 
 const today = () => new Date(Date.now() + 7 * 3600e3).toISOString().slice(0, 10); // Vietnam's date
 // the server refuses a harvest after the registration's UTC date, which is behind Vietnam's until 07:00
@@ -34,25 +36,67 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
         statementCard())));
   translate(main);
 
+  // The statement (docs/settlement.md, "Statements"): sales per lot net of fee, levy and tax,
+  // then every line; pages of the ledger's transactions are added with "more".
+  let shown = null; // {path, lines, lots: Map, cash_in_vnd, cash_out_vnd, next}
   function statementCard() {
     const from = h('input', { type: 'date', name: 'from', value: `${today().slice(0, 8)}01` });
     const to = h('input', { type: 'date', name: 'to', value: today() });
     const range = () => `from=${from.value}&to=${to.value}`;
-    const form = h('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); statement.load(`/statements/${encodeURIComponent(session.participant)}?${range()}&format=json`); } },
+    const form = h('form', { class: 'row', id: 'statement-form', onsubmit: (e) => { e.preventDefault(); shown = null; statement.load(`/statements/${encodeURIComponent(session.participant)}?${range()}&format=json`); } },
       field('desk.from', from), field('desk.to', to),
       h('button', { type: 'submit', 'data-i18n': 'desk.show' }),
-      h('button', { type: 'button', class: 'secondary', 'data-i18n': 'desk.csv', onclick: async () => {
+      h('button', { type: 'button', class: 'secondary', id: 'statement-csv', 'data-i18n': 'desk.csv', onclick: async () => {
         const p = `/statements/${encodeURIComponent(session.participant)}`;
         if (!(await offered(p))) { notify(t('desk.unavailable', { path: `/api/v1${p}` }), 'error'); return; }
-        download(`${p}?${range()}&format=csv`, `statement-${session.participant}.csv`).catch((err) => notify(refusalText(err), 'error'));
+        download(`${p}?${range()}&format=csv&limit=1000`, `statement-${session.participant}-${from.value}-${to.value}.csv`)
+          .then(() => notify(t('coop.statement.csv.done')))
+          .catch((err) => notify(refusalText(err), 'error'));
       } }));
     statement.el.insertBefore(form, statement.body);
     return statement.el;
   }
 
-  function renderStatement(data) {
-    const rows = rowsOf(data);
-    return [h('p', { class: 'muted', 'data-i18n': 'coop.statement.note' }, t('coop.statement.note')), table(rows, columnsOf(rows), { id: 'statement-lines' })];
+  function renderStatement(data, path) {
+    const base = path.replace(/&after=[^&]*$/, '');
+    if (!shown || shown.path !== base) shown = { path: base, lines: [], lots: new Map(), cash_in_vnd: 0, cash_out_vnd: 0 };
+    shown.lines.push(...data.lines);
+    for (const l of data.lots) {
+      const sum = shown.lots.get(l.lot_id) ?? { lot_id: l.lot_id, qty: 0, gross_vnd: 0, fee_vnd: 0, levy_vnd: 0, tax_vnd: 0, net_vnd: 0 };
+      for (const k of ['qty', 'gross_vnd', 'fee_vnd', 'levy_vnd', 'tax_vnd', 'net_vnd']) sum[k] += l[k] ?? 0;
+      shown.lots.set(l.lot_id, sum);
+    }
+    shown.cash_in_vnd += data.cash_in_vnd;
+    shown.cash_out_vnd += data.cash_out_vnd;
+    const charges = (r) => h('span', {}, vnd(r.fee_vnd + r.levy_vnd + (r.tax_vnd || 0)),
+      h('div', { class: 'muted' }, t('coop.statement.charges', { fee: num(r.fee_vnd), levy: num(r.levy_vnd) }), r.tax_vnd ? ` · ${t('coop.statement.tax', { tax: num(r.tax_vnd) })}` : ''));
+    const what = (r) => {
+      const bits = [];
+      if (r.invoice) bits.push(`${t('col.invoice')} ${r.invoice}`);
+      if (r.lot_id) bits.push(`${t('col.lot')} ${r.lot_id}`);
+      if (r.qty) bits.push(r.price_vnd ? `${kg(r.qty)} × ${vnd(r.price_vnd)}` : kg(r.qty));
+      if (r.ref) bits.push(r.ref);
+      return h('span', {}, h('strong', {}, code(`line_${r.kind}`)), ` · ${dateOf(r.date)}`, h('div', { class: 'muted' }, bits.join(' · ')));
+    };
+    const more = data.next ? h('button', { type: 'button', class: 'secondary', id: 'statement-more', 'data-i18n': 'desk.more',
+      onclick: () => statement.load(`${base}&after=${encodeURIComponent(data.next)}`) }) : null;
+    return [
+      h('p', { class: 'muted', 'data-i18n': 'coop.statement.note' }),
+      kv([[t('coop.statement.in'), vnd(shown.cash_in_vnd)], [t('coop.statement.out'), vnd(shown.cash_out_vnd)]], 'statement-totals'),
+      h('h3', { 'data-i18n': 'coop.statement.lots' }),
+      table([...shown.lots.values()], [
+        ['lot_id', 'col.lot', (r) => h('span', {}, r.lot_id, h('div', { class: 'muted' }, kg(r.qty)))],
+        ['gross_vnd', 'coop.statement.gross', 'vnd'],
+        ['fee_vnd', 'coop.statement.fees', charges, true],
+        ['net_vnd', 'coop.statement.net', 'vnd']], { id: 'statement-lots', empty: 'coop.nosales', rowAttrs: (r) => ({ 'data-lot': r.lot_id }) }),
+      h('h3', { id: 'statement-lines-h', 'data-i18n': 'coop.statement.lines' }),
+      h('div', { class: 'scroll tall', tabindex: '0', role: 'region', 'aria-labelledby': 'statement-lines-h' }, table(shown.lines, [
+        ['kind', 'coop.statement.what', what],
+        ['gross_vnd', 'coop.statement.gross', (r) => (r.gross_vnd ? vnd(r.gross_vnd) : '–'), true],
+        ['fee_vnd', 'coop.statement.fees', (r) => (r.kind === 'sale' ? charges(r) : '–'), true],
+        ['cash_vnd', 'coop.statement.cash', (r) => h('span', { class: r.cash_vnd > 0 ? 'up' : r.cash_vnd < 0 ? 'down' : '' }, r.cash_vnd ? `${r.cash_vnd > 0 ? '+' : ''}${vnd(r.cash_vnd)}` : '–'), true]],
+      { id: 'statement-lines', rowAttrs: (r) => ({ 'data-kind': r.kind, 'data-invoice': r.invoice ?? null, 'data-lot': r.lot_id ?? null }) })),
+      more];
   }
 
   function buildRegister() {
@@ -203,6 +247,12 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
   const loadStatement = () => statement.el.querySelector('form').requestSubmit();
   loadStatement();
   const refresh = debounce(() => reload(false).catch((err) => notify(refusalText(err), 'error')), 300);
-  stream.subscribe('orders', () => refresh());
+  // a sale is booked by the ledger a moment after the fill: the statement follows its trades
+  const refreshStatement = debounce(loadStatement, 1500);
+  stream.subscribe('orders', (m) => {
+    refresh();
+    if (m.type === 'fill' || m.type === 'settlement' || m.type === 'resync') refreshStatement();
+    if (m.type === 'settlement') notify(settlementNotice(m), m.state === 'failed' ? 'error' : 'info');
+  });
   onLang(() => { renderLots(); renderDetail(); loadStatement(); });
 });

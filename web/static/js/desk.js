@@ -1,9 +1,10 @@
 // What the desks (cooperative, lab, operator, analyst) and the trace page share beyond the
 // shell: the role gate, labelled form fields, a refusal's text with the lot's next step, lot
-// state with its next step, and the panel of a planned endpoint (bars, indices, insurance,
-// statements, settlement) that says "not available yet" while it answers 404 or 503.
+// state with its next step, and the panel of an endpoint of another part of the market (bars,
+// indices, insurance, statements, settlement) that says "not available" where this server
+// does not serve it (no route, or no ledger / tick store in this process).
 
-import { api, code, h, t, translate, num, vnd, dateTime, ApiError, session } from './core.js';
+import { api, code, h, t, translate, num, vnd, dateTime, ApiError, session, lang } from './core.js';
 
 /** Shown instead of a desk to a visitor without the desk's role. Returns true when allowed. */
 export function gate(main, roles, titleKey, openSignIn) {
@@ -67,39 +68,73 @@ export function lotState(lot) {
     lot.next_step && lot.next_step !== 'no_next_step' ? h('div', { class: 'next' }, `${t('desk.next')}: ${code(lot.next_step)}`) : null];
 }
 
-/** A table of rows with columns [key, labelKey, format]; `num` and `vnd` format numbers. */
-export function table(rows, columns, { id, empty = 'desk.none' } = {}) {
+/** A table of rows with columns [key, labelKey, format, numeric]; `num` and `vnd` format
+ *  numbers; a function format builds the cell from the whole row (`numeric` right-aligns it).
+ *  `rowAttrs(row)` adds attributes to a row (`data-trade`, a class). */
+export function table(rows, columns, { id, empty = 'desk.none', rowAttrs = () => ({}), cls } = {}) {
   const fmt = { vnd, num, time: dateTime, code, text: (x) => (x === null || x === undefined ? '–' : String(x)) };
   if (!rows.length) return h('p', { class: 'muted', 'data-i18n': empty }, t(empty));
-  return h('div', { class: 'tablewrap' }, h('table', { id },
-    h('thead', {}, h('tr', {}, columns.map(([, key, f]) => h('th', { scope: 'col', class: f === 'vnd' || f === 'num' ? 'n' : null }, label(key))))),
-    h('tbody', {}, rows.map((r) => h('tr', {}, columns.map(([k, , f = 'text']) => h('td', { class: f === 'vnd' || f === 'num' ? 'n' : (f === 'time' ? 'ts' : null) }, fmt[f](r[k]))))))));
-}
-
-/** The first list in an answer whose shape is not fixed yet (`{"bars": [...]}` → [...]). */
-export function rowsOf(data) {
-  if (Array.isArray(data)) return data;
-  for (const v of Object.values(data || {})) if (Array.isArray(v)) return v;
-  return [];
-}
-
-/** Columns for rows whose shape is not fixed yet: the scalar fields of the first row (at most
- *  `max`), numbers right-aligned, `*_vnd`/price fields as VND, `ts`/`start` as Vietnam time. */
-export function columnsOf(rows, max = 7) {
-  if (!rows.length) return [];
-  return Object.entries(rows[0]).filter(([, v]) => v === null || typeof v !== 'object').slice(0, max)
-    .map(([k, v]) => [k, `field.${k}`, typeof v === 'number' ? (/vnd|price|open|high|low|close|vwap|notional|payout|floor|reference/.test(k) ? 'vnd' : 'num')
-      : (k === 'ts' || k === 'start' ? 'time' : 'text')]);
+  const right = (f, numeric) => numeric || f === 'vnd' || f === 'num';
+  return h('div', { class: 'tablewrap' }, h('table', { id, class: cls },
+    h('thead', {}, h('tr', {}, columns.map(([, key, f, numeric]) => h('th', { scope: 'col', class: right(f, numeric) ? 'n' : null }, label(key))))),
+    h('tbody', {}, rows.map((r) => h('tr', rowAttrs(r), columns.map(([k, , f = 'text', numeric]) => h('td', { class: right(f, numeric) ? (typeof f === 'function' ? 'n wrap' : 'n') : (f === 'time' ? 'ts' : null) },
+      typeof f === 'function' ? f(r) : fmt[f](r[k]))))))));
 }
 
 let routes = null;
-/** Whether this server has the endpoint at all (its OpenAPI document lists every route), so a
- *  panel of a planned endpoint asks nothing of a server that lacks it. */
+/** The read model an endpoint needs, where this process may keep none (a multi-process
+ *  gateway without a ledger or a tick store): the page frame says which it keeps
+ *  (`<body data-ledger="on|off" data-ticks="on|off">`, web/pages.py `reads`). */
+const NEEDS = [[/^\/(statements|transactions|invoices)\b/, 'ledger'], [/^\/(bars|ticks)\b/, 'ticks']];
+/** Whether this server has the endpoint at all (its OpenAPI document lists every route) and
+ *  keeps what it reads, so a panel asks nothing that can only answer 404 or 503 (the browser
+ *  logs every such answer as a console error). */
 export async function offered(path) {
+  const need = NEEDS.find(([re]) => re.test(path))?.[1];
+  if (need && document.body.dataset[need] === 'off') return false;
   routes ??= fetch('/api/v1/openapi.json').then((r) => r.json())
     .then((d) => Object.keys(d.paths || {}).map((p) => new RegExp(`^${p.replace(/\{[^}]+\}/g, '[^/]+')}$`)));
   const bare = `/api/v1${path.split('?')[0]}`;
   return (await routes).some((re) => re.test(bare));
+}
+
+/** A Vietnam day (`2026-11-30`) as the RFC 3339 instant of its midnight, for `from`/`to` of
+ *  the tick endpoints (which want a zone). */
+export function vnMidnight(day) {
+  return encodeURIComponent(`${day}T00:00:00+07:00`);
+}
+
+/** A Vietnam date `offsetDays` from today (`2026-11-30`). */
+export function vnDay(offsetDays = 0) {
+  return new Date(Date.now() + 7 * 3600e3 + offsetDays * 86400e3).toISOString().slice(0, 10);
+}
+
+/** mg of active ingredient as kg with 3 decimals (integers only: BigInt). */
+export function mgToKg(mg) {
+  if (mg === null || mg === undefined) return '–';
+  const v = BigInt(mg);
+  const grams = String((v % 1000000n) / 1000n).padStart(3, '0');
+  return `${num(Number(v / 1000000n))}${lang === 'vi' ? ',' : '.'}${grams}`;
+}
+
+/** `2026-11-30` (a Vietnam day) as the reader writes dates: `30/11/2026`. */
+export function dateOf(day) {
+  return day ? String(day).slice(0, 10).split('-').reverse().join('/') : '–';
+}
+
+/** The Vietnam day of an instant (RFC 3339; `minusMs` for an exclusive end), as `dateOf`. */
+export function vnDateOf(iso, minusMs = 0) {
+  return iso ? dateOf(new Date(Date.parse(iso) - minusMs + 7 * 3600e3).toISOString()) : '–';
+}
+
+/** A small badge for simulated (demo) figures. */
+export function demoBadge(on) {
+  return on ? h('span', { class: 'badge demo', 'data-i18n': 'desk.demo' }, t('desk.demo')) : null;
+}
+
+/** A definition list of [label, value] pairs. */
+export function kv(rows, id) {
+  return h('dl', { class: 'kv', id }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
 
 /** A decimal string for reading: at most `places` decimals, rounded half up on the digits
@@ -112,15 +147,18 @@ export function dec(s, places = 3) {
   return `${m[1]}${digits.slice(0, -places)}.${digits.slice(-places)}`;
 }
 
-/** A card for data from an endpoint that may not exist yet on this server: its body shows
- *  "not available yet" while the endpoint answers 404 or 503, and `render(data)` otherwise.
- *  Returns {el, load(path)}. */
+/** A card for data from an endpoint this server may not serve: its body shows "not
+ *  available" where `offered(path)` says so (or the answer is 404 or 503), and
+ *  `render(data, path)` otherwise. Returns {el, body, load(path)}. */
 export function panel(id, titleKey, render) {
   const body = h('div', { class: 'panel-body', 'aria-live': 'polite' });
   const el = h('section', { class: 'card', id, 'aria-labelledby': `${id}-h` },
     h('h2', { id: `${id}-h`, 'data-i18n': titleKey }, t(titleKey)), body);
-  async function load(path) {
-    body.replaceChildren(h('p', { class: 'loading' }, t('loading')));
+  let painted = null;
+  /** `quiet`: no "loading" in between, and no repaint when the answer did not change (a
+   *  periodic refresh, so nothing flickers under the pointer). */
+  async function load(path, { quiet = false } = {}) {
+    if (!quiet) { painted = null; body.replaceChildren(h('p', { class: 'loading' }, t('loading'))); }
     if (!(await offered(path))) {
       body.dataset.state = 'unavailable';
       body.replaceChildren(h('p', { class: 'muted unavailable' }, t('desk.unavailable', { path: `/api/v1${path.split('?')[0]}` })));
@@ -128,8 +166,12 @@ export function panel(id, titleKey, render) {
     }
     try {
       const data = await api(path);
+      const sig = JSON.stringify([path, data]);
+      if (quiet && sig === painted) return;
+      painted = sig;
       body.dataset.state = 'ready';
-      body.replaceChildren(...[render(data)].flat().filter(Boolean));
+      body.replaceChildren(...[render(data, path)].flat().filter(Boolean));
+      translate(body);
     } catch (err) {
       const missing = err instanceof ApiError && (err.status === 404 || err.status === 503) && err.code !== 'unknown_lot';
       body.dataset.state = missing ? 'unavailable' : 'error';

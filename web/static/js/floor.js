@@ -1,21 +1,32 @@
-// The trading floor: instruments (last, change, volume, price per kg of active ingredient), the
-// selected book as a depth ladder, the trade tape, 1-minute candles with volume, the order
-// ticket, and the signed-in trader's open orders (cancel, replace), fills and balances. Live
-// over the WebSocket; the ladder is checked against the server's checksum (stream.js).
+// The trading floor: instruments (last, the day's change and volume from the daily bars, price
+// per kg of active ingredient), the selected book as a depth ladder, the trade tape, candles
+// with volume from the tick store's bars (`GET /bars/{symbol}`, then the live channel
+// `bars:<symbol>:<interval>`), the order ticket, and the signed-in trader's open orders (cancel,
+// replace), fills, balances (with what waits for payment) and delivery-versus-payment notices.
+// Live over the WebSocket; the ladder is checked against the server's checksum (stream.js).
 
 import { boot } from './shell.js';
 import { api, code, h, kg, num, pct, t, time, translate, vnd, notify, debounce, clientId, ApiError, $ } from './core.js';
+import { settlementNotice } from './notices.js';
 
 const LEVELS = 10; // ladder rows per side (fixed, so updates never move the page)
 const TAPE = 30;
-const BAR_S = 60;
 const VN_OFFSET_S = 7 * 3600; // the chart's axis shows Vietnam time
+const DAY_S = 86400;
+//: candle intervals: the bars asked for reach back this far (at most ~1,000 bars, the answer's
+//: default limit, which counts from the oldest)
+const SPANS = { '1m': 16 * 3600, '1h': 40 * DAY_S, '1d': 900 * DAY_S };
+const nsToS = (ns) => Math.round(ns / 1e9); // bar starts are whole minutes: the float's error goes
+const isoAt = (s) => encodeURIComponent(new Date(s * 1000).toISOString());
+const vnMidnightS = (nowS) => nowS - ((nowS + VN_OFFSET_S) % DAY_S); // today's 00:00 in Vietnam
 
 boot(async ({ main, stream, session, onLang, openSignIn }) => {
   const canTrade = session && (session.role === 'trader' || session.role === 'cooperative');
   const [{ instruments }, { tickers }] = await Promise.all([api('/instruments'), api('/ticker')]);
   const inst = new Map(instruments.map((i) => [i.symbol, i]));
   const tick = new Map(tickers.map((x) => [x.symbol, x]));
+  const ticksServed = document.body.dataset.ticks !== 'off'; // no tick store here: session figures
+  const days = new Map(); // symbol -> Map(start s -> daily bar)
   const wanted = new URLSearchParams(location.search).get('s') || localStorage.getItem('herbx.symbol');
   let symbol = inst.has(wanted) ? wanted : instruments[0].symbol;
   let openOrders = [];
@@ -80,16 +91,52 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
     paintTicker(i.symbol);
   }
   function paintTicker(sym) {
-    const x = tick.get(sym);
+    const x = tick.get(sym) || {};
     const r = instRows.get(sym);
-    if (!x || !r) return;
-    r.cells.last.textContent = num(x.last);
-    const change = x.change !== null && x.open ? (100 * x.change) / x.open : null;
+    if (!r) return;
+    const d = dayFigures(sym);
+    r.cells.last.textContent = num(x.last ?? d.close);
+    const change = d.change !== null && d.base ? (100 * d.change) / d.base : null;
     r.cells.chg.textContent = pct(change);
     r.cells.chg.className = `n ${change > 0 ? 'up' : change < 0 ? 'down' : ''}`;
-    r.cells.vol.textContent = num(x.volume);
+    r.cells.vol.textContent = num(d.volume);
     r.cells.act.textContent = num(x.last_price_per_kg_active ?? null);
     if (sym === symbol) paintStats();
+  }
+  /** The Vietnam day's figures: volume of today's daily bar, change of its close from the
+   *  previous trading day's close (from today's open when there is none); without a tick
+   *  store, the ticker's session figures. */
+  function dayFigures(sym) {
+    const x = tick.get(sym) || {};
+    if (!ticksServed) return { close: x.last, change: x.change ?? null, base: x.open, volume: x.volume };
+    const bars = [...(days.get(sym)?.values() ?? [])].sort((a, b) => a.start_s - b.start_s);
+    const today = vnMidnightS(Math.floor(Date.now() / 1000));
+    const cur = bars.find((b) => b.start_s === today);
+    const prev = bars.filter((b) => b.start_s < today).pop();
+    const base = prev?.close ?? cur?.open ?? null;
+    return { close: cur?.close ?? prev?.close ?? null, change: cur && base !== null ? cur.close - base : null, base, volume: cur?.volume ?? 0 };
+  }
+  function putDay(sym, bar) {
+    if (!days.has(sym)) days.set(sym, new Map());
+    days.get(sym).set(nsToS(bar.start_ns), { ...bar, start_s: nsToS(bar.start_ns) });
+  }
+  async function loadDays(sym) {
+    const since = vnMidnightS(Math.floor(Date.now() / 1000)) - 10 * DAY_S;
+    const r = await api(`/bars/${encodeURIComponent(sym)}?interval=1d&from=${isoAt(since)}`);
+    days.set(sym, new Map());
+    for (const b of r.bars) putDay(sym, b);
+    paintTicker(sym);
+  }
+  if (ticksServed) {
+    // every instrument's day: the REST history, then the live daily bar (a channel each; the
+    // stream allows 64 per connection)
+    for (const i of instruments) {
+      stream.subscribe(`bars:${i.symbol}:1d`, (m) => {
+        if (m.type === 'resync') return loadDays(i.symbol).catch(() => {});
+        if (m.type === 'bar') { putDay(i.symbol, m); paintTicker(i.symbol); }
+      });
+    }
+    Promise.all(instruments.map((i) => loadDays(i.symbol))).catch((err) => console.warn('day bars', err));
   }
   stream.subscribe('ticker', (m) => {
     if (m.type === 'resync') return api('/ticker').then((r) => r.tickers.forEach((x) => { tick.set(x.symbol, x); paintTicker(x.symbol); }));
@@ -98,12 +145,13 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
 
   function paintStats() {
     const x = tick.get(symbol) || {};
+    const d = dayFigures(symbol);
     const i = inst.get(symbol);
     title.textContent = `${symbol} · ${code(i.status)}`;
     stats.replaceChildren(
-      h('span', {}, `${t('col.last')}: `, h('b', {}, vnd(x.last))),
-      h('span', {}, `${t('col.change')}: `, h('b', { class: x.change > 0 ? 'up' : x.change < 0 ? 'down' : '' }, x.change === null || x.change === undefined ? '–' : `${x.change > 0 ? '+' : ''}${num(x.change)}`)),
-      h('span', {}, `${t('col.volume')}: `, h('b', {}, num(x.volume))),
+      h('span', {}, `${t('col.last')}: `, h('b', {}, vnd(x.last ?? d.close))),
+      h('span', {}, `${t('floor.day.change')}: `, h('b', { class: d.change > 0 ? 'up' : d.change < 0 ? 'down' : '' }, d.change === null || d.change === undefined ? '–' : `${d.change > 0 ? '+' : ''}${num(d.change)}`)),
+      h('span', {}, `${t('floor.day.volume')}: `, h('b', { id: 'day-volume' }, num(d.volume))),
       h('span', {}, `${t('col.active')}: `, h('b', {}, vnd(x.last_price_per_kg_active ?? null))),
     );
   }
@@ -152,40 +200,71 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
       h('td', { class: `n ${x.aggressor === 'buy' ? 'buy-text' : 'sell-text'}` }, num(x.price)),
       h('td', { class: 'n' }, num(x.qty)))));
   }
+  // candles: the tick store's bars of the chosen interval, then its live channel; an update
+  // replaces the bar with the same start (docs/analytics.md, "Live bars")
   let chart = null;
-  const bars = new Map(); // bar start (s, Vietnam-shifted) -> {time, open, high, low, close, value}
-  function addToBars(x) {
-    const s = Math.floor(Date.parse(x.ts) / 1000) + VN_OFFSET_S;
-    const start = s - (s % BAR_S);
-    const b = bars.get(start);
-    if (!b) bars.set(start, { time: start, open: x.price, high: x.price, low: x.price, close: x.price, value: x.qty });
-    else { b.high = Math.max(b.high, x.price); b.low = Math.min(b.low, x.price); b.close = x.price; b.value += x.qty; }
-    return bars.get(start);
+  let interval = SPANS[localStorage.getItem('herbx.interval')] ? localStorage.getItem('herbx.interval') : '1m';
+  const candles = new Map(); // start (s, Vietnam-shifted) -> {time, open, high, low, close, value}
+  const toCandle = (b) => ({ time: nsToS(b.start_ns) + VN_OFFSET_S, open: b.open, high: b.high, low: b.low, close: b.close, value: b.volume });
+  async function ensureChart() {
+    if (chart) return;
+    const lc = await import('/vendor/lightweight-charts.mjs');
+    if (chart) return;
+    const c = lc.createChart(chartBox, { autoSize: true, layout: { textColor: '#1b261d', background: { color: '#ffffff' }, attributionLogo: true },
+      timeScale: { timeVisible: true, secondsVisible: false }, rightPriceScale: { scaleMargins: { top: 0.08, bottom: 0.28 } },
+      localization: { priceFormatter: (p) => num(Math.round(p)) } });
+    const cs = c.addSeries(lc.CandlestickSeries, { upColor: '#0a6634', downColor: '#a8231b', borderVisible: false, wickUpColor: '#0a6634', wickDownColor: '#a8231b' });
+    const volume = c.addSeries(lc.HistogramSeries, { priceScaleId: 'vol', priceFormat: { type: 'volume' }, color: '#7d9b84' });
+    c.priceScale('vol').applyOptions({ scaleMargins: { top: 0.78, bottom: 0 } });
+    chart = { c, candles: cs, volume };
   }
-  async function loadChart() {
-    if (!chart) {
-      const lc = await import('/vendor/lightweight-charts.mjs');
-      const c = lc.createChart(chartBox, { autoSize: true, layout: { textColor: '#1b261d', background: { color: '#ffffff' }, attributionLogo: true },
-        timeScale: { timeVisible: true, secondsVisible: false }, rightPriceScale: { scaleMargins: { top: 0.08, bottom: 0.28 } },
-        localization: { priceFormatter: (p) => num(Math.round(p)) } });
-      const candles = c.addSeries(lc.CandlestickSeries, { upColor: '#0a6634', downColor: '#a8231b', borderVisible: false, wickUpColor: '#0a6634', wickDownColor: '#a8231b' });
-      const volume = c.addSeries(lc.HistogramSeries, { priceScaleId: 'vol', priceFormat: { type: 'volume' }, color: '#7d9b84' });
-      c.priceScale('vol').applyOptions({ scaleMargins: { top: 0.78, bottom: 0 } });
-      chart = { c, candles, volume };
-    }
-    const sorted = [...bars.values()].sort((a, b) => a.time - b.time);
+  function paintChart() {
+    const sorted = [...candles.values()].sort((a, b) => a.time - b.time);
     chartEmpty.hidden = sorted.length > 0;
+    chartBox.dataset.bars = sorted.length;
+    if (!chart) return;
     chart.candles.setData(sorted.map(({ time: tm, open, high, low, close }) => ({ time: tm, open, high, low, close })));
     chart.volume.setData(sorted.map((b) => ({ time: b.time, value: b.value })));
     chart.c.timeScale().fitContent();
   }
-  function liveBar(x) {
-    const b = addToBars(x);
-    chartEmpty.hidden = true;
-    if (!chart) return;
-    chart.candles.update({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close });
-    chart.volume.update({ time: b.time, value: b.value });
+  async function loadBars(sym) {
+    if (!ticksServed) { chartEmpty.textContent = t('floor.nobars'); await ensureChart(); return; }
+    const since = Math.floor(Date.now() / 1000) - SPANS[interval];
+    const r = await api(`/bars/${encodeURIComponent(sym)}?interval=${interval}&from=${isoAt(since)}`);
+    if (sym !== symbol || r.interval !== interval) return;
+    candles.clear();
+    for (const b of r.bars) { const c = toCandle(b); candles.set(c.time, c); }
+    await ensureChart();
+    paintChart();
   }
+  function liveBar(m) {
+    const c = toCandle(m);
+    const newest = Math.max(0, ...candles.keys());
+    candles.set(c.time, c);
+    chartBox.dataset.live = String(Number(chartBox.dataset.live || 0) + 1);
+    chartEmpty.hidden = true;
+    chartBox.dataset.bars = candles.size;
+    if (!chart) return;
+    if (c.time < newest) { paintChart(); return; } // an older bar changed: the chart takes only the newest in place
+    chart.candles.update({ time: c.time, open: c.open, high: c.high, low: c.low, close: c.close });
+    chart.volume.update({ time: c.time, value: c.value });
+  }
+  let offBars = null;
+  function followBars(sym) {
+    offBars?.();
+    offBars = null;
+    if (!ticksServed) return loadBars(sym);
+    offBars = stream.subscribe(`bars:${sym}:${interval}`, (m) => {
+      if (m.type === 'resync') { loadBars(sym).catch((err) => console.warn('bars', err)); return; }
+      if (m.type === 'bar' && sym === symbol && m.interval === interval) liveBar(m);
+    });
+    return loadBars(sym);
+  }
+  const intervals = h('fieldset', { class: 'seg', id: 'chart-interval', role: 'radiogroup', 'data-i18n-label': 'floor.interval', 'aria-label': t('floor.interval') },
+    Object.keys(SPANS).map((iv) => h('label', {}, h('input', { type: 'radio', name: 'interval', value: iv, checked: iv === interval,
+      onchange: () => { interval = iv; localStorage.setItem('herbx.interval', iv); followBars(symbol).catch((err) => console.warn('bars', err)); } }),
+    h('span', { 'data-i18n': `analyst.interval.${iv}` }, t(`analyst.interval.${iv}`)))));
+  chartBox.before(intervals);
 
   // ---- selecting an instrument (re)subscribes its book and trades
   let offBook = null, offTrades = null;
@@ -199,22 +278,19 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
     offBook?.(); offTrades?.();
     offBook = stream.book(sym, paintLadder);
     const loadTrades = async () => {
-      const r = await api(`/instruments/${encodeURIComponent(sym)}/trades?limit=1000`);
+      const r = await api(`/instruments/${encodeURIComponent(sym)}/trades?limit=${TAPE}`);
       if (sym !== symbol) return;
       tape = r.trades;
-      bars.clear();
-      for (const x of [...r.trades].reverse()) addToBars(x);
       paintTape();
-      loadChart().catch((err) => console.warn('chart', err));
     };
+    followBars(sym).catch((err) => console.warn('bars', err));
     offTrades = stream.subscribe(`trades:${sym}`, (m) => {
       if (m.type === 'resync') return loadTrades();
       if (m.type !== 'trade') return;
       if (tape.length && tape[0].seq >= m.seq) return; // already in the REST answer
       tape.unshift(m);
-      tape.length = Math.min(tape.length, 1000);
+      tape.length = Math.min(tape.length, TAPE);
       paintTape();
-      liveBar(m);
     });
     await loadTrades();
   }
@@ -354,10 +430,15 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
   async function refreshBalances() {
     const b = await api('/balances');
     const dl = (rows) => h('dl', { class: 'kv' }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', { class: 'n', style: 'text-align:left' }, v)]));
+    // held = on the book (orders, bids) + waiting for payment (delivery versus payment:
+    // bought and not yet paid, or sold and not yet paid for); docs/api.md
     balancesBox.replaceChildren(
-      dl([[t('balances.cash'), vnd(b.cash_vnd)], [t('balances.available'), vnd(b.cash_available_vnd)], [t('balances.held'), vnd(b.cash_held_vnd)]]),
+      dl([[t('balances.cash'), vnd(b.cash_vnd)], [t('balances.available'), vnd(b.cash_available_vnd)], [t('balances.held'), vnd(b.cash_held_vnd)],
+        [t('balances.dvp'), h('span', { id: 'cash-dvp' }, vnd(b.cash_dvp_vnd ?? 0))]]),
       h('h3', { 'data-i18n': 'balances.goods' }, t('balances.goods')),
-      b.goods.length ? dl(b.goods.map((g) => [g.symbol, `${kg(g.available_qty)} (+${num(g.held_qty)})`])) : h('p', { class: 'muted' }, '–'));
+      b.goods.length ? dl(b.goods.map((g) => [g.symbol, h('span', { 'data-goods': g.symbol }, `${kg(g.available_qty)} (+${num(g.held_qty)})`,
+        g.dvp_qty ? h('div', { class: 'muted', 'data-dvp': g.dvp_qty }, t('balances.dvp.goods', { qty: kg(g.dvp_qty) })) : null)])) : h('p', { class: 'muted' }, '–'),
+      h('p', { class: 'muted', 'data-i18n': 'balances.dvp.note' }, t('balances.dvp.note')));
   }
   const refreshMine = debounce(() => {
     if (!canTrade) return;
@@ -372,6 +453,7 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
         paintFills();
         notify(t('fills.notice', { side: code(m.side), qty: kg(m.qty), symbol: m.symbol, price: vnd(m.price) }), 'win');
       }
+      if (m.type === 'settlement') notify(settlementNotice(m), m.state === 'failed' ? 'error' : 'info');
       refreshMine();
     });
     await Promise.all([refreshOrders(), refreshFills(), refreshBalances()]);

@@ -1,10 +1,10 @@
 // The operator desk: receive graded lots into custody (weighed quantity), halt and resume
 // instruments, register participants and issue or revoke their tokens, and follow settlement
-// (delivery versus payment) states as trades land (the settlement branch's endpoint).
+// (delivery versus payment): move each trade a step, see the overdue ones.
 
 import { boot } from './shell.js';
-import { api, code, h, kg, t, translate, notify, debounce } from './core.js';
-import { gate, field, select, refusalText, values, int, lotState, table, panel, rowsOf, columnsOf } from './desk.js';
+import { api, code, h, kg, num, t, translate, vnd, notify, debounce } from './core.js';
+import { gate, field, select, refusalText, values, int, lotState, table, panel, dateOf } from './desk.js';
 
 boot(async ({ main, stream, onLang, openSignIn }) => {
   if (!gate(main, ['operator'], 'ops.title', openSignIn)) return;
@@ -15,10 +15,7 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
   const instBox = h('div', { id: 'ops-instruments' });
   const peopleBox = h('div', { id: 'ops-people' });
   const tokenBox = h('div', { id: 'ops-token', 'aria-live': 'polite' });
-  const settlement = panel('ops-settlement', 'ops.settlement', (data) => {
-    const rows = rowsOf(data);
-    return table(rows.map((r) => ({ ...r, state: r.state ? code(r.state) : r.state, status: r.status ? code(r.status) : r.status })), columnsOf(rows), { id: 'settlement-trades' });
-  });
+  const settlement = settlementPanel();
   const err = h('p', { class: 'error', role: 'alert', id: 'ops-error' });
   const act = (fn) => async (e) => {
     e.preventDefault();
@@ -36,6 +33,64 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
       h('div', {},
         h('section', { class: 'card', 'aria-labelledby': 'ops-people-h' }, h('h2', { id: 'ops-people-h', 'data-i18n': 'ops.people' }), buildAddPerson(), tokenBox, peopleBox))));
   translate(main);
+
+  // Delivery versus payment (docs/api.md): the trades waiting for settlement, oldest first,
+  // each with its due date (T+N), overdue ones marked and counted; one button moves a trade a
+  // step (pending → paid → delivered → settled, or pending → failed). A settled or failed
+  // trade leaves the list.
+  function settlementPanel() {
+    const p = panel('ops-settlement', 'ops.settlement', render);
+    const summary = h('p', { id: 'settle-summary', 'aria-live': 'polite' });
+    const state = select('state', [['', { key: 'settle.all' }], ...['pending', 'paid', 'delivered'].map((s) => [s, { code: s }])], '');
+    const overdue = h('input', { type: 'checkbox', name: 'overdue', id: 'settle-overdue' });
+    const form = h('form', { class: 'row', id: 'settle-filter', onsubmit: (e) => { e.preventDefault(); reload(); } },
+      field('col.state', state),
+      h('label', { class: 'check' }, overdue, h('span', { 'data-i18n': 'settle.overdue.only' })),
+      h('button', { type: 'submit', 'data-i18n': 'desk.show' }));
+    p.el.insertBefore(form, p.body);
+    p.el.insertBefore(summary, p.body);
+    let after = null;
+    const query = () => `/settlement/trades?limit=100${state.value ? `&state=${state.value}` : ''}${overdue.checked ? '&overdue=true' : ''}${after ? `&after=${after}` : ''}`;
+    async function reload(quiet = false) {
+      if (!quiet) after = null;
+      await Promise.all([p.load(query(), { quiet }), count()]);
+    }
+    async function count() {
+      try {
+        const od = await api('/settlement/trades?overdue=true&limit=1000');
+        summary.dataset.overdue = od.trades.length;
+        summary.textContent = t('settle.summary', { cycle: od.cycle_days, n: od.next_after ? `${od.trades.length}+` : od.trades.length });
+        summary.className = od.trades.length ? 'nextstep' : 'muted';
+      } catch { summary.textContent = ''; }
+    }
+    function move(tr, to) {
+      return async (e) => {
+        const btn = e.currentTarget;
+        btn.disabled = true;
+        err.textContent = '';
+        try {
+          const r = await api(`/settlement/trades/${tr.trade_id}`, { method: 'POST', body: { state: to } });
+          notify(t('settle.moved', { id: r.trade_id, from: code(r.previous_state), to: code(r.state) }));
+        } catch (x) { err.textContent = refusalText(x); }
+        await reload(true);
+      };
+    }
+    function render(data) {
+      const next = { pending: ['paid', 'failed'], paid: ['delivered'], delivered: ['settled'] };
+      return [
+        table(data.trades, [
+          ['trade_id', 'settle.trade', (r) => h('span', {}, `#${r.trade_id} ${r.symbol}`, h('div', { class: 'muted' }, `${r.buyer} ← ${r.seller}`),
+            h('div', {}, h('span', { class: `badge state-${r.state}` }, code(r.state)), ' ', r.overdue ? h('span', { class: 'badge no', 'data-i18n': 'settle.overdue' }, t('settle.overdue')) : null))],
+          ['value_vnd', 'settle.value', (r) => h('span', {}, vnd(r.value_vnd), h('div', { class: 'muted' }, `${kg(r.qty)} × ${num(r.price)}`),
+            h('div', { class: r.overdue ? 'down' : 'muted' }, `${t('settle.due')} ${dateOf(r.due_date)}`)), true],
+          ['actions', 'col.actions', (r) => h('div', { class: 'actions' }, (next[r.state] ?? []).map((to) => h('button', {
+            type: 'button', class: to === 'failed' ? 'sell' : 'secondary', 'data-action': to,
+            'aria-label': `${t(`settle.to.${to}`)} #${r.trade_id}`, onclick: move(r, to) }, t(`settle.to.${to}`))))],
+        ], { id: 'settlement-trades', empty: 'settle.none', rowAttrs: (r) => ({ 'data-trade': r.trade_id, 'data-state': r.state, class: r.overdue ? 'overdue' : null }) }),
+        data.next_after ? h('button', { type: 'button', class: 'secondary', id: 'settle-more', 'data-i18n': 'desk.more', onclick: () => { after = data.next_after; p.load(query()); } }) : null];
+    }
+    return { el: p.el, reload };
+  }
 
   function renderLots() {
     // lots to weigh in first; the others (on their way or on sale) follow in a scrolled list
@@ -111,10 +166,11 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
   await reload();
   // lots graded by a lab reach no stream channel: ask again every 10 s while the page is seen
   setInterval(() => { if (document.visibilityState === 'visible') reload(false).catch(() => {}); }, 10_000);
-  settlement.load('/settlement/trades');
-  const refreshSettlement = debounce(() => settlement.load('/settlement/trades'), 1000);
+  settlement.reload();
+  const refreshSettlement = debounce(() => settlement.reload(true), 1000);
+  setInterval(() => { if (document.visibilityState === 'visible') settlement.reload(true); }, 10_000);
   const refresh = debounce(() => reload(false).catch((x) => notify(refusalText(x), 'error')), 500);
   // a trade may settle and may draw on a lot: both are read again (the stream allows 64 channels)
   for (const i of instruments.slice(0, 48)) stream.subscribe(`trades:${i.symbol}`, () => { refreshSettlement(); refresh(); });
-  onLang(() => { renderLots(); renderInstruments(); renderPeople(); settlement.load('/settlement/trades'); });
+  onLang(() => { renderLots(); renderInstruments(); renderPeople(); settlement.reload(); });
 });
