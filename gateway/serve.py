@@ -153,7 +153,11 @@ def main(s: Settings) -> int:
         return 2
     logging.basicConfig(level=s.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from engine.tools.compiled import core_note, is_compiled
     from engine.tools.runtime import tune_gc
+
+    logging.getLogger("herbx.core").log(logging.INFO if is_compiled() else logging.WARNING,
+                                        core_note())
 
     loop_factory = None
     try:
