@@ -105,13 +105,17 @@ def peer_run_default_gc(stream: list[tuple]) -> tuple[int, int]:  # type: ignore
 
 
 def _python312(given: str | None) -> str | None:
-    if given:
-        return given
-    found = shutil.which("python3.12")
-    if found:
-        return found
+    """The first Python 3.12 that runs: ``given``, pyenv's, then ``python3.12`` on the path (a
+    pyenv shim may be on the path without a 3.12 selected)."""
     pyenv = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))
-    return pyenv[-1] if pyenv else None
+    for candidate in ([given] if given else [*reversed(pyenv), shutil.which("python3.12")]):
+        if candidate is None:
+            continue
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
+                               capture_output=True, text=True, check=False)
+        if probe.returncode == 0 and probe.stdout.strip() == "(3, 12)":
+            return candidate
+    return None
 
 
 def _venv(python: str, where: Path, packages: tuple[str, ...]) -> Path:
@@ -176,8 +180,15 @@ def main(driver: str | None, orders: int, seed: int, runs: int, workdir: str | N
     except Exception as exc:  # no C compiler: the row is left out, and said so
         print(f"herbx bench peers: no compiled core ({exc})", file=sys.stderr)
     else:
-        collect(_run(py311, drv, [*common, "--peers", "", "--extra", ADAPTER],
-                     [str(target), str(ROOT)]), {ADAPTER: "herbx-compiled"})
+        path = [str(target), str(ROOT)]
+        probe = subprocess.run(
+            [str(py311), "-c", "from engine.tools.compiled import is_compiled; "
+             "print(is_compiled())"], env=dict(os.environ, PYTHONPATH=os.pathsep.join(path)),
+            cwd=drv.parent, capture_output=True, text=True, check=False)
+        if probe.stdout.strip() != "True":  # the row would silently time the interpreted core
+            raise RuntimeError(f"the compiled core did not load: {probe.stderr}")
+        collect(_run(py311, drv, [*common, "--peers", "", "--extra", ADAPTER], path),
+                {ADAPTER: "herbx-compiled"})
     if py312_exe is None:
         print("herbx bench peers: no Python 3.12 found (--python312): matching-engine left out",
               file=sys.stderr)
