@@ -126,6 +126,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
+    _choose_core()  # a gateway applies the journal to a replica engine: the same core helps
     from gateway.serve import command
 
     if (refused := _cycle_refused(args)) is not None:
