@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean loadtest fuzz
+.PHONY: install run test lint bench clean loadtest fuzz core bench-peers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,18 @@ $(NODE_STAMP): web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-install: $(STAMP) $(NODE_STAMP)
+# the compiled core (mypyc; engine/tools/compiled.py) for `herbx serve` and `herbx engine`: built
+# here, not on first use, when a C compiler is present (about half a minute; instant while the
+# engine's sources are unchanged); without one, one line says the interpreted core will run
+core: $(STAMP)
+	$(BIN)/python -m engine.tools.compiled
 
-run: $(STAMP) $(NODE_STAMP)
+install: $(STAMP) $(NODE_STAMP) core
+
+run: $(STAMP) $(NODE_STAMP) core
 	$(BIN)/herbx serve --demo
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) core
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -51,6 +57,11 @@ EXAMPLES ?= 50
 WS_EXAMPLES ?= 2000
 fuzz: $(STAMP)
 	$(BIN)/herbx fuzz --examples $(EXAMPLES) --ws-examples $(WS_EXAMPLES)
+
+# our engine beside liquibook, pyorderbook and matching-engine on the engine issue's peer driver
+# (PEER_DRIVER=path/to/peer_bench.py; the peers go into throwaway virtual environments)
+bench-peers: $(STAMP) core
+	$(BIN)/herbx bench peers --peer-driver "$(PEER_DRIVER)"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache web/node_modules

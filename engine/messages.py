@@ -105,10 +105,20 @@ SELL: Side = "sell"
 # ---------------------------------------------------------------------------------------------
 
 
-class Cmd(Struct, tag_field="type", kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+class Cmd(
+    Struct, tag_field="type", kw_only=True, omit_defaults=True, forbid_unknown_fields=True,
+    gc=False,
+):
     """Base of every command; ``seq`` and ``ts_ns`` are stamped by the sequencer. Unknown fields
     are refused (inherited by every command), so a misspelt field never silently changes a
-    command; the journal is written by our own encoder, so its decoder never meets one."""
+    command; the journal is written by our own encoder, so its decoder never meets one.
+
+    ``gc=False`` (inherited, like the events' below): a message holds only values (strings,
+    numbers, lists and tuples of values), never anything that points back at it, so it can
+    never be part of a reference cycle, and the cyclic garbage collector need not track it.
+    Every command and several events per command are allocated on the hot path: untracked,
+    they neither bring the next collection nearer nor cost it a visit (issue 16; see
+    docs/benchmarks.md)."""
 
     seq: Id = 0
     ts_ns: Ns = 0
@@ -347,7 +357,7 @@ class DelistLot(Cmd, tag="delist_lot", kw_only=True, omit_defaults=True):
 # ---------------------------------------------------------------------------------------------
 
 
-class Ev(Struct, tag_field="type", kw_only=True, omit_defaults=True, frozen=True):
+class Ev(Struct, tag_field="type", kw_only=True, omit_defaults=True, frozen=True, gc=False):
     """Base of every event: the command's global ``seq`` and ``ts_ns``."""
 
     seq: int
@@ -475,7 +485,7 @@ class OrdersPurged(Ev, tag="orders_purged", kw_only=True, omit_defaults=True, fr
     auctions: int = 0
 
 
-class LotLeg(Struct, array_like=True, frozen=True):
+class LotLeg(Struct, array_like=True, frozen=True, gc=False):  # a value: see `Cmd`
     """Part of a trade delivered from one lot (encoded as ``[lot_id, qty]``)."""
 
     lot_id: str

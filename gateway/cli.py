@@ -74,6 +74,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             orders=args.orders or 200_000, seed=args.seed, journal=args.journal,
             resting=args.resting, compiled=args.compiled,
         )
+    if args.part == "peers":
+        from loadtest.bench.peers import main as peers_bench
+
+        return peers_bench(driver=args.peer_driver, orders=args.orders or 200_000, seed=args.seed,
+                           runs=args.runs, workdir=args.workdir, python312=args.python312)
     if args.part == "auctions":
         from loadtest.bench.auctions import main as auctions_bench
 
@@ -102,7 +107,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
                          seconds=args.seconds, procs=args.procs)
 
 
+def _choose_core() -> None:
+    """The compiled core when it was built (`engine.tools.compiled.activate`), before anything
+    imports the engine; the process logs `core_note` once logging is set up."""
+    from engine.tools.compiled import activate
+
+    activate()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    _choose_core()
     from gateway.serve import command
 
     if (refused := _cycle_refused(args)) is not None:
@@ -112,6 +126,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
+    _choose_core()  # a gateway applies the journal to a replica engine: the same core helps
     from gateway.serve import command
 
     if (refused := _cycle_refused(args)) is not None:
@@ -121,6 +136,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
+    _choose_core()
     from gateway.link.engine_proc import main
 
     return main(redis_url=args.redis_url, data_dir=args.data_dir, prefix=args.redis_prefix,
@@ -206,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
     p.add_argument("part", choices=["engine", "auctions", "fanout", "gateway", "settlement",
-                                    "ticks", "web"],
+                                    "ticks", "web", "peers"],
                    help="what to measure (see docs/benchmarks.md)")
     p.add_argument("--subscribers", type=int, default=_int_env("subscribers", 1000),
                    help="fanout: WebSocket clients")
@@ -246,6 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ticks", type=int, default=_int_env("ticks", 10_000_000),
                    help="ticks: synthetic ticks to load into PostgreSQL (--database-url, a "
                         "fresh schema, dropped afterwards)")
+    p.add_argument("--peer-driver", default=_env("peer_driver"),
+                   help="peers: path of the peer driver peer_bench.py (not in this repository)")
+    p.add_argument("--runs", type=int, default=_int_env("runs", 3),
+                   help="peers: runs per engine (the median is reported)")
+    p.add_argument("--workdir", default=_env("workdir"),
+                   help="peers: where the throwaway virtual environments go (default: "
+                        "<temp dir>/herbx-peers)")
+    p.add_argument("--python312", default=_env("python312"),
+                   help="peers: a Python 3.12 for matching-engine (default: python3.12 on the "
+                        "path, else pyenv's)")
     p.set_defaults(func=cmd_bench)
 
     for name, func, text in (

@@ -101,10 +101,20 @@ async def start(app: web.Application, s: Settings) -> Running:
     return Running(runner, listener, guard)
 
 
+def log_core() -> None:
+    """The one line that says which engine core runs (`engine.tools.compiled.activate`), once
+    the market has started; a warning when it is the interpreted fallback."""
+    from engine.tools.compiled import core_note, is_compiled
+
+    logging.getLogger("herbx.core").log(logging.INFO if is_compiled() else logging.WARNING,
+                                        core_note())
+
+
 async def serve(s: Settings) -> None:
     app = create_app(s)
     running = await start(app, s)
     try:
+        log_core()
         print(banner(app, s), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

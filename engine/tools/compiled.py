@@ -9,9 +9,14 @@ The build never touches the source tree: `build` copies `engine/` into
 ``build/mypyc/<hash of the engine sources>/engine/``, compiles `COMPILED` there, and returns
 the directory to put first on ``sys.path``. A later build with unchanged sources reuses it;
 any change to the sources gives a new directory, so a stale compiled module can never shadow
-an edited one. The interpreted engine stays the default everywhere; `herbx bench engine
---compiled` measures the compiled one, and `tests/test_engine_compiled.py` proves it gives
-byte-identical events.
+an edited one.
+
+`make install` builds it (``python -m engine.tools.compiled``; about half a minute, skipped with
+one line when there is no C compiler), never the first request. `herbx serve` and `herbx
+engine` call `activate` before anything imports the core: the build of the current sources
+runs when there is one, otherwise the interpreted core does, and `core_note` is the one log
+line that says which and why (``HERBX_CORE=interpreted`` asks for the interpreted one).
+`tests/test_engine_compiled.py` proves the build gives byte-identical events and state hashes.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import sys
 from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parent.parent  # the engine package, tools included
+# not `dvp`: compiled, its settlements snapshot differently (the state hash of
+# tests/test_engine_compiled.py differs, the events do not), and it measured no faster
 COMPILED = ("order", "book", "naive_book", "accounts", "instruments", "risk", "fills", "exchange")
 DEFAULT_ROOT = ENGINE.parent / "build" / "mypyc"
 
@@ -71,8 +78,74 @@ def build(root: Path = DEFAULT_ROOT) -> Path:
     return target
 
 
+_NOTE = "interpreted core (activate was not called)"
+
+
+def activate(root: Path = DEFAULT_ROOT) -> bool:
+    """Run the compiled core of the current sources in this process, if it was built; True
+    when it runs. Call it before anything imports the core (the command line does)."""
+    global _NOTE
+    if os.environ.get("HERBX_CORE", "").lower() == "interpreted":
+        _NOTE = "interpreted core (HERBX_CORE=interpreted)"
+        return False
+    if "engine.exchange" in sys.modules:  # a bug of the caller: too late to choose
+        _NOTE = "interpreted core (it was imported before the compiled one could be chosen)"
+        return is_compiled()
+    target = root / source_hash()
+    if not (target / ".built").exists():
+        _NOTE = (f"interpreted core: no compiled build of these sources in {root} (make install "
+                 "builds it when a C compiler is present)")
+        return False
+    import engine
+
+    sys.path.insert(0, str(target))  # the shared library of the compiled modules
+    engine.__path__.insert(0, str(target / "engine"))  # the package is already imported
+    try:
+        import engine.exchange  # noqa: F401
+    except ImportError as exc:  # e.g. a build for another platform copied in: fall back
+        sys.path.remove(str(target))
+        engine.__path__.remove(str(target / "engine"))
+        for name in [m for m in sys.modules if m.startswith("engine.")]:
+            if not name.startswith("engine.tools"):
+                del sys.modules[name]
+        _NOTE = f"interpreted core: the compiled build in {target} did not load ({exc})"
+        return False
+    _NOTE = f"compiled core (mypyc build {target.name})"
+    return True
+
+
+def core_note() -> str:
+    """One line for the log: which core this process runs, and why not the compiled one."""
+    return _NOTE
+
+
+def core_name() -> str:
+    """``compiled`` or ``interpreted``: what this process runs (the health endpoint's
+    ``core``)."""
+    return "compiled" if is_compiled() else "interpreted"
+
+
 def is_compiled() -> bool:
     """True when this process runs the compiled core."""
     import engine.exchange
 
     return not str(engine.exchange.__file__).endswith(".py")
+
+
+def main() -> int:
+    """``python -m engine.tools.compiled``: build the core for `make install`. No C compiler, or
+    a failed build, is one line and exit status 0: the interpreted core then runs."""
+    try:
+        target = build()
+    except (CompileError, OSError, subprocess.SubprocessError) as exc:
+        first = str(exc).strip().splitlines()
+        print(f"compiled core not built, the interpreted core will run: "
+              f"{first[0] if first else type(exc).__name__}", file=sys.stderr)
+        print(str(exc), file=sys.stderr)
+        return 0
+    print(f"compiled core: {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.tools.compiled import core_name
 from engine.views import InstrumentView
 from gateway.api.http import int_query, reply
 from gateway.api.problems import Problem
@@ -73,7 +74,8 @@ def consumers(gw: Gateway) -> dict[str, Any]:
 
 async def healthz(request: web.Request, gw: Gateway, who: Any) -> web.Response:
     return reply({"status": "ok", "seq": gw.exchange.last_seq,
-                  "queue_depth": gw.pipeline.depth, "consumers": consumers(gw)})
+                  "queue_depth": gw.pipeline.depth, "consumers": consumers(gw),
+                  "core": core_name()})
 
 
 async def readyz(request: web.Request, gw: Gateway, who: Any) -> web.Response:

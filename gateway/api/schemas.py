@@ -348,6 +348,9 @@ class StatusOut(_Out, kw_only=True):
     seq: int
     queue_depth: int
     consumers: dict[str, ConsumerOut] = {}
+    # the engine core this process runs (/healthz only): "compiled" (the mypyc build) or
+    # "interpreted"
+    core: str = ""
 
 
 # ---------------------------------------------------------------------------------------------

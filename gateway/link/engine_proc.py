@@ -29,8 +29,12 @@ def main(*, redis_url: str | None, data_dir: str, prefix: str, tick_ms: int, log
     url = redis_url  # narrowed to str for the coroutine below
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from engine.tools.compiled import core_note, is_compiled
     from engine.tools.runtime import tune_gc
     from gateway.link.redis_link import run_engine
+
+    logging.getLogger("herbx.core").log(logging.INFO if is_compiled() else logging.WARNING,
+                                        core_note())
 
     def consumers(exchange_of: Callable[[], Any]) -> list[Consumer]:
         return [engine_ledger(Path(data_dir), exchange_of, database_url, database_schema,

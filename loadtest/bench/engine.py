@@ -13,7 +13,8 @@ replay into a fresh exchange is timed.
 The process's garbage collector is tuned as the server's is (`engine.tools.runtime.tune_gc`).
 ``--compiled`` runs the same benchmark on the mypyc build of the core (`engine.tools.compiled`).
 Figures: ``commands_per_s`` is the median of three timed replays (after one untimed warm-up
-replay) without per-command timing; ``p50_ns``/``p99_ns``/
+replay) without per-command timing (``cpu_commands_per_s``: the same replays by this process's
+CPU time, steadier on a shared machine); ``p50_ns``/``p99_ns``/
 ``p999_ns`` from a second run that times every ``apply``; with ``--journal DIR`` the first run
 goes through the sequencer (stamp, journal, apply) with a group commit (fdatasync) every
 ``COMMIT_EVERY`` commands. ``--resting N`` also fills a fresh exchange with N non-crossing
@@ -152,15 +153,17 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def run_throughput(cmds: list[Command]) -> tuple[int, Exchange]:
-    """Replay ``cmds`` into a fresh exchange; (elapsed ns, the exchange)."""
+def run_throughput(cmds: list[Command]) -> tuple[int, Exchange, int]:
+    """Replay ``cmds`` into a fresh exchange; (elapsed ns, the exchange, CPU ns of this
+    process over the same span: what it cost when other processes share the cores)."""
     ex = Exchange()
     apply = ex.apply
     gc.collect()
+    c0 = time.process_time_ns()
     t0 = time.perf_counter_ns()
     for cmd in cmds:
         apply(cmd)
-    return time.perf_counter_ns() - t0, ex
+    return time.perf_counter_ns() - t0, ex, time.process_time_ns() - c0
 
 
 def run_latency(cmds: list[Command]) -> tuple[list[int], dict[str, int]]:
@@ -267,9 +270,11 @@ def main(
     # OS once), then RUNS timed replays, each into a fresh exchange; the median is reported
     run_throughput(cmds)
     runs = []
+    cpu_runs = []
     for _ in range(RUNS):
-        elapsed_ns, ex = run_throughput(cmds)
+        elapsed_ns, ex, cpu_ns = run_throughput(cmds)
         runs.append(elapsed_ns)
+        cpu_runs.append(cpu_ns)
     elapsed_ns = sorted(runs)[len(runs) // 2]
     trades = ex.trade_seq
     resting_now = sum(o.resting for o in ex.orders.values())
@@ -280,6 +285,8 @@ def main(
         "commands": n,
         "commands_per_s": n * 10**9 // elapsed_ns,
         "runs_commands_per_s": [n * 10**9 // r for r in runs],
+        # the same replays by CPU time: steadier than wall time on a shared machine
+        "cpu_commands_per_s": n * 10**9 // sorted(cpu_runs)[len(cpu_runs) // 2],
         "trades": trades,
         "resting_orders": resting_now,
     }
@@ -308,41 +315,3 @@ def main(
     print(json.dumps(result))
     return 0
 
-
-def peer_run(stream: list[tuple]) -> tuple[int, int]:  # type: ignore[type-arg]
-    """Adapter for ../shared/bench/peer_bench.py (``--extra loadtest.bench.engine:peer_run``):
-    feeds the driver's tuples to a fresh exchange, commands built and stamped inside the timed
-    loop as every peer's adapter does; returns (maker fills, volume)."""
-    ex = Exchange()
-    setup = setup_commands(len(stream))
-    for seq, setup_cmd in enumerate(setup, 1):
-        setup_cmd.seq = seq
-        ex.apply(setup_cmd)
-    apply = ex.apply
-    ids: dict[int, tuple[int, str]] = {}
-    seq = len(setup)
-    trades = volume = 0
-    for c in stream:
-        seq += 1
-        kind = c[0]
-        if kind == 2:  # cancel
-            order_id, account = ids.pop(c[1], (0, BUYER))
-            cmd: Command = CancelOrder(account=account, order_id=order_id)
-        else:
-            is_buy = c[2]
-            account = BUYER if is_buy else SELLER
-            ids[c[1]] = (seq, account)
-            if kind == 3:  # market, IOC
-                cmd = PlaceOrder(account=account, client_order_id=str(seq), symbol=SYMBOL,
-                                 side="buy" if is_buy else "sell", order_type="market",
-                                 qty=c[3], tif="ioc",
-                                 cash_cap_vnd=c[3] * PRICE_MAX if is_buy else None)
-            else:
-                cmd = PlaceOrder(account=account, client_order_id=str(seq), symbol=SYMBOL,
-                                 side="buy" if is_buy else "sell", price_vnd=c[3], qty=c[4])
-        cmd.seq = seq
-        for e in apply(cmd):
-            if type(e) is TradeExecuted:
-                trades += 1
-                volume += e.qty
-    return trades, volume

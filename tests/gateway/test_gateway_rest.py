@@ -206,6 +206,8 @@ async def test_openapi_document(market: Market) -> None:
 async def test_health_and_readiness(market: Market) -> None:
     r = await market.client.get("/healthz")
     assert r.status == 200
+    # the engine core this process runs: the test process imports the interpreted one
+    assert (await r.json())["core"] == "interpreted"
     r = await market.client.get("/readyz")
     assert r.status == 200 and (await r.json())["status"] == "ready"
 
