@@ -196,7 +196,7 @@ def cmd_consume(args: argparse.Namespace) -> int:
 
     return main(data_dir=args.data_dir, database_url=args.database_url,
                 database_schema=args.database_schema, public_url=args.public_url,
-                poll_ms=args.poll_ms, log_level=args.log_level)
+                poll_ms=args.poll_ms, log_level=args.log_level, consumer=args.consumer)
 
 
 def _flag(name: str) -> bool:
@@ -422,11 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fuzz)
     sub.choices["serve"].add_argument(
         "--no-consumers", action="store_true", default=_flag("no_consumers"),
-        help="book no ledger in this process (`herbx consume` does; the journal is then "
-             "never pruned)")
+        help="book no ledger and write no ticks in this process (`herbx consume` does; the "
+             "journal is then never pruned)")
 
-    p = sub.add_parser("consume", help="book the ledger in its own process, following the "
-                                       "journal of a data directory (with serve --no-consumers)")
+    p = sub.add_parser("consume", help="book the ledger (or write the ticks) in its own "
+                                       "process, following the journal of a data directory "
+                                       "(with serve --no-consumers)")
+    p.add_argument("--consumer", default=_env("consumer", "ledger"), choices=["ledger", "ticks"],
+                   help="which downstream consumer this process runs (one process each)")
     p.add_argument("--data-dir", default=_env("data_dir", "./var"),
                    help="the market's data directory (read only)")
     p.add_argument("--database-url", default=_env("database_url"),

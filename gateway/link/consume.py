@@ -1,5 +1,5 @@
-"""`herbx consume`: a downstream consumer (the ledger's booker) in its own process, following
-the journal of a data directory.
+"""`herbx consume`: a downstream consumer (the ledger's booker, or the tick writer) in its own
+process, following the journal of a data directory.
 
 Owns the follower loop: start the consumer (its durable position comes from its own store),
 rebuild the engine as it stood at that position (`settlement.resume.engine_at`), then poll the
@@ -129,8 +129,8 @@ class Follower:
 
 
 def main(*, data_dir: str, database_url: str | None, database_schema: str | None,
-         public_url: str, poll_ms: int, log_level: str) -> int:
-    from gateway.link.engine_proc import engine_ledger
+         public_url: str, poll_ms: int, log_level: str, consumer: str = "ledger") -> int:
+    from gateway.link.engine_proc import engine_ledger, engine_ticks
 
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -140,6 +140,8 @@ def main(*, data_dir: str, database_url: str | None, database_schema: str | None
         return 2
 
     def make(exchange_of: Callable[[], Any]) -> Consumer:
+        if consumer == "ticks":  # the same store choice as `herbx serve` and `herbx engine`
+            return engine_ticks(data, database_url, database_schema)
         return engine_ledger(data, exchange_of, database_url, database_schema, public_url)
 
     async def run() -> None:
@@ -147,7 +149,7 @@ def main(*, data_dir: str, database_url: str | None, database_schema: str | None
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        print(f"herbx consume: ledger of {data}", flush=True)
+        print(f"herbx consume: {consumer} of {data}", flush=True)
         await Follower(data, make, poll_s=poll_ms / 1000).run(stop)
 
     asyncio.run(run())

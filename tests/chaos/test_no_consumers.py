@@ -55,3 +55,50 @@ async def test_a_server_without_consumers_books_nothing_and_prunes_nothing(
         assert len(trades) == len(journal) == 3
     finally:
         await booker.close()
+
+
+async def test_herbx_consume_writes_the_ticks_in_its_own_process(tmp_path: Path) -> None:
+    """`herbx consume --consumer ticks` follows a market that writes no ticks itself: every trade
+    of the journal becomes one tick in `<data-dir>/ticks.sqlite`, and it stops cleanly on
+    SIGTERM (its position is in the tick store, so a restart goes on from there)."""
+    import signal
+    import sys
+
+    from settlement.ticks.sqlite import SqliteTickStore
+    from settlement.ticks.store import TickQuery
+
+    m = await start(settings(tmp_path, consumers=False))
+    try:
+        for i in range(2):
+            for side, who in (("sell", "C1"), ("buy", "T1")):
+                async with m.client.post("/api/v1/orders", headers=m.h(who), json={
+                        "symbol": SYMBOL, "side": side, "price": 61_000 + 100 * i, "qty": 3,
+                        "client_order_id": f"tk-{side}-{i}"}) as r:
+                    assert r.status == 201, await r.text()
+        last = m.gw.exchange.last_seq
+    finally:
+        await m.client.close()
+    assert not (tmp_path / "ticks.sqlite").exists()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway.cli", "consume", "--consumer", "ticks",
+        "--data-dir", str(tmp_path), "--poll-ms", "20", stdout=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert b"ticks of" in await asyncio.wait_for(proc.stdout.readline(), 60)
+        store = SqliteTickStore(tmp_path / "ticks.sqlite")
+        async with asyncio.timeout(60):
+            while True:
+                await asyncio.sleep(0.1)
+                if not (tmp_path / "ticks.sqlite").exists():
+                    continue
+                await store.open()
+                try:
+                    if (await store.load_state())[0] == last:
+                        ticks = await store.ticks(TickQuery(), 100)
+                        break
+                finally:
+                    await store.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    assert [(t.price_vnd, t.qty) for t in ticks] == [(61_000, 3), (61_100, 3)]
