@@ -119,7 +119,7 @@ async def test_duplicate_delivery_books_once(stores: Stores) -> None:
     again = Booker(await stores.open(), SCHEDULE, m.trace())  # after a restart
     assert await again.start() == m.seq
     assert await again.offer(m.steps) == 0
-    assert await again.store.transactions() == once == batch.txns
+    assert await again.store.transactions() == once == batch.txns()
 
 
 async def test_invoice_series_is_gap_free_across_batches_and_restarts(stores: Stores) -> None:
@@ -133,15 +133,16 @@ async def test_invoice_series_is_gap_free_across_batches_and_restarts(stores: St
         await store.close()
     store = await stores.open()
     txns = await store.transactions()
-    assert txns == clean.txns
+    assert txns == clean.txns()
     assert [t.invoice_no for t in txns if t.kind == "trade"] == [1, 2, 3, 4]
     state = await store.load_state()
     assert state.invoice_last == {2026: 4} and state.last_seq == m.seq
     assert state.herbs["QUE-BARK-A"] == "QUE-BARK"
     # a batch that would skip invoice numbers is refused, and nothing of it is written
-    trade = next(t for t in clean.txns if t.kind == "trade")
-    bad = Batch(first_seq=m.seq + 1, last_seq=m.seq + 1, invoices={2026: (6, 6)},
-                txns=[msgspec.structs.replace(trade, seq=m.seq + 1, invoice_no=6)])
+    trade = next(t for t in clean.txns() if t.kind == "trade")
+    bad = Batch.of(m.seq + 1, m.seq + 1, [msgspec.structs.replace(trade, seq=m.seq + 1,
+                                                                  invoice_no=6)],
+                   invoices={2026: (6, 6)})
     with pytest.raises(StoreError, match="invoice series 2026"):
         await store.apply(bad)
     assert (await store.load_state()).last_seq == m.seq
@@ -149,7 +150,7 @@ async def test_invoice_series_is_gap_free_across_batches_and_restarts(stores: St
 
 def overdraft(seq: int) -> Batch:
     """A hand-written, balanced posting set that pays out cash nobody deposited."""
-    return Batch(first_seq=seq, last_seq=seq, txns=[LedgerTxn(
+    return Batch.of(seq, seq, [LedgerTxn(
         seq=seq, n=0, kind="withdrawal", ts_ns=1, account="NOBODY",
         postings=[Posting(cash("NOBODY"), VND, 100), Posting(BANK, VND, -100)])])
 
@@ -168,7 +169,7 @@ async def test_goods_cannot_be_sold_twice(store: Any) -> None:
     booker = Booker(store, SCHEDULE, m.trace())
     await booker.offer(m.steps)
     sold = next(t for t in await store.transactions() if t.kind == "trade")
-    again = Batch(first_seq=m.seq + 1, last_seq=m.seq + 1, txns=[LedgerTxn(
+    again = Batch.of(m.seq + 1, m.seq + 1, [LedgerTxn(
         seq=m.seq + 1, n=0, kind="lot_out", ts_ns=1, account="C1", ref="L1",
         postings=[Posting(goods("C1"), kg("L1"), 10_000), Posting("market:warehouse", kg("L1"), -10_000)])])
     with pytest.raises(Exception, match="balance_nonneg|CHECK constraint failed"):
@@ -215,7 +216,7 @@ async def test_pipelined_booking_writes_the_ledger_of_one_batch_at_a_time(stores
     chunks = [m.steps[:6], m.steps[3:9], m.steps[9:14], m.steps[:2], m.steps[14:]]
     assert await booker.offer_all(chunks) == len(m.steps)
     assert booker.duplicates == 3 + 2 and booker.batches == 4
-    assert await store.transactions() == clean.txns
+    assert await store.transactions() == clean.txns()
     assert (await store.load_state()).last_seq == booker.booked_seq == m.seq
 
 
@@ -238,8 +239,7 @@ async def test_a_dvp_step_is_recorded_once(store: Any) -> None:
     await Booker(store, SCHEDULE, m.trace()).offer(m.steps)
     paid = next(c for c in await store.dvp_changes() if c.state == "paid")
     before = await store.transactions()
-    again = Batch(first_seq=m.seq + 1, last_seq=m.seq + 1,
-                  txns=[], dvp=[msgspec.structs.replace(paid, seq=m.seq + 1)])
+    again = Batch.of(m.seq + 1, m.seq + 1, [], dvp=[msgspec.structs.replace(paid, seq=m.seq + 1)])
     with pytest.raises(Exception, match="UNIQUE|unique|duplicate"):
         await store.apply(again)
     assert (await store.load_state()).last_seq == m.seq
