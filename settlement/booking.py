@@ -140,9 +140,10 @@ def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
                                      "never booked")
                 dvp.append((ev.trade_id, ev.to_state, ev.seq, ev.ts_ns, key[0], key[1]))
                 if ev.to_state == "paid":
-                    bps = charges_of(ev.symbol, vietnam_date(ev.trade_ts_ns))
-                    txns.append(_payment_row(ev, n, bps))
-                    post(ev.seq, n, "payment", _payment_entries(ev, txns[-1]))
+                    row, entries = _payment(
+                        ev, n, charges_of(ev.symbol, vietnam_date(ev.trade_ts_ns)))
+                    txns.append(row)
+                    post(ev.seq, n, "payment", entries)
                     legs.extend([(ev.seq, n, i, leg.lot_id, leg.qty, trace(leg.lot_id), None,
                                   None, False) for i, leg in enumerate(ev.lots)])
                     n += 1
@@ -162,9 +163,9 @@ def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
                 no = next_no.get(year, state.invoice_last.get(year, 0) + 1)
                 first_no.setdefault(year, no)
                 next_no[year] = no + 1
-                txns.append(_trade_row(ev, n, year, charges_of(ev.symbol, day), no))
-                post(ev.seq, n, "trade",
-                     _holds(ev.buyer, ev.seller, ev.price_vnd * ev.qty, ev.lots, 1))
+                row, entries = _trade(ev, n, year, charges_of(ev.symbol, day), no)
+                txns.append(row)
+                post(ev.seq, n, "trade", entries)
                 legs.extend(_trade_legs(ev, n, trace))
                 opened[ev.trade_id] = (ev.seq, n)
                 dvp.append((ev.trade_id, "pending", ev.seq, ev.ts_ns, ev.seq, n))
@@ -226,15 +227,17 @@ def _holds(buyer: str, seller: str, notional: int, lots: Sequence[LotLeg],
     return entries
 
 
-def _trade_row(ev: TradeExecuted, n: int, year: int, bps: tuple[int, int, int],
-               invoice_no: int) -> TxnRow:
+def _trade(ev: TradeExecuted, n: int, year: int, bps: tuple[int, int, int],
+           invoice_no: int) -> tuple[TxnRow, list[Entry]]:
     """The trade, invoiced now, moves nothing yet (delivery versus payment): its postings are
     the holds (`_holds`). The invoice's charges (``bps``: fee, levy, tax) are computed here,
     on the trade's date, and booked at payment."""
     notional = ev.price_vnd * ev.qty
-    return (ev.seq, n, "trade", ev.ts_ns, None, None, ev.trade_id, ev.symbol, ev.buyer,
-            ev.seller, ev.price_vnd, ev.qty, notional, charge(notional, bps[0]),
-            charge(notional, bps[1]), charge(notional, bps[2]), year, invoice_no, None, None)
+    row: TxnRow = (ev.seq, n, "trade", ev.ts_ns, None, None, ev.trade_id, ev.symbol, ev.buyer,
+                   ev.seller, ev.price_vnd, ev.qty, notional, charge(notional, bps[0]),
+                   charge(notional, bps[1]), charge(notional, bps[2]), year, invoice_no, None,
+                   None)
+    return row, _holds(ev.buyer, ev.seller, notional, ev.lots, 1)
 
 
 def _trade_legs(ev: TradeExecuted, n: int, trace: TraceResolver) -> list[LegRow]:
@@ -253,18 +256,15 @@ def _trade_legs(ev: TradeExecuted, n: int, trace: TraceResolver) -> list[LegRow]
     return out
 
 
-def _payment_row(ev: TradeSettlementChanged, n: int, bps: tuple[int, int, int]) -> TxnRow:
-    """Payment, with the charges at the rates of the trade's date, as invoiced."""
+def _payment(ev: TradeSettlementChanged, n: int,
+             bps: tuple[int, int, int]) -> tuple[TxnRow, list[Entry]]:
+    """Payment: the buyer's held cash goes to the seller less the fee, the levy and the tax
+    (the rates of the trade's date, as invoiced); each lot leg's held goods go to the buyer."""
     notional = ev.value_vnd
-    return (ev.seq, n, "payment", ev.ts_ns, None, None, ev.trade_id, ev.symbol, ev.buyer,
-            ev.seller, ev.price_vnd, ev.qty, notional, charge(notional, bps[0]),
-            charge(notional, bps[1]), charge(notional, bps[2]), None, None, None, None)
-
-
-def _payment_entries(ev: TradeSettlementChanged, row: TxnRow) -> list[Entry]:
-    """The buyer's held cash goes to the seller less the fee, the levy and the tax (of the
-    payment's ``row``); each lot leg's held goods go to the buyer."""
-    notional, fee, levy, tax = row[12], row[13], row[14], row[15]
+    fee, levy, tax = charge(notional, bps[0]), charge(notional, bps[1]), charge(notional, bps[2])
+    row: TxnRow = (ev.seq, n, "payment", ev.ts_ns, None, None, ev.trade_id, ev.symbol,
+                   ev.buyer, ev.seller, ev.price_vnd, ev.qty, notional, fee, levy, tax, None,
+                   None, None, None)
     proceeds = notional - fee - levy - tax
     entries = [entry for entry in (
         (cash_held(ev.buyer), VND, notional), (cash(ev.seller), VND, -proceeds),
@@ -273,4 +273,4 @@ def _payment_entries(ev: TradeSettlementChanged, row: TxnRow) -> list[Entry]:
         unit = kg(leg.lot_id)
         entries.append((goods_held(ev.seller), unit, leg.qty))
         entries.append((goods(ev.buyer), unit, -leg.qty))
-    return entries
+    return row, entries
