@@ -5,11 +5,13 @@ gap-free invoice series, the balance constraint refusing an overdraft, immutable
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
+import settlement.store as store_module
 from engine.messages import CashWithdrawn, TradeExecuted
 from settlement.booker import Booker
 from settlement.booking import book
@@ -19,6 +21,7 @@ from settlement.ledger import (
     FUND,
     VND,
     Batch,
+    DvpChange,
     LedgerState,
     LedgerTxn,
     Posting,
@@ -29,7 +32,8 @@ from settlement.ledger import (
     kg,
 )
 from settlement.schedule import Schedule
-from settlement.schema import LATEST
+from settlement.schema import LATEST, MIGRATIONS
+from settlement.sqlite_store import SqliteStore
 from settlement.store import StoreError
 from tests.settlement.conftest import Stores, scenario
 
@@ -244,3 +248,42 @@ async def test_a_dvp_step_is_recorded_once(store: Any) -> None:
         await store.apply(again)
     assert (await store.load_state()).last_seq == m.seq
     assert await store.transactions() == before
+
+
+async def test_a_dvp_state_outside_the_lifecycle_is_refused(store: Any) -> None:
+    m = scenario()
+    await Booker(store, SCHEDULE, m.trace()).offer(m.steps)
+    lost = DvpChange(99, "lost", m.seq + 1, 1, 4, 0)  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="CHECK constraint failed|check constraint"):
+        await store.apply(Batch.of(m.seq + 1, m.seq + 1, [], dvp=[lost]))
+    assert (await store.load_state()).last_seq == m.seq
+
+
+async def test_migration_4_rebuilds_sqlite_dvp_changes_keeping_its_rows_and_rules(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ledger booked at schema 3 keeps every DvP row, its key, its CHECK and its
+    immutability when migration 4 rebuilds the table."""
+    m = scenario()
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:3])
+    old = SqliteStore(tmp_path / "ledger.sqlite3")
+    await old.open()
+    assert await old.schema_version() == 3
+    await Booker(old, SCHEDULE, m.trace()).offer(m.steps)
+    before = (await old.dvp_changes(), await old.transactions(), await old.load_state())
+    await old.close()
+    monkeypatch.undo()
+    new = SqliteStore(tmp_path / "ledger.sqlite3")
+    await new.open()
+    try:
+        assert await new.schema_version() == LATEST == 4
+        assert (await new.dvp_changes(), await new.transactions(), await new.load_state()) == before
+        for sql in ("UPDATE dvp_changes SET state = 'settled'", "DELETE FROM dvp_changes"):
+            with pytest.raises(Exception, match="immutable"):
+                await new.execute(sql)
+        paid = next(c for c in before[0] if c.state == "paid")
+        with pytest.raises(Exception, match="UNIQUE"):
+            await new.apply(Batch.of(m.seq + 1, m.seq + 1, [],
+                                     dvp=[msgspec.structs.replace(paid, seq=m.seq + 1)]))
+        assert len(await new.dvp_changes()) == len(before[0])
+    finally:
+        await new.close()
