@@ -1,7 +1,9 @@
 """The ledger's vocabulary: accounts, units, postings, official-channel transactions, batches.
 
-Owns the names of accounts and units, the sign convention and the invariant every posting set
-must satisfy (`check_balanced`). Must never do I/O or compute fees (`settlement.booking`).
+Owns the names of accounts and units, the sign convention, the invariant every posting set
+must satisfy (`check_balanced`), and the row layout of each ledger table: booking writes a
+`Batch` as rows, the read side sees them as `LedgerTxn`. Must never do I/O or compute fees
+(`settlement.booking`).
 
 Sign convention: a posting's ``amount`` is positive for a debit and negative for a credit, so
 a transaction balances when its amounts sum to zero per unit. Units are ``VND`` (integer đồng)
