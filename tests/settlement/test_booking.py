@@ -19,6 +19,7 @@ from settlement.ledger import (
     FUND,
     TAX,
     VND,
+    Batch,
     LedgerState,
     cash,
     cash_held,
@@ -215,3 +216,20 @@ def test_the_schedule_names_instruments_and_herbs_as_the_market_does() -> None:
     day = dt.date(2026, 9, 21)
     assert schedule.rate_bps("fee", "QUE-BARK-A", "QUE", day) == 20
     assert schedule.rate_bps("fee", "ATISO-LEAF-A", "ATISO", day) == 30
+
+
+def test_the_booked_rows_read_back_and_rebuild_the_same_batch() -> None:
+    """The rows `book` writes directly are those of its transactions read back (`txns`) and
+    written again by `Batch.of`: postings, legs, DvP steps and balance deltas alike."""
+    m = scenario()
+    batch, _ = book(LedgerState(), m.steps, Schedule.load(), m.trace())
+    again = Batch.of(batch.first_seq, batch.last_seq, batch.txns(), batch.dvp_changes(),
+                     batch.invoices, batch.herbs)
+    assert again == batch
+    sums: dict[tuple[str, str], int] = {}
+    for t in batch.txns():
+        for p in t.postings:
+            sums[p.account, p.unit] = sums.get((p.account, p.unit), 0) - p.amount
+    assert {(a, u): d for a, u, d, _ in batch.deltas} == {k: d for k, d in sums.items() if d}
+    assert all(nn == (a not in ("market:bank", "market:warehouse"))
+               for a, _, _, nn in batch.deltas)
