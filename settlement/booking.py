@@ -25,6 +25,7 @@ from engine.messages import (
     CashWithdrawn,
     Event,
     InstrumentAdded,
+    LotLeg,
     LotReceived,
     LotUpdated,
     LotWithdrawn,
@@ -39,15 +40,17 @@ from settlement.ledger import (
     VND,
     WAREHOUSE,
     Batch,
-    DvpChange,
+    DvpRow,
+    Entry,
     LedgerState,
-    LedgerTxn,
-    LotLegRecord,
-    Posting,
+    LegRow,
+    PostingRow,
     TxnKind,
+    TxnRow,
     cash,
     cash_held,
     check_balanced,
+    delta_rows,
     goods,
     goods_held,
     kg,
@@ -85,15 +88,22 @@ def _date_of_day(days_since_epoch: int) -> dt.date:
 def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
          trace: TraceResolver) -> tuple[Batch, LedgerState]:
     """The batch of ``steps`` (ascending seqs, all after ``state.last_seq``) and the state
-    after it. ``state`` is not changed. Raises on steps out of order (a caller's bug)."""
+    after it. ``state`` is not changed. Raises on steps out of order (a caller's bug).
+
+    Each transaction goes straight into the batch's rows (`settlement.ledger.Batch`), its
+    postings checked balanced (`check_balanced`) and summed into the balance deltas as they
+    are written: one pass, no object per posting."""
     if not steps:
         raise ValueError("an empty batch")
     herbs: dict[str, str] = {}
     next_no: dict[int, int] = {}
     first_no: dict[int, int] = {}
-    txns: list[LedgerTxn] = []
     rates: dict[tuple[str, str | None, dt.date], tuple[int, int, int]] = {}
-    dvp: list[DvpChange] = []
+    txns: list[TxnRow] = []
+    legs: list[LegRow] = []
+    posts: list[PostingRow] = []
+    dvp: list[DvpRow] = []
+    sums: dict[tuple[str, str], int] = {}  # credit delta per (account, unit)
     opened: dict[int, tuple[int, int]] = {}  # trades of this batch, by id: their txn's key
     closed: list[int] = []
 
@@ -107,6 +117,13 @@ def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
                                 schedule.rate_bps("tax", symbol, herb, day))
         return bps
 
+    def post(seq: int, n: int, kind: str, entries: list[Entry]) -> None:
+        check_balanced(seq, n, kind, entries)
+        for i, (account, unit, amount) in enumerate(entries):
+            posts.append((seq, n, i, account, unit, amount))
+            key = (account, unit)
+            sums[key] = sums.get(key, 0) - amount
+
     prev = state.last_seq
     for seq, events in steps:
         if seq <= prev:
@@ -116,54 +133,53 @@ def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
         for ev in events:
             if type(ev) not in _BOOKED:  # most events (books, orders) book nothing
                 continue
-            txn: LedgerTxn | None = None
-            if isinstance(ev, TradeExecuted):
+            if isinstance(ev, TradeSettlementChanged):  # three per trade: the commonest
+                key = opened.get(ev.trade_id) or state.open_trades.get(ev.trade_id)
+                if key is None:  # the ledger never booked the trade: a bug upstream
+                    raise ValueError(f"trade {ev.trade_id} changed to {ev.to_state} but was "
+                                     "never booked")
+                dvp.append((ev.trade_id, ev.to_state, ev.seq, ev.ts_ns, key[0], key[1]))
+                if ev.to_state == "paid":
+                    row, entries = _payment(
+                        ev, n, charges_of(ev.symbol, vietnam_date(ev.trade_ts_ns)))
+                    txns.append(row)
+                    post(ev.seq, n, "payment", entries)
+                    legs.extend([(ev.seq, n, i, leg.lot_id, leg.qty, trace(leg.lot_id), None,
+                                  None, False) for i, leg in enumerate(ev.lots)])
+                    n += 1
+                elif ev.to_state == "failed":
+                    txns.append((ev.seq, n, "reversal", ev.ts_ns, None, None, ev.trade_id,
+                                 ev.symbol, ev.buyer, ev.seller, ev.price_vnd, ev.qty,
+                                 ev.value_vnd, 0, 0, 0, None, None, key[0], key[1]))
+                    post(ev.seq, n, "reversal",
+                         _holds(ev.buyer, ev.seller, ev.value_vnd, ev.lots, -1))
+                    n += 1
+                if ev.to_state in ("settled", "failed"):
+                    opened.pop(ev.trade_id, None)
+                    closed.append(ev.trade_id)
+            elif isinstance(ev, TradeExecuted):
                 day = vietnam_date(ev.ts_ns)
                 year = day.year
                 no = next_no.get(year, state.invoice_last.get(year, 0) + 1)
                 first_no.setdefault(year, no)
                 next_no[year] = no + 1
-                txn = _trade(ev, n, day.year, charges_of(ev.symbol, day), no, trace)
+                row, entries = _trade(ev, n, year, charges_of(ev.symbol, day), no)
+                txns.append(row)
+                post(ev.seq, n, "trade", entries)
+                legs.extend(_trade_legs(ev, n, trace))
                 opened[ev.trade_id] = (ev.seq, n)
-                dvp.append(DvpChange(ev.trade_id, "pending", ev.seq, ev.ts_ns, ev.seq, n))
-            elif isinstance(ev, TradeSettlementChanged):
-                key = opened.get(ev.trade_id) or state.open_trades.get(ev.trade_id)
-                if key is None:  # the ledger never booked the trade: a bug upstream
-                    raise ValueError(f"trade {ev.trade_id} changed to {ev.to_state} but was "
-                                     "never booked")
-                if ev.to_state == "paid":
-                    txn = _payment(ev, n, charges_of(ev.symbol, vietnam_date(ev.trade_ts_ns)),
-                                   trace)
-                elif ev.to_state == "failed":
-                    txn = _reversal(ev, n, key)
-                dvp.append(DvpChange(ev.trade_id, ev.to_state, ev.seq, ev.ts_ns, *key))
-                if ev.to_state in ("settled", "failed"):
-                    opened.pop(ev.trade_id, None)
-                    closed.append(ev.trade_id)
-            elif isinstance(ev, CashDeposited):
-                txn = _move(ev.seq, n, "deposit", ev.ts_ns, ev.account, ev.transfer_id,
-                            [Posting(BANK, VND, ev.amount_vnd),
-                             Posting(cash(ev.account), VND, -ev.amount_vnd)])
-            elif isinstance(ev, CashWithdrawn):
-                txn = _move(ev.seq, n, "withdrawal", ev.ts_ns, ev.account, ev.transfer_id,
-                            [Posting(cash(ev.account), VND, ev.amount_vnd),
-                             Posting(BANK, VND, -ev.amount_vnd)])
-            elif isinstance(ev, LotReceived) or (
-                    isinstance(ev, LotUpdated) and ev.action == "receive"):
-                qty = ev.qty if isinstance(ev, LotReceived) else ev.custody_qty
-                txn = _move(ev.seq, n, "lot_in", ev.ts_ns, ev.account, ev.lot_id,
-                            [Posting(WAREHOUSE, kg(ev.lot_id), qty),
-                             Posting(goods(ev.account), kg(ev.lot_id), -qty)])
-            elif isinstance(ev, LotWithdrawn):
-                txn = _move(ev.seq, n, "lot_out", ev.ts_ns, ev.account, ev.lot_id,
-                            [Posting(goods(ev.account), kg(ev.lot_id), ev.qty),
-                             Posting(WAREHOUSE, kg(ev.lot_id), -ev.qty)])
+                dvp.append((ev.trade_id, "pending", ev.seq, ev.ts_ns, ev.seq, n))
+                n += 1
             elif isinstance(ev, InstrumentAdded):
                 herbs[ev.symbol] = ev.herb
-            if txn is not None:
-                check_balanced(txn)
-                txns.append(txn)
-                n += 1
+            else:
+                move = _move(ev)
+                if move is not None:
+                    kind, account, ref, entries = move
+                    txns.append((ev.seq, n, kind, ev.ts_ns, account, ref, None, None, None,
+                                 None, 0, 0, 0, 0, 0, 0, None, None, None, None))
+                    post(ev.seq, n, kind, entries)
+                    n += 1
     invoices = {y: (first_no[y], next_no[y] - 1) for y in first_no}
     open_trades = {**state.open_trades, **opened}
     for trade_id in closed:
@@ -174,85 +190,87 @@ def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
         herbs={**state.herbs, **herbs},
         open_trades=open_trades,
     )
-    batch = Batch(first_seq=steps[0][0], last_seq=prev, txns=txns, invoices=invoices,
-                  herbs=herbs, dvp=dvp)
+    batch = Batch(first_seq=steps[0][0], last_seq=prev, txn_rows=txns, leg_rows=legs,
+                  posting_rows=posts, dvp_rows=dvp, deltas=delta_rows(sums),
+                  invoices=invoices, herbs=herbs)
     return batch, after
 
 
-def _move(seq: int, n: int, kind: TxnKind, ts_ns: int, account: str, ref: str | None,
-          postings: list[Posting]) -> LedgerTxn:
-    return LedgerTxn(seq=seq, n=n, kind=kind, ts_ns=ts_ns, account=account, ref=ref,
-                     postings=postings)
+def _move(ev: Event) -> tuple[TxnKind, str, str | None, list[Entry]] | None:
+    """A cash or goods movement: its kind, participant, reference and postings; None for an
+    event that books nothing (a lot update other than a receipt)."""
+    if isinstance(ev, CashDeposited):
+        return "deposit", ev.account, ev.transfer_id, [
+            (BANK, VND, ev.amount_vnd), (cash(ev.account), VND, -ev.amount_vnd)]
+    if isinstance(ev, CashWithdrawn):
+        return "withdrawal", ev.account, ev.transfer_id, [
+            (cash(ev.account), VND, ev.amount_vnd), (BANK, VND, -ev.amount_vnd)]
+    if isinstance(ev, LotReceived) or (isinstance(ev, LotUpdated) and ev.action == "receive"):
+        qty = ev.qty if isinstance(ev, LotReceived) else ev.custody_qty
+        return "lot_in", ev.account, ev.lot_id, [
+            (WAREHOUSE, kg(ev.lot_id), qty), (goods(ev.account), kg(ev.lot_id), -qty)]
+    if isinstance(ev, LotWithdrawn):
+        return "lot_out", ev.account, ev.lot_id, [
+            (goods(ev.account), kg(ev.lot_id), ev.qty), (WAREHOUSE, kg(ev.lot_id), -ev.qty)]
+    return None
 
 
-def _holds(buyer: str, seller: str, notional: int, lots: Sequence[tuple[str, int]],
-           sign: int) -> list[Posting]:
+def _holds(buyer: str, seller: str, notional: int, lots: Sequence[LotLeg],
+           sign: int) -> list[Entry]:
     """A trade's holds (``sign`` 1; -1 undoes them): the buyer's cash from available to held,
     each lot leg of the seller's goods from available to held."""
-    postings = [Posting(cash(buyer), VND, sign * notional),
-                Posting(cash_held(buyer), VND, -sign * notional)]
-    for lot_id, qty in lots:
-        unit = kg(lot_id)
-        postings.append(Posting(goods(seller), unit, sign * qty))
-        postings.append(Posting(goods_held(seller), unit, -sign * qty))
-    return postings
+    entries = [(cash(buyer), VND, sign * notional), (cash_held(buyer), VND, -sign * notional)]
+    for leg in lots:
+        unit = kg(leg.lot_id)
+        entries.append((goods(seller), unit, sign * leg.qty))
+        entries.append((goods_held(seller), unit, -sign * leg.qty))
+    return entries
 
 
-def _trade(ev: TradeExecuted, n: int, year: int, bps: tuple[int, int, int], invoice_no: int,
-           trace: TraceResolver) -> LedgerTxn:
-    """The trade, invoiced now, moves nothing yet (delivery versus payment): the buyer's cash
-    and the seller's goods of each lot leg go from available to held. The invoice's charges
-    (``bps``: fee, levy, tax) are computed here, on the trade's date, and booked at payment."""
+def _trade(ev: TradeExecuted, n: int, year: int, bps: tuple[int, int, int],
+           invoice_no: int) -> tuple[TxnRow, list[Entry]]:
+    """The trade, invoiced now, moves nothing yet (delivery versus payment): its postings are
+    the holds (`_holds`). The invoice's charges (``bps``: fee, levy, tax) are computed here,
+    on the trade's date, and booked at payment."""
     notional = ev.price_vnd * ev.qty
-    fee, levy, tax = (charge(notional, b) for b in bps)
-    postings = _holds(ev.buyer, ev.seller, notional,
-                      [(leg.lot_id, leg.qty) for leg in ev.lots], 1)
-    legs: list[LotLegRecord] = []
+    row: TxnRow = (ev.seq, n, "trade", ev.ts_ns, None, None, ev.trade_id, ev.symbol, ev.buyer,
+                   ev.seller, ev.price_vnd, ev.qty, notional, charge(notional, bps[0]),
+                   charge(notional, bps[1]), charge(notional, bps[2]), year, invoice_no, None,
+                   None)
+    return row, _holds(ev.buyer, ev.seller, notional, ev.lots, 1)
+
+
+def _trade_legs(ev: TradeExecuted, n: int, trace: TraceResolver) -> list[LegRow]:
+    """Each lot leg of a trade with its trace code and, where the engine reported it, the
+    lot's value (active content, price per kg of active ingredient, resale)."""
+    values = ev.lot_values
+    out: list[LegRow] = []
     for i, leg in enumerate(ev.lots):
-        value = ev.lot_values[i] if i < len(ev.lot_values) else None
-        legs.append(LotLegRecord(
-            leg.lot_id, leg.qty, trace(leg.lot_id),
-            None if value is None else value.active_content,
-            None if value is None else value.price_per_kg_active_vnd,
-            False if value is None else value.resale,
-        ))
-    return LedgerTxn(
-        seq=ev.seq, n=n, kind="trade", ts_ns=ev.ts_ns, postings=postings,
-        trade_id=ev.trade_id, symbol=ev.symbol, buyer=ev.buyer, seller=ev.seller,
-        price_vnd=ev.price_vnd, qty=ev.qty, notional_vnd=notional, fee_vnd=fee,
-        levy_vnd=levy, tax_vnd=tax, invoice_year=year, invoice_no=invoice_no, legs=legs,
-    )
+        if i < len(values):
+            v = values[i]
+            out.append((ev.seq, n, i, leg.lot_id, leg.qty, trace(leg.lot_id), v.active_content,
+                        v.price_per_kg_active_vnd, v.resale))
+        else:
+            out.append((ev.seq, n, i, leg.lot_id, leg.qty, trace(leg.lot_id), None, None,
+                        False))
+    return out
 
 
-def _payment(ev: TradeSettlementChanged, n: int, bps: tuple[int, int, int],
-             trace: TraceResolver) -> LedgerTxn:
+def _payment(ev: TradeSettlementChanged, n: int,
+             bps: tuple[int, int, int]) -> tuple[TxnRow, list[Entry]]:
     """Payment: the buyer's held cash goes to the seller less the fee, the levy and the tax
     (the rates of the trade's date, as invoiced); each lot leg's held goods go to the buyer."""
     notional = ev.value_vnd
-    fee, levy, tax = (charge(notional, b) for b in bps)
-    postings = [Posting(account, VND, amount) for account, amount in (
-        (cash_held(ev.buyer), notional), (cash(ev.seller), -(notional - fee - levy - tax)),
-        (FEES, -fee), (FUND, -levy), (TAX, -tax)) if amount]  # a posting never moves 0
+    fee, levy, tax = charge(notional, bps[0]), charge(notional, bps[1]), charge(notional, bps[2])
+    row: TxnRow = (ev.seq, n, "payment", ev.ts_ns, None, None, ev.trade_id, ev.symbol,
+                   ev.buyer, ev.seller, ev.price_vnd, ev.qty, notional, fee, levy, tax, None,
+                   None, None, None)
+    proceeds = notional - fee - levy - tax
+    entries = [entry for entry in (
+        (cash_held(ev.buyer), VND, notional), (cash(ev.seller), VND, -proceeds),
+        (FEES, VND, -fee), (FUND, VND, -levy), (TAX, VND, -tax)) if entry[2]]  # never moves 0
     for leg in ev.lots:
         unit = kg(leg.lot_id)
-        postings.append(Posting(goods_held(ev.seller), unit, leg.qty))
-        postings.append(Posting(goods(ev.buyer), unit, -leg.qty))
-    return LedgerTxn(
-        seq=ev.seq, n=n, kind="payment", ts_ns=ev.ts_ns, postings=postings,
-        trade_id=ev.trade_id, symbol=ev.symbol, buyer=ev.buyer, seller=ev.seller,
-        price_vnd=ev.price_vnd, qty=ev.qty, notional_vnd=notional, fee_vnd=fee,
-        levy_vnd=levy, tax_vnd=tax,
-        legs=[LotLegRecord(leg.lot_id, leg.qty, trace(leg.lot_id)) for leg in ev.lots],
-    )
-
-
-def _reversal(ev: TradeSettlementChanged, n: int, original: tuple[int, int]) -> LedgerTxn:
-    """A failed trade: a new transaction with the trade's postings negated, referencing it
-    (``reverses``). The ledger's rows are never changed."""
-    postings = _holds(ev.buyer, ev.seller, ev.value_vnd,
-                      [(leg.lot_id, leg.qty) for leg in ev.lots], -1)
-    return LedgerTxn(
-        seq=ev.seq, n=n, kind="reversal", ts_ns=ev.ts_ns, postings=postings,
-        trade_id=ev.trade_id, symbol=ev.symbol, buyer=ev.buyer, seller=ev.seller,
-        price_vnd=ev.price_vnd, qty=ev.qty, notional_vnd=ev.value_vnd, reverses=original,
-    )
+        entries.append((goods_held(ev.seller), unit, leg.qty))
+        entries.append((goods(ev.buyer), unit, -leg.qty))
+    return row, entries

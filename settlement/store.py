@@ -25,13 +25,16 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from msgspec import Struct
 
 from settlement.ledger import (
+    DVP_COLUMNS,
+    LOT_COLUMNS,
+    POSTING_COLUMNS,
+    TXN_COLUMNS,
     Batch,
     DvpChange,
     LedgerState,
     LedgerTxn,
-    LotLegRecord,
-    Posting,
-    nonneg,
+    dvp_from_rows,
+    txns_from_rows,
 )
 from settlement.schema import BOOKKEEPING, MIGRATIONS, Dialect
 
@@ -39,13 +42,6 @@ Row = tuple[Any, ...]
 Cursor = tuple[int, int]  # (seq, n) of the last transaction a page returned
 T = TypeVar("T")
 
-TXN_COLUMNS = ("seq", "n", "kind", "ts_ns", "account", "ref", "trade_id", "symbol", "buyer",
-               "seller", "price_vnd", "qty", "notional_vnd", "fee_vnd", "levy_vnd", "tax_vnd",
-               "invoice_year", "invoice_no", "reverses_seq", "reverses_n")
-LOT_COLUMNS = ("seq", "n", "leg", "lot_id", "qty", "trace_url", "active_content",
-               "price_per_kg_active_vnd", "resale")
-POSTING_COLUMNS = ("seq", "n", "i", "account", "unit", "amount")
-DVP_COLUMNS = ("trade_id", "state", "seq", "ts_ns", "trade_seq", "trade_n")
 #: The trades neither settled nor failed, with the key of their trade transaction.
 OPEN_TRADES = ("SELECT d.trade_id, d.trade_seq, d.trade_n FROM dvp_changes d "
                "WHERE d.state = 'pending' AND NOT EXISTS (SELECT 1 FROM dvp_changes c "
@@ -203,62 +199,6 @@ def check_invoice(year: int, stored_last: int, first: int) -> None:
                          f"is {stored_last}")
 
 
-def batch_rows(batch: Batch) -> tuple[list[Row], list[Row], list[Row], list[Row]]:
-    """Rows of transactions, lot legs, postings, and balance deltas
-    ``(account, unit, credit delta, nonneg)`` summed over the batch."""
-    txns: list[Row] = []
-    lots: list[Row] = []
-    posts: list[Row] = []
-    deltas: dict[tuple[str, str], int] = {}
-    for t in batch.txns:
-        rs, rn = t.reverses if t.reverses is not None else (None, None)
-        txns.append((t.seq, t.n, t.kind, t.ts_ns, t.account, t.ref, t.trade_id, t.symbol,
-                     t.buyer, t.seller, t.price_vnd, t.qty, t.notional_vnd, t.fee_vnd,
-                     t.levy_vnd, t.tax_vnd, t.invoice_year, t.invoice_no, rs, rn))
-        for leg_no, leg in enumerate(t.legs):
-            lots.append((t.seq, t.n, leg_no, leg.lot_id, leg.qty, leg.trace_url,
-                         leg.active_content, leg.price_per_kg_active_vnd, leg.resale))
-        for i, p in enumerate(t.postings):
-            posts.append((t.seq, t.n, i, p.account, p.unit, p.amount))
-            key = (p.account, p.unit)
-            deltas[key] = deltas.get(key, 0) - p.amount
-    bal = [(a, u, d, nonneg(a)) for (a, u), d in deltas.items() if d]
-    return txns, lots, posts, bal
-
-
-def dvp_rows(batch: Batch) -> list[Row]:
-    return [(c.trade_id, c.state, c.seq, c.ts_ns, c.trade_seq, c.trade_n) for c in batch.dvp]
-
-
-def dvp_from_rows(rows: list[Row]) -> list[DvpChange]:
-    return [DvpChange(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]))
-            for r in rows]
-
-
-def txns_from_rows(txn_rows: list[Row], lot_rows: list[Row],
-                   posting_rows: list[Row]) -> list[LedgerTxn]:
-    """Rebuild transactions from rows in TXN_/LOT_/POSTING_COLUMNS order, each sorted by key."""
-    legs: dict[tuple[int, int], list[LotLegRecord]] = {}
-    for r in lot_rows:
-        legs.setdefault((r[0], r[1]), []).append(
-            LotLegRecord(r[3], r[4], r[5], r[6], r[7], bool(r[8])))
-    posts: dict[tuple[int, int], list[Posting]] = {}
-    for r in posting_rows:
-        posts.setdefault((r[0], r[1]), []).append(Posting(r[3], r[4], r[5]))
-    out = []
-    for r in txn_rows:
-        key = (r[0], r[1])
-        out.append(LedgerTxn(
-            seq=r[0], n=r[1], kind=r[2], ts_ns=r[3], account=r[4], ref=r[5], trade_id=r[6],
-            symbol=r[7], buyer=r[8], seller=r[9], price_vnd=r[10], qty=r[11],
-            notional_vnd=r[12], fee_vnd=r[13], levy_vnd=r[14], tax_vnd=r[15],
-            invoice_year=r[16], invoice_no=r[17],
-            reverses=None if r[18] is None else (r[18], r[19]),
-            postings=posts.get(key, []), legs=legs.get(key, []),
-        ))
-    return out
-
-
 # --- plans: each call's steps, once for both stores --------------------------------------------
 
 
@@ -344,14 +284,13 @@ def apply_plan(batch: Batch) -> Plan[ApplyResult]:
         check_invoice(year, 0 if stored is None else int(stored), first)
         yield Exec("INSERT INTO invoice_series (year, last_no) VALUES (?, ?) "
                    "ON CONFLICT (year) DO UPDATE SET last_no = excluded.last_no", (year, upto))
-    txns, lots, posts, bal = batch_rows(batch)
-    yield Insert("transactions", TXN_COLUMNS, txns)
-    yield Insert("trade_lots", LOT_COLUMNS, lots)
-    yield Insert("postings", POSTING_COLUMNS, posts)
-    yield Insert("dvp_changes", DVP_COLUMNS, dvp_rows(batch))
-    if bal:
-        yield ExecMany(_NEW_BAL, [(a, u, nn) for a, u, _, nn in bal])
-        yield ExecMany(_BAL, [(d, a, u) for a, u, d, _ in bal])
+    yield Insert("transactions", TXN_COLUMNS, batch.txn_rows)
+    yield Insert("trade_lots", LOT_COLUMNS, batch.leg_rows)
+    yield Insert("postings", POSTING_COLUMNS, batch.posting_rows)
+    yield Insert("dvp_changes", DVP_COLUMNS, batch.dvp_rows)
+    if batch.deltas:
+        yield ExecMany(_NEW_BAL, [(a, u, nn) for a, u, _, nn in batch.deltas])
+        yield ExecMany(_BAL, [(d, a, u) for a, u, d, _ in batch.deltas])
     if batch.herbs:
         yield ExecMany("INSERT INTO instruments (symbol, herb) VALUES (?, ?) "
                        "ON CONFLICT (symbol) DO NOTHING", list(batch.herbs.items()))

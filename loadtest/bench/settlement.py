@@ -15,6 +15,10 @@ and four DvP rows, as in a market where every trade settles. The timed part is t
 is booked. ``trades_per_s`` is trades booked per wall second of that loop, the median of
 ``RUNS`` runs, each into a fresh store. SQLite runs on a file in a temporary directory;
 PostgreSQL in a fresh schema of ``--database-url`` that is dropped afterwards.
+Because the wall clock of a shared machine says more about the neighbours than about the
+ledger, each run also reports the CPU it cost per trade: this process's (booking and the
+driver, all threads; SQLite's work included) and, for a PostgreSQL server on this machine,
+the server backend's (from ``/proc``; None where it cannot be read), with the load average.
 The last line printed is one JSON object.
 """
 
@@ -24,6 +28,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -50,6 +55,23 @@ RUNS = 3  # timed runs, each into a fresh store; the median is reported
 ORDERS_PER_TRADE = 4  # about one trade in 3.4 orders: enough orders for the trades asked
 T0_NS = 1_790_000_000 * 10**9  # 2026-09-21
 DEFAULT_DATABASE_URL = "postgresql://127.0.0.1:5432/test"
+
+
+def _backend_cpu_ns(pid: int | None) -> int | None:
+    """User + system CPU of a local process (the PostgreSQL backend) from /proc, or None."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:  # another machine, or not ours to read
+        return None
+    return (int(fields[11]) + int(fields[12])) * 10**9 // os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_ns() -> int:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return int((usage.ru_utime + usage.ru_stime) * 10**9)
 
 
 def stream(trades: int, seed: int) -> tuple[list[Step], int]:
@@ -106,16 +128,20 @@ async def run(store_kind: str, database_url: str, steps: list[Step]) -> dict[str
             store = PgStore(database_url, schema=schema)
         await store.open()
         try:
+            backend = (int(await store.conn.fetchval("SELECT pg_backend_pid()"))
+                       if store_kind == "postgres" else None)
             booker = Booker(store, Schedule.load(), trace)
             await booker.start()
-            t0 = time.perf_counter_ns()
+            db0, cpu0, t0 = _backend_cpu_ns(backend), _own_cpu_ns(), time.perf_counter_ns()
             await booker.offer_all(steps[i:i + BATCH_COMMANDS]
                                    for i in range(0, len(steps), BATCH_COMMANDS))
             elapsed_ns = time.perf_counter_ns() - t0
+            cpu_ns, db1 = _own_cpu_ns() - cpu0, _backend_cpu_ns(backend)
             txns = await store.transactions(limit=1)
             assert txns, "nothing booked"
             return {"elapsed_ns": elapsed_ns, "batches": booker.batches,
-                    "booked_seq": booker.booked_seq}
+                    "booked_seq": booker.booked_seq, "cpu_ns": cpu_ns,
+                    "db_cpu_ns": None if db0 is None or db1 is None else db1 - db0}
         finally:
             await store.close()
             if store_kind == "postgres":
@@ -132,6 +158,7 @@ def main(store: str, database_url: str | None, trades: int, seed: int) -> int:
           f"{platform.python_version()} on {platform.machine()} ({os.cpu_count()} cpus)",
           file=sys.stderr)
     steps, count = stream(trades, seed)
+    load = os.getloadavg()[0]
     runs = [asyncio.run(run(store, url, steps)) for _ in range(RUNS)]
     figures = sorted(runs, key=lambda r: int(r["elapsed_ns"]))[RUNS // 2]
     elapsed_ns = figures["elapsed_ns"]
@@ -146,6 +173,13 @@ def main(store: str, database_url: str | None, trades: int, seed: int) -> int:
         "batches": figures["batches"],
         "seed": seed,
         "cpus": os.cpu_count(),
+        "load_avg_1m": round(load, 2),
+        # CPU per trade of the median run: this process (all threads), and the PostgreSQL
+        # backend when it runs here (its CPU clock ticks at 10 ms: about ±0.5 µs a trade at
+        # 20,000 trades)
+        "cpu_us_per_trade": round(figures["cpu_ns"] / count / 1000, 1),
+        "db_cpu_us_per_trade": (None if figures["db_cpu_ns"] is None
+                                else round(figures["db_cpu_ns"] / count / 1000, 1)),
     }
     print(f"{store}: {count} trades ({len(steps)} commands) booked in "
           f"{elapsed_ns // 10**6} ms", file=sys.stderr)

@@ -28,3 +28,7 @@ async def test_bench_settlement_last_line_is_json(store: str) -> None:
     assert figures["store"] == store
     assert figures["trades"] >= 1500 and figures["trades_per_s"] > 0
     assert figures["batches"] >= 1
+    assert figures["cpu_us_per_trade"] > 0  # this process's CPU per trade: booking included
+    assert "db_cpu_us_per_trade" in figures and "load_avg_1m" in figures
+    if store == "sqlite":
+        assert figures["db_cpu_us_per_trade"] is None  # no server: its work is ours

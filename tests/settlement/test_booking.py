@@ -19,6 +19,7 @@ from settlement.ledger import (
     FUND,
     TAX,
     VND,
+    Batch,
     LedgerState,
     cash,
     cash_held,
@@ -58,7 +59,7 @@ def test_the_invoicing_year_turns_at_midnight_in_vietnam() -> None:
     after = trade(2, utc_ns(2026, 12, 31, 17, 0, 0))  # 00:00:00 on 1 January
     state = LedgerState(last_seq=0, invoice_last={2026: 41})
     batch, nxt = book(state, [(1, [before]), (2, [after])], Schedule([]), lambda _: None)
-    assert [t.invoice for t in batch.txns] == ["HX2026-00000042", "HX2027-00000001"]
+    assert [t.invoice for t in batch.txns()] == ["HX2026-00000042", "HX2027-00000001"]
     assert batch.invoices == {2026: (42, 42), 2027: (1, 1)}
     assert nxt.invoice_last == {2026: 42, 2027: 1} and state.invoice_last == {2026: 41}
 
@@ -93,7 +94,7 @@ def test_a_trade_holds_and_its_payment_books_the_charges_and_a_configured_tax() 
     tr = trade(1, utc_ns(2026, 5, 1))
     batch, _ = book(LedgerState(), [(1, [tr]), (2, [settled(2, tr, "paid")])], s,
                     lambda lot: f"u/{lot}")
-    t, paid = batch.txns
+    t, paid = batch.txns()
     # the invoice (at the trade) states the charges; nothing changes hands yet
     assert (t.kind, t.invoice) == ("trade", "HX2026-00000001")
     assert (t.notional_vnd, t.fee_vnd, t.levy_vnd, t.tax_vnd) == (1_851_000, 5_553, 1_851, 27_765)
@@ -110,7 +111,7 @@ def test_a_trade_holds_and_its_payment_books_the_charges_and_a_configured_tax() 
         (FEES, VND): -5_553, (FUND, VND): -1_851, (TAX, VND): -27_765,
         (goods_held("S"), kg("L1")): 20, (goods("B"), kg("L1")): -20,
         (goods_held("S"), kg("L2")): 10, (goods("B"), kg("L2")): -10}
-    assert [(c.trade_id, c.state, c.seq, c.trade_seq, c.trade_n) for c in batch.dvp] == [
+    assert [(c.trade_id, c.state, c.seq, c.trade_seq, c.trade_n) for c in batch.dvp_changes()] == [
         (1, "pending", 1, 1, 0), (1, "paid", 2, 1, 0)]
 
 
@@ -119,12 +120,12 @@ def test_a_failure_is_a_reversal_referencing_the_trade_even_in_a_later_batch() -
     first, state = book(LedgerState(), [(5, [tr])], Schedule([rate("fee", 30)]), lambda _: None)
     assert state.open_trades == {5: (5, 0)}
     later, after = book(state, [(9, [settled(9, tr, "failed")])], Schedule([]), lambda _: None)
-    (rev,) = later.txns
-    (original,) = first.txns
+    (rev,) = later.txns()
+    (original,) = first.txns()
     assert (rev.kind, rev.trade_id, rev.reverses, rev.invoice) == ("reversal", 5, (5, 0), None)
     assert sorted((p.account, p.unit, -p.amount) for p in rev.postings) == sorted(
         (p.account, p.unit, p.amount) for p in original.postings)
-    assert [(c.state, c.trade_seq, c.trade_n) for c in later.dvp] == [("failed", 5, 0)]
+    assert [(c.state, c.trade_seq, c.trade_n) for c in later.dvp_changes()] == [("failed", 5, 0)]
     assert after.open_trades == {} and state.open_trades == {5: (5, 0)}  # state not changed
 
 
@@ -133,8 +134,8 @@ def test_delivered_and_settled_are_state_changes_only() -> None:
     batch, after = book(LedgerState(), [
         (1, [tr]), (2, [settled(2, tr, "paid")]), (3, [settled(3, tr, "delivered", "paid")]),
         (4, [settled(4, tr, "settled", "delivered")])], Schedule([]), lambda _: None)
-    assert [t.kind for t in batch.txns] == ["trade", "payment"]
-    assert [(c.state, c.seq) for c in batch.dvp] == [
+    assert [t.kind for t in batch.txns()] == ["trade", "payment"]
+    assert [(c.state, c.seq) for c in batch.dvp_changes()] == [
         ("pending", 1), ("paid", 2), ("delivered", 3), ("settled", 4)]
     assert after.open_trades == {}
 
@@ -159,7 +160,7 @@ def test_every_trade_and_dvp_step_balances_to_the_dong_and_the_kg(
         frm = to
     batch, _ = book(LedgerState(), steps, s, lambda _: None)
     totals: dict[tuple[str, str], int] = {}
-    for t in batch.txns:
+    for t in batch.txns():
         by_unit: dict[str, int] = {}
         for p in t.postings:
             by_unit[p.unit] = by_unit.get(p.unit, 0) + p.amount
@@ -215,3 +216,20 @@ def test_the_schedule_names_instruments_and_herbs_as_the_market_does() -> None:
     day = dt.date(2026, 9, 21)
     assert schedule.rate_bps("fee", "QUE-BARK-A", "QUE", day) == 20
     assert schedule.rate_bps("fee", "ATISO-LEAF-A", "ATISO", day) == 30
+
+
+def test_the_booked_rows_read_back_and_rebuild_the_same_batch() -> None:
+    """The rows `book` writes directly are those of its transactions read back (`txns`) and
+    written again by `Batch.of`: postings, legs, DvP steps and balance deltas alike."""
+    m = scenario()
+    batch, _ = book(LedgerState(), m.steps, Schedule.load(), m.trace())
+    again = Batch.of(batch.first_seq, batch.last_seq, batch.txns(), batch.dvp_changes(),
+                     batch.invoices, batch.herbs)
+    assert again == batch
+    sums: dict[tuple[str, str], int] = {}
+    for t in batch.txns():
+        for p in t.postings:
+            sums[p.account, p.unit] = sums.get((p.account, p.unit), 0) - p.amount
+    assert {(a, u): d for a, u, d, _ in batch.deltas} == {k: d for k, d in sums.items() if d}
+    assert all(nn == (a not in ("market:bank", "market:warehouse"))
+               for a, _, _, nn in batch.deltas)

@@ -54,7 +54,7 @@ async def test_the_booker_resumes_from_the_journal(stores: Stores, tmp_path: Pat
     everything = list(steps_after(data, 0))
     assert [s for s, _ in everything] == list(range(1, 604))
     clean, _ = book(LedgerState(), everything, SCHEDULE, no_trace)
-    assert sum(t.kind == "trade" for t in clean.txns) > 50
+    assert sum(t.kind == "trade" for t in clean.txns()) > 50
     store: Any = await stores.open()
     first = Booker(store, SCHEDULE, no_trace)
     await first.offer(everything[:crash_after])
@@ -66,7 +66,7 @@ async def test_the_booker_resumes_from_the_journal(stores: Stores, tmp_path: Pat
     assert resumed[0][0] == booked + 1
     await again.offer_all(resumed[i:i + 100] for i in range(0, len(resumed), 100))
     assert again.gaps == 0 and again.duplicates == 0
-    assert await store.transactions() == clean.txns
+    assert await store.transactions() == clean.txns()
     assert (await store.load_state()).last_seq == 603
 
 

@@ -5,11 +5,13 @@ gap-free invoice series, the balance constraint refusing an overdraft, immutable
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
+import settlement.store as store_module
 from engine.messages import CashWithdrawn, TradeExecuted
 from settlement.booker import Booker
 from settlement.booking import book
@@ -19,6 +21,7 @@ from settlement.ledger import (
     FUND,
     VND,
     Batch,
+    DvpChange,
     LedgerState,
     LedgerTxn,
     Posting,
@@ -29,7 +32,8 @@ from settlement.ledger import (
     kg,
 )
 from settlement.schedule import Schedule
-from settlement.schema import LATEST
+from settlement.schema import LATEST, MIGRATIONS
+from settlement.sqlite_store import SqliteStore
 from settlement.store import StoreError
 from tests.settlement.conftest import Stores, scenario
 
@@ -119,7 +123,7 @@ async def test_duplicate_delivery_books_once(stores: Stores) -> None:
     again = Booker(await stores.open(), SCHEDULE, m.trace())  # after a restart
     assert await again.start() == m.seq
     assert await again.offer(m.steps) == 0
-    assert await again.store.transactions() == once == batch.txns
+    assert await again.store.transactions() == once == batch.txns()
 
 
 async def test_invoice_series_is_gap_free_across_batches_and_restarts(stores: Stores) -> None:
@@ -133,15 +137,16 @@ async def test_invoice_series_is_gap_free_across_batches_and_restarts(stores: St
         await store.close()
     store = await stores.open()
     txns = await store.transactions()
-    assert txns == clean.txns
+    assert txns == clean.txns()
     assert [t.invoice_no for t in txns if t.kind == "trade"] == [1, 2, 3, 4]
     state = await store.load_state()
     assert state.invoice_last == {2026: 4} and state.last_seq == m.seq
     assert state.herbs["QUE-BARK-A"] == "QUE-BARK"
     # a batch that would skip invoice numbers is refused, and nothing of it is written
-    trade = next(t for t in clean.txns if t.kind == "trade")
-    bad = Batch(first_seq=m.seq + 1, last_seq=m.seq + 1, invoices={2026: (6, 6)},
-                txns=[msgspec.structs.replace(trade, seq=m.seq + 1, invoice_no=6)])
+    trade = next(t for t in clean.txns() if t.kind == "trade")
+    bad = Batch.of(m.seq + 1, m.seq + 1, [msgspec.structs.replace(trade, seq=m.seq + 1,
+                                                                  invoice_no=6)],
+                   invoices={2026: (6, 6)})
     with pytest.raises(StoreError, match="invoice series 2026"):
         await store.apply(bad)
     assert (await store.load_state()).last_seq == m.seq
@@ -149,7 +154,7 @@ async def test_invoice_series_is_gap_free_across_batches_and_restarts(stores: St
 
 def overdraft(seq: int) -> Batch:
     """A hand-written, balanced posting set that pays out cash nobody deposited."""
-    return Batch(first_seq=seq, last_seq=seq, txns=[LedgerTxn(
+    return Batch.of(seq, seq, [LedgerTxn(
         seq=seq, n=0, kind="withdrawal", ts_ns=1, account="NOBODY",
         postings=[Posting(cash("NOBODY"), VND, 100), Posting(BANK, VND, -100)])])
 
@@ -168,7 +173,7 @@ async def test_goods_cannot_be_sold_twice(store: Any) -> None:
     booker = Booker(store, SCHEDULE, m.trace())
     await booker.offer(m.steps)
     sold = next(t for t in await store.transactions() if t.kind == "trade")
-    again = Batch(first_seq=m.seq + 1, last_seq=m.seq + 1, txns=[LedgerTxn(
+    again = Batch.of(m.seq + 1, m.seq + 1, [LedgerTxn(
         seq=m.seq + 1, n=0, kind="lot_out", ts_ns=1, account="C1", ref="L1",
         postings=[Posting(goods("C1"), kg("L1"), 10_000), Posting("market:warehouse", kg("L1"), -10_000)])])
     with pytest.raises(Exception, match="balance_nonneg|CHECK constraint failed"):
@@ -215,7 +220,7 @@ async def test_pipelined_booking_writes_the_ledger_of_one_batch_at_a_time(stores
     chunks = [m.steps[:6], m.steps[3:9], m.steps[9:14], m.steps[:2], m.steps[14:]]
     assert await booker.offer_all(chunks) == len(m.steps)
     assert booker.duplicates == 3 + 2 and booker.batches == 4
-    assert await store.transactions() == clean.txns
+    assert await store.transactions() == clean.txns()
     assert (await store.load_state()).last_seq == booker.booked_seq == m.seq
 
 
@@ -238,9 +243,47 @@ async def test_a_dvp_step_is_recorded_once(store: Any) -> None:
     await Booker(store, SCHEDULE, m.trace()).offer(m.steps)
     paid = next(c for c in await store.dvp_changes() if c.state == "paid")
     before = await store.transactions()
-    again = Batch(first_seq=m.seq + 1, last_seq=m.seq + 1,
-                  txns=[], dvp=[msgspec.structs.replace(paid, seq=m.seq + 1)])
+    again = Batch.of(m.seq + 1, m.seq + 1, [], dvp=[msgspec.structs.replace(paid, seq=m.seq + 1)])
     with pytest.raises(Exception, match="UNIQUE|unique|duplicate"):
         await store.apply(again)
     assert (await store.load_state()).last_seq == m.seq
     assert await store.transactions() == before
+
+
+async def test_a_dvp_state_outside_the_lifecycle_is_refused(store: Any) -> None:
+    m = scenario()
+    await Booker(store, SCHEDULE, m.trace()).offer(m.steps)
+    lost = DvpChange(99, "lost", m.seq + 1, 1, 4, 0)  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="CHECK constraint failed|check constraint"):
+        await store.apply(Batch.of(m.seq + 1, m.seq + 1, [], dvp=[lost]))
+    assert (await store.load_state()).last_seq == m.seq
+
+
+async def test_migration_4_rebuilds_sqlite_dvp_changes_keeping_its_rows_and_rules(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ledger booked at schema 3 keeps every DvP row, its key, its CHECK and its
+    immutability when migration 4 rebuilds the table."""
+    m = scenario()
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:3])
+    old = SqliteStore(tmp_path / "ledger.sqlite3")
+    await old.open()
+    assert await old.schema_version() == 3
+    await Booker(old, SCHEDULE, m.trace()).offer(m.steps)
+    before = (await old.dvp_changes(), await old.transactions(), await old.load_state())
+    await old.close()
+    monkeypatch.undo()
+    new = SqliteStore(tmp_path / "ledger.sqlite3")
+    await new.open()
+    try:
+        assert await new.schema_version() == LATEST == 4
+        assert (await new.dvp_changes(), await new.transactions(), await new.load_state()) == before
+        for sql in ("UPDATE dvp_changes SET state = 'settled'", "DELETE FROM dvp_changes"):
+            with pytest.raises(Exception, match="immutable"):
+                await new.execute(sql)
+        paid = next(c for c in before[0] if c.state == "paid")
+        with pytest.raises(Exception, match="UNIQUE"):
+            await new.apply(Batch.of(m.seq + 1, m.seq + 1, [],
+                                     dvp=[msgspec.structs.replace(paid, seq=m.seq + 1)]))
+        assert len(await new.dvp_changes()) == len(before[0])
+    finally:
+        await new.close()
