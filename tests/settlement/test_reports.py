@@ -231,3 +231,32 @@ def test_the_reconcile_command_exits_0_clean_and_1_on_a_difference(
     assert out[0].startswith("engine: market:fee_revenue VND: expected ")
     assert json.loads(out[-1])["differences"] == 3
     assert reconcile_main(data, None, data / "missing.sqlite3", strict=False) == 2
+
+
+def _cash_change(txns: list[LedgerTxn], participant: str) -> int:
+    """What the ledger moved into ``cash:<participant>`` (credits less debits)."""
+    return sum(-p.amount for t in txns for p in t.postings if p.account == f"cash:{participant}")
+
+
+async def test_a_failed_trade_is_reversed_on_both_statements(store: Any) -> None:
+    """Trade 3 (C2 sells BARE to T2) failed: neither statement may still count it. The
+    reversal gives each side a line negating its trade lines, so the lines add up to what the
+    ledger moved (C2 has no other trade; T2's purchases are paid or failed)."""
+    m = scenario()
+    await booked(store, m)
+    day = dt.date(2026, 9, 21)
+    txns = await store.transactions()
+    for who in ("C2", "T2"):
+        page = await store.find(Where(participant=who))
+        st = statement(who, day, day, page.txns)
+        assert sum(s.cash_vnd for s in st.lines) == _cash_change(txns, who), who
+    c2 = statement("C2", day, day, (await store.find(Where(participant="C2"))).txns)
+    assert [s.kind for s in c2.lines if s.trade_id == 3] == ["sale", "sale_reversal"]
+    assert c2.cash_in_vnd - c2.cash_out_vnd == 0
+    assert [(x.lot_id, x.qty, x.net_vnd) for x in c2.lots] == [("BARE", 0, 0)]
+    # the reversal's own page (the trade on an earlier page) is given its trade to negate
+    rev = [t for t in txns if t.kind == "reversal"]
+    trade = [t for t in txns if t.kind == "trade" and t.trade_id == 3]
+    alone = statement("T2", day, day, rev, originals=trade)
+    assert [(s.kind, s.cash_vnd, s.invoice) for s in alone.lines] == [
+        ("purchase_reversal", 6_170_000, "HX2026-00000003")]
