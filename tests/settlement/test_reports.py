@@ -260,3 +260,13 @@ async def test_a_failed_trade_is_reversed_on_both_statements(store: Any) -> None
     alone = statement("T2", day, day, rev, originals=trade)
     assert [(s.kind, s.cash_vnd, s.invoice) for s in alone.lines] == [
         ("purchase_reversal", 6_170_000, "HX2026-00000003")]
+
+
+async def test_reconcile_counts_recorded_lots_still_in_the_warehouse(store: Any) -> None:
+    """A recorded lot received but not listed is its owner's goods in custody: the ledger
+    booked it (lot_in), so the engine's side must imply it too (no false difference)."""
+    m = Recorder()
+    m.received("L9", 200)
+    await booked(store, m)
+    assert expected_balances(m.ex, await store.charges()) == {
+        k: b for k, b in (await store.balances()).items() if b}
