@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from engine.durable.sequencer import Sequencer
+from engine.messages import DelistLot, ListLotOnBook
 from settlement.booker import Booker
 from settlement.ledger import LedgerTxn
 from settlement.reconcile import expected_balances, reconcile, run
@@ -28,6 +29,7 @@ from settlement.schedule import Schedule
 from settlement.sqlite_store import LEDGER_FILE, SqliteStore
 from settlement.store import MAX_PAGE, Where
 from tests.settlement.conftest import Recorder, Stores, scenario
+from tests.test_engine_lots import assay
 
 SCHEDULE = Schedule.load()
 
@@ -263,10 +265,19 @@ async def test_a_failed_trade_is_reversed_on_both_statements(store: Any) -> None
 
 
 async def test_reconcile_counts_recorded_lots_still_in_the_warehouse(store: Any) -> None:
-    """A recorded lot received but not listed is its owner's goods in custody: the ledger
-    booked it (lot_in), so the engine's side must imply it too (no false difference)."""
+    """A recorded lot received but not listed is its owner's goods in custody, and a rejected
+    lot's units taken from a buyer (frozen) are still the buyer's: the ledger booked both, so
+    the engine's side must imply them too (no false difference)."""
     m = Recorder()
     m.received("L9", 200)
+    m.received("L1", 800)
+    m.step(ListLotOnBook(lot_id="L1", account="C1"))
+    m.order("C1", "sell", 300, 60_000, symbol="QUE-BARK-A")
+    m.order("T1", "buy", 300, 60_000, symbol="QUE-BARK-A")
+    m.pay()
+    m.step(DelistLot(lot_id="L1", account="C1"))
+    m.step(assay("L1", moisture_pct="16.2"))  # rejected: T1's 300 kg frozen
+    assert m.ex.lot_book.records["L1"].frozen == [("T1", 300)]
     await booked(store, m)
     assert expected_balances(m.ex, await store.charges()) == {
         k: b for k, b in (await store.balances()).items() if b}
