@@ -54,7 +54,8 @@ def expected_balances(exchange: Exchange, charges: Charges) -> dict[Key, int]:
     market's fee, fund and tax accounts. A participant's cash is its engine cash less what waits
     for a trade's payment (order holds are the engine's, not booked): that is its
     ``cash_held``. Goods are per lot: the participant's lots plus what it has in a live auction
-    (the auction house keeps those aside; the ledger leaves them with the seller until sold);
+    (the auction house keeps those aside; the ledger leaves them with the seller until sold),
+    plus a recorded lot's goods received and not listed, and a rejected lot's frozen goods;
     the lot legs of its sales waiting for payment are its ``goods_held``. The bank and the
     warehouse are the other side of everything."""
     out: dict[Key, int] = {}
@@ -86,6 +87,13 @@ def expected_balances(exchange: Exchange, charges: Charges) -> dict[Key, int]:
         if auction.remaining:
             add(goods(auction.seller), kg(auction.lot_id), auction.remaining)
             add(WAREHOUSE, kg(auction.lot_id), -auction.remaining)
+    for rec in exchange.lot_book.records.values():
+        # a recorded lot's goods outside any holding: received and not listed (``warehouse``,
+        # the owner's), and a rejected lot's goods taken from their holders (``frozen``)
+        lot_id = rec.lot.lot_id
+        for holder, qty in [(rec.owner, rec.warehouse), *rec.frozen]:
+            add(goods(holder), kg(lot_id), qty)
+            add(WAREHOUSE, kg(lot_id), -qty)
     for i, account in enumerate((FEES, FUND, TAX)):
         add(account, VND, sum(c[i] for c in charges.by_seller.values()))
     return out

@@ -17,8 +17,9 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
+import msgspec
 from msgspec import Struct
 
 from settlement.booking import UTC_OFFSET_S, vietnam_date
@@ -50,7 +51,7 @@ class StatementLine(Struct, frozen=True, kw_only=True, omit_defaults=True):
     ``cash_vnd`` is the change to the participant's cash (a sale: the leg's net proceeds; a
     purchase: minus the leg's price)."""
 
-    kind: str  # sale, purchase, deposit, withdrawal, lot_in, lot_out
+    kind: str  # sale, purchase, sale_reversal, purchase_reversal, deposit, withdrawal, ...
     seq: int
     n: int
     date: str  # Vietnam date, YYYY-MM-DD
@@ -104,10 +105,26 @@ def shares(total: int, qtys: list[int]) -> list[int]:
     return [*out, total - sum(out)]
 
 
-def lines_of(participant: str, txn: LedgerTxn) -> list[StatementLine]:
-    """The statement lines one transaction gives ``participant`` (none if not theirs)."""
+def lines_of(participant: str, txn: LedgerTxn,
+             originals: Mapping[int, LedgerTxn] | None = None) -> list[StatementLine]:
+    """The statement lines one transaction gives ``participant`` (none if not theirs).
+    A reversal (a failed trade) gives the trade's own lines negated, as ``sale_reversal`` and
+    ``purchase_reversal`` on the reversal's date: it needs the trade (``originals``, by trade
+    id) because only the trade states the charges its sale lines took off."""
     date = vietnam_date(txn.ts_ns).isoformat()
     seq, n = txn.seq, txn.n
+    if txn.kind == "reversal":
+        trade = None if originals is None or txn.trade_id is None else originals.get(
+            txn.trade_id)
+        if trade is None:
+            if participant not in (txn.buyer, txn.seller):
+                return []
+            raise ValueError(f"reversal ({seq}, {n}) of trade {txn.trade_id} without its trade")
+        return [msgspec.structs.replace(
+            line, kind=f"{line.kind}_reversal", seq=seq, n=n, date=date,
+            cash_vnd=-line.cash_vnd, qty=-line.qty, gross_vnd=-line.gross_vnd,
+            fee_vnd=-line.fee_vnd, levy_vnd=-line.levy_vnd, tax_vnd=-line.tax_vnd,
+            net_vnd=-line.net_vnd) for line in lines_of(participant, trade)]
     if txn.kind != "trade":
         if txn.account != participant:
             return []
@@ -141,11 +158,17 @@ def lines_of(participant: str, txn: LedgerTxn) -> list[StatementLine]:
 
 
 def statement(participant: str, first: dt.date, last: dt.date, txns: Iterable[LedgerTxn],
-              next_cursor: str | None = None) -> Statement:
-    lines = [line for t in txns for line in lines_of(participant, t)]
+              next_cursor: str | None = None,
+              originals: Iterable[LedgerTxn] = ()) -> Statement:
+    """``originals``: the trades of the reversals in ``txns`` that ``txns`` does not hold
+    (booked before the range or the page); the caller fetches them (`reversed_trades`)."""
+    txns = list(txns)
+    trades = {t.trade_id: t for t in (*originals, *txns)
+              if t.kind == "trade" and t.trade_id is not None}
+    lines = [line for t in txns for line in lines_of(participant, t, trades)]
     lots: dict[str, LotSales] = {}
     for s in lines:
-        if s.kind != "sale" or s.lot_id is None:
+        if s.kind not in ("sale", "sale_reversal") or s.lot_id is None:
             continue
         was = lots.get(s.lot_id)
         lots[s.lot_id] = LotSales(
@@ -161,6 +184,15 @@ def statement(participant: str, first: dt.date, last: dt.date, txns: Iterable[Le
         lines=lines, lots=list(lots.values()),
         cash_in_vnd=sum(s.cash_vnd for s in lines if s.cash_vnd > 0),
         cash_out_vnd=-sum(s.cash_vnd for s in lines if s.cash_vnd < 0), next=next_cursor)
+
+
+def reversed_trades(txns: Iterable[LedgerTxn]) -> list[int]:
+    """The trade ids whose reversal is in ``txns`` but whose trade is not: the ``originals``
+    a statement of ``txns`` needs."""
+    txns = list(txns)
+    have = {t.trade_id for t in txns if t.kind == "trade"}
+    return sorted({t.trade_id for t in txns if t.kind == "reversal"
+                   and t.trade_id is not None and t.trade_id not in have})
 
 
 CSV_COLUMNS = tuple(f for f in StatementLine.__struct_fields__)

@@ -50,7 +50,7 @@ def settlement_out(v: SettlementView, cycle_days: int, today: dt.date) -> Settle
 
 def _trade_id(request: web.Request) -> int:
     text = request.match_info["trade_id"]
-    if not text.isdigit() or not 1 <= int(text) <= 2**63 - 1:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 2**63 - 1:
         raise Problem(404, "unknown_trade", f"no trade {text!r}")
     return int(text)
 

@@ -27,7 +27,14 @@ from gateway.state import Gateway
 from grading.lot import ts_of_ns
 from grading.qr import qr_svg
 from settlement.ledger import LedgerTxn
-from settlement.reports import MAX_DAYS, Statement, day_range_ns, parse_invoice, statement
+from settlement.reports import (
+    MAX_DAYS,
+    Statement,
+    day_range_ns,
+    parse_invoice,
+    reversed_trades,
+    statement,
+)
 from settlement.reports import statement_csv as render_csv
 from settlement.store import MAX_PAGE, Cursor, Store, Where
 
@@ -262,7 +269,11 @@ async def get_statement(request: web.Request, gw: Gateway, who: Participant) -> 
     page = await _ask(ledger_of(gw).find(
         Where(participant=participant, from_ns=lo, to_ns=hi), cursor_query(request),
         _limit(gw, request)))
-    st: Statement = statement(participant, first, last, page.txns, _cursor_text(page.next))
+    missing = reversed_trades(page.txns)  # failed trades booked before this range or page
+    originals = [] if not missing else (await _ask(ledger_of(gw).find(
+        Where(trade_ids=tuple(missing), kind="trade"), (0, 0), MAX_PAGE))).txns
+    st: Statement = statement(participant, first, last, page.txns, _cursor_text(page.next),
+                              originals)
     if fmt == "json":
         return reply(st)
     headers = {"Content-Disposition":

@@ -148,3 +148,13 @@ async def test_buyer_and_seller_hear_each_step_on_their_private_channel(market: 
             assert (msg["trade_id"], msg["side"], msg["state"], msg["previous_state"]) == (
                 trade_id, side, "paid", "pending")
             assert msg["value_vnd"] == 40 * 61_600 and msg["lots"] == [["LOT-C1", 40]]
+
+
+@pytest.mark.parametrize("trade_id", ["%C2%B2", "%D9%A1", "1%C2%B2"])
+async def test_a_trade_id_of_non_ascii_digits_is_404_never_500(market: Market,
+                                                                 trade_id: str) -> None:
+    """'²' and '١' are str.isdigit(); int() refuses the first and reads the second as 1."""
+    for method in ("GET", "POST"):
+        r = await market.client.request(method, f"{P}/{trade_id}", headers=market.h("operator"),
+                                        json={"state": "paid"})
+        assert r.status == 404, (method, trade_id, r.status, await r.text())

@@ -194,3 +194,32 @@ def test_reconcile_a_served_market_s_data_directory(
     assert main(["reconcile", "--data-dir", str(data), "--ledger", str(store.path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1].startswith('{"ok": true, "differences": 0')
+
+
+async def test_a_failed_trade_nets_to_nothing_on_each_party_s_statement_page_by_page(
+        booked: tuple[Market, SqliteStore]) -> None:
+    """T2's trade fails after it was booked: the reversal, read on a page without its trade
+    (limit=1), still negates the trade's lines on the buyer's and the seller's statements."""
+    m, store = booked
+    gw = m.gw
+    (trade,) = [t for t in await store.transactions() if t.kind == "trade" and t.buyer == "T2"]
+    status, body = await m.settle(trade.trade_id, "failed")
+    assert status == 200, body
+    booker = Booker(store, Schedule.load(), lambda lot_id: None)
+    await booker.offer(list(steps_after(gw.settings.data_dir / "engine", await booker.start())))
+    day = vietnam_date((await store.transactions())[-1].ts_ns).isoformat()
+    for who in ("T2", "C1"):
+        lines: list[Any] = []
+        after = ""
+        while True:
+            status, st = await get(m, who, f"/api/v1/statements/{who}?from={day}&to={day}"
+                                           f"&limit=1{after}")
+            assert status == 200, st
+            lines += st["lines"]
+            if st["next"] is None:
+                break
+            after = f"&after={st['next']}"
+        mine = [x for x in lines if x.get("trade_id") == trade.trade_id]
+        kinds = {"T2": ["purchase", "purchase_reversal"], "C1": ["sale", "sale_reversal"]}
+        assert [x["kind"] for x in mine] == kinds[who], mine
+        assert sum(x["cash_vnd"] for x in mine) == 0 and mine[1]["invoice"] == trade.invoice

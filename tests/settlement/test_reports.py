@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from engine.durable.sequencer import Sequencer
+from engine.messages import DelistLot, ListLotOnBook
 from settlement.booker import Booker
 from settlement.ledger import LedgerTxn
 from settlement.reconcile import expected_balances, reconcile, run
@@ -28,6 +29,7 @@ from settlement.schedule import Schedule
 from settlement.sqlite_store import LEDGER_FILE, SqliteStore
 from settlement.store import MAX_PAGE, Where
 from tests.settlement.conftest import Recorder, Stores, scenario
+from tests.test_engine_lots import assay
 
 SCHEDULE = Schedule.load()
 
@@ -231,3 +233,51 @@ def test_the_reconcile_command_exits_0_clean_and_1_on_a_difference(
     assert out[0].startswith("engine: market:fee_revenue VND: expected ")
     assert json.loads(out[-1])["differences"] == 3
     assert reconcile_main(data, None, data / "missing.sqlite3", strict=False) == 2
+
+
+def _cash_change(txns: list[LedgerTxn], participant: str) -> int:
+    """What the ledger moved into ``cash:<participant>`` (credits less debits)."""
+    return sum(-p.amount for t in txns for p in t.postings if p.account == f"cash:{participant}")
+
+
+async def test_a_failed_trade_is_reversed_on_both_statements(store: Any) -> None:
+    """Trade 3 (C2 sells BARE to T2) failed: neither statement may still count it. The
+    reversal gives each side a line negating its trade lines, so the lines add up to what the
+    ledger moved (C2 has no other trade; T2's purchases are paid or failed)."""
+    m = scenario()
+    await booked(store, m)
+    day = dt.date(2026, 9, 21)
+    txns = await store.transactions()
+    for who in ("C2", "T2"):
+        page = await store.find(Where(participant=who))
+        st = statement(who, day, day, page.txns)
+        assert sum(s.cash_vnd for s in st.lines) == _cash_change(txns, who), who
+    c2 = statement("C2", day, day, (await store.find(Where(participant="C2"))).txns)
+    assert [s.kind for s in c2.lines if s.trade_id == 3] == ["sale", "sale_reversal"]
+    assert c2.cash_in_vnd - c2.cash_out_vnd == 0
+    assert [(x.lot_id, x.qty, x.net_vnd) for x in c2.lots] == [("BARE", 0, 0)]
+    # the reversal's own page (the trade on an earlier page) is given its trade to negate
+    rev = [t for t in txns if t.kind == "reversal"]
+    trade = [t for t in txns if t.kind == "trade" and t.trade_id == 3]
+    alone = statement("T2", day, day, rev, originals=trade)
+    assert [(s.kind, s.cash_vnd, s.invoice) for s in alone.lines] == [
+        ("purchase_reversal", 6_170_000, "HX2026-00000003")]
+
+
+async def test_reconcile_counts_recorded_lots_still_in_the_warehouse(store: Any) -> None:
+    """A recorded lot received but not listed is its owner's goods in custody, and a rejected
+    lot's units taken from a buyer (frozen) are still the buyer's: the ledger booked both, so
+    the engine's side must imply them too (no false difference)."""
+    m = Recorder()
+    m.received("L9", 200)
+    m.received("L1", 800)
+    m.step(ListLotOnBook(lot_id="L1", account="C1"))
+    m.order("C1", "sell", 300, 60_000, symbol="QUE-BARK-A")
+    m.order("T1", "buy", 300, 60_000, symbol="QUE-BARK-A")
+    m.pay()
+    m.step(DelistLot(lot_id="L1", account="C1"))
+    m.step(assay("L1", moisture_pct="16.2"))  # rejected: T1's 300 kg frozen
+    assert m.ex.lot_book.records["L1"].frozen == [("T1", 300)]
+    await booked(store, m)
+    assert expected_balances(m.ex, await store.charges()) == {
+        k: b for k, b in (await store.balances()).items() if b}
