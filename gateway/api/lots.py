@@ -38,7 +38,7 @@ from gateway.api.schemas import AssayRequest, ListRequest, LotOut, LotRequest, R
 from gateway.auth import Participant
 from gateway.state import Gateway
 from grading.assay import AssayError
-from grading.lot import Lot, trade_id_of, trade_ref, ts_of_ns
+from grading.lot import Lot, RecordSale, trade_id_of, trade_ref, ts_of_ns
 from grading.trace import lot_trace_url
 
 #: What a lot needs next on its way to a sale, by its state: the machine code that `LotOut` and
@@ -74,7 +74,25 @@ def trace_url(gw: Gateway, lot: Lot) -> str:
     return lot_trace_url(gw.trace, lot, gw.catalogue.get(lot.spec_id))
 
 
-def lot_out(gw: Gateway, lot: Lot) -> LotOut:
+#: what a lab or an analyst reads in place of a buyer: a lot's buyers are the operator's and the
+#: selling cooperative's to know (the public trace page never names them either)
+HIDDEN = "hidden"
+
+
+def without_buyers(lot: Lot) -> Lot:
+    """The record with each sale's buyer replaced by `HIDDEN`."""
+    return msgspec.structs.replace(
+        lot, sales=tuple(msgspec.structs.replace(s, buyer=HIDDEN) for s in lot.sales),
+        history=tuple(msgspec.structs.replace(
+            h, command=msgspec.structs.replace(h.command, buyer=HIDDEN))
+            if isinstance(h.command, RecordSale) else h for h in lot.history))
+
+
+def lot_out(gw: Gateway, lot: Lot, who: Participant) -> LotOut:
+    """``who``: the reader; anyone but the operator and the lot's own cooperative reads the
+    record without its buyers."""
+    if who.role != "operator" and who.id != lot.cooperative.id:
+        lot = without_buyers(lot)
     grade = lot.grade.decision.grade if lot.grade is not None else None
     return LotOut(lot_id=lot.lot_id, spec_id=lot.spec_id, cooperative=lot.cooperative.id,
                   state=lot.state, qty=lot.qty, remaining_qty=lot.remaining_qty, grade=grade,
@@ -114,17 +132,17 @@ async def register(request: web.Request, gw: Gateway, who: Participant) -> web.R
             scheme=c.scheme, certificate_no=c.certificate_no, issuer=c.issuer,
             valid_from=c.valid_from.isoformat(), valid_until=c.valid_until.isoformat(),
             stars=c.stars) for c in r.certifications])))
-    return reply(lot_out(gw, _fresh(gw, r.lot_id)), 201)
+    return reply(lot_out(gw, _fresh(gw, r.lot_id), who), 201)
 
 
 async def list_lots(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
-    lots = [lot_out(gw, lot) for lot in gw.lots.lots.values()
+    lots = [lot_out(gw, lot, who) for lot in gw.lots.lots.values()
             if who.role != "cooperative" or lot.cooperative.id == who.id]
     return reply({"lots": lots})
 
 
 async def get_lot(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
-    return reply(lot_out(gw, visible_lot(gw, who, request.match_info["lot_id"])))
+    return reply(lot_out(gw, visible_lot(gw, who, request.match_info["lot_id"]), who))
 
 
 async def post_assay(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
@@ -140,7 +158,7 @@ async def post_assay(request: web.Request, gw: Gateway, who: Participant) -> web
         raise Problem(422, exc.code, str(exc),
                       errors=[FieldError(field=path, message=exc.detail)]) from None
     lifecycle(await gw.submit(cmd), gw, lot.lot_id)
-    return reply(lot_out(gw, _fresh(gw, lot.lot_id)), 201)
+    return reply(lot_out(gw, _fresh(gw, lot.lot_id), who), 201)
 
 
 async def receive(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
@@ -154,7 +172,7 @@ async def receive(request: web.Request, gw: Gateway, who: Participant) -> web.Re
     lifecycle(await gw.submit(ReceiveLot(lot_id=lot.lot_id, account=lot.cooperative.id,
                                          symbol=symbol, qty=r.qty_received,
                                          warehouse=r.warehouse)), gw, lot.lot_id)
-    return reply(lot_out(gw, _fresh(gw, lot.lot_id)))
+    return reply(lot_out(gw, _fresh(gw, lot.lot_id), who))
 
 
 async def list_lot(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
@@ -162,7 +180,7 @@ async def list_lot(request: web.Request, gw: Gateway, who: Participant) -> web.R
     await body(request, ListRequest)
     lifecycle(await gw.submit(ListLotOnBook(lot_id=lot.lot_id, account=lot.cooperative.id)),
               gw, lot.lot_id)
-    return reply(lot_out(gw, _fresh(gw, lot.lot_id)))
+    return reply(lot_out(gw, _fresh(gw, lot.lot_id), who))
 
 
 async def delist_lot(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
@@ -170,7 +188,7 @@ async def delist_lot(request: web.Request, gw: Gateway, who: Participant) -> web
     await body(request, ListRequest)
     lifecycle(await gw.submit(DelistLot(lot_id=lot.lot_id, account=lot.cooperative.id)),
               gw, lot.lot_id)
-    return reply(lot_out(gw, _fresh(gw, lot.lot_id)))
+    return reply(lot_out(gw, _fresh(gw, lot.lot_id), who))
 
 
 async def withdraw_lot(request: web.Request, gw: Gateway, who: Participant) -> web.Response:
@@ -178,7 +196,7 @@ async def withdraw_lot(request: web.Request, gw: Gateway, who: Participant) -> w
     await body(request, ListRequest)
     lifecycle(await gw.submit(WithdrawLot(lot_id=lot.lot_id, account=lot.cooperative.id)),
               gw, lot.lot_id)
-    return reply(lot_out(gw, _fresh(gw, lot.lot_id)))
+    return reply(lot_out(gw, _fresh(gw, lot.lot_id), who))
 
 
 def public_lot(gw: Gateway, lot_id: str) -> Lot:

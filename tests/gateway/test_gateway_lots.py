@@ -58,6 +58,15 @@ async def test_lot_from_registration_to_sale_and_trace(market: Market) -> None:
     r = await c.get(f"/api/v1/trace/{LOT['lot_id']}")
     doc = await r.json()
     assert doc["state"] == "partly_sold" and doc["remaining_qty"] == 740
+    # the lot record names its buyers to the operator and the selling cooperative only
+    for who, named in (("operator", True), ("C1", True), ("L1", False), ("A1", False)):
+        r = await c.get(f"/api/v1/lots/{LOT['lot_id']}", headers=market.h(who))
+        record = (await r.json())["record"]
+        buyers = {s["buyer"] for s in record["sales"]} | {
+            h["command"]["buyer"] for h in record["history"] if "buyer" in h["command"]}
+        assert buyers == ({"T1"} if named else {"hidden"}), (who, buyers)
+        r = await c.get("/api/v1/lots", headers=market.h(who))
+        assert ("T1" in await r.text()) is named, who
     assert doc["sales"][0]["qty"] == 50 and doc["sales"][0]["trade_ref"].startswith("HX-")
     # the ledger books beside the market: the sale's invoice number appears once it has
     for _ in range(100):
