@@ -3,8 +3,11 @@
 Owns the subscription tables (channel → subscribers, account → private subscribers). Each
 message is encoded once, framed once, and written to every subscriber without awaiting, so one
 slow client never delays the sequencer or any other client; a subscriber whose send buffer is
-over its bound cuts itself off (see `gateway.stream.ws.Client.push`). Must never await, nor drop
-a message silently for a subscriber that stays connected.
+over its bound cuts itself off (see `gateway.stream.ws.Client.push`). One `Hub.publish` (one
+commit group, or one conflation flush) hands each subscriber all of its frames at once, in
+order, so that it costs one transport write per client rather than one per client and message;
+the frames stay separate WebSocket frames. Must never await, nor drop a message silently for a
+subscriber that stays connected.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ _encode = msgspec.json.Encoder().encode
 
 class Subscriber(Protocol):
     def push(self, frame: bytes) -> None: ...
+
+    def push_many(self, frames: list[bytes]) -> None: ...
 
 
 def encode(msg: Message) -> bytes:
@@ -66,12 +71,26 @@ class Hub:
                 del self.accounts[account]
 
     def publish(self, messages: list[tuple[Target, Message]]) -> None:
+        """Deliver ``messages`` (in order) to their subscribers: each message encoded and framed
+        once; each subscriber then gets its frames of the whole list in one `push_many`.
+
+        O(messages + deliveries). Nothing is pushed until every frame is collected, so the
+        tables are not changed while they are read (a push may cut a slow consumer off, which
+        unsubscribes it)."""
+        outbox: dict[Subscriber, list[bytes]] = {}
         for (kind, name), msg in messages:
             table = self.channels if kind == "channel" else self.accounts
             subs = table.get(name)
             if not subs:
                 continue
             frame = text_frame(encode(msg))
-            for sub in list(subs):  # a push may unsubscribe a slow consumer
-                sub.push(frame)
+            get = outbox.get
+            for sub in subs:
+                frames = get(sub)
+                if frames is None:
+                    outbox[sub] = [frame]
+                else:
+                    frames.append(frame)
             self.delivered += len(subs)
+        for sub, frames in outbox.items():
+            sub.push_many(frames)

@@ -122,6 +122,25 @@ class Client:
         elif self.flusher is None:
             self.flusher = asyncio.create_task(self._flush())
 
+    def push_many(self, frames: list[bytes]) -> None:
+        """Send ready-made frames, in order, exactly as `push` would one by one, but with one
+        transport write when they all fit under the transport's high-water mark (the common
+        case: the reader keeps up). Otherwise they go through `push` one at a time, so the
+        backlog, its bound and the slow-consumer cut-off behave frame by frame as before."""
+        if len(frames) == 1:
+            self.push(frames[0])
+            return
+        transport = self.transport
+        if (not self.closing and not self.backlog and transport is not None
+                and not transport.is_closing()):
+            data = b"".join(frames)
+            # frame by frame, each write would find the buffer at most this full
+            if transport.get_write_buffer_size() + len(data) <= self._high:
+                transport.write(data)
+                return
+        for frame in frames:
+            self.push(frame)
+
     async def _flush(self) -> None:
         """Feed the backlog to the transport as the reader drains it (this client only)."""
         try:

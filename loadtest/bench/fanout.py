@@ -9,6 +9,12 @@ separate process (the websockets asyncio client), record the delivery latency of
 message from the ``sent_ns`` it carries (both processes read the same wall clock), and report
 percentiles. The last line printed is one JSON object with both servers' figures.
 
+A fourth kind, ``gateway_hub``, is the gateway's own delivery path (`gateway.stream.fanout.Hub`
+writing through `gateway.stream.ws.Client`): each tick publishes one commit group of three
+messages (a book update, a trade, a ticker) on three channels every client follows, so it sends
+three times ``rate`` messages; ``publish_us_per_delivery`` is the server's time inside the
+publish per message and client.
+
 Figures are for one machine with two cores shared by server and clients: the clients' own
 parsing competes with the server for CPU, so absolute numbers are pessimistic; the comparison
 is what matters.
@@ -33,7 +39,18 @@ BOOK_UPDATE = (
 )
 
 
-KINDS = ("aiohttp", "aiohttp_sequential", "websockets")
+#: the gateway's own fan-out publishes a commit group's messages together: a book update, the
+#: trade that caused it and the instrument's ticker (what one order that trades produces)
+GROUP = (
+    BOOK_UPDATE,
+    '{{"channel":"trades:QUE-BARK-A","type":"trade","seq":{seq},"ts":"2026-11-29T09:00:00.123Z",'
+    '"price":61500,"qty":120,"aggressor":"buy","sent_ns":{sent}}}',
+    '{{"channel":"ticker","type":"ticker","seq":{seq},"symbol":"QUE-BARK-A","last":61500,'
+    '"open":61000,"high":61700,"low":60900,"change":500,"volume":123456,"trades":812,'
+    '"best_bid":61500,"best_ask":61700,"last_price_per_kg_active":null,"sent_ns":{sent}}}',
+)
+
+KINDS = ("aiohttp", "aiohttp_sequential", "websockets", "gateway_hub")
 
 
 # -- clients (a separate process) --------------------------------------------------------------
@@ -88,9 +105,11 @@ class _Run:
         self.seconds = seconds
         self.sent = 0
         self.lagging_publishes = 0
+        self.publish_s = 0.0  # wall time inside the synchronous publish calls
 
 
-async def _publish_loop(run: _Run, send_all: Any) -> None:
+async def _publish_loop(run: _Run, send_all: Any, publish_group: Any = None) -> None:
+    """``send_all(text)`` once per tick, or ``publish_group(seq, sent_ns)`` when given."""
     interval = 1 / run.rate
     start = time.perf_counter()
     n = int(run.rate * run.seconds)
@@ -101,8 +120,14 @@ async def _publish_loop(run: _Run, send_all: Any) -> None:
             await asyncio.sleep(delay)
         else:
             run.lagging_publishes += 1
-        send_all(BOOK_UPDATE.format(seq=seq, sent=time.time_ns()))
-        run.sent += 1
+        t0 = time.perf_counter()
+        if publish_group is not None:
+            publish_group(seq, time.time_ns())
+            run.sent += len(GROUP)
+        else:
+            send_all(BOOK_UPDATE.format(seq=seq, sent=time.time_ns()))
+            run.sent += 1
+        run.publish_s += time.perf_counter() - t0
 
 
 async def _serve_aiohttp(port: int, n: int, run: _Run, connected: asyncio.Event,
@@ -175,6 +200,63 @@ async def _serve_websockets(port: int, n: int, run: _Run, connected: asyncio.Eve
         await asyncio.sleep(0.5)
 
 
+async def _serve_gateway_hub(port: int, n: int, run: _Run, connected: asyncio.Event,
+                             go: asyncio.Event) -> None:
+    """The gateway's own delivery path: `gateway.stream.fanout.Hub` and `gateway.stream.ws.Client`
+    on aiohttp, each publish one commit group of three messages on three channels that every
+    client follows (``rate`` groups a second, so three times as many messages)."""
+    from types import SimpleNamespace
+
+    import msgspec
+    from aiohttp import WSMsgType, web
+
+    from gateway.config import Settings
+    from gateway.stream.fanout import Hub, text_frame
+    from gateway.stream.ws import Client
+
+    hub = Hub()
+    gw: Any = SimpleNamespace(settings=Settings(), hub=hub)  # what a Client reads of it
+    channels = ("book:QUE-BARK-A", "trades:QUE-BARK-A", "ticker")
+    clients: list[Client] = []
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False)
+        writer = await ws.prepare(request)
+        client = Client(gw, ws, request.remote or "?")
+        assert request.transport is not None
+        client.attach(request.transport, writer)
+        for ch in channels:
+            hub.subscribe(ch, client)
+        clients.append(client)
+        if len(clients) == n:
+            connected.set()
+        async for msg in ws:
+            if msg.type == WSMsgType.CLOSE:
+                break
+        return ws
+
+    def publish_group(seq: int, sent_ns: int) -> None:
+        hub.publish([(("channel", ch), msgspec.json.decode(template.format(seq=seq, sent=sent_ns)))
+                     for ch, template in zip(channels, GROUP, strict=True)])
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        await go.wait()
+        await _publish_loop(run, None, publish_group)
+        for client in clients:
+            client.push(text_frame(b"end"))
+        await asyncio.sleep(0.5)
+    finally:
+        for client in clients:
+            await client.ws.close()
+        await runner.cleanup()
+
+
 async def _measure(
     kind: str, port: int, subscribers: int, rate: int, seconds: float
 ) -> dict[str, Any]:
@@ -183,6 +265,8 @@ async def _measure(
     go = asyncio.Event()
     if kind == "websockets":
         server = asyncio.create_task(_serve_websockets(port, subscribers, run, connected, go))
+    elif kind == "gateway_hub":
+        server = asyncio.create_task(_serve_gateway_hub(port, subscribers, run, connected, go))
     else:
         server = asyncio.create_task(_serve_aiohttp(port, subscribers, run, connected, go,
                                                      sequential=kind == "aiohttp_sequential"))
@@ -219,6 +303,9 @@ async def _measure(
         "p99_ms": pct(0.99),
         "max_ms": pct(1.0),
         "publisher_lagged": run.lagging_publishes,
+        # the server's own cost per delivery (only whole for the synchronous kinds, websockets
+        # and gateway_hub: aiohttp's sends run later, in tasks)
+        "publish_us_per_delivery": round(run.publish_s / max(1, expected) * 1e6, 3),
     }
 
 
@@ -238,6 +325,8 @@ def main(subscribers: int = 1000, rate: int = 200, seconds: float = 5.0,
     for kind in KINDS:
         summary[f"{kind}_p99_ms"] = results[kind]["p99_ms"]
         summary[f"{kind}_deliveries_per_s"] = results[kind]["deliveries_per_s"]
+    summary["gateway_hub_publish_us_per_delivery"] = (
+        results["gateway_hub"]["publish_us_per_delivery"])
     summary["faster"] = better
     print(json.dumps(summary))
     return 0
