@@ -38,7 +38,8 @@ log = logging.getLogger("herbx.ticks")
 
 MAX_EXPORTS = 2  # concurrent exports per process: each holds a database cursor
 _running = [0]  # exports streaming now in this process
-Cursor = Annotated[str, Meta(max_length=30, pattern=r"^-?[0-9]{1,18}:[0-9]{1,9}$")]  # seq fits 64 bits
+#: ``<seq>:<n>``; at most 18 digits, so a seq always fits the stores' 64-bit column
+Cursor = Annotated[str, Meta(max_length=30, pattern=r"^-?[0-9]{1,18}:[0-9]{1,9}$")]
 #: integer nanoseconds since the epoch, or RFC 3339 with a zone (``2026-11-29T00:00:00+07:00``)
 TimeText = Annotated[str, Meta(min_length=1, max_length=40)]
 
