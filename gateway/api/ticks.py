@@ -37,6 +37,9 @@ from settlement.ticks.store import MAX_BARS, MAX_PAGE, TickQuery
 log = logging.getLogger("herbx.ticks")
 
 MAX_EXPORTS = 2  # concurrent exports per process: each holds a database cursor
+#: an export whose client takes nothing for this long is dropped: a client that vanished
+#: without closing (or never reads) would otherwise hold a slot and its cursor for ever
+EXPORT_STALL_S = 60.0
 _running = [0]  # exports streaming now in this process
 #: ``<seq>:<n>``; at most 18 digits, so a seq always fits the stores' 64-bit column
 Cursor = Annotated[str, Meta(max_length=30, pattern=r"^-?[0-9]{1,18}:[0-9]{1,9}$")]
@@ -142,19 +145,29 @@ async def _export(request: web.Request, gw: Gateway, content_type: str, name: st
             "Content-Disposition": f'attachment; filename="{name}"'})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
+
+        async def write(data: bytes) -> None:
+            async with asyncio.timeout(EXPORT_STALL_S):
+                await resp.write(data)
+
         try:
             if first:
-                await resp.write(first)  # the client sees the export start at once
+                await write(first)  # the client sees the export start at once
             if encode is None:
-                await store.export_csv(q, resp.write)
+                await store.export_csv(q, write)
             else:
                 async for chunk in store.export(q):
-                    await resp.write(encode(chunk))
+                    await write(encode(chunk))
             tail = last()
             if tail:
-                await resp.write(tail)
+                await write(tail)
         except (ConnectionResetError, asyncio.CancelledError):
             raise  # the client went away: nothing to tell it
+        except TimeoutError:
+            log.warning("tick export dropped: its client read nothing for %s s", EXPORT_STALL_S)
+            if request.transport is not None:
+                request.transport.abort()
+            return resp
         except Exception:
             # The status line is sent: the only honest signal left is a body that never ends
             # properly (no last chunk), which every HTTP client reports as an error.

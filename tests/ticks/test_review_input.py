@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gateway.stream.wire import parse_iso_ns
@@ -54,3 +56,40 @@ async def test_a_tick_time_as_from_and_to_selects_that_tick(market: Market) -> N
     assert [t["seq"] for t in (await r.json())["ticks"]] == [2]
     r = await c.get(f"/api/v1/ticks?symbol={SYMBOL}", params={"to": second})
     assert [t["seq"] for t in (await r.json())["ticks"]] == [1]
+
+
+async def test_a_client_that_stops_reading_frees_its_export_slot(
+        market: Market, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that vanishes without closing (or reads nothing) must not hold one of the
+    process's two export slots, and its database cursor, for ever."""
+    import asyncio
+    import socket
+
+    from gateway.api import ticks as api
+
+    monkeypatch.setattr(api, "EXPORT_STALL_S", 0.2)
+
+    async def endless(q: object, write: Any) -> None:
+        while True:  # as a huge range would: the writes block once the client stops reading
+            await write(b"9" * 65_536 + b"\n")
+
+    market.gw.ticks.export_csv = endless
+    url = market.client.make_url("/api/v1/ticks/export.csv")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((url.host, url.port))
+    sock.setblocking(False)
+    reader, writer = await asyncio.open_connection(sock=sock)
+    token = market.tokens["analyst"]
+    writer.write(f"GET {url.path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+                 .encode())
+    await writer.drain()
+    try:
+        async with asyncio.timeout(30):  # a generous guard: the slot is freed, then we go on
+            while api._running[0] == 0:
+                await asyncio.sleep(0.01)
+            while api._running[0] != 0:
+                await asyncio.sleep(0.05)
+    finally:
+        writer.close()
+    assert api._running[0] == 0
