@@ -34,7 +34,7 @@ from engine.messages import (
 from gateway.api.admin import accepted
 from gateway.api.http import body, reply
 from gateway.api.problems import FieldError, Problem
-from gateway.api.ticks import tick_store_of
+from gateway.api.ticks import refuse_repeats, tick_store_of
 from gateway.auth import Participant
 from gateway.state import Gateway
 from gateway.stream.wire import iso_ts
@@ -161,6 +161,7 @@ def point_out(p: IndexPoint) -> IndexPointOut:
 
 async def get_index(request: web.Request, gw: Gateway, who: Participant | None) -> web.Response:
     herb = request.match_info["herb"]
+    refuse_repeats(request)
     text = request.query.get("basis", "kg")
     basis: Basis = "active" if text == "active" else "kg"
     if text not in BASES:

@@ -66,10 +66,15 @@ class BarsParams(Struct, kw_only=True, forbid_unknown_fields=True):
     limit: Annotated[int, Meta(ge=1, le=MAX_BARS)] = 1000
 
 
-def _params(request: web.Request, typ: type[Any]) -> Any:
+def refuse_repeats(request: web.Request) -> None:
+    """A query parameter given twice is a 400, never silently its first value."""
     keys = [k for k, _ in request.query.items()]
     if len(set(keys)) != len(keys):
         raise Problem(400, "duplicate_key", "a query parameter appears twice")
+
+
+def _params(request: web.Request, typ: type[Any]) -> Any:
+    refuse_repeats(request)
     return msgspec.convert(dict(request.query), typ, strict=False)
 
 

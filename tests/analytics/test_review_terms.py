@@ -23,3 +23,12 @@ async def test_a_window_outside_the_stores_time_is_a_422(market: Market,
     assert problem["code"] == "invalid_field", problem
     assert {e["field"] for e in problem["errors"]} <= {"$.window_from", "$.window_to"}
     assert market.gw.exchange.insurance_terms() == []
+
+
+async def test_a_repeated_index_parameter_is_refused(market: Market) -> None:
+    """As on the tick endpoints (docs/analytics.md): `basis=kg&basis=active` is not silently
+    the first one."""
+    for q in ("basis=kg&basis=active", "from=2026-01-01&from=2026-02-01"):
+        r = await market.client.get(f"{P}/indices/QUE-BARK?{q}")
+        assert r.status == 400, (q, r.status)
+        assert (await r.json())["code"] == "duplicate_key"
