@@ -79,9 +79,18 @@ _V2_COMMON = [
     "INSERT INTO tick_sources (source, last_seq) VALUES ('demo_history', 0)",
 ]
 
+#: A page of ticks of a symbol or herb product after a cursor walks these in key order and
+#: stops at its limit; with only the ``(…, ts_ns)`` indexes each page read and sorted every
+#: tick of the symbol (a public REST page, or an export chunk, cost the whole symbol).
+_V3_COMMON = [
+    "CREATE INDEX ticks_symbol_key ON ticks (symbol, seq, n)",
+    "CREATE INDEX ticks_herb_key ON ticks (herb, seq, n)",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "ticks, bars, instruments, writer position", _V1_COMMON, [], []),
     Migration(2, "positions of other tick sources (the demo history)", _V2_COMMON, [], []),
+    Migration(3, "pages by symbol or herb in key order", _V3_COMMON, [], []),
 ]
 LATEST = MIGRATIONS[-1].version
 
