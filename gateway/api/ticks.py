@@ -140,14 +140,18 @@ async def _export(request: web.Request, gw: Gateway, content_type: str, name: st
                   first: bytes, encode: Any, last: Any) -> web.StreamResponse:
     q = _query(_params(request, ExportParams))
     store = tick_store_of(gw)
+    headers = {"Content-Type": content_type,
+               "Content-Disposition": f'attachment; filename="{name}"'}
+    if request.method == "HEAD":
+        # headers only: a streamed body after them would be read as the next response on
+        # the connection (aiohttp sends what a StreamResponse writes, HEAD or not)
+        return web.Response(headers=headers)
     if _running[0] >= MAX_EXPORTS:
         raise Problem(503, "exports_busy", f"at most {MAX_EXPORTS} exports at once",
                       headers={"Retry-After": "5"})
     _running[0] += 1
     try:
-        resp = web.StreamResponse(headers={
-            "Content-Type": content_type,
-            "Content-Disposition": f'attachment; filename="{name}"'})
+        resp = web.StreamResponse(headers=headers)
         resp.enable_chunked_encoding()
         await resp.prepare(request)
 

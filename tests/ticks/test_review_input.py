@@ -93,3 +93,17 @@ async def test_a_client_that_stops_reading_frees_its_export_slot(
     finally:
         writer.close()
     assert api._running[0] == 0
+
+
+@pytest.mark.parametrize("path", ["/api/v1/ticks/export.csv", "/api/v1/ticks/export.parquet"])
+async def test_head_of_an_export_sends_no_body(market: Market, path: str) -> None:
+    """HEAD (which every GET route also answers) must send headers only: a body after them is
+    read as the next response on the same keep-alive connection (a desync, e.g. behind a
+    proxy), and the export would run for nothing."""
+    c = market.client
+    r = await c.head(path, headers=market.h("analyst"))
+    assert r.status == 200 and await r.read() == b""
+    r = await c.get("/api/v1/ticks?limit=1")  # the same connection, still in step
+    assert r.status == 200 and "ticks" in await r.json()
+    r = await c.head(f"{path}?limit=1", headers=market.h("analyst"))
+    assert r.status == 422  # the same validation as a GET
