@@ -66,6 +66,11 @@ class BarsParams(Struct, kw_only=True, forbid_unknown_fields=True):
     limit: Annotated[int, Meta(ge=1, le=MAX_BARS)] = 1000
 
 
+def exports_running() -> int:
+    """How many exports stream now in this process."""
+    return _running[0]
+
+
 def refuse_repeats(request: web.Request) -> None:
     """A query parameter given twice is a 400, never silently its first value."""
     keys = [k for k, _ in request.query.items()]

@@ -86,13 +86,13 @@ async def test_a_client_that_stops_reading_frees_its_export_slot(
     await writer.drain()
     try:
         async with asyncio.timeout(30):  # a generous guard: the slot is freed, then we go on
-            while api._running[0] == 0:
+            while api.exports_running() == 0:
                 await asyncio.sleep(0.01)
-            while api._running[0] != 0:
+            while api.exports_running() != 0:
                 await asyncio.sleep(0.05)
     finally:
         writer.close()
-    assert api._running[0] == 0
+    assert api.exports_running() == 0
 
 
 @pytest.mark.parametrize("path", ["/api/v1/ticks/export.csv", "/api/v1/ticks/export.parquet"])
