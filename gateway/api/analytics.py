@@ -22,11 +22,19 @@ from aiohttp import web
 from msgspec import Struct
 
 from engine.insurance import InsuranceTerms
-from engine.messages import HerbCode, InsuranceTermsSet, Qty, SeasonName, SetInsuranceTerms, Vnd
+from engine.messages import (
+    HerbCode,
+    InsuranceTermsSet,
+    Ns,
+    Qty,
+    SeasonName,
+    SetInsuranceTerms,
+    Vnd,
+)
 from gateway.api.admin import accepted
 from gateway.api.http import body, reply
 from gateway.api.problems import FieldError, Problem
-from gateway.api.ticks import tick_store_of
+from gateway.api.ticks import refuse_repeats, tick_store_of
 from gateway.auth import Participant
 from gateway.state import Gateway
 from gateway.stream.wire import iso_ts
@@ -153,6 +161,7 @@ def point_out(p: IndexPoint) -> IndexPointOut:
 
 async def get_index(request: web.Request, gw: Gateway, who: Participant | None) -> web.Response:
     herb = request.match_info["herb"]
+    refuse_repeats(request)
     text = request.query.get("basis", "kg")
     basis: Basis = "active" if text == "active" else "kg"
     if text not in BASES:
@@ -229,14 +238,24 @@ async def put_insurance(request: web.Request, gw: Gateway, who: Participant) -> 
     tick_store_of(gw)  # the answer is the figures: refuse before the terms are journaled
     cmd = SetInsuranceTerms(
         herb=herb, season=season, floor_vnd=r.floor_vnd,
-        window_start_ns=day_start_ns(r.window_from),
-        window_end_ns=day_start_ns(r.window_to + dt.timedelta(days=1)),
+        window_start_ns=_window_ns("window_from", r.window_from, 0),
+        window_end_ns=_window_ns("window_to", r.window_to, 1),
         min_volume_kg=r.min_volume_kg, demo=r.demo)
     ev = accepted(await gw.submit(cmd))
     assert type(ev) is InsuranceTermsSet, ev
     rows = [f for f in await insurance_figures(gw)
             if (f.herb, f.season) == (herb, season)]
     return reply(insurance_out(rows[0]), 200 if ev.replaced else 201)
+
+
+def _window_ns(name: str, day: dt.date, days_after: int) -> int:
+    """The first ns of ``day`` (+ ``days_after``) in Vietnam, within the command's `Ns` (a
+    date the stores cannot hold is a 422 naming the field, not a 500 or a journal refusal)."""
+    try:
+        return msgspec.convert(day_start_ns(day + dt.timedelta(days=days_after)), Ns)
+    except (OverflowError, msgspec.ValidationError):
+        raise Problem(422, "invalid_field", f"{name} must be between 1970 and 2262",
+                      errors=[FieldError(field=f"$.{name}", message="1970..2262")]) from None
 
 
 def _check_path(herb: str, season: str) -> None:

@@ -37,8 +37,12 @@ from settlement.ticks.store import MAX_BARS, MAX_PAGE, TickQuery
 log = logging.getLogger("herbx.ticks")
 
 MAX_EXPORTS = 2  # concurrent exports per process: each holds a database cursor
+#: an export whose client takes nothing for this long is dropped: a client that vanished
+#: without closing (or never reads) would otherwise hold a slot and its cursor for ever
+EXPORT_STALL_S = 60.0
 _running = [0]  # exports streaming now in this process
-Cursor = Annotated[str, Meta(max_length=30, pattern=r"^-?[0-9]{1,19}:[0-9]{1,9}$")]
+#: ``<seq>:<n>``; at most 18 digits, so a seq always fits the stores' 64-bit column
+Cursor = Annotated[str, Meta(max_length=30, pattern=r"^-?[0-9]{1,18}:[0-9]{1,9}$")]
 #: integer nanoseconds since the epoch, or RFC 3339 with a zone (``2026-11-29T00:00:00+07:00``)
 TimeText = Annotated[str, Meta(min_length=1, max_length=40)]
 
@@ -62,10 +66,20 @@ class BarsParams(Struct, kw_only=True, forbid_unknown_fields=True):
     limit: Annotated[int, Meta(ge=1, le=MAX_BARS)] = 1000
 
 
-def _params(request: web.Request, typ: type[Any]) -> Any:
+def exports_running() -> int:
+    """How many exports stream now in this process."""
+    return _running[0]
+
+
+def refuse_repeats(request: web.Request) -> None:
+    """A query parameter given twice is a 400, never silently its first value."""
     keys = [k for k, _ in request.query.items()]
     if len(set(keys)) != len(keys):
         raise Problem(400, "duplicate_key", "a query parameter appears twice")
+
+
+def _params(request: web.Request, typ: type[Any]) -> Any:
+    refuse_repeats(request)
     return msgspec.convert(dict(request.query), typ, strict=False)
 
 
@@ -131,29 +145,43 @@ async def _export(request: web.Request, gw: Gateway, content_type: str, name: st
                   first: bytes, encode: Any, last: Any) -> web.StreamResponse:
     q = _query(_params(request, ExportParams))
     store = tick_store_of(gw)
+    headers = {"Content-Type": content_type,
+               "Content-Disposition": f'attachment; filename="{name}"'}
+    if request.method == "HEAD":
+        # headers only: a streamed body after them would be read as the next response on
+        # the connection (aiohttp sends what a StreamResponse writes, HEAD or not)
+        return web.Response(headers=headers)
     if _running[0] >= MAX_EXPORTS:
         raise Problem(503, "exports_busy", f"at most {MAX_EXPORTS} exports at once",
                       headers={"Retry-After": "5"})
     _running[0] += 1
     try:
-        resp = web.StreamResponse(headers={
-            "Content-Type": content_type,
-            "Content-Disposition": f'attachment; filename="{name}"'})
+        resp = web.StreamResponse(headers=headers)
         resp.enable_chunked_encoding()
         await resp.prepare(request)
+
+        async def write(data: bytes) -> None:
+            async with asyncio.timeout(EXPORT_STALL_S):
+                await resp.write(data)
+
         try:
             if first:
-                await resp.write(first)  # the client sees the export start at once
+                await write(first)  # the client sees the export start at once
             if encode is None:
-                await store.export_csv(q, resp.write)
+                await store.export_csv(q, write)
             else:
                 async for chunk in store.export(q):
-                    await resp.write(encode(chunk))
+                    await write(encode(chunk))
             tail = last()
             if tail:
-                await resp.write(tail)
+                await write(tail)
         except (ConnectionResetError, asyncio.CancelledError):
             raise  # the client went away: nothing to tell it
+        except TimeoutError:
+            log.warning("tick export dropped: its client read nothing for %s s", EXPORT_STALL_S)
+            if request.transport is not None:
+                request.transport.abort()
+            return resp
         except Exception:
             # The status line is sent: the only honest signal left is a body that never ends
             # properly (no last chunk), which every HTTP client reports as an error.

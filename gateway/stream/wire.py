@@ -7,6 +7,8 @@ the one place that maps one to the other. It must never change a value, only nam
 
 from __future__ import annotations
 
+import datetime
+import re
 import time
 from typing import Any
 
@@ -26,14 +28,24 @@ def iso_ts(ts_ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{ns // 1_000_000:03d}Z"
 
 
-def parse_iso_ns(text: str) -> int:
-    """The inverse of `iso_ts` for any RFC 3339 timestamp with a zone (via msgspec)."""
-    from datetime import datetime
+_FRACTION = re.compile(r"(.{10}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?"
+                       r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+_SECOND = datetime.timedelta(seconds=1)
 
-    dt = msgspec.convert(text, datetime)
-    if dt.tzinfo is None:
-        raise ValueError("timestamp needs a zone (e.g. Z)")
-    return int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000
+
+def parse_iso_ns(text: str) -> int:
+    """The inverse of `iso_ts` for any RFC 3339 timestamp with a zone, exact to the nanosecond
+    (datetime keeps microseconds, so the fraction is read apart) and within the int64 ns of the
+    stores (1970 to 2262); anything else is a ValueError."""
+    m = _FRACTION.fullmatch(text)
+    if m is None:
+        raise ValueError("an RFC 3339 timestamp with a zone and at most 9 decimals")
+    when = msgspec.convert(m[1] + m[3], datetime.datetime)
+    ns = (when - _EPOCH) // _SECOND * 1_000_000_000 + int((m[2] or "0").ljust(9, "0"))
+    if not 0 <= ns < 2**63:
+        raise ValueError("outside 1970-01-01 .. 2262-04-11")
+    return ns
 
 
 def public(event: Event) -> dict[str, Any]:

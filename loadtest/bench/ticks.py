@@ -85,7 +85,7 @@ def _chunks(total: int, seed: int) -> Any:
             per_active = p * qty * 10**6 // active
         ts = start + k * step + r.randrange(step)
         rows.append((k + 1, 0, ts, k + 1, sym, inst.herb, inst.grade, "book", p, qty, p * qty,
-                     active, per_active, True))
+                     active, per_active, True, None if active is None else qty))
         if len(rows) == CHUNK:
             yield rows
             rows = []

@@ -25,7 +25,8 @@ def bar_of(t: Tick, interval: Interval) -> KeyedBar:
               open_vnd=t.price_vnd, high_vnd=t.price_vnd, low_vnd=t.price_vnd,
               close_vnd=t.price_vnd, volume=t.qty, notional_vnd=t.notional_vnd, trades=1,
               active_mg=t.active_mg or 0,
-              active_notional_vnd=t.notional_vnd if has_active else 0,
+              active_notional_vnd=(t.price_vnd * (t.qty if t.active_qty is None else t.active_qty)
+                                   if has_active else 0),
               demo_trades=1 if t.demo else 0)
     return bar, (t.seq, t.n), (t.seq, t.n)
 

@@ -41,6 +41,10 @@ class Tick(Struct, kw_only=True, frozen=True):
     active_mg: int | None = None
     price_per_kg_active_vnd: int | None = None
     demo: bool = False
+    #: kg of the legs that have a content (None with ``active_mg``; None on rows written before
+    #: migration 4, read as ``qty``): what was paid for them, ``price × active_qty``, is the
+    #: active side of the bars, so goods without a record never inflate it
+    active_qty: int | None = None
 
 
 class Bar(Struct, kw_only=True, frozen=True):

@@ -27,7 +27,7 @@ DEFAULT_PG_SCHEMA = "ticks"
 
 TICK_COLUMNS = ("seq", "n", "ts_ns", "trade_id", "symbol", "herb", "grade", "venue",
                 "price_vnd", "qty", "notional_vnd", "active_mg", "price_per_kg_active_vnd",
-                "demo")
+                "demo", "active_qty")
 #: ``first_*``/``last_*`` are the (seq, n) keys of the open and close ticks, so that merging a
 #: tick into a bar is right in any arrival order (open = earliest key, close = latest)
 BAR_COLUMNS = ("symbol", "interval", "start_ns", "open_vnd", "high_vnd", "low_vnd",
@@ -79,9 +79,20 @@ _V2_COMMON = [
     "INSERT INTO tick_sources (source, last_seq) VALUES ('demo_history', 0)",
 ]
 
+#: A page of ticks of a symbol or herb product after a cursor walks these in key order and
+#: stops at its limit; with only the ``(…, ts_ns)`` indexes each page read and sorted every
+#: tick of the symbol (a public REST page, or an export chunk, cost the whole symbol).
+_V3_COMMON = [
+    "CREATE INDEX ticks_symbol_key ON ticks (symbol, seq, n)",
+    "CREATE INDEX ticks_herb_key ON ticks (herb, seq, n)",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "ticks, bars, instruments, writer position", _V1_COMMON, [], []),
     Migration(2, "positions of other tick sources (the demo history)", _V2_COMMON, [], []),
+    Migration(3, "pages by symbol or herb in key order", _V3_COMMON, [], []),
+    Migration(4, "kg of a trade's assayed legs (the bars' active side)",
+              ["ALTER TABLE ticks ADD COLUMN active_qty BIGINT CHECK (active_qty > 0)"], [], []),
 ]
 LATEST = MIGRATIONS[-1].version
 

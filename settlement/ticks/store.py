@@ -189,7 +189,8 @@ def upsert_instrument_sql(dialect: Dialect) -> str:
 _AS_BARS = """SELECT symbol, ts_ns AS t, price_vnd AS open_vnd, price_vnd AS high_vnd,
     price_vnd AS low_vnd, price_vnd AS close_vnd, qty AS volume, notional_vnd, 1 AS trades,
     COALESCE(active_mg, 0) AS active_mg,
-    CASE WHEN active_mg IS NULL THEN 0 ELSE notional_vnd END AS active_notional_vnd,
+    CASE WHEN active_mg IS NULL THEN 0 ELSE price_vnd * COALESCE(active_qty, qty) END
+        AS active_notional_vnd,
     CASE WHEN demo THEN 1 ELSE 0 END AS demo_trades,
     seq AS first_seq, n AS first_n, seq AS last_seq, n AS last_n FROM ticks"""
 #: each interval's bars are made from the next shorter one's: every boundary of the longer is
@@ -321,13 +322,14 @@ def window_sums_of_row(r: Sequence[Any]) -> WindowSums:
 
 def tick_row(t: Tick) -> Row:
     return (t.seq, t.n, t.ts_ns, t.trade_id, t.symbol, t.herb, t.grade, t.venue, t.price_vnd,
-            t.qty, t.notional_vnd, t.active_mg, t.price_per_kg_active_vnd, t.demo)
+            t.qty, t.notional_vnd, t.active_mg, t.price_per_kg_active_vnd, t.demo, t.active_qty)
 
 
 def tick_of_row(r: Sequence[Any]) -> Tick:
     return Tick(seq=r[0], n=r[1], ts_ns=r[2], trade_id=r[3], symbol=r[4], herb=r[5],
                 grade=r[6], venue=r[7], price_vnd=r[8], qty=r[9], notional_vnd=r[10],
-                active_mg=r[11], price_per_kg_active_vnd=r[12], demo=bool(r[13]))
+                active_mg=r[11], price_per_kg_active_vnd=r[12], demo=bool(r[13]),
+                active_qty=r[14])
 
 
 def bar_row(kb: KeyedBar) -> Row:

@@ -66,7 +66,7 @@ def tick_of(ev: TradeExecuted, n: int, herb: str, grade: str, auction: bool,
         qty=ev.qty, notional_vnd=ev.price_vnd * ev.qty,
         active_mg=active_mg or None,
         price_per_kg_active_vnd=_per_kg_active(ev, active_mg, active_qty) if active_mg else None,
-        demo=demo,
+        demo=demo, active_qty=active_qty if active_mg else None,
     )
 
 

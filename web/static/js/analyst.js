@@ -82,7 +82,9 @@ boot(async ({ main, onLang, openSignIn }) => {
     h('button', { type: 'button', class: 'secondary', id: 'insurance-csv', 'data-i18n': 'analyst.insurance.csv', onclick: () => download('/insurance/report.csv', 'insurance-report.csv')
       .then(() => notify(t('analyst.export.done'))).catch((x) => notify(refusalText(x), 'error')) })]);
 
-  // ---- the tick export: a range of days, every trade (or one herb product's, one instrument's)
+  // ---- the tick export: a range of days, every trade (or one herb's, one instrument's)
+  // the tick filter `herb` takes the herb code (QUE: bark and oil), not the index's product
+  const herbCodes = [...new Set(instruments.map((i) => i.herb))];
   const exportErr = h('p', { class: 'error', role: 'alert', id: 'export-error' });
   const exportForm = h('form', { id: 'export', class: 'row', onsubmit: async (e) => {
     e.preventDefault();
@@ -97,7 +99,7 @@ boot(async ({ main, onLang, openSignIn }) => {
       exportErr.textContent = refusalText(x);
     }
   } },
-  field('analyst.export.what', select('what', [['all', { key: 'analyst.export.all' }], ...herbs.map((s) => [`herb:${s}`, s]), ...symbols.map((s) => [s, s])], 'all')),
+  field('analyst.export.what', select('what', [['all', { key: 'analyst.export.all' }], ...herbCodes.map((s) => [`herb:${s}`, s]), ...symbols.map((s) => [s, s])], 'all')),
   field('desk.from', h('input', { type: 'date', name: 'from', value: vnDay(-1) })),
   field('desk.to', h('input', { type: 'date', name: 'to', value: vnDay(1) }), 'desk.to.excl'),
   h('button', { type: 'submit', 'data-i18n': 'desk.csv' }));
