@@ -10,13 +10,11 @@ with the data, so the booker re-books what was lost from the journal.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from settlement.sqlite_worker import SqliteWorker
 from settlement.store import Exec, ExecMany, Fetch, Op, Plan, PlanStore, migrate_plan
 
 T = TypeVar("T")
@@ -24,42 +22,19 @@ T = TypeVar("T")
 LEDGER_FILE = "ledger.sqlite"
 
 
-class SqliteStore(PlanStore):
+class SqliteStore(SqliteWorker, PlanStore):
     name = "sqlite"
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-sqlite")
-        self._db: sqlite3.Connection | None = None
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def call() -> T:
-            assert self._db is not None, "store not open"
-            return fn(self._db)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+        super().__init__(path, "ledger-sqlite")
 
     async def _drive(self, plan: Plan[T], *, write: bool = False) -> T:
         return await self._run(lambda db: _drive(db, plan, write))
 
     async def open(self) -> None:
-        def connect() -> None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._db = db
-        await asyncio.get_running_loop().run_in_executor(self._pool, connect)
+        """Connect (`settlement.sqlite_worker`) and apply the pending migrations."""
+        await self._connect()
         await self._drive(migrate_plan("sqlite"), write=True)
-
-    async def close(self) -> None:
-        if self._db is None:
-            return
-        def shut() -> None:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-        await asyncio.get_running_loop().run_in_executor(self._pool, shut)
-        self._pool.shutdown(wait=True)
 
     async def execute(self, sql: str, *args: object) -> None:
         """One statement in its own transaction (tests: prove the triggers refuse, inject a

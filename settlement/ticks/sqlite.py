@@ -9,13 +9,12 @@ reads one chunk per call on that thread, so writes go on between its chunks.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from settlement.sqlite_worker import SqliteWorker
 from settlement.ticks.bars import bars_of
 from settlement.ticks.export import csv_chunk
 from settlement.ticks.insurance import WindowSums
@@ -59,43 +58,17 @@ _BAR = upsert_bar_sql("sqlite")
 _INSTRUMENT = upsert_instrument_sql("sqlite")
 
 
-class SqliteTickStore:
+class SqliteTickStore(SqliteWorker):
     name = "sqlite"
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ticks-sqlite")
-        self._db: sqlite3.Connection | None = None
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def call() -> T:
-            assert self._db is not None, "tick store not open"
-            return fn(self._db)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+        super().__init__(path, "ticks-sqlite")
 
     async def open(self) -> None:
-        """Connect and migrate; opening an open store does nothing."""
-        if self._db is not None:
-            return
-
-        def connect() -> None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._db = db
-        await asyncio.get_running_loop().run_in_executor(self._pool, connect)
-        await self._run(_migrate)
-
-    async def close(self) -> None:
-        if self._db is None:
-            return
-        def shut() -> None:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-        await asyncio.get_running_loop().run_in_executor(self._pool, shut)
-        self._pool.shutdown(wait=True)
+        """Connect (`settlement.sqlite_worker`) and migrate; opening an open store does
+        nothing."""
+        if await self._connect():
+            await self._run(_migrate)
 
     async def schema_version(self) -> int:
         return await self._run(lambda db: int(
