@@ -30,6 +30,7 @@ def test_a_lot_from_registration_to_its_sale_on_the_trace_page(tabs, server) -> 
     page.click("#register button[type=submit]")
     row = page.locator(f"#lots tr[data-lot={LOT}]")
     row.wait_for()
+    page.wait_for_selector(f"#lot-h >> text={LOT}")  # the new lot's card, not the one before
     # the next step is named: a lab must post the assay
     assert "phòng kiểm nghiệm gửi kết quả" in row.inner_text()
     assert "phòng kiểm nghiệm gửi kết quả" in page.inner_text("#next-step")
@@ -65,6 +66,7 @@ def test_a_lot_from_registration_to_its_sale_on_the_trace_page(tabs, server) -> 
     page.reload()
     coop.ready()
     page.click(f"#lots tr[data-lot={LOT}] button")
+    page.wait_for_selector(f"#lot-h >> text={LOT}")
     page.wait_for_selector("#sell-form")
     assert "hợp tác xã niêm yết" in page.inner_text("#next-step")
     price = quiet_price(server, SYMBOL)

@@ -148,12 +148,17 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
         h('td', { class: 'n' }, kg(l.remaining_qty))))))) : h('p', { class: 'muted' }, t('coop.nolots')));
   }
 
+  // Renders overlap (a click, a reload, the 10 s poll): only the newest may paint, or a slower
+  // earlier one would show another lot's card under the chosen row.
+  let detailRender = 0;
   async function renderDetail() {
+    const mine = ++detailRender;
     const lot = lots.find((l) => l.lot_id === chosen);
     if (!lot) { detail.replaceChildren(); return; }
     const spec = specOf(lot);
     const card = await api(`/trace/${encodeURIComponent(lot.lot_id)}/card`, { token: null });
     const auctions = (await api('/auctions?status=all', { token: null })).auctions.filter((a) => a.lot_id === lot.lot_id);
+    if (mine !== detailRender) return;
     const err = h('p', { class: 'error', role: 'alert', id: 'lot-error' });
     const act = (fn) => async (e) => {
       e.preventDefault();
