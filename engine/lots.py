@@ -5,7 +5,8 @@ Owns the `LotBook`: one `LotCustody` per recorded lot, holding the lot's record 
 where its owner's goods are; the handlers of the lot commands (`RegisterLot`, `AssayLot`,
 `ListLotOnBook`, `DelistLot`); the part of `ReceiveLot`, `WithdrawLot` and `CreateAuction` that
 concerns a recorded lot; and `after`, which reads the events of every command to record each
-sale, value each trade's lot legs and take back the unsold goods of a closed auction.
+sale, value each trade's lot legs, take back the unsold goods of a closed auction and undo
+the sales and resales of a trade that failed in settlement.
 
 Custody of a recorded lot, always one of three places (never a second record):
 
@@ -19,11 +20,17 @@ Custody of a recorded lot, always one of three places (never a second record):
 
 A sale is recorded when, and only when, goods of the lot leave its owner's custody in a trade
 (from ``on_book`` on the lot's book, or from ``in_auction``); any other trade of the lot's goods
-is a resale (kept in ``resales`` for the trace page). The invariant `_check` asserts: a received
-lot's remaining quantity equals warehouse + on book + in auction. When a lot is rejected, the
-units of it that buyers hold are frozen too (their resting sell orders on those goods
-cancelled), so no continuous trade delivers a rejected lot. Not yet: units held by a sell order
-waiting in a call phase stay with that order, and the uncross can still deliver them.
+is a resale (kept in ``resales`` for the trace page). A trade that fails in settlement
+(delivery versus payment, `engine.dvp`) delivered nothing: its sales leave the record through
+the lifecycle (`grading.lot.CancelSale`, a ``cancel_sale`` `LotUpdated`), its resales leave
+``resales``, and the goods `engine.dvp` gave back to the seller's holding return to the lot's
+custody: onto the book if the sale was made there and the lot is still listed there, else to
+the warehouse (or out with the lot, if it was withdrawn meanwhile: `_take_back`). The invariant
+`_check` asserts: a received lot's remaining quantity equals warehouse + on book + in auction.
+When a lot is rejected, the units of it that buyers hold are frozen too (their resting sell
+orders on those goods cancelled), so no continuous trade delivers a rejected lot. Not yet: units
+held by a sell order waiting in a call phase stay with that order, and the uncross can still
+deliver them.
 
 Grades are computed, never taken on trust: `assay_command` runs the pure grading function on the
 results and is the only way the doors build an `AssayLot`; the engine checks that the decision it
@@ -74,6 +81,7 @@ from engine.messages import (
     ReceiveLot,
     RegisterLot,
     TradeExecuted,
+    TradeSettlementChanged,
     WithdrawLot,
 )
 from engine.order import CANCELLED, transition
@@ -83,6 +91,7 @@ from grading.instruments import instrument_symbol
 from grading.lifecycle import Refused, Step, register_lot, step
 from grading.lot import (
     Assay,
+    CancelSale,
     Certification,
     Cooperative,
     Delist,
@@ -96,6 +105,7 @@ from grading.lot import (
     Sale,
     Sample,
     Withdraw,
+    trade_id_of,
     trade_ref,
     ts_of_ns,
 )
@@ -251,12 +261,47 @@ class LotCustody:
         return step(self.lot, cmd, self.history[-1].command.ts)
 
     def commit(self, s: Step) -> None:
-        """Write an accepted step: the new state, and its entries appended (O(1))."""
+        """Write an accepted step: the new state, and its entries appended (O(1)); a
+        cancelled sale's entries leave ``sales`` (`sales_of`)."""
         self.lot = s.lot
         self.history.append(s.entry)
         if s.sale is not None:
             self.sales.append(s.sale)
+        if s.cancelled is not None:
+            trade_id = trade_id_of(s.cancelled)
+            assert trade_id is not None, s.cancelled
+            for i in self.sales_of(trade_id):
+                del self.sales[i]
         self._record = None
+
+    def sales_of(self, trade_id: int) -> list[int]:
+        """The indexes in ``sales`` of the trade's sales, last first. Sales are appended in
+        trade order, so the search stops at the first older trade: O(sales since that trade),
+        not O(sales)."""
+        ref = trade_ref(trade_id)
+        sales = self.sales
+        found: list[int] = []
+        for i in range(len(sales) - 1, -1, -1):
+            r = sales[i].trade_ref
+            if r == ref:
+                found.append(i)
+            else:
+                older = trade_id_of(r)
+                if older is not None and older < trade_id:
+                    break
+        return found
+
+    def resales_of(self, trade_id: int) -> list[int]:
+        """The indexes in ``resales`` of the trade's resales, last first (like `sales_of`)."""
+        resales = self.resales
+        found: list[int] = []
+        for i in range(len(resales) - 1, -1, -1):
+            t = resales[i].trade_id
+            if t == trade_id:
+                found.append(i)
+            elif t < trade_id:
+                break
+        return found
 
     def _content(self) -> tuple[int, int] | None:
         g = self.lot.grade
@@ -615,6 +660,10 @@ class LotBook:
                 lot_id = self.by_auction.pop(ev.auction_id, None)
                 if lot_id is not None:
                     self._auction_closed(records[lot_id], ev, events)
+            elif t is TradeSettlementChanged:
+                assert isinstance(ev, TradeSettlementChanged)
+                if ev.to_state == "failed":
+                    self._trade_failed(ev, events)
 
     def _trade(self, ev: TradeExecuted, events: list[Event]) -> TradeExecuted:
         records = self.records
@@ -651,6 +700,66 @@ class LotBook:
                 sold == 0,
             ))
         return msgspec.structs.replace(ev, lot_values=values)
+
+    def _trade_failed(self, ev: TradeSettlementChanged, events: list[Event]) -> None:
+        """A trade failed in settlement (`engine.dvp` has released its holds: its goods are
+        back in the seller's holding on ``ev.symbol``, free). What it recorded is undone, lot
+        by lot: a sale leaves the record (`CancelSale`) and its goods go back where the lot
+        keeps them now (`_take_back`); a resale leaves ``resales`` (its goods are the
+        reseller's again, in its holding, where they were)."""
+        qty_of: dict[str, int] = {}
+        for leg in ev.lots:  # one lot may give several legs of a trade
+            if leg.lot_id in self.records:
+                qty_of[leg.lot_id] = qty_of.get(leg.lot_id, 0) + leg.qty
+        for lot_id, qty in qty_of.items():
+            rec = self.records[lot_id]
+            resold = 0
+            for i in rec.resales_of(ev.trade_id):
+                resold += rec.resales[i].qty
+                del rec.resales[i]
+            found = rec.sales_of(ev.trade_id)
+            sold = sum(rec.sales[i].qty for i in found)
+            assert sold + resold == qty, (lot_id, ev.trade_id, sold, resold, qty)
+            if resold and rec.lot.state == "rejected":
+                # rejected while the resale waited for payment: the goods are back in the
+                # reseller's holding, and a rejected lot's goods in a holding are frozen
+                self.exchange.accounts[ev.seller].holdings[ev.symbol].take_lot(lot_id, resold)
+                rec.frozen.append((ev.seller, resold))
+                events.append(self._updated(rec, "freeze", ev.seq, ev.ts_ns))
+            if not sold:
+                continue
+            assert ev.seller == rec.owner, (lot_id, ev.trade_id)
+            venue = rec.sales[found[0]].venue
+            result = rec.step(CancelSale(ts=self._ts(rec, ev.ts_ns), qty=sold,
+                                         trade_ref=trade_ref(ev.trade_id)))
+            assert isinstance(result, Step), (lot_id, result)
+            rec.commit(result)
+            self._take_back(rec, ev, venue, sold, events)
+            events.append(self._updated(rec, "cancel_sale", ev.seq, ev.ts_ns))
+
+    def _take_back(self, rec: LotCustody, ev: TradeSettlementChanged, venue: str, qty: int,
+                   events: list[Event]) -> None:
+        """The goods of a cancelled sale (``qty``, free in the owner's holding on
+        ``ev.symbol``) go back into the lot's custody: on the book when the sale was made on
+        this book and the lot is listed there now (as if never sold: the owner may offer them
+        again); with the rest of the lot when it was withdrawn since (they leave custody too:
+        a `LotWithdrawn` of them); in the warehouse in every other case (an auction sale, a
+        lot delisted, sold out, listed elsewhere or rejected since), so nothing is on sale
+        that its owner did not list."""
+        lot = rec.lot
+        listing = lot.listing
+        if (listing is not None and listing.venue == "book" and listing.symbol == ev.symbol
+                and venue == ev.symbol):
+            assert rec.symbol == ev.symbol, (rec.symbol, ev.symbol)
+            rec.on_book += qty
+            return
+        holding = self.exchange.accounts[rec.owner].holdings[ev.symbol]
+        holding.take_lot(lot.lot_id, qty)
+        if lot.state == "withdrawn":
+            events.append(LotWithdrawn(seq=ev.seq, ts_ns=ev.ts_ns, lot_id=lot.lot_id,
+                                       account=rec.owner, symbol=ev.symbol, qty=qty))
+        else:
+            rec.warehouse += qty
 
     def _auction_closed(self, rec: LotCustody, ev: AuctionClosed, events: list[Event]) -> None:
         """The auction is over: its unsold goods (returned to the owner's holding by the auction

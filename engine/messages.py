@@ -563,9 +563,10 @@ class BookUpdated(Ev, tag="book_updated", kw_only=True, omit_defaults=True, froz
 
 class LotUpdated(Ev, tag="lot_updated", kw_only=True, omit_defaults=True, frozen=True):
     """Public: a lot record changed (``action``: register, assay, receive, list, delist, sale,
-    withdraw, freeze, release). ``custody_qty`` is what the owner still has at the market (in
-    the warehouse, on the book or in an auction); it always equals ``remaining_qty`` once the
-    lot is received, until it is withdrawn."""
+    cancel_sale (a sale's trade failed in settlement), withdraw, freeze, release).
+    ``custody_qty`` is what the owner still has at the market (in the warehouse, on the book or
+    in an auction); it always equals ``remaining_qty`` once the lot is received, until it is
+    withdrawn."""
 
     lot_id: str
     account: str

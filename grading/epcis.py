@@ -12,6 +12,8 @@ Owns: the mapping from lot history entries to EPCIS event types and CBV 2.0 voca
     delist     ObjectEvent OBSERVE, bizStep holding, disposition sellable_not_accessible
     sale       TransactionEvent ADD, bizStep accepting (possession/ownership changes), with
                bizTransactionList type "inv" carrying the invoice number
+    cancel_sale  TransactionEvent DELETE, bizStep other: the sale's trade failed in settlement,
+               so the goods are disassociated from that transaction and are the owner's again
     withdraw   ObjectEvent DELETE, bizStep decommissioning, disposition inactive
 
 Quantities are what each event moved: a sale moves what was sold, and a delist or withdrawal
@@ -35,6 +37,7 @@ import msgspec
 
 from grading.lot import (
     Assay,
+    CancelSale,
     Delist,
     ListLot,
     Lot,
@@ -143,6 +146,14 @@ def lot_events(lot: Lot, lot_uri: str) -> list[Json]:
                        ],
                        "quantityList": _qty(lot_uri, cmd.qty),
                        "herbx:buyer": cmd.buyer, "herbx:priceVNDPerKg": cmd.price_vnd}
+            case CancelSale():
+                qty += cmd.qty  # back in the owner's custody: the sale never happened
+                ev |= {"type": "TransactionEvent", "action": "DELETE", "bizStep": "other",
+                       "bizTransactionList": [
+                           {"type": "inv", "bizTransaction": f"urn:herbx:inv:{cmd.trade_ref}"}
+                       ],
+                       "quantityList": _qty(lot_uri, cmd.qty),
+                       "herbx:reason": "settlement_failed"}
             case Withdraw():
                 ev |= {"type": "ObjectEvent", "action": "DELETE", "bizStep": "decommissioning",
                        "disposition": "inactive", "quantityList": _qty(lot_uri, qty),

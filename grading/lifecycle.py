@@ -15,6 +15,13 @@ I/O or read the clock.
     graded ─receive→ received ─list→ listed ─sale→ partly_sold | sold
     graded/rejected/received ─assay→ (re-assay: new grade record)
     any non-final state ─withdraw→ withdrawn;  listed/partly_sold ─delist→ received
+    a sale's trade fails in settlement ─cancel_sale→ the sale undone: listed/partly_sold stay
+      listed (partly_sold while other sales remain), sold → received (its listing ended when it
+      sold out), received/rejected/withdrawn stay as they are
+
+A cancelled sale is the one way out of a final state: ``sold`` meant "sold, payment pending"
+until the trade settles, and a withdrawn lot still owns the quantity of a sale that failed
+after the withdrawal (`engine.lots` sends those goods after the rest of the lot).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from msgspec import Struct
 from grading.instruments import instrument_symbol
 from grading.lot import (
     Assay,
+    CancelSale,
     Certification,
     Cooperative,
     Delist,
@@ -49,8 +57,11 @@ from grading.lot import (
 
 Action = Literal[
     "sample", "assay_pass", "assay_fail", "process", "receive", "list", "delist", "sell_part",
-    "sell_all", "withdraw",
+    "sell_all", "withdraw", "cancel_sale_part", "cancel_sale_all",
 ]
+
+#: The actions that undo a sale (its trade failed): ``_all`` when nothing stays sold after it.
+CANCEL_ACTIONS: tuple[Action, ...] = ("cancel_sale_part", "cancel_sale_all")
 
 TRANSITIONS: dict[tuple[LotState, Action], LotState] = {
     ("registered", "process"): "registered",
@@ -78,7 +89,21 @@ TRANSITIONS: dict[tuple[LotState, Action], LotState] = {
     ("partly_sold", "sell_all"): "sold",
     ("partly_sold", "delist"): "received",
     ("partly_sold", "withdraw"): "withdrawn",
+    # a sale undone (its trade failed in settlement): the lot is what it would be without it
+    ("listed", "cancel_sale_part"): "listed",
+    ("listed", "cancel_sale_all"): "listed",
+    ("partly_sold", "cancel_sale_part"): "partly_sold",
+    ("partly_sold", "cancel_sale_all"): "listed",
+    ("sold", "cancel_sale_part"): "received",
+    ("sold", "cancel_sale_all"): "received",
+    ("received", "cancel_sale_part"): "received",
+    ("received", "cancel_sale_all"): "received",
+    ("rejected", "cancel_sale_part"): "rejected",
+    ("rejected", "cancel_sale_all"): "rejected",
+    ("withdrawn", "cancel_sale_part"): "withdrawn",
+    ("withdrawn", "cancel_sale_all"): "withdrawn",
 }
+#: No way out of these but a cancelled sale (`CANCEL_ACTIONS`).
 FINAL_STATES: tuple[LotState, ...] = ("sold", "withdrawn")
 
 RefusalCode = Literal[
@@ -145,6 +170,8 @@ def _action(lot: Lot, cmd: LotCommand) -> Action:
             return "delist"
         case RecordSale():
             return "sell_all" if cmd.qty == lot.remaining_qty else "sell_part"
+        case CancelSale():
+            return "cancel_sale_all" if cmd.qty == lot.sold_qty else "cancel_sale_part"
         case Withdraw():
             return "withdraw"
     raise AssertionError(cmd)
@@ -174,17 +201,22 @@ def _check(lot: Lot, cmd: LotCommand) -> Refused | None:
                            detail=f"sale of {cmd.qty} kg, {lot.remaining_qty} kg remain")
         case RecordSale() if cmd.price_vnd <= 0:
             return Refused(code="bad_price", detail="price must be a positive integer VND")
+        case CancelSale() if cmd.qty <= 0 or cmd.qty > lot.sold_qty:
+            return Refused(code="bad_quantity",
+                           detail=f"cancel a sale of {cmd.qty} kg, {lot.sold_qty} kg sold")
     return None
 
 
 class Step(Struct, frozen=True, kw_only=True):
     """An accepted command's effect before it is written into a record: the lot's new state
-    (every field but ``sales`` and ``history``, which are the input's, not copied) and the
-    entries the command appends to them."""
+    (every field but ``sales`` and ``history``, which are the input's, not copied), the
+    entries the command appends to them, and (a cancelled sale) the ``trade_ref`` whose sales
+    leave ``sales``."""
 
     lot: Lot
     entry: HistoryEntry
     sale: Sale | None = None
+    cancelled: str | None = None
 
 
 def step(lot: Lot, cmd: LotCommand, last_ts: datetime) -> Step | Refused:
@@ -204,6 +236,7 @@ def step(lot: Lot, cmd: LotCommand, last_ts: datetime) -> Step | Refused:
         return refusal
     changes: dict[str, object] = {}
     sale = None
+    cancelled = None
     match cmd:
         case Assay():
             changes["grades"] = (*lot.grades, GradeRecord(
@@ -224,8 +257,14 @@ def step(lot: Lot, cmd: LotCommand, last_ts: datetime) -> Step | Refused:
             changes["sold_qty"] = lot.sold_qty + cmd.qty
             if new_state == "sold":
                 changes["listing"] = None
+        case CancelSale():
+            # the listing stays as it is: a sold lot has none (it ended when the lot sold
+            # out), a listed one keeps its own (the goods' way back is the engine's concern)
+            cancelled = cmd.trade_ref
+            changes["sold_qty"] = lot.sold_qty - cmd.qty
     return Step(lot=msgspec.structs.replace(lot, state=new_state, **changes),
-                entry=HistoryEntry(state=new_state, command=cmd), sale=sale)
+                entry=HistoryEntry(state=new_state, command=cmd), sale=sale,
+                cancelled=cancelled)
 
 
 def apply(lot: Lot, cmd: LotCommand) -> Accepted | Refused:
@@ -237,5 +276,12 @@ def apply(lot: Lot, cmd: LotCommand) -> Accepted | Refused:
     if isinstance(s, Refused):
         return s
     sales = lot.sales if s.sale is None else (*lot.sales, s.sale)
+    if isinstance(cmd, CancelSale):
+        kept = tuple(x for x in sales if x.trade_ref != cmd.trade_ref)
+        gone = sum(x.qty for x in sales) - sum(x.qty for x in kept)
+        if gone != cmd.qty:  # `step` cannot see the sales: the whole record can
+            return Refused(code="bad_quantity",
+                           detail=f"sale {cmd.trade_ref} is {gone} kg, not {cmd.qty}")
+        sales = kept
     return Accepted(lot=msgspec.structs.replace(s.lot, sales=sales,
                                                 history=(*lot.history, s.entry)))

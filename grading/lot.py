@@ -5,8 +5,9 @@ Owns: the immutable record types (`Lot`, `GrowingArea`, `Certification`, `GradeR
 lifecycle (`grading.lifecycle.step`, or `apply`, which returns a new `Lot`); grades, custody
 events and sales are append-only, so a re-assay adds a grade record and never overwrites one
 (the engine keeps a recorded lot's sales and history in append-only lists beside its state:
-`engine.lots.LotCustody`). Must never read
-the clock: every timestamp is passed in, timezone-aware.
+`engine.lots.LotCustody`). The one exception: a sale whose trade fails in settlement leaves
+``sales`` (it never happened), and the history records it as a `CancelSale` after the sale.
+Must never read the clock: every timestamp is passed in, timezone-aware.
 """
 
 from __future__ import annotations
@@ -182,12 +183,25 @@ class RecordSale(Struct, frozen=True, kw_only=True, tag="sale"):
     trade_ref: Name = field(name="invoice_no")
 
 
+class CancelSale(Struct, frozen=True, kw_only=True, tag="cancel_sale"):
+    """A recorded sale undone because its trade failed in settlement (delivery versus payment:
+    nothing had changed hands). The sale (every entry of ``trade_ref``, together ``qty``)
+    leaves the lot's ``sales`` and the quantity is the lot's again; the history keeps both the
+    sale and this entry."""
+
+    ts: Ts
+    qty: int
+    trade_ref: Name
+
+
 class Withdraw(Struct, frozen=True, kw_only=True, tag="withdraw"):
     ts: Ts
     reason: Name
 
 
-LotCommand = Sample | Assay | Process | Receive | ListLot | Delist | RecordSale | Withdraw
+LotCommand = (
+    Sample | Assay | Process | Receive | ListLot | Delist | RecordSale | CancelSale | Withdraw
+)
 HistoryCommand = Register | LotCommand
 
 

@@ -221,9 +221,6 @@ def test_a_failed_sale_of_a_recorded_lot_keeps_the_lot_consistent() -> None:
     assert m.goods("T2", "QUE-BARK-A") == (800, 0)
 
 
-@pytest.mark.xfail(strict=True, reason="engine.lots never hears of a failed trade: the lot "
-                   "record keeps the sale (state sold, the buyer on it) and the goods come "
-                   "back as free goods on the book outside the lot's custody")
 def test_a_failed_auction_sale_of_a_recorded_lot_returns_it_to_the_warehouse() -> None:
     """A recorded lot sold by Dutch auction whose trade fails: the lot was never sold, so its
     record may not say it was (nor name a buyer the trace page would show as a sale), and its

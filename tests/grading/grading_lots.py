@@ -10,6 +10,7 @@ from grading.assay import grade_lot
 from grading.lifecycle import Accepted, apply, register_lot
 from grading.lot import (
     Assay,
+    CancelSale,
     Certification,
     Cooperative,
     Delist,
@@ -83,10 +84,18 @@ def command_for(catalogue, lot: Lot, action: str, ts: datetime):
         "list": lambda: ListLot(ts=ts, venue="book", symbol=f"{code}-{product}-{grade}"),
         "delist": lambda: Delist(ts=ts),
         "sell_part": lambda: RecordSale(ts=ts, qty=1, price_vnd=61_500, buyer="Pharma A",
-                                        trade_ref="HX-0001"),
+                                        trade_ref=f"HX-{len(lot.sales) + 1:04d}"),
         "sell_all": lambda: RecordSale(ts=ts, qty=lot.remaining_qty, price_vnd=61_500,
-                                       buyer="Pharma A", trade_ref="HX-0002"),
+                                       buyer="Pharma A", trade_ref=f"HX-{len(lot.sales) + 1:04d}"),
         "withdraw": lambda: Withdraw(ts=ts, reason="cooperative request"),
+        # the first sale undone (its trade failed): part of what is sold, or all of it (a lot
+        # without sales gets a cancellation of a sale it never had)
+        "cancel_sale_part": lambda: CancelSale(
+            ts=ts, qty=lot.sales[0].qty if lot.sales else 1,
+            trade_ref=lot.sales[0].trade_ref if lot.sales else "HX-0001"),
+        "cancel_sale_all": lambda: CancelSale(
+            ts=ts, qty=lot.sold_qty or 1,
+            trade_ref=lot.sales[0].trade_ref if lot.sales else "HX-0001"),
     }[action]()
 
 
@@ -103,9 +112,32 @@ PATHS = {
 }
 
 
-def lot_in(catalogue, state: str, clock: Clock) -> Lot:
+_LISTED = ["sample", "assay_pass", "receive", "list"]
+
+#: A lot in each state that can hold sales, with ``{sales}`` sales in it (1 or 2; a sold lot's
+#: last sale sells the rest). Registered and sampled lots never hold sales.
+SOLD_PATHS = {
+    "listed": [*_LISTED, "{sales}", "delist", "list"],
+    "partly_sold": [*_LISTED, "{sales}"],
+    "sold": [*_LISTED, "{sales-1}", "sell_all"],
+    "received": [*_LISTED, "{sales}", "delist"],
+    "graded": [*_LISTED, "{sales}", "delist", "assay_fail", "assay_pass"],
+    "rejected": [*_LISTED, "{sales}", "delist", "assay_fail"],
+    "withdrawn": [*_LISTED, "{sales}", "withdraw"],
+}
+
+
+def lot_in(catalogue, state: str, clock: Clock, sales: int = 0) -> Lot:
+    """A lot in ``state``; with ``sales`` (1 or 2), one that holds that many sales (of
+    different trades), where the state allows any."""
+    path = PATHS[state]
+    if sales and state in SOLD_PATHS:
+        path = []
+        for a in SOLD_PATHS[state]:
+            path += (["sell_part"] * sales if a == "{sales}"
+                     else ["sell_part"] * (sales - 1) if a == "{sales-1}" else [a])
     lot = new_lot()
-    for action in PATHS[state]:
+    for action in path:
         r = apply(lot, command_for(catalogue, lot, action, clock()))
         assert isinstance(r, Accepted), (action, r)
         lot = r.lot

@@ -6,6 +6,7 @@ import pytest
 from grading_lots import AREA, CERTS, COOP, T0, Clock, assay_cmd, command_for, lot_in, new_lot
 
 from grading.lifecycle import (
+    CANCEL_ACTIONS,
     FINAL_STATES,
     TRANSITIONS,
     Accepted,
@@ -17,6 +18,7 @@ from grading.lifecycle import (
 )
 from grading.lifecycle import register_lot as register
 from grading.lot import (
+    CancelSale,
     GrowingArea,
     HistoryEntry,
     ListLot,
@@ -35,7 +37,9 @@ ACTIONS = get_args(Action)
 @pytest.mark.parametrize("state", STATES)
 @pytest.mark.parametrize("action", ACTIONS)
 def test_every_state_action_pair_follows_the_table(catalogue, state, action):
-    lot = lot_in(catalogue, state, clock := Clock())
+    # a cancellation needs a sale to cancel: two of them to cancel only part of what is sold
+    sales = {"cancel_sale_part": 2, "cancel_sale_all": 1}.get(action, 0)
+    lot = lot_in(catalogue, state, clock := Clock(), sales)
     r = apply(lot, command_for(catalogue, lot, action, clock()))
     expected = TRANSITIONS.get((state, action))
     if expected is None:
@@ -47,9 +51,53 @@ def test_every_state_action_pair_follows_the_table(catalogue, state, action):
         r.lot.check()
 
 
-def test_final_states_have_no_way_out():
-    assert not [k for k in TRANSITIONS if k[0] in FINAL_STATES]
-    assert {s for s, _ in TRANSITIONS} == set(STATES) - set(FINAL_STATES)
+def test_final_states_have_no_way_out_but_a_failed_sale():
+    assert not [k for k in TRANSITIONS if k[0] in FINAL_STATES and k[1] not in CANCEL_ACTIONS]
+    assert {s for s, a in TRANSITIONS if a not in CANCEL_ACTIONS} == set(STATES) - set(
+        FINAL_STATES)
+
+
+def test_a_failed_sale_leaves_the_sales_and_stays_in_the_history(catalogue):
+    """Two sales, the first one's trade fails: its sale leaves ``sales`` (the trace page and
+    the EPCIS export show no such sale), the quantity is the lot's again, and the history keeps
+    the sale followed by its cancellation."""
+    clock = Clock()
+    lot = lot_in(catalogue, "listed", clock)
+    for qty, ref in ((100, "HX-7"), (150, "HX-9")):
+        lot = apply(lot, RecordSale(ts=clock(), qty=qty, price_vnd=61_500, buyer="Pharma A",
+                                    trade_ref=ref)).lot
+    r = apply(lot, CancelSale(ts=clock(), qty=100, trade_ref="HX-7"))
+    assert isinstance(r, Accepted), r
+    r.lot.check()
+    assert (r.lot.state, r.lot.sold_qty, r.lot.remaining_qty) == ("partly_sold", 150, 350)
+    assert [s.trade_ref for s in r.lot.sales] == ["HX-9"]
+    assert [type(h.command).__name__ for h in r.lot.history[-3:]] == [
+        "RecordSale", "RecordSale", "CancelSale"]
+    r = apply(r.lot, CancelSale(ts=clock(), qty=150, trade_ref="HX-9"))
+    assert isinstance(r, Accepted), r
+    r.lot.check()
+    assert (r.lot.state, r.lot.sold_qty, r.lot.sales) == ("listed", 0, ())
+    assert r.lot.listing is not None and r.lot.listing.symbol == "QUE-BARK-A"
+
+
+def test_a_sold_out_lot_whose_sale_fails_is_back_in_stock_unlisted(catalogue):
+    clock = Clock()
+    lot = lot_in(catalogue, "sold", clock, sales=2)
+    first = lot.sales[0]
+    r = apply(lot, CancelSale(ts=clock(), qty=first.qty, trade_ref=first.trade_ref))
+    assert isinstance(r, Accepted), r
+    r.lot.check()
+    # its listing ended when it sold out: nothing goes on sale again without the owner
+    assert (r.lot.state, r.lot.listing, r.lot.remaining_qty) == ("received", None, first.qty)
+
+
+@pytest.mark.parametrize(("qty", "ref"), [(0, "HX-0001"), (2, "HX-0001"), (1, "HX-0002"),
+                                          (-1, "HX-0001")])
+def test_a_cancellation_must_name_a_sale_and_its_quantity(catalogue, qty, ref):
+    clock = Clock()
+    lot = lot_in(catalogue, "partly_sold", clock, sales=1)  # HX-0001, 1 kg
+    r = apply(lot, CancelSale(ts=clock(), qty=qty, trade_ref=ref))
+    assert isinstance(r, Refused) and r.code == "bad_quantity", r
 
 
 def test_full_life_of_a_cinnamon_lot(catalogue):
