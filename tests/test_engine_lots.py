@@ -25,12 +25,15 @@ from engine.messages import (
     PlaceOrder,
     ReceiveLot,
     RegisterLot,
+    SetTradeSettlement,
     Tick,
     TradeExecuted,
+    TradeSettlementChanged,
     WithdrawLot,
 )
 from grading.assay import AssayResult, grade_lot
 from grading.catalogue import load_catalogue
+from grading.lot import trade_id_of
 from grading.samples import CLEAN, sample_results
 from grading.valuation import price_per_kg_active as valuation_ppka
 from tests.support import Sim, of, one
@@ -242,7 +245,7 @@ def test_snapshot_and_replay_cover_lots() -> None:
 
 ACTIONS = st.lists(st.tuples(st.sampled_from(
     ["list", "delist", "sell", "buy", "resell", "assay_a", "assay_c", "assay_fail", "withdraw",
-     "auction", "tick"]), st.integers(1, 4)), max_size=40)
+     "auction", "tick", "pay", "fail", "fail"]), st.integers(1, 4)), max_size=40)
 
 
 @settings(max_examples=60, deadline=None)
@@ -278,15 +281,28 @@ def test_random_lot_lifecycles_keep_record_and_custody_together(steps: list[Any]
                                       start_price_vnd=50_000))
             if type(ev[0]) is not CommandRejected:
                 m.step(PlaceBid(auction_id=ev[0].auction_id, account="T2", price_vnd=50_000 + n))
+        elif action in ("pay", "fail"):
+            # the n-th oldest open trade is paid, or fails (its sale undone on the record)
+            pending = [t for t, st_ in m.ex.settlements.items() if st_.state == "pending"]
+            if pending:
+                m.step(SetTradeSettlement(trade_id=pending[min(n, len(pending)) - 1],
+                                          state="paid" if action == "pay" else "failed"))
         else:
             m.do(Tick(), ts=m.ts + 5 * 10**9)
+    failed = {e.trade_id for e in of(m.log, TradeSettlementChanged) if e.to_state == "failed"}
     for lot_id in ("L1", "L2"):
         rec = m.ex.lot_book.records[lot_id]
         lot = rec.record
         owner = rec.owner
-        # the sum of sales equals the goods that left the owner's custody in trades
+        # the sum of sales equals the goods that left the owner's custody in trades that did
+        # not fail, and the sales are exactly those trades'
         sold_in_trades = sum(
-            leg.qty for t in of(m.log, TradeExecuted) if t.seller == owner
+            leg.qty for t in of(m.log, TradeExecuted)
+            if t.seller == owner and t.trade_id not in failed
             for leg, v in zip(t.lots, t.lot_values, strict=True)
             if leg.lot_id == lot_id and not v.resale)
         assert lot.sold_qty == sold_in_trades
+        assert not {trade_id_of(x.trade_ref) for x in lot.sales} & failed
+        assert not {r.trade_id for r in rec.resales} & failed
+    restored = Exchange.restore(m.ex.snapshot())
+    assert restored.state_hash() == m.ex.state_hash()
