@@ -99,6 +99,34 @@ async def test_trade_and_trace_show_price_per_kg_active_and_digital_link_checks_
     assert r.status == 200 and r.content_type == "text/html"
 
 
+async def test_a_failed_sale_is_no_sale_on_the_trace_page(market: Market) -> None:
+    """The operator fails a trade that delivered 100 kg of the lot (and 1,000 of a lot
+    received without a record): the trace JSON and the card show no such sale, the lot's
+    quantity is back in custody (on the book it is still listed on), and its history says the
+    sale was cancelled. The other sale, paid, stays."""
+    c, lid = market.client, LOT["lot_id"]
+    await _received(market)
+    await c.post(f"/api/v1/lots/{lid}/list", json={}, headers=market.h("C1"))
+    await market.order("C1", side="sell", price=61_000, qty=1_100)  # LOT-C1 (1000) goes first
+    await market.order("T1", side="buy", price=61_000, qty=1_100)
+    await market.order("C1", side="sell", price=61_000, qty=50)
+    await market.order("T2", side="buy", price=61_000, qty=50)
+    first, second = [v.trade_id for v in market.gw.exchange.settlement_views()]
+    status, body = await market.settle(first, "failed")
+    assert status == 200, body
+    status, body = await market.settle(second, "paid")
+    assert status == 200, body
+    doc = await (await c.get(f"/api/v1/trace/{lid}")).json()
+    assert [(s["qty"], s["trade_ref"]) for s in doc["sales"]] == [(50, f"HX-{second}")]
+    assert (doc["state"], doc["remaining_qty"], doc["custody_qty"]) == ("partly_sold", 450, 450)
+    assert [h["action"] for h in doc["history"][-3:]] == ["sale", "sale", "cancel_sale"]
+    card = await (await c.get(f"/api/v1/trace/{lid}/card")).json()
+    assert [s["trade_ref"] for s in card["sales"]] == [f"HX-{second}"]
+    r = await c.get(f"/api/v1/lots/{lid}", headers=market.h("C1"))
+    record = (await r.json())["record"]
+    assert [s["buyer"] for s in record["sales"]] == ["T2"]  # T1 bought nothing of it
+
+
 def test_an_old_lot_registry_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     (tmp_path / "gateway").mkdir()
     (tmp_path / "gateway" / "lots.json").write_text("[]")

@@ -116,6 +116,25 @@ def test_epcis_quantities_are_what_moved_and_a_sale_changes_owner(catalogue):
     assert events[0]["readPoint"]["id"].endswith(lot.growing_area.code)
 
 
+def test_a_cancelled_sale_is_a_transaction_delete_and_gives_the_quantity_back(catalogue):
+    """The sale's trade failed: the export keeps the sale (it was recorded) and adds its
+    cancellation, which names the same transaction; what is left afterwards is all 478 kg."""
+    from grading.lot import CancelSale, Delist
+
+    lot = _sold_lot(catalogue)
+    clock = Clock()
+    clock.t = lot.history[-1].command.ts
+    lot = apply(lot, CancelSale(ts=clock(), qty=300, trade_ref="HX-2026-000812")).lot
+    lot = apply(lot, Delist(ts=clock())).lot
+    uri = lot_trace_url(TraceConfig(), lot, catalogue.get(lot.spec_id))
+    events = epcis_document(lot, uri, CREATED)["epcisBody"]["eventList"]
+    sale, cancel, delist = events[-3:]
+    assert (cancel["type"], cancel["action"]) == ("TransactionEvent", "DELETE")
+    assert cancel["bizTransactionList"] == sale["bizTransactionList"]
+    assert cancel["quantityList"][0]["quantity"] == 300
+    assert delist["quantityList"][0]["quantity"] == 478
+
+
 def test_a_sale_stamped_with_the_receipts_time_is_deducted_once(catalogue):
     # The engine stamps entries of one command time alike: a receipt and a sale in the same
     # instant. The receiving event reports what was received; the sale deducts itself once.

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from engine.durable.sequencer import Sequencer
-from engine.messages import DelistLot, ListLotOnBook
+from engine.messages import CreateAuction, DelistLot, DutchBuy, ListLotOnBook, WithdrawLot
 from settlement.booker import Booker
-from settlement.ledger import LedgerTxn
+from settlement.ledger import LedgerTxn, goods, kg
 from settlement.reconcile import expected_balances, reconcile, run
 from settlement.reconcile import main as reconcile_main
 from settlement.reports import (
@@ -281,3 +281,38 @@ async def test_reconcile_counts_recorded_lots_still_in_the_warehouse(store: Any)
     await booked(store, m)
     assert expected_balances(m.ex, await store.charges()) == {
         k: b for k, b in (await store.balances()).items() if b}
+
+
+async def test_reconcile_agrees_after_failed_sales_of_recorded_lots(store: Any) -> None:
+    """Sales of recorded lots fail: one after the lot was withdrawn (the goods follow it out: a
+    `lot_out`), one after it was delisted (back in the warehouse), one while the lot is still
+    listed (back on the book), and a Dutch auction's (back in the warehouse). The ledger's
+    reversals and the engine's lot custody must imply the same balances."""
+    m = Recorder()
+    for lot_id in ("L3", "L2", "L1"):  # one at a time on the book: sells draw the oldest lot
+        m.received(lot_id, 300)
+        m.step(ListLotOnBook(lot_id=lot_id, account="C1"))
+        m.order("C1", "sell", 100, 60_000, symbol="QUE-BARK-A")
+        m.order("T1", "buy", 100, 60_000, symbol="QUE-BARK-A")
+        trade = max(m.ex.settlements)
+        if lot_id == "L3":
+            m.step(WithdrawLot(lot_id=lot_id, account="C1"))
+        elif lot_id == "L2":
+            m.step(DelistLot(lot_id=lot_id, account="C1"))
+        m.settle(trade, "failed")
+    m.received("L4", 10, grade="B", owner="S2")
+    aid = m.seq + 1
+    m.step(CreateAuction(kind="dutch", seller="S2", lot_id="L4", qty=10, start_ns=0,
+                         start_price_vnd=99_000, step_vnd=100, interval_ns=10**9,
+                         floor_vnd=59_000))
+    m.do(DutchBuy(auction_id=aid, account="T1", price_vnd=99_000, qty=10))
+    m.settle(max(m.ex.settlements), "failed")
+    states = {lot_id: m.record(lot_id).state for lot_id in ("L1", "L2", "L3", "L4")}
+    assert states == {"L1": "listed", "L2": "received", "L3": "withdrawn", "L4": "received"}
+    await booked(store, m)
+    balances = {k: b for k, b in (await store.balances()).items() if b}
+    assert expected_balances(m.ex, await store.charges()) == balances
+    # each lot's goods are its owner's again (L3's went out with it)
+    for lot_id, owner, qty in (("L1", "C1", 300), ("L2", "C1", 300), ("L3", "C1", 0),
+                               ("L4", "S2", 10)):
+        assert balances.get((goods(owner), kg(lot_id)), 0) == qty, lot_id
