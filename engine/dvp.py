@@ -15,7 +15,9 @@ names. The operator then moves the trade:
 ``paid`` moves the cash to the seller and the goods to the buyer in one step (from then on the
 goods are the buyer's to withdraw or resell); ``failed`` releases both holds (nothing had
 moved: the trade is undone; the goods go back to the front of the seller's lots, where they
-were the oldest); ``delivered`` (the operator confirms the physical hand-over) and ``settled``
+were the oldest; goods of a recorded lot's sale then go back into the lot's custody, and the
+sale off its record, in `engine.lots.LotBook.after`, which reads the `TradeSettlementChanged`);
+``delivered`` (the operator confirms the physical hand-over) and ``settled``
 (closed) change the state only. A settled or failed trade leaves the map at once, so the map
 holds only open settlements. A refusal (no such trade, a trade already closed, a move the table
 does not have, a payment that would carry the seller past the cash ceiling) changes nothing.
