@@ -713,3 +713,15 @@ def test_a_journal_of_the_rules_before_delivery_versus_payment_is_refused(tmp_pa
         head + struct.pack("<I", zlib.crc32(head)))
     with pytest.raises(jr.JournalCorrupt, match="before delivery versus payment"):
         list(jr.JournalReader(tmp_path, repair=True))
+
+
+def test_a_journal_of_the_rules_before_failed_trades_undid_lot_sales_is_refused(
+        tmp_path: Path) -> None:
+    """Version 2 segments were applied under the rules where a failed trade left its lots'
+    records sold: replayed today, the lots would get their goods back, and a later command that
+    used them could be answered differently from the first time."""
+    head = jr.MAGIC + struct.pack("<IQ", 2, 1)
+    (tmp_path / f"journal-{1:020d}.log").write_bytes(
+        head + struct.pack("<I", zlib.crc32(head)))
+    with pytest.raises(jr.JournalCorrupt, match="failed trade undoing its lots' sales"):
+        list(jr.JournalReader(tmp_path, repair=True))

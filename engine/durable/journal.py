@@ -45,8 +45,14 @@ log = logging.getLogger("herbx.journal")
 MAGIC = b"HERBXJNL"
 #: The format version, also the version of the market rules its commands were applied under: a
 #: journal replays only under the rules that wrote it. 2: delivery versus payment (a trade moves
-#: nothing until it is paid); a version-1 journal would replay to a state its clients never saw.
-VERSION = 2
+#: nothing until it is paid); 3: a failed trade undoes the sale on its lots' records (their goods
+#: go back to the lot). An older journal would replay to a state its clients never saw.
+VERSION = 3
+#: The rule each older version predates, for the refusal at start-up.
+OLDER_RULES = {
+    1: "delivery versus payment (journal version 1)",
+    2: "a failed trade undoing its lots' sales (journal version 2)",
+}
 FILE_HEADER = struct.Struct("<8sIQI")  # magic, version, first seq, crc32 of the first 20 bytes
 RECORD_HEADER = struct.Struct("<II")  # payload length, crc32(payload)
 # Part of the format: a reader rejects longer records, so a flipped length byte cannot make it
@@ -511,11 +517,12 @@ class JournalReader:
         path = seg.path
         data = path.read_bytes()
         head_size = FILE_HEADER.size
-        if len(data) >= head_size and FILE_HEADER.unpack_from(data, 0)[:2] == (MAGIC, 1):
+        magic, version = FILE_HEADER.unpack_from(data, 0)[:2] if len(data) >= head_size else (b"", 0)
+        if magic == MAGIC and version in OLDER_RULES:
             raise JournalCorrupt(path, 0, "written by an engine of the market rules before "
-                                 "delivery versus payment (journal version 1); replayed under "
-                                 "today's rules it would not give the state its clients saw: "
-                                 "start a new data directory, or run the release that wrote it")
+                                 f"{OLDER_RULES[version]}; replayed under today's rules it would "
+                                 "not give the state its clients saw: start a new data "
+                                 "directory, or run the release that wrote it")
         if len(data) < head_size or not self._header_ok(data, seg.first_seq):
             if is_last and len(data) <= head_size:
                 # Crash while the segment was being created: it holds no record yet.
