@@ -196,7 +196,8 @@ def cmd_consume(args: argparse.Namespace) -> int:
 
     return main(data_dir=args.data_dir, database_url=args.database_url,
                 database_schema=args.database_schema, public_url=args.public_url,
-                poll_ms=args.poll_ms, log_level=args.log_level, consumer=args.consumer)
+                poll_ms=args.poll_ms, log_level=args.log_level, consumer=args.consumer,
+                health_host=args.health_host, health_port=args.health_port)
 
 
 def _flag(name: str) -> bool:
@@ -442,6 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "--public-url; default http://127.0.0.1:8080)")
     p.add_argument("--poll-ms", type=int, default=_int_env("poll_ms", 50),
                    help="how often to look for new journal records")
+    p.add_argument("--health-port", type=int, default=_int_env("health_port", 0),
+                   help="serve GET /healthz (state, position, lag, gaps, duplicates) on this "
+                        "port; 0 = off")
+    p.add_argument("--health-host", default=_env("health_host", "127.0.0.1"),
+                   help="address of the health endpoint")
     p.add_argument("--log-level", default=_env("log_level", "info"),
                    choices=["debug", "info", "warning", "error"], help="logging threshold")
     p.set_defaults(func=cmd_consume)
