@@ -188,7 +188,8 @@ def cmd_chaos(args: argparse.Namespace) -> int:
 
     return main(kills=args.kills, seed=args.seed, database_url=args.database_url,
                 mode=args.mode, data_dir=args.data_dir, consumer=args.consumer,
-                workers=args.workers, subscribers=args.subscribers, restart=args.restart)
+                workers=args.workers, subscribers=args.subscribers, restart=args.restart,
+                only=args.only)
 
 
 def cmd_consume(args: argparse.Namespace) -> int:
@@ -467,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=_env("data_dir"),
                    help="the market's data directory (default: a temporary one; must be empty)")
     p.add_argument("--consumer", action="store_true", default=_flag("consumer"),
-                   help="book the ledger in `herbx consume`, which is killed too")
+                   help="book the ledger and write the ticks in two `herbx consume` "
+                        "processes, which are killed too")
     p.add_argument("--workers", type=int, default=_int_env("workers", 8),
                    help="concurrent order-entry clients")
     p.add_argument("--subscribers", type=int, default=_int_env("subscribers", 3),
@@ -475,6 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", default=_env("restart", ""),
                    help="also stop and start these services under load, comma-separated: redis "
                         "(private, --mode multi), postgres (a private cluster holds the ledger)")
+    p.add_argument("--only", default=_env("only", ""),
+                   help="kill only these, comma-separated: serve or engine, consumer (the "
+                        "ledger's `herbx consume`), ticks (the tick writer's), redis, postgres "
+                        "(default: any of the run's)")
     p.set_defaults(func=cmd_chaos)
 
     for p in sub.choices.values():  # every subcommand, those added later included
