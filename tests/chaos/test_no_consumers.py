@@ -66,9 +66,9 @@ async def test_herbx_consume_writes_the_ticks_in_its_own_process(tmp_path: Path)
 
     import aiohttp
 
-    from tests.chaos.test_consume_health import free_port
     from settlement.ticks.sqlite import SqliteTickStore
     from settlement.ticks.store import TickQuery
+    from tests.chaos.test_consume_health import free_port
 
     m = await start(settings(tmp_path, consumers=False))
     try:
