@@ -187,8 +187,8 @@ class Cluster:
         if name == "postgres":
             assert self.pg is not None
             self.pg.stop("immediate")  # a crash: no checkpoint, WAL recovery at the start
-        else:
-            self.procs[name].stop()
+        else:  # a crash too: SIGKILL; its append-only file (fsync always) keeps every write
+            self.procs[name].kill()
 
     def start_service(self, name: str) -> None:
         if name == "postgres":
@@ -235,8 +235,8 @@ async def wait_ready(http: Any, bases: list[str]) -> None:
             await asyncio.sleep(0.05)
 
 
-async def reads_served(http: Any, bases: list[str]) -> list[str]:
-    """The public reads every gateway must answer while the engine is down."""
+async def reads_served(http: Any, bases: list[str], down: str = "the engine") -> list[str]:
+    """The public reads every gateway must answer while the engine (or Redis) is down."""
     from loadtest.chaos_load import SYMBOL
 
     failures = []
@@ -246,9 +246,9 @@ async def reads_served(http: Any, bases: list[str]) -> list[str]:
             try:
                 async with http.get(f"{base}{path}") as r:
                     if r.status != 200:
-                        failures.append(f"{base}{path}: {r.status} while the engine was down")
+                        failures.append(f"{base}{path}: {r.status} while {down} was down")
             except Exception as exc:  # noqa: BLE001 - any failure to answer is the finding
-                failures.append(f"{base}{path}: {exc!r} while the engine was down")
+                failures.append(f"{base}{path}: {exc!r} while {down} was down")
     return failures
 
 
@@ -311,6 +311,8 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
                     say(f"kill {k}: {victim} stopped ({acked_before} orders acknowledged so "
                         f"far)")
                     await asyncio.sleep(rng.uniform(0.5, 1.5))  # the market without it
+                    if victim == "redis":  # the gateways serve reads from their replicas
+                        read_failures += await reads_served(http, cluster.gateways, "Redis")
                     outage_acks += len(load.acked) - down_from
                     outage_503 += load.statuses[503] - refused_from
                     await asyncio.to_thread(cluster.start_service, victim)

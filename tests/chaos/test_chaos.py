@@ -100,6 +100,7 @@ async def test_redis_restarted_under_load() -> None:
     # order entry meanwhile was refused clearly (503 problem+json), and resumed afterwards
     assert s["refused_during_outages"] > 0, s["_log"]
     assert s["ws_resyncs"] == 0  # the gateways kept their WebSockets
+    assert s["reads_while_engine_down_ok"] is True, s["_log"]  # (or Redis)
 
 
 async def test_postgresql_restarted_under_load() -> None:
