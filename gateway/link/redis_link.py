@@ -371,20 +371,28 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
         purges = PurgeSchedule(order_retention_s, purge_every_s) if order_retention_s else None
         log.info("engine: seq %d, commands from %s", seq.last_seq, last_id)
         while not stop.is_set():
+            # the market pauses in these two while Redis is away: nothing more is journaled
             try:
-                if committed:
-                    if pending and clean:
+                if pending:
+                    if clean:
                         await _append(redis, journal_key, pending)
-                    elif pending:
+                    else:
                         await _append_pending(redis, journal_key, pending, data_dir,
                                               JournalReader)
-                    pending, clean, committed = [], True, False
-                    _write_offset(offset_path, last_id)
+                    pending, clean = [], True
+            except down as exc:
+                clean = False  # the append may have been cut: the stream must be looked at
+                await _pause(stop, outage.failed(exc))
+                continue
+            if committed:  # the group is on the stream: its commands are done
+                _write_offset(offset_path, last_id)
+                committed = False
+            try:
                 block = 200 if tick_ms == 0 else max(1, int((next_tick - time.monotonic())
                                                             * 1000))
                 reply = await redis.xread({commands_key: last_id}, count=batch_size,
                                           block=min(block, 200))
-            except down as exc:  # the market pauses: nothing more is journaled until it is back
+            except down as exc:
                 clean = False
                 await _pause(stop, outage.failed(exc))
                 continue
