@@ -25,7 +25,7 @@ gateway, makes a second one ``duplicate_transfer``); see docs/gateway.md for the
 Redis outages: neither side exits. The engine stops reading commands (the market pauses: no
 command is journaled that the gateways could not see), keeps the group it committed but could
 not append, and once Redis answers again appends exactly what the journal stream lacks of it
-(`_append_pending`: the stream's newest entries say how much of a cut pipeline got through,
+(`append_pending`: the stream's newest entries say how much of a cut pipeline got through,
 so nothing is appended twice), then reads on. Its client never retries a command by itself
 (``connect(retries=False)``): a retried XADD whose first reply was lost would append twice. A
 gateway answers order entry with 503 while Redis is unreachable (its XADD fails at once, or no
@@ -354,7 +354,7 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
         seq.retain_from = feed.retain_seq
         feed.start()
     # the last group: committed, and (until `pending` is empty) not yet on the journal stream
-    pending: list[_Entry] = []
+    pending: list[StreamEntry] = []
     # False after a failed append: part of it may be on the stream, which must be looked at
     clean = True
     committed = False  # a group committed whose commands-stream offset is not written yet
@@ -375,9 +375,9 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
             try:
                 if pending:
                     if clean:
-                        await _append(redis, journal_key, pending)
+                        await append_group(redis, journal_key, pending)
                     else:
-                        await _append_pending(redis, journal_key, pending, data_dir,
+                        await append_pending(redis, journal_key, pending, data_dir,
                                               JournalReader)
                     pending, clean = [], True
             except down as exc:
@@ -434,9 +434,9 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
                         error = f"{type(exc).__name__}: {exc}"
                         cmd = None
                 if cmd is not None:
-                    pending.append(_Entry(cmd.seq, {"c": _encode(cmd), "g": g, "r": r}))
+                    pending.append(StreamEntry(cmd.seq, {"c": _encode(cmd), "g": g, "r": r}))
                 elif g:
-                    pending.append(_Entry(0, {"e": error, "g": g, "r": r}))
+                    pending.append(StreamEntry(0, {"e": error, "g": g, "r": r}))
             await loop.run_in_executor(None, seq.commit)
             committed = True
             if feed is not None and steps:  # the consumers need no Redis: they go on
@@ -453,7 +453,7 @@ async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: in
             await redis.aclose()
 
 
-class _Entry(msgspec.Struct, frozen=True):
+class StreamEntry(msgspec.Struct, frozen=True):
     """One journal-stream entry the engine appends: a stamped command (``seq`` > 0, fields
     ``c``, ``g``, ``r``) or a refusal (``seq`` 0, fields ``e``, ``g``, ``r``)."""
 
@@ -478,14 +478,14 @@ async def _pause(stop: asyncio.Event, delay_s: float) -> None:
         await asyncio.wait_for(stop.wait(), delay_s)
 
 
-async def _append(redis: Any, journal_key: str, entries: Sequence[_Entry]) -> None:
+async def append_group(redis: Any, journal_key: str, entries: Sequence[StreamEntry]) -> None:
     pipe = redis.pipeline(transaction=False)
     for e in entries:
         pipe.xadd(journal_key, e.fields, maxlen=STREAM_MAXLEN, approximate=True)
     await pipe.execute()
 
 
-async def _append_pending(redis: Any, journal_key: str, pending: Sequence[_Entry],
+async def append_pending(redis: Any, journal_key: str, pending: Sequence[StreamEntry],
                           data_dir: Path, reader_cls: Any) -> None:
     """Append what the journal stream lacks of ``pending`` after a failed append. Only the
     engine appends to the stream, in order, so what got through of the failed pipeline is a
@@ -508,10 +508,10 @@ async def _append_pending(redis: Any, journal_key: str, pending: Sequence[_Entry
     if done:
         log.warning("engine: %d of %d journal-stream entries had been appended before Redis "
                     "failed", done, len(pending))
-    await _append(redis, journal_key, pending[done:])
+    await append_group(redis, journal_key, pending[done:])
 
 
-def pending_has(pending: Sequence[_Entry], stored: dict[bytes, bytes]) -> bool:
+def pending_has(pending: Sequence[StreamEntry], stored: dict[bytes, bytes]) -> bool:
     return any(e.same(stored) for e in pending)
 
 

@@ -4,7 +4,7 @@
 - the engine's append of a committed group is cut after part of it got through: once Redis
   answers, exactly the rest is appended (every seq once on the journal stream, in order), the
   gateway's replica follows without a repeat, and order entry goes on;
-- `_append_pending` finds how much of a cut append got through, and gives a stream that lost
+- `append_pending` finds how much of a cut append got through, and gives a stream that lost
   older commands those from the journal first;
 - a gateway whose Redis is unreachable answers order entry with a clear `Overloaded` (503), is
   not ready, and a request that gets no answer fails after its bound instead of hanging.
@@ -34,8 +34,8 @@ from gateway.link.pipeline import Overloaded
 from gateway.link.redis_link import (
     Outage,
     RedisPipeline,
-    _append_pending,
-    _Entry,
+    StreamEntry,
+    append_pending,
     connect,
     keys,
     run_engine,
@@ -78,10 +78,10 @@ async def test_a_cut_append_is_completed_once_and_order_entry_goes_on(
     commands_key, journal_key = keys(prefix)
     redis = connect(REDIS_URL)
     cmds = command_stream(41, 16)
-    real_append = redis_link._append
+    real_append = redis_link.append_group
     cut = []
 
-    async def cut_once(r: Any, key: str, entries: Sequence[_Entry]) -> None:
+    async def cut_once(r: Any, key: str, entries: Sequence[StreamEntry]) -> None:
         if not cut and len(entries) >= 3:  # Redis goes away after the first two got through
             cut.append(len(entries))
             await real_append(r, key, entries[:2])
@@ -90,7 +90,7 @@ async def test_a_cut_append_is_completed_once_and_order_entry_goes_on(
             raise redis.exceptions.ConnectionError("Connection reset by peer (the test)")
         await real_append(r, key, entries)
 
-    monkeypatch.setattr(redis_link, "_append", cut_once)
+    monkeypatch.setattr(redis_link, "append_group", cut_once)
     for i, cmd in enumerate(cmds[:10]):  # queued before the engine starts: one group of ten
         await redis.xadd(commands_key, {"c": _encode(cmd), "g": "early", "r": str(i)})
     replica = Exchange()
@@ -133,26 +133,26 @@ async def test_append_pending_appends_what_the_stream_lacks(tmp_path: Path) -> N
         sq.commit()
     stamped = list(JournalReader(tmp_path / "engine" / "journal", repair=False))
 
-    def entry(cmd: Any, r: int) -> _Entry:
-        return _Entry(cmd.seq, {"c": _encode(cmd), "g": b"gw", "r": str(r).encode()})
+    def entry(cmd: Any, r: int) -> StreamEntry:
+        return StreamEntry(cmd.seq, {"c": _encode(cmd), "g": b"gw", "r": str(r).encode()})
 
     try:
         # a cut append: seqs 1..10 on the stream before it, then 11, 12 and a refusal of it
         for cmd in stamped[:10]:
             await redis.xadd(journal_key, {"c": _encode(cmd), "g": b"", "r": b""})
         pending = [entry(stamped[10], 1), entry(stamped[11], 2),
-                   _Entry(0, {"e": "RecordTooLarge: big", "g": b"gw", "r": b"3"}),
+                   StreamEntry(0, {"e": "RecordTooLarge: big", "g": b"gw", "r": b"3"}),
                    entry(stamped[12], 4), entry(stamped[13], 5)]
         for e in pending[:3]:
             await redis.xadd(journal_key, e.fields)
-        await _append_pending(redis, journal_key, pending, tmp_path, JournalReader)
+        await append_pending(redis, journal_key, pending, tmp_path, JournalReader)
         assert await stream_seqs(redis, journal_key) == list(range(1, 15))
         refusals = [f for _, f in await redis.xrange(journal_key) if b"e" in f]
         assert refusals == [{b"e": b"RecordTooLarge: big", b"g": b"gw", b"r": b"3"}]
         # nothing of it got through, and the stream lost 15..17 meanwhile (a Redis that lost
         # data): those come from the journal first, then the pending ones with their requests
         pending = [entry(stamped[17], 6), entry(stamped[18], 7), entry(stamped[19], 8)]
-        await _append_pending(redis, journal_key, pending, tmp_path, JournalReader)
+        await append_pending(redis, journal_key, pending, tmp_path, JournalReader)
         assert await stream_seqs(redis, journal_key) == list(range(1, 21))
         tail = (await redis.xrange(journal_key))[-6:]
         assert [(f[b"g"], f[b"r"]) for _, f in tail] == [(b"", b"")] * 3 + [
