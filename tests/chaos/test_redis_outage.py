@@ -1,5 +1,5 @@
-"""Multi-process mode through a Redis outage (`gateway.link.redis_link`), against the real Redis
-(streams under a prefix of their own):
+"""Multi-process mode through a Redis outage (`gateway.link.redis_engine`, `redis_link`), against
+the real Redis (streams under a prefix of their own):
 
 - the engine's append of a committed group is cut after part of it got through: once Redis
   answers, exactly the rest is appended (every seq once on the journal stream, in order), the
@@ -29,17 +29,10 @@ from engine.durable.journal import JournalReader
 from engine.durable.sequencer import Sequencer
 from engine.exchange import Exchange
 from engine.messages import command_msgpack_decoder
-from gateway.link import redis_link
+from gateway.link import redis_engine
 from gateway.link.pipeline import Overloaded
-from gateway.link.redis_link import (
-    Outage,
-    RedisPipeline,
-    StreamEntry,
-    append_pending,
-    connect,
-    keys,
-    run_engine,
-)
+from gateway.link.redis_engine import StreamEntry, append_pending, run_engine
+from gateway.link.redis_link import Outage, RedisPipeline, connect, keys
 from tests.test_recovery import StepClock, command_stream
 
 REDIS_URL = os.environ.get("HERBX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -78,7 +71,7 @@ async def test_a_cut_append_is_completed_once_and_order_entry_goes_on(
     commands_key, journal_key = keys(prefix)
     redis = connect(REDIS_URL)
     cmds = command_stream(41, 16)
-    real_append = redis_link.append_group
+    real_append = redis_engine.append_group
     cut = []
 
     async def cut_once(r: Any, key: str, entries: Sequence[StreamEntry]) -> None:
@@ -90,7 +83,7 @@ async def test_a_cut_append_is_completed_once_and_order_entry_goes_on(
             raise redis.exceptions.ConnectionError("Connection reset by peer (the test)")
         await real_append(r, key, entries)
 
-    monkeypatch.setattr(redis_link, "append_group", cut_once)
+    monkeypatch.setattr(redis_engine, "append_group", cut_once)
     for i, cmd in enumerate(cmds[:10]):  # queued before the engine starts: one group of ten
         await redis.xadd(commands_key, {"c": _encode(cmd), "g": "early", "r": str(i)})
     replica = Exchange()
