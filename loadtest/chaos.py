@@ -280,6 +280,7 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
     read_failures: list[str] = []
     outage_acks = 0  # orders acknowledged while a restarted service was down
     outage_503 = 0  # order entries answered 503 (a clear refusal) while a service was down
+    outage_probes = 0  # probe orders refused clearly (503 problem+json) while Redis was down
     resume_s: list[float] = []  # from each restart to the first order acknowledged after it
 
     def say(line: str) -> None:
@@ -313,6 +314,13 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
                     await asyncio.sleep(rng.uniform(0.5, 1.5))  # the market without it
                     if victim == "redis":  # the gateways serve reads from their replicas
                         read_failures += await reads_served(http, cluster.gateways, "Redis")
+                        for base in cluster.gateways:  # and refuse order entry clearly
+                            problem = await load.probe(base)
+                            if problem is None:
+                                outage_probes += 1
+                            else:
+                                run_failures.append(f"an order on {base} while Redis was "
+                                                    f"down: {problem}")
                     outage_acks += len(load.acked) - down_from
                     outage_503 += load.statuses[503] - refused_from
                     await asyncio.to_thread(cluster.start_service, victim)
@@ -363,7 +371,8 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
                     "cancels": load.cancels if load else 0,
                     "ws_resyncs": load.resyncs() if load else 0,
                     "restart": list(restart), "acked_during_outages": outage_acks,
-                    "refused_during_outages": outage_503, "unclear_answers": len(unclear),
+                    "refused_during_outages": outage_503, "probes_refused": outage_probes,
+                    "unclear_answers": len(unclear),
                     "resume_s_max": round(max(resume_s, default=0.0), 2),
                     "victims": dict(sorted((n, p.kills) for n, p in cluster.procs.items()
                                            if p.kills)),

@@ -188,6 +188,28 @@ class Load:
                 if not self._inflight:
                     self._idle.set()
 
+    async def probe(self, base: str) -> str | None:
+        """One order on ``base`` while a service is down: None when it is refused clearly
+        (503 problem+json), else what happened instead (an order acknowledged anyway is
+        recorded, so the checks cover it)."""
+        self._n += 1
+        coid = f"ch-probe-{self._n}"
+        body = {"symbol": SYMBOL, "side": "buy", "type": "limit", "tif": "gtc",
+                "price": MID_VND - 50 * TICK_VND, "qty": 1, "client_order_id": coid}
+        owner = BUYERS[0]
+        try:
+            async with self.http.post(f"{base}/api/v1/orders", json=body, headers={
+                    "Authorization": f"Bearer {self.tokens[owner]}"}) as r:
+                doc = await r.json(content_type=None)
+                if r.status == 503 and r.content_type == "application/problem+json":
+                    return None
+                if r.status == 201:
+                    self.acked.append(Acked(doc["order_id"], coid, owner, base,
+                                            doc["filled_qty"], ()))
+                return f"{r.status} {r.content_type}: {doc}"[:300]
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+            return f"no clear answer: {exc!r}"
+
     async def _place(self, rng: random.Random) -> None:
         side = rng.choice(("buy", "sell"))
         owner = rng.choice(BUYERS if side == "buy" else SELLERS)

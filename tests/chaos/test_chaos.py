@@ -97,8 +97,10 @@ async def test_redis_restarted_under_load() -> None:
     assert_clean(s, 2)
     # the engine and the gateways ride it out: nothing exited, nothing was started again
     assert s["revived"] == 0, s["_log"]
-    # order entry meanwhile was refused clearly (503 problem+json), and resumed afterwards
-    assert s["refused_during_outages"] > 0, s["_log"]
+    # order entry meanwhile was refused clearly (503 problem+json) on both gateways (a probe
+    # order per gateway and outage: the workers may all be waiting for answers then), and it
+    # resumed afterwards (assert_clean: no failure, so every restart saw an acknowledgement)
+    assert s["probes_refused"] == 2 * 2, s["_log"]
     assert s["ws_resyncs"] == 0  # the gateways kept their WebSockets
     assert s["reads_while_engine_down_ok"] is True, s["_log"]  # (or Redis)
 
