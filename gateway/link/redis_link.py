@@ -90,7 +90,7 @@ class Outage:
     """A Redis outage as one side of the link sees it: capped exponential backoff, one log line
     when it starts and one when it ends, and how many there were (``count``)."""
 
-    def __init__(self, who: str, *, min_s: float = 0.05, max_s: float = 2.0) -> None:
+    def __init__(self, who: str, *, min_s: float = 0.05, max_s: float = 1.0) -> None:
         self.who = who
         self.min_s = min_s
         self.max_s = max_s
@@ -148,7 +148,7 @@ class RedisPipeline:
         # a request unanswered this long (the engine or Redis down) fails with 503: its outcome
         # is unknown, and the client's resend of its client order id tells it
         self.reply_timeout_s = reply_timeout_s
-        self.outage = Outage("gateway", max_s=1.0)  # the journal stream cannot be read
+        self.outage = Outage("gateway")  # the journal stream cannot be read
         self.duplicates = 0  # journal-stream entries of a seq already applied (skipped)
 
     def _fresh(self, cmd: Command) -> bool:
