@@ -188,7 +188,8 @@ def cmd_chaos(args: argparse.Namespace) -> int:
 
     return main(kills=args.kills, seed=args.seed, database_url=args.database_url,
                 mode=args.mode, data_dir=args.data_dir, consumer=args.consumer,
-                workers=args.workers, subscribers=args.subscribers, restart=args.restart)
+                workers=args.workers, subscribers=args.subscribers, restart=args.restart,
+                only=args.only)
 
 
 def cmd_consume(args: argparse.Namespace) -> int:
@@ -196,7 +197,8 @@ def cmd_consume(args: argparse.Namespace) -> int:
 
     return main(data_dir=args.data_dir, database_url=args.database_url,
                 database_schema=args.database_schema, public_url=args.public_url,
-                poll_ms=args.poll_ms, log_level=args.log_level, consumer=args.consumer)
+                poll_ms=args.poll_ms, log_level=args.log_level, consumer=args.consumer,
+                health_host=args.health_host, health_port=args.health_port)
 
 
 def _flag(name: str) -> bool:
@@ -442,6 +444,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "--public-url; default http://127.0.0.1:8080)")
     p.add_argument("--poll-ms", type=int, default=_int_env("poll_ms", 50),
                    help="how often to look for new journal records")
+    p.add_argument("--health-port", type=int, default=_int_env("health_port", 0),
+                   help="serve GET /healthz (state, position, lag, gaps, duplicates) on this "
+                        "port; 0 = off")
+    p.add_argument("--health-host", default=_env("health_host", "127.0.0.1"),
+                   help="address of the health endpoint")
     p.add_argument("--log-level", default=_env("log_level", "info"),
                    choices=["debug", "info", "warning", "error"], help="logging threshold")
     p.set_defaults(func=cmd_consume)
@@ -461,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=_env("data_dir"),
                    help="the market's data directory (default: a temporary one; must be empty)")
     p.add_argument("--consumer", action="store_true", default=_flag("consumer"),
-                   help="book the ledger in `herbx consume`, which is killed too")
+                   help="book the ledger and write the ticks in two `herbx consume` "
+                        "processes, which are killed too")
     p.add_argument("--workers", type=int, default=_int_env("workers", 8),
                    help="concurrent order-entry clients")
     p.add_argument("--subscribers", type=int, default=_int_env("subscribers", 3),
@@ -469,6 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", default=_env("restart", ""),
                    help="also stop and start these services under load, comma-separated: redis "
                         "(private, --mode multi), postgres (a private cluster holds the ledger)")
+    p.add_argument("--only", default=_env("only", ""),
+                   help="kill only these, comma-separated: serve or engine, consumer (the "
+                        "ledger's `herbx consume`), ticks (the tick writer's), redis, postgres "
+                        "(default: any of the run's)")
     p.set_defaults(func=cmd_chaos)
 
     for p in sub.choices.values():  # every subcommand, those added later included

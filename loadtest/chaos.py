@@ -4,10 +4,14 @@ Owns one chaos run: start a market (`herbx serve`, or in ``multi`` mode a privat
 `herbx engine` and two `herbx gateway` processes), drive it with a small asyncio client of the
 public REST and WebSocket API (`loadtest.chaos_load`), SIGKILL a process at seeded random
 moments (the server; in ``multi`` mode the engine; with ``--consumer`` also the external ledger
-booker, `herbx consume`), restart it, and after each restart check (`loadtest.chaos_check`):
-every order acknowledged (201) before the kill is known with its fills, every trade of the
-journal is booked exactly once, the trial balance is zero, `herbx reconcile` passes, and the
-WebSocket subscribers' books equal a fresh snapshot. The last output line is one JSON object.
+booker and the external tick writer, two `herbx consume` processes), or stop and start a
+service (Redis, PostgreSQL), restart it, and after each restart check that order entry resumes
+and then (`loadtest.chaos_check`): every order acknowledged (201) before the kill is known with
+its fills and none is doubled, every trade of the journal is booked exactly once and is in the
+tick store exactly once, the trial balance is zero, `herbx reconcile` passes, the gateways
+serve the journal's book, and the WebSocket subscribers' books equal a fresh snapshot. Every
+error answer must be clear (problem+json, never a 500). The last output line is one JSON
+object.
 
 Never imports the market's code to drive it (only the public API, as a client would); it reads
 the data directory and the ledger after the fact, as `herbx reconcile` does.
@@ -39,6 +43,8 @@ from loadtest.chaos_services import PrivatePostgres, unavailable
 ROOT = Path(__file__).resolve().parents[1]
 OPERATOR_TOKEN = "chaos-operator-" + "0" * 8  # the fresh market's operator (HERBX_OPERATOR_TOKEN)
 READY_TIMEOUT_S = 60.0
+RESUME_TIMEOUT_S = 30.0  # after a restart, the first order must be acknowledged within this
+EXTERNAL = ("consumer", "ticks")  # the `herbx consume` processes of --consumer
 
 
 def free_port() -> int:
@@ -96,8 +102,10 @@ class Cluster:
     data_dir: Path
     work: Path
     database_url: str | None
-    consumer: bool  # the ledger is booked by `herbx consume` in its own process
+    consumer: bool  # the ledger and the ticks are written by `herbx consume` processes
+    database_schema: str | None = None  # the ledger's PostgreSQL schema (ticks: <schema>_ticks)
     procs: dict[str, Proc] = field(default_factory=dict)
+    health: dict[str, str] = field(default_factory=dict)  # `herbx consume` process -> /healthz
     gateways: list[str] = field(default_factory=list)  # http://127.0.0.1:PORT
     redis_url: str | None = None
     env: dict[str, str] = field(default_factory=dict)
@@ -112,6 +120,8 @@ class Cluster:
                   "HERBX_DEMO"):
             self.env.pop(k, None)
         db = ["--database-url", self.database_url] if self.database_url else []
+        if self.database_schema:  # so that the ticks too are the run's (<schema>_ticks)
+            db += ["--database-schema", self.database_schema]
         market = ["--data-dir", str(self.data_dir), "--tick-ms", "0",
                   "--order-retention-s", "0"]
         http = ["--rate-per-s", "1000000", "--rate-burst", "1000000", "--conflate-ms", "0"]
@@ -141,16 +151,20 @@ class Cluster:
                                               "--tick-ms", "0"))
                 self.gateways.append(f"http://127.0.0.1:{port}")
         if self.consumer:
-            self.add("consumer", herbx("consume", "--data-dir", str(self.data_dir),
-                                       "--poll-ms", "20", *db))
+            for name, kind in zip(EXTERNAL, ("ledger", "ticks"), strict=True):
+                port = free_port()
+                self.add(name, herbx("consume", "--consumer", kind, "--data-dir",
+                                     str(self.data_dir), "--poll-ms", "20", "--health-port",
+                                     str(port), *db))
+                self.health[name] = f"http://127.0.0.1:{port}/healthz"
 
     def add(self, name: str, argv: list[str]) -> None:
         self.procs[name] = Proc(name, argv, self.work / f"{name}.log")
 
     def start_all(self) -> None:
-        """Every process but the external booker, which follows a journal that must exist."""
+        """Every process but the external consumers, which follow a journal that must exist."""
         for p in self.procs.values():
-            if p.name == "consumer":
+            if p.name in EXTERNAL:
                 continue
             p.start(self.env)
             if p.name == "redis":
@@ -164,17 +178,17 @@ class Cluster:
 
     @property
     def victims(self) -> list[str]:
-        """What a kill may hit: the market's writer, the external booker if there is one, and
-        the services to restart."""
+        """What a kill may hit: the market's writer, the external consumers if there are any,
+        and the services to restart."""
         main = "serve" if self.mode == "serve" else "engine"
-        return [main, *(["consumer"] if self.consumer else []), *self.restart]
+        return [main, *(EXTERNAL if self.consumer else ()), *self.restart]
 
     def stop_service(self, name: str) -> None:
         if name == "postgres":
             assert self.pg is not None
             self.pg.stop("immediate")  # a crash: no checkpoint, WAL recovery at the start
-        else:
-            self.procs[name].stop()
+        else:  # a crash too: SIGKILL; its append-only file (fsync always) keeps every write
+            self.procs[name].kill()
 
     def start_service(self, name: str) -> None:
         if name == "postgres":
@@ -186,7 +200,8 @@ class Cluster:
 
     def revive(self) -> list[str]:
         """Start again the market's processes that exited on their own (what a supervisor
-        such as systemd does): `herbx engine` exits when its Redis goes away."""
+        such as systemd does); none should (`herbx engine` and the gateways ride out a Redis
+        restart): counted in ``revived``, which the tests want 0."""
         dead = [p for p in self.procs.values()
                 if p.name != "redis" and p.popen is not None and not p.alive()]
         for p in dead:
@@ -220,8 +235,8 @@ async def wait_ready(http: Any, bases: list[str]) -> None:
             await asyncio.sleep(0.05)
 
 
-async def reads_served(http: Any, bases: list[str]) -> list[str]:
-    """The public reads every gateway must answer while the engine is down."""
+async def reads_served(http: Any, bases: list[str], down: str = "the engine") -> list[str]:
+    """The public reads every gateway must answer while the engine (or Redis) is down."""
     from loadtest.chaos_load import SYMBOL
 
     failures = []
@@ -231,9 +246,9 @@ async def reads_served(http: Any, bases: list[str]) -> list[str]:
             try:
                 async with http.get(f"{base}{path}") as r:
                     if r.status != 200:
-                        failures.append(f"{base}{path}: {r.status} while the engine was down")
+                        failures.append(f"{base}{path}: {r.status} while {down} was down")
             except Exception as exc:  # noqa: BLE001 - any failure to answer is the finding
-                failures.append(f"{base}{path}: {exc!r} while the engine was down")
+                failures.append(f"{base}{path}: {exc!r} while {down} was down")
     return failures
 
 
@@ -255,13 +270,18 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
         await asyncio.to_thread(pg.start)
         database_url = pg.url
     db_url = database_url and await fresh_schema(database_url)
-    cluster = Cluster(mode, data, work, db_url, consumer, restart=restart, pg=pg)
+    schema = db_url.rsplit("search_path=", 1)[1] if db_url else None
+    cluster = Cluster(mode, data, work, db_url, consumer, database_schema=schema,
+                      restart=restart, pg=pg)
     cluster.setup()
     t0 = time.monotonic()
     results: list[CheckResult] = []
     load: Load | None = None
     read_failures: list[str] = []
     outage_acks = 0  # orders acknowledged while a restarted service was down
+    outage_503 = 0  # order entries answered 503 (a clear refusal) while a service was down
+    outage_probes = 0  # probe orders refused clearly (503 problem+json) while Redis was down
+    resume_s: list[float] = []  # from each restart to the first order acknowledged after it
 
     def say(line: str) -> None:
         print(f"[{time.monotonic() - t0:7.2f}s] {line}", file=out, flush=True)
@@ -275,7 +295,8 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
             await wait_ready(http, cluster.gateways)
             if consumer:
-                cluster.procs["consumer"].start(cluster.env)
+                for name in EXTERNAL:
+                    cluster.procs[name].start(cluster.env)
             load = Load(http, cluster.gateways, OPERATOR_TOKEN, rng=random.Random(seed + 1),
                         workers=workers, subscribers=subscribers)
             await load.setup()
@@ -287,10 +308,21 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
                 if victim in restart:
                     await asyncio.to_thread(cluster.stop_service, victim)
                     down_from = len(load.acked)  # it is down now
+                    refused_from = load.statuses[503]
                     say(f"kill {k}: {victim} stopped ({acked_before} orders acknowledged so "
                         f"far)")
                     await asyncio.sleep(rng.uniform(0.5, 1.5))  # the market without it
+                    if victim == "redis":  # the gateways serve reads from their replicas
+                        read_failures += await reads_served(http, cluster.gateways, "Redis")
+                        for base in cluster.gateways:  # and refuse order entry clearly
+                            problem = await load.probe(base)
+                            if problem is None:
+                                outage_probes += 1
+                            else:
+                                run_failures.append(f"an order on {base} while Redis was "
+                                                    f"down: {problem}")
                     outage_acks += len(load.acked) - down_from
+                    outage_503 += load.statuses[503] - refused_from
                     await asyncio.to_thread(cluster.start_service, victim)
                     await asyncio.sleep(0.3)
                 else:
@@ -301,11 +333,13 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
                     if victim == "engine":  # the gateways keep serving reads meanwhile
                         read_failures += await reads_served(http, cluster.gateways)
                     cluster.procs[victim].start(cluster.env)
+                restarted = time.monotonic()
                 revived = cluster.revive()
                 if revived:
                     say(f"  restarted {', '.join(revived)}, which had exited")
                 await wait_ready(http, cluster.gateways)
-                await asyncio.sleep(rng.uniform(0.1, 0.5))  # trading resumes on the restart
+                resume_s.append(await order_entry_resumes(load, len(load.acked), restarted))
+                await asyncio.sleep(rng.uniform(0.1, 0.5))  # trading goes on after the restart
                 await load.pause()
                 res = await check_market(http, cluster, load)
                 results.append(res)
@@ -330,11 +364,18 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
     if mode == "multi":
         summary["reads_while_engine_down_ok"] = not read_failures
         summary["failures"] += read_failures[:5]
+    unclear = load.unclear if load else []
+    summary["failures"] += [f"an unclear answer: {u}" for u in unclear[:5]]
     summary.update({"mode": mode, "seed": seed, "seconds": round(time.monotonic() - t0, 1),
                     "orders_sent": load.sent if load else 0,
                     "cancels": load.cancels if load else 0,
                     "ws_resyncs": load.resyncs() if load else 0,
                     "restart": list(restart), "acked_during_outages": outage_acks,
+                    "refused_during_outages": outage_503, "probes_refused": outage_probes,
+                    "unclear_answers": len(unclear),
+                    "resume_s_max": round(max(resume_s, default=0.0), 2),
+                    "victims": dict(sorted((n, p.kills) for n, p in cluster.procs.items()
+                                           if p.kills)),
                     "revived": cluster.revived, "clean_exit": all(
                         c in (0, None) for n, c in codes.items() if n != "redis")})
     passed = not summary["failures"] and summary["reconcile_ok"] and summary["acked_lost"] == 0
@@ -351,6 +392,18 @@ async def run(*, kills: int, seed: int, database_url: str | None, mode: str,
     return summary
 
 
+async def order_entry_resumes(load: Load, acked: int, since: float) -> float:
+    """Seconds from ``since`` (the restart) until an order is acknowledged after ``acked``
+    were; raises when none is within `RESUME_TIMEOUT_S` (order entry did not resume)."""
+    deadline = time.monotonic() + RESUME_TIMEOUT_S
+    while len(load.acked) <= acked:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"order entry did not resume: no order acknowledged in "
+                               f"{RESUME_TIMEOUT_S:.0f}s after the restart")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - since
+
+
 def summarize(results: list[CheckResult], load_acked: int) -> dict[str, Any]:
     last = results[-1] if results else None
     return {
@@ -362,6 +415,9 @@ def summarize(results: list[CheckResult], load_acked: int) -> dict[str, Any]:
         "trial_balance": max((abs(r.trial_balance) for r in results), default=0),
         "reconcile_ok": bool(results) and all(r.reconcile_ok for r in results),
         "trades_journal": last.trades_journal if last else 0,
+        "ticks_stored": last.ticks_stored if last else 0,
+        "tick_duplicates": sum(r.tick_duplicates for r in results),
+        "ticks_ok": bool(results) and all(r.ticks_ok for r in results),
         "ws_books_ok": bool(results) and all(r.ws_ok for r in results),
         "failures": [f for r in results for f in r.failures][:20],
     }
@@ -388,14 +444,22 @@ async def drop_schema(url: str) -> None:
     base, schema = url.rsplit("search_path=", 1)
     conn = await asyncpg.connect(base.rstrip("?&"))
     try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        for name in (schema, f"{schema}_ticks"):  # the ledger's, and the tick store's
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
     finally:
         await conn.close()
 
 
 def main(*, kills: int, seed: int, database_url: str | None, mode: str, data_dir: str | None,
-         consumer: bool, workers: int = 8, subscribers: int = 3, restart: str = "") -> int:
+         consumer: bool, workers: int = 8, subscribers: int = 3, restart: str = "",
+         only: str = "") -> int:
     services = tuple(x for x in restart.split(",") if x)
+    victims = tuple(x for x in only.split(",") if x)
+    can = ["serve" if mode == "serve" else "engine", *(EXTERNAL if consumer else ()), *services]
+    if any(v not in can for v in victims):
+        print(f"herbx chaos: --only {only}: this run can kill {', '.join(can)}",
+              file=sys.stderr)
+        return 2
     if any(x not in ("redis", "postgres") for x in services):
         print(f"herbx chaos: --restart takes redis and/or postgres, not {restart}",
               file=sys.stderr)
@@ -426,9 +490,10 @@ def main(*, kills: int, seed: int, database_url: str | None, mode: str, data_dir
     summary = asyncio.run(run(kills=kills, seed=seed, database_url=database_url, mode=mode,
                               data_dir=Path(data_dir) if data_dir else None, consumer=consumer,
                               workers=workers, subscribers=subscribers, load_s=(0.5, 2.0),
-                              restart=services))
+                              restart=services, only=victims))
     ok = (summary["kills"] == kills and summary["acked_lost"] == 0
           and summary.get("reads_while_engine_down_ok", True)
           and summary["duplicates"] == 0 and summary["trial_balance"] == 0
-          and summary["reconcile_ok"] and summary["ws_books_ok"])
+          and summary["reconcile_ok"] and summary["ws_books_ok"] and summary["ticks_ok"]
+          and not summary["failures"])
     return 0 if ok else 1

@@ -2,19 +2,25 @@
 
 Owns what "nothing was lost" means after a kill:
 
-1. the ledger caught up: its booked seq reaches the market's seq (`/healthz` of `herbx serve`,
-   or the ledger's own position when another process books);
-2. the journal (replayed with `settlement.resume.steps_after`, read only) and the ledger agree:
-   every trade of the journal is booked, none twice, no other; the balances net to zero per unit;
+1. the ledger and the tick store caught up: their positions reach the market's seq (`/healthz`
+   of `herbx serve`, or the stores' own positions when another process writes them; a
+   `herbx consume` process's own `/healthz` must then agree, with no gap);
+2. the journal (replayed from seq 0, read only) and the ledger agree: every trade of the
+   journal is booked, none twice, no other; the balances net to zero per unit;
 3. every acknowledged order is known: in the journal (accepted with its client order id and
    owner, with at least the fills the client saw, each one booked), and, for the orders
    acknowledged since the last check, through the API (`GET /api/v1/orders/{id}`, its filled
-   quantity equal to the sum of its trades in the journal);
+   quantity equal to the sum of its trades in the journal); no client order id was accepted
+   twice;
 4. `herbx reconcile --strict` exits 0;
-5. every WebSocket subscriber has reconnected and its book (proven by the checksums on the
-   way) equals a fresh REST snapshot of its gateway, and the gateways agree with each other.
+5. the tick store holds every trade of the journal once and its bars equal a rebuild from its
+   ticks (`loadtest.chaos_ticks`);
+6. every gateway is at the journal's seq and serves the book the journal's replay ends with
+   (in multi mode: its replica resynced after the engine or Redis came back); every WebSocket
+   subscriber has reconnected and its book (proven by the checksums on the way) equals a fresh
+   REST snapshot of its gateway.
 
-Reads the data directory and the ledger; never writes either.
+Reads the data directory, the ledger and the tick store; never writes any of them.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from loadtest.chaos import Cluster
     from loadtest.chaos_load import Load
+
+from loadtest.chaos_ticks import check_ticks, tick_position
 
 CATCH_UP_TIMEOUT_S = 120.0
 WS_TIMEOUT_S = 30.0
@@ -46,11 +54,15 @@ class CheckResult:
     reconcile_ok: bool = False
     ws_ok: bool = False
     orders_checked: int = 0
+    ticks_ok: bool = False
+    ticks_stored: int = 0  # trades in the tick store
+    tick_duplicates: int = 0
+    bars_checked: int = 0
     failures: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return (not self.failures and self.reconcile_ok and self.ws_ok
+        return (not self.failures and self.reconcile_ok and self.ws_ok and self.ticks_ok
                 and self.acked_lost == 0 and self.duplicates == 0 and self.trial_balance == 0)
 
     def line(self) -> str:
@@ -58,7 +70,9 @@ class CheckResult:
                 f"{self.trades_journal} journaled, {self.duplicates} duplicates, trial balance "
                 f"{self.trial_balance}, {self.orders_checked} orders checked by GET, "
                 f"{self.acked_lost} acknowledged lost, reconcile {self.reconcile_ok}, "
-                f"books {self.ws_ok}" + "".join(f"\n    {f}" for f in self.failures[:10]))
+                f"{self.ticks_stored} ticks ({self.tick_duplicates} twice, "
+                f"{self.bars_checked} bars rebuilt equal: {self.ticks_ok}), books {self.ws_ok}"
+                + "".join(f"\n    {f}" for f in self.failures[:10]))
 
 
 @dataclass
@@ -67,24 +81,39 @@ class JournalFacts:
 
     last_seq: int = 0
     trades: dict[int, int] = field(default_factory=dict)  # trade id -> qty
+    trade_at: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # -> seq, price, qty
     filled: Counter[int] = field(default_factory=Counter)  # order id -> filled qty
     accepted: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> (owner, coid)
+    coids: Counter[tuple[str, str]] = field(default_factory=Counter)  # (owner, coid) accepted
+    book: tuple[list[list[int]], list[list[int]]] = ([], [])  # the chaos book at the end
 
 
 def journal_facts(engine_dir: Path) -> JournalFacts:
+    """The journal replayed from seq 0 (no snapshot: the restore `settlement.resume` uses,
+    from empty), read only."""
+    from engine.durable.journal import JournalReader
+    from engine.durable.sequencer import restore_newest
+    from engine.exchange import Exchange
     from engine.messages import OrderAccepted, TradeExecuted
-    from settlement.resume import steps_after
+    from loadtest.chaos_load import SYMBOL
 
     facts = JournalFacts()
-    for seq, events in steps_after(engine_dir, 0):
-        facts.last_seq = seq
-        for e in events:
+    restored = restore_newest(engine_dir, at_most_seq=0)
+    exchange = cast(Exchange, restored.engine)  # the default factory builds an `Exchange`
+    for cmd in JournalReader(engine_dir / "journal", after_seq=restored.seq, repair=False):
+        facts.last_seq = cmd.seq
+        for e in exchange.apply(cmd):
             if type(e) is TradeExecuted:
                 facts.trades[e.trade_id] = e.qty
+                facts.trade_at[e.trade_id] = (e.seq, e.price_vnd, e.qty)
                 facts.filled[e.maker_order_id] += e.qty
                 facts.filled[e.taker_order_id] += e.qty
             elif type(e) is OrderAccepted:
                 facts.accepted[e.order_id] = (e.account, e.client_order_id)
+                facts.coids[(e.account, e.client_order_id)] += 1
+    depth = exchange.depth(SYMBOL, 1000)
+    if depth is not None:
+        facts.book = ([list(x) for x in depth.bids], [list(x) for x in depth.asks])
     return facts
 
 
@@ -113,7 +142,8 @@ async def market_seq(http: Any, base: str) -> int:
 
 
 async def caught_up(http: Any, cluster: Cluster) -> int:
-    """Wait until the ledger has booked everything the market committed; the market's seq."""
+    """Wait until the ledger has booked and the tick store holds everything the market
+    committed; the market's seq."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + CATCH_UP_TIMEOUT_S
     base = cluster.gateways[0]
@@ -121,16 +151,40 @@ async def caught_up(http: Any, cluster: Cluster) -> int:
         seq = max([await market_seq(http, b) for b in cluster.gateways])
         if cluster.mode == "serve" and not cluster.consumer:
             async with http.get(f"{base}/healthz") as r:
-                ledger = (await r.json())["consumers"]["ledger"]
-            done = ledger["state"] == "live" and ledger["position"] >= seq
+                consumers = (await r.json())["consumers"]
+            behind = [name for name in ("ledger", "ticks")
+                      if not (consumers[name]["state"] == "live"
+                              and consumers[name]["position"] >= seq)]
         else:
-            done = await ledger_position(cluster.data_dir, cluster.database_url) >= seq
-        if done:
+            behind = [name for name, pos in (
+                ("ledger", await ledger_position(cluster.data_dir, cluster.database_url)),
+                ("ticks", await tick_position(cluster))) if pos < seq]
+        if not behind:
             return seq
         if loop.time() > deadline:
-            raise RuntimeError(f"the ledger did not reach seq {seq} in "
+            raise RuntimeError(f"{' and '.join(behind)} did not reach seq {seq} in "
                                f"{CATCH_UP_TIMEOUT_S:.0f}s")
         await asyncio.sleep(0.1)
+
+
+async def check_health(http: Any, cluster: Cluster, seq: int, res: CheckResult) -> None:
+    """The `herbx consume` processes' own `/healthz` (`--health-port`) agrees with their stores:
+    live at the market's seq (it may take a poll to see its own write), no gap."""
+    loop = asyncio.get_running_loop()
+    for name, url in cluster.health.items():
+        deadline = loop.time() + CATCH_UP_TIMEOUT_S
+        while True:
+            async with http.get(url) as r:
+                c = next(iter((await r.json())["consumers"].values()))
+            if c["state"] == "live" and c["position"] >= seq and c["lag_commands"] == 0:
+                break
+            if loop.time() > deadline:
+                res.failures.append(f"{name}'s /healthz is {c['state']} at {c['position']} "
+                                    f"(lag {c['lag_commands']}), its store at {seq}")
+                break
+            await asyncio.sleep(0.05)
+        if c["gaps"]:
+            res.failures.append(f"{name}'s /healthz counts {c['gaps']} gaps")
 
 
 async def ledger_facts(data_dir: Path, database_url: str | None) -> tuple[list[int], int, int]:
@@ -180,6 +234,10 @@ async def check_orders(http: Any, load: Load, facts: JournalFacts, booked: set[i
                                 f"{want} by the journal")
         a.checked = True
 
+    twice = [k for k, n in facts.coids.items() if n > 1]
+    if twice:
+        res.failures.append(f"{len(twice)} client order ids accepted twice (a doubled order), "
+                            f"e.g. {twice[0]}")
     fresh = []
     for a in load.acked:
         if facts.accepted.get(a.order_id) != (a.owner, a.client_order_id):
@@ -200,9 +258,18 @@ async def check_orders(http: Any, load: Load, facts: JournalFacts, booked: set[i
     res.orders_checked = len(fresh)
 
 
-async def check_books(http: Any, cluster: Cluster, load: Load, res: CheckResult) -> None:
+async def check_books(http: Any, cluster: Cluster, load: Load, facts: JournalFacts,
+                      res: CheckResult) -> None:
     from loadtest.chaos_load import SYMBOL
 
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WS_TIMEOUT_S
+    for base in cluster.gateways:  # a gateway's replica may be a moment behind the engine
+        while (seq := await market_seq(http, base)) < facts.last_seq:
+            if loop.time() > deadline:
+                res.failures.append(f"{base} is at seq {seq}, the journal at {facts.last_seq}")
+                return
+            await asyncio.sleep(0.02)
     snaps = {}
     for base in cluster.gateways:
         async with http.get(f"{base}/api/v1/instruments/{SYMBOL}/book?depth=1000") as r:
@@ -210,8 +277,10 @@ async def check_books(http: Any, cluster: Cluster, load: Load, res: CheckResult)
     levels = {b: (s["bids"], s["asks"]) for b, s in snaps.items()}
     if len({json.dumps(v) for v in levels.values()}) > 1:
         res.failures.append(f"the gateways show different books: {levels}")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WS_TIMEOUT_S
+    for base, book in levels.items():
+        if list(book) != list(facts.book):
+            res.failures.append(f"{base}'s book differs from the journal's replay at seq "
+                                f"{facts.last_seq}")
     for sub in load.subs:
         snap = snaps[sub.base]
         while not (sub.connected and sub.book.seq == snap["seq"]):
@@ -231,7 +300,8 @@ async def check_books(http: Any, cluster: Cluster, load: Load, res: CheckResult)
 async def check_market(http: Any, cluster: Cluster, load: Load) -> CheckResult:
     res = CheckResult()
     try:
-        await caught_up(http, cluster)
+        seq = await caught_up(http, cluster)
+        await check_health(http, cluster, seq, res)
         facts = await asyncio.to_thread(journal_facts, cluster.data_dir / "engine")
         trade_ids, key_repeats, res.trial_balance = await ledger_facts(
             cluster.data_dir, cluster.database_url)
@@ -249,7 +319,8 @@ async def check_market(http: Any, cluster: Cluster, load: Load) -> CheckResult:
         res.reconcile_ok, line = await asyncio.to_thread(reconcile, cluster)
         if not res.reconcile_ok:
             res.failures.append(f"herbx reconcile: {line}")
-        await check_books(http, cluster, load, res)
+        await check_ticks(cluster, facts, res)
+        await check_books(http, cluster, load, facts, res)
     except Exception as exc:  # noqa: BLE001 - a check that cannot run is a failed check
         res.failures.append(f"check failed: {type(exc).__name__}: {exc}")
     return res

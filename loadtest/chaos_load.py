@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,10 @@ class Load:
         self.cancels = 0
         self.unknown = 0  # requests whose answer was lost (connection cut): outcome unknown
         self.refused = 0
+        self.statuses: Counter[int] = Counter()  # answers to order entry, by HTTP status
+        # answers that are not clear: a 500, a 5xx without problem+json, a body that is not
+        # JSON (a market in trouble must still say what happened, in the API's error shape)
+        self.unclear: list[str] = []
         self.subs = [Subscriber(gateways[i % len(gateways)]) for i in range(subscribers)]
         self._run = asyncio.Event()
         self._idle = asyncio.Event()
@@ -87,7 +92,14 @@ class Load:
         url = f"{base or self.gateways[0]}{path}"
         async with self.http.request(method, url, json=body,
                                      headers={"Authorization": f"Bearer {token}"}) as r:
-            return r.status, await r.json(content_type=None)
+            if r.status == 500 or (r.status >= 500
+                                   and r.content_type != "application/problem+json"):
+                self.unclear.append(f"{method} {path}: {r.status} {r.content_type}")
+            try:
+                return r.status, await r.json(content_type=None)
+            except ValueError:
+                self.unclear.append(f"{method} {path}: {r.status} with a body that is not JSON")
+                return r.status, None
 
     async def must(self, method: str, path: str, token: str, body: Any = None) -> Any:
         status, doc = await self.call(method, path, token, body)
@@ -176,6 +188,28 @@ class Load:
                 if not self._inflight:
                     self._idle.set()
 
+    async def probe(self, base: str) -> str | None:
+        """One order on ``base`` while a service is down: None when it is refused clearly
+        (503 problem+json), else what happened instead (an order acknowledged anyway is
+        recorded, so the checks cover it)."""
+        self._n += 1
+        coid = f"ch-probe-{self._n}"
+        body = {"symbol": SYMBOL, "side": "buy", "type": "limit", "tif": "gtc",
+                "price": MID_VND - 50 * TICK_VND, "qty": 1, "client_order_id": coid}
+        owner = BUYERS[0]
+        try:
+            async with self.http.post(f"{base}/api/v1/orders", json=body, headers={
+                    "Authorization": f"Bearer {self.tokens[owner]}"}) as r:
+                doc = await r.json(content_type=None)
+                if r.status == 503 and r.content_type == "application/problem+json":
+                    return None
+                if r.status == 201:
+                    self.acked.append(Acked(doc["order_id"], coid, owner, base,
+                                            doc["filled_qty"], ()))
+                return f"{r.status} {r.content_type}: {doc}"[:300]
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+            return f"no clear answer: {exc!r}"
+
     async def _place(self, rng: random.Random) -> None:
         side = rng.choice(("buy", "sell"))
         owner = rng.choice(BUYERS if side == "buy" else SELLERS)
@@ -187,6 +221,7 @@ class Load:
                 "client_order_id": coid}
         self.sent += 1
         status, doc = await self.call("POST", "/api/v1/orders", self.tokens[owner], body, base)
+        self.statuses[status] += 1
         if status == 201:
             self.acked.append(Acked(doc["order_id"], coid, owner, base, doc["filled_qty"],
                                     tuple(f["trade_id"] for f in doc.get("fills", []))))

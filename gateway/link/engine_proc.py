@@ -31,7 +31,7 @@ def main(*, redis_url: str | None, data_dir: str, prefix: str, tick_ms: int, log
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from engine.tools.compiled import core_note, is_compiled
     from engine.tools.runtime import tune_gc
-    from gateway.link.redis_link import run_engine
+    from gateway.link.redis_engine import run_engine
 
     logging.getLogger("herbx.core").log(logging.INFO if is_compiled() else logging.WARNING,
                                         core_note())

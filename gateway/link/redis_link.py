@@ -1,4 +1,6 @@
-"""Multi-process mode over Redis Streams: one engine process, any number of gateways.
+"""Multi-process mode over Redis Streams: one engine process, any number of gateways. This module
+owns the streams' names, the client, the outage bookkeeping both sides share (`Outage`) and the
+gateway's side (`RedisPipeline`); `gateway.link.redis_engine` owns the engine's loop.
 
 Two streams (``<prefix>`` defaults to ``herbx``):
 
@@ -15,12 +17,12 @@ queries (orders, balances) from the replica. A gateway that starts (or restarts)
 journal stream from its first entry, then follows it; sequence numbers are the engine's, so book
 seqs and checksums agree across gateways. The engine's clock (``tick``) runs in the engine.
 
-Engine restarts: the engine remembers the last commands-stream id it committed in
-``<data-dir>/engine/redis-offset`` (written after each commit) and, at start, appends to the
-journal stream any journaled command the stream is missing. A crash between a commit and the
-offset write re-reads that group: orders are safe (client order ids make a resend an
-``order_resent``), so are deposits and withdrawals (their ``transfer_id``, always set by the
-gateway, makes a second one ``duplicate_transfer``); see docs/gateway.md for the rest.
+Redis outages: neither side exits. The engine pauses and then appends exactly what the journal
+stream lacks (`gateway.link.redis_engine`, which owns the engine's side). A
+gateway answers order entry with 503 while Redis is unreachable (its XADD fails at once, or no
+answer comes within ``reply_timeout_s``: the outcome is then unknown and the client resends its
+client order id), is not ready (``/readyz`` 503) until its journal reader reaches Redis again,
+and meanwhile serves reads from its replica; then it follows the stream on from where it was.
 
 Must never: apply a command in a gateway that is not on the journal stream, or answer a request
 before its command is on the journal stream (which the engine writes only after the commit).
@@ -31,12 +33,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -45,16 +45,12 @@ from engine.messages import (
     BookUpdated,
     Command,
     Event,
-    PurgeOrders,
-    Tick,
     TradeExecuted,
     command_msgpack_decoder,
 )
 
 if TYPE_CHECKING:
     from engine.durable.journal import RecordInvalid
-    from settlement.consumer import Consumer
-from gateway.link.housekeeping import PurgeSchedule
 from gateway.link.pipeline import Checksums, Overloaded, PipelineFailed
 from gateway.stream.checksum import book_checksum
 
@@ -68,10 +64,60 @@ def keys(prefix: str) -> tuple[str, str]:
     return f"{prefix}:commands", f"{prefix}:journal"
 
 
-def connect(url: str) -> Any:
+def connect(url: str, *, retries: bool = True) -> Any:
+    """A client of ``url``; ``retries=False``: a command that fails is never sent again by the
+    client library (redis-py retries on connection errors by default), for the engine's
+    appends, which must happen exactly once."""
     import redis.asyncio as aioredis
 
-    return aioredis.Redis.from_url(url)
+    if retries:
+        return aioredis.Redis.from_url(url)
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    return aioredis.Redis.from_url(url, retry=Retry(NoBackoff(), 0))
+
+
+def link_errors() -> tuple[type[BaseException], ...]:
+    """What a Redis outage raises (refused or cut connections, timeouts, a server still loading
+    its append-only file); anything else is a bug and is not retried."""
+    import redis.exceptions as rex
+
+    return (rex.ConnectionError, rex.TimeoutError, OSError)
+
+
+class Outage:
+    """A Redis outage as one side of the link sees it: capped exponential backoff, one log line
+    when it starts and one when it ends, and how many there were (``count``)."""
+
+    def __init__(self, who: str, *, min_s: float = 0.05, max_s: float = 1.0) -> None:
+        self.who = who
+        self.min_s = min_s
+        self.max_s = max_s
+        self.delay_s = min_s
+        self.since: float | None = None  # monotonic start of the current outage
+        self.count = 0
+
+    @property
+    def down(self) -> bool:
+        return self.since is not None
+
+    def failed(self, exc: BaseException) -> float:
+        """Record a failure; returns how long to wait before trying again."""
+        if self.since is None:
+            self.since = time.monotonic()
+            self.count += 1
+            log.error("%s: Redis unreachable (%s: %s); retrying until it answers", self.who,
+                      type(exc).__name__, exc)
+        delay, self.delay_s = self.delay_s, min(self.delay_s * 2, self.max_s)
+        return delay
+
+    def recovered(self) -> None:
+        if self.since is not None:
+            log.warning("%s: Redis answers again after %.1fs", self.who,
+                        time.monotonic() - self.since)
+        self.since = None
+        self.delay_s = self.min_s
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,7 +129,9 @@ class RedisPipeline:
     """The gateway's pipeline in multi-process mode; same interface as `Pipeline`."""
 
     def __init__(self, redis: Any, prefix: str, replica: Any,
-                 publish: Callable[[list[Event], Checksums], None], *, queue_size: int) -> None:
+                 publish: Callable[[list[Event], Checksums], None], *, queue_size: int,
+                 reply_timeout_s: float = 30.0) -> None:
+        assert reply_timeout_s > 0
         self.redis = redis
         self.commands_key, self.journal_key = keys(prefix)
         self.replica = replica
@@ -97,6 +145,23 @@ class RedisPipeline:
         self.last_id = "0-0"
         self.failed: BaseException | None = None
         self.recent_trades: deque[TradeExecuted] = deque(maxlen=64_000)  # from catch_up
+        # a request unanswered this long (the engine or Redis down) fails with 503: its outcome
+        # is unknown, and the client's resend of its client order id tells it
+        self.reply_timeout_s = reply_timeout_s
+        self.outage = Outage("gateway")  # the journal stream cannot be read
+        self.duplicates = 0  # journal-stream entries of a seq already applied (skipped)
+
+    def _fresh(self, cmd: Command) -> bool:
+        """False for a command the replica has applied already: the stream holds it twice (it
+        never should; applying it again would stop the replica). Skipped, counted, logged."""
+        if cmd.seq > self.replica.last_seq:
+            return True
+        self.duplicates += 1
+        if self.duplicates <= 10 or self.duplicates % 10_000 == 0:  # a run of them: a few lines
+            log.error("journal stream entry %s repeats seq %d (the replica is at %d); skipped "
+                      "(%d so far)", self.last_id, cmd.seq, self.replica.last_seq,
+                      self.duplicates)
+        return False
 
     async def catch_up(self) -> int:
         """Apply the whole journal stream to the replica (no publishing); returns entries."""
@@ -109,7 +174,10 @@ class RedisPipeline:
             for entry_id, fields in entries:
                 self.last_id = entry_id.decode()
                 if b"c" in fields:
-                    events = self.replica.apply(command_msgpack_decoder.decode(fields[b"c"]))
+                    cmd = command_msgpack_decoder.decode(fields[b"c"])
+                    if not self._fresh(cmd):
+                        continue
+                    events = self.replica.apply(cmd)
                     self.recent_trades.extend(e for e in events if type(e) is TradeExecuted)
                     n += 1
 
@@ -132,7 +200,10 @@ class RedisPipeline:
             except Exception as exc:
                 fut = self._waiting.pop(req, None)
                 if fut is not None and not fut.done():
-                    fut.set_exception(Overloaded(f"redis: {exc!r}"))
+                    fut.set_exception(Overloaded(
+                        f"the engine's link (Redis) is unavailable ({type(exc).__name__}); the "
+                        "command may not have reached the engine: send it again (an order with "
+                        "the same client_order_id is never placed twice)"))
                     fut.exception()
 
         task = asyncio.get_running_loop().create_task(send())
@@ -140,7 +211,18 @@ class RedisPipeline:
         return future
 
     async def submit(self, cmd: Command) -> list[Event]:
-        return await asyncio.shield(self.submit_nowait(cmd))
+        future = self.submit_nowait(cmd)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.reply_timeout_s)
+        except TimeoutError:
+            for req, fut in list(self._waiting.items()):
+                if fut is future:
+                    del self._waiting[req]
+            future.cancel()
+            raise Overloaded(f"no answer from the engine in {self.reply_timeout_s:g}s (the engine "
+                             "or its Redis is down); the outcome is unknown: send the request "
+                             "again (an order with the same client_order_id is never placed "
+                             "twice)") from None
 
     @property
     def depth(self) -> int:
@@ -148,7 +230,9 @@ class RedisPipeline:
 
     @property
     def ready(self) -> bool:
-        return self._accepting and self.failed is None and self._task is not None
+        """Order entry works: accepting, the replica sound, the journal stream readable."""
+        return (self._accepting and self.failed is None and self._task is not None
+                and not self.outage.down)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._follow(), name="herbx-journal-follower")
@@ -179,10 +263,10 @@ class RedisPipeline:
                                                block=1000)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
-                log.warning("reading the journal stream failed: %r; retrying", exc)
-                await asyncio.sleep(0.5)
+            except Exception as exc:  # noqa: BLE001 - any failure: not ready, back off, retry
+                await asyncio.sleep(self.outage.failed(exc))
                 continue
+            self.outage.recovered()
             for _, entries in reply or ():
                 published: list[Event] = []
                 checksums: Checksums = {}
@@ -191,7 +275,10 @@ class RedisPipeline:
                     events: list[Event] = []
                     if b"c" in fields:
                         try:
-                            events = replica.apply(command_msgpack_decoder.decode(fields[b"c"]))
+                            cmd = command_msgpack_decoder.decode(fields[b"c"])
+                            if not self._fresh(cmd):
+                                continue
+                            events = replica.apply(cmd)
                         except Exception as exc:  # the replica diverged: stop answering
                             log.critical("replica failed at %s: %r", self.last_id, exc)
                             self.failed = exc
@@ -217,102 +304,6 @@ class RedisPipeline:
                         log.exception("publishing events failed")
 
 
-# ---------------------------------------------------------------------------------------------
-# The engine side
-# ---------------------------------------------------------------------------------------------
-
-
-async def run_engine(redis_url: str, data_dir: Path, prefix: str, *, tick_ms: int,
-                     batch_size: int = 512, stop: asyncio.Event | None = None,
-                     order_retention_s: float = 3600.0, purge_every_s: float = 60.0,
-                     consumers_of: Callable[[Callable[[], Any]], Sequence[Consumer]]
-                     | None = None) -> None:
-    """Read commands, apply and commit them in groups, append them stamped to the journal
-    stream; tick, and forget done orders after ``order_retention_s`` (0: never). Runs until
-    ``stop`` is set. ``consumers_of(exchange_of)``: the downstream consumers (the ledger) that
-    a feed drives beside the sequencer, as `herbx serve` does (`gateway.link.feed`)."""
-    from engine.durable.journal import JournalReader, RecordInvalid, RecordRefused
-    from engine.durable.sequencer import Sequencer
-    from gateway.link.feed import Feed
-
-    stop = stop or asyncio.Event()
-    redis = connect(redis_url)
-    commands_key, journal_key = keys(prefix)
-    seq = Sequencer(data_dir / "engine")
-    offset_path = data_dir / "engine" / "redis-offset"
-    loop = asyncio.get_running_loop()
-    feed: Feed | None = None
-    if consumers_of is not None:
-        feed = Feed(data_dir / "engine", consumers_of(lambda: seq.exchange),
-                    head_seq=seq.last_seq)
-        seq.retain_from = feed.retain_seq
-        feed.start()
-    try:
-        await _republish_missing(redis, journal_key, seq, data_dir, JournalReader)
-        last_id = offset_path.read_text().strip() if offset_path.exists() else "0-0"
-        next_tick = time.monotonic() + tick_ms / 1000 if tick_ms else float("inf")
-        purges = PurgeSchedule(order_retention_s, purge_every_s) if order_retention_s else None
-        log.info("engine: seq %d, commands from %s", seq.last_seq, last_id)
-        while not stop.is_set():
-            block = 200 if tick_ms == 0 else max(1, int((next_tick - time.monotonic()) * 1000))
-            reply = await redis.xread({commands_key: last_id}, count=batch_size,
-                                      block=min(block, 200))
-            batch: list[tuple[Command | None, bytes, bytes, str]] = []
-            for _, entries in reply or ():
-                for entry_id, fields in entries:
-                    last_id = entry_id.decode()
-                    try:
-                        decoded = command_msgpack_decoder.decode(fields[b"c"])
-                    except msgspec.ValidationError as exc:  # past a limit of its type: a 422
-                        invalid = RecordInvalid.of(exc)
-                        batch.append((None, fields.get(b"g", b""), fields.get(b"r", b""),
-                                      invalid_text(invalid)))
-                        continue
-                    except msgspec.DecodeError as exc:
-                        batch.append((None, fields.get(b"g", b""), fields.get(b"r", b""),
-                                      f"bad command: {exc}"))
-                        continue
-                    batch.append((decoded, fields.get(b"g", b""), fields.get(b"r", b""), ""))
-            if tick_ms and time.monotonic() >= next_tick:
-                batch.append((Tick(), b"", b"", ""))
-                next_tick = time.monotonic() + tick_ms / 1000
-                upto = purges.due(time.monotonic(), seq.last_seq) if purges else None
-                if upto is not None:
-                    batch.append((PurgeOrders(upto_order_id=upto), b"", b"", ""))
-            if not batch:
-                continue
-            out: list[dict[str, Any]] = []
-            steps: list[tuple[int, list[Event]]] = []
-            for cmd, g, r, error in batch:
-                if cmd is not None:
-                    try:
-                        events = seq.submit(cmd)
-                        steps.append((cmd.seq, events))  # the seq submit stamped
-                    except RecordInvalid as exc:
-                        error = invalid_text(exc)
-                        cmd = None
-                    except RecordRefused as exc:
-                        error = f"{type(exc).__name__}: {exc}"
-                        cmd = None
-                if cmd is not None:
-                    out.append({"c": _encode(cmd), "g": g, "r": r})
-                elif g:
-                    out.append({"e": error, "g": g, "r": r})
-            await loop.run_in_executor(None, seq.commit)
-            pipe = redis.pipeline(transaction=False)
-            for fields in out:
-                pipe.xadd(journal_key, fields, maxlen=STREAM_MAXLEN, approximate=True)
-            await pipe.execute()
-            _write_offset(offset_path, last_id)
-            if feed is not None and steps:
-                feed.publish(steps)
-    finally:
-        if feed is not None:  # the ledger books what was committed, then closes
-            await feed.stop()
-        seq.close()
-        await redis.aclose()
-
-
 def invalid_text(exc: RecordInvalid) -> str:
     """A `RecordInvalid` as the engine writes it on the journal stream (`refusal_of` reads it)."""
     return f"RecordInvalid: {exc.field}|{exc}"
@@ -332,31 +323,3 @@ def refusal_of(error: str) -> Exception:
     if kind == "RecordUnencodable":
         return RecordUnencodable(detail)
     return PipelineFailed(error)
-
-
-def _write_offset(path: Path, last_id: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as f:
-        f.write(last_id)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-async def _republish_missing(redis: Any, journal_key: str, seq: Any, data_dir: Path,
-                             reader_cls: Any) -> None:
-    """Append to the journal stream what the engine journaled but the stream never got (a crash
-    between a commit and the append)."""
-    stream_seq = 0
-    for _, fields in await redis.xrevrange(journal_key, count=1000):
-        if b"c" in fields:  # skip error replies, which carry no command
-            stream_seq = command_msgpack_decoder.decode(fields[b"c"]).seq
-            break
-    if stream_seq >= seq.last_seq:
-        return
-    n = 0
-    for cmd in reader_cls(data_dir / "engine" / "journal", after_seq=stream_seq, repair=False):
-        await redis.xadd(journal_key, {"c": _encode(cmd), "g": b"", "r": b""},
-                         maxlen=STREAM_MAXLEN, approximate=True)
-        n += 1
-    log.warning("engine: appended %d journaled commands the stream was missing", n)

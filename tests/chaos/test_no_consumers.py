@@ -64,8 +64,11 @@ async def test_herbx_consume_writes_the_ticks_in_its_own_process(tmp_path: Path)
     import signal
     import sys
 
+    import aiohttp
+
     from settlement.ticks.sqlite import SqliteTickStore
     from settlement.ticks.store import TickQuery
+    from tests.chaos.test_consume_health import free_port
 
     m = await start(settings(tmp_path, consumers=False))
     try:
@@ -79,9 +82,11 @@ async def test_herbx_consume_writes_the_ticks_in_its_own_process(tmp_path: Path)
     finally:
         await m.client.close()
     assert not (tmp_path / "ticks.sqlite").exists()
+    port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway.cli", "consume", "--consumer", "ticks",
-        "--data-dir", str(tmp_path), "--poll-ms", "20", stdout=asyncio.subprocess.PIPE)
+        "--data-dir", str(tmp_path), "--poll-ms", "20", "--health-port", str(port),
+        stdout=asyncio.subprocess.PIPE)
     try:
         assert proc.stdout is not None
         assert b"ticks of" in await asyncio.wait_for(proc.stdout.readline(), 60)
@@ -98,6 +103,17 @@ async def test_herbx_consume_writes_the_ticks_in_its_own_process(tmp_path: Path)
                         break
                 finally:
                     await store.close()
+        async with aiohttp.ClientSession() as http, asyncio.timeout(30):
+            while True:  # the store may be read before the process has seen its own write
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    doc = await r.json()
+                if doc["consumers"]["ticks"]["position"] == last:
+                    break
+                await asyncio.sleep(0.02)
+        assert doc["seq"] == last
+        health = doc["consumers"]["ticks"]
+        assert (health["state"], health["position"], health["lag_commands"], health["gaps"],
+                health["duplicates"]) == ("live", last, 0, 0, 0)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
