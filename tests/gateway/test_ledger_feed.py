@@ -61,8 +61,16 @@ def ledger_status(m: Market) -> dict[str, Any]:
 
 
 async def caught_up(m: Market) -> None:
-    await until(lambda: ledger_status(m)["position"] == m.gw.exchange.last_seq
-                and ledger_status(m)["state"] == "live", "the ledger to catch up")
+    """Every consumer (the ledger, and the tick writer beside it) is live at the market's last
+    seq: the feed's retention is the slowest consumer's, so waiting for the ledger alone let a
+    tick writer still behind make ``retain_seq`` disagree under load."""
+    assert m.gw.feed is not None
+    feed = m.gw.feed
+
+    def live() -> bool:
+        return all(c["position"] == m.gw.exchange.last_seq and c["state"] == "live"
+                   for c in feed.status().values())
+    await until(live, "every consumer to catch up")
 
 
 async def trade(m: Market, n: int, tag: str) -> None:
