@@ -24,6 +24,8 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from msgspec import Struct
 
+from grading.trace import parse_trace_url
+
 from settlement.ledger import (
     DVP_COLUMNS,
     LOT_COLUMNS,
@@ -65,6 +67,28 @@ class StoreError(Exception):
     """The batch cannot be booked as given (overlap, broken invoice series): a bug upstream."""
 
 
+# A trade's transactions by trade id, through dvp_changes' key (trade_id, state): its rows name
+# the seq of the trade (pending), the payment (paid) and the reversal (failed); migration 5
+# dropped the transactions (trade_id) index for this (one entry fewer per transaction).
+_SEQ_OF_TRADES = "seq IN (SELECT seq FROM dvp_changes WHERE trade_id {})"
+# The transactions with a lot leg matching ``lot_id = ?``: the trades (and a payment booked
+# before migration 5, which stored its legs), and the payments of those trades, which name
+# their trade and no legs of their own (found through the trade's id and its ``paid`` row).
+_WITH_LEGS = ("((seq, n) IN (SELECT seq, n FROM trade_lots WHERE lot_id = ?) "
+              "OR (kind = 'payment' AND (seq, trade_id) IN (SELECT d.seq, d.trade_id "
+              "FROM dvp_changes d WHERE d.state = 'paid' AND d.trade_id IN (SELECT t.trade_id FROM transactions t "
+              "WHERE (t.seq, t.n) IN (SELECT seq, n FROM trade_lots WHERE lot_id = ?)))))")
+
+
+def _lot_of(trace_url: str) -> str | None:
+    """The lot a trace code names (legs are found by lot: the lot id is indexed, the trace
+    code is not), or None for a text that is no trace code."""
+    try:
+        return parse_trace_url(trace_url)[1]
+    except ValueError:
+        return None
+
+
 class Where(Struct, frozen=True, kw_only=True):
     """Which transactions a query returns: every field given must match (AND).
 
@@ -96,20 +120,24 @@ class Where(Struct, frozen=True, kw_only=True):
             conds.append("(buyer = ? OR seller = ? OR account = ?)")
             args += [self.participant] * 3
         if self.lot_id is not None:
-            conds.append("((seq, n) IN (SELECT seq, n FROM trade_lots WHERE lot_id = ?) "
-                         "OR (ref = ? AND kind IN ('lot_in', 'lot_out')))")
-            args += [self.lot_id] * 2
+            conds.append(f"({_WITH_LEGS} OR (ref = ? AND kind IN ('lot_in', 'lot_out')))")
+            args += [self.lot_id] * 3
         if self.trace_url is not None:
-            conds.append("(seq, n) IN (SELECT seq, n FROM trade_lots WHERE trace_url = ?)")
-            args.append(self.trace_url)
+            lot_id = _lot_of(self.trace_url)
+            if lot_id is None:  # not a trace code this market issues: no leg has it
+                conds.append("1 = 0")
+            else:
+                conds.append(_WITH_LEGS.replace("lot_id = ?", "lot_id = ? AND trace_url = ?"))
+                args += [lot_id, self.trace_url] * 2
         if self.trade_id is not None:
-            conds.append("trade_id = ?")
-            args.append(self.trade_id)
+            conds.append(f"{_SEQ_OF_TRADES.format('= ?')} AND trade_id = ?")
+            args += [self.trade_id] * 2
         if self.trade_ids is not None:
             if not 0 < len(self.trade_ids) <= MAX_PAGE:
                 raise ValueError(f"between 1 and {MAX_PAGE} trade ids")
-            conds.append(f"trade_id IN ({', '.join('?' * len(self.trade_ids))})")
-            args += list(self.trade_ids)
+            marks = f"IN ({', '.join('?' * len(self.trade_ids))})"
+            conds.append(f"{_SEQ_OF_TRADES.format(marks)} AND trade_id {marks}")
+            args += [*self.trade_ids, *self.trade_ids]
         if self.invoice is not None:
             conds.append("invoice_year = ? AND invoice_no = ?")
             args += list(self.invoice)
@@ -273,17 +301,22 @@ def load_state_plan() -> Plan[LedgerState]:
 def apply_plan(batch: Batch) -> Plan[ApplyResult]:
     """The batch's writes, in the caller's one transaction; the position is read locked (a
     second booker waits instead of double-booking)."""
-    last = int(_value((yield Fetch("SELECT last_seq FROM booker_state WHERE id = 1",
-                                   lock=True))))
+    # one round trip for the position and the invoice series of the batch's years: the lock on
+    # the position row serializes every writer, so the series rows need no lock of their own
+    years = list(batch.invoices)
+    series = "".join(", (SELECT last_no FROM invoice_series WHERE year = ?)" for _ in years)
+    row = (yield Fetch(f"SELECT last_seq{series} FROM booker_state WHERE id = 1",
+                       tuple(years), lock=True))[0]
+    last = int(row[0])
     skip = check_position(last, batch)
     if skip is not None:
         return skip
-    for year, (first, upto) in batch.invoices.items():
-        stored = _value((yield Fetch("SELECT last_no FROM invoice_series WHERE year = ?",
-                                     (year,), lock=True)))
-        check_invoice(year, 0 if stored is None else int(stored), first)
-        yield Exec("INSERT INTO invoice_series (year, last_no) VALUES (?, ?) "
-                   "ON CONFLICT (year) DO UPDATE SET last_no = excluded.last_no", (year, upto))
+    for year, stored in zip(years, row[1:]):
+        check_invoice(year, 0 if stored is None else int(stored), batch.invoices[year][0])
+    if years:
+        yield ExecMany("INSERT INTO invoice_series (year, last_no) VALUES (?, ?) "
+                       "ON CONFLICT (year) DO UPDATE SET last_no = excluded.last_no",
+                       [(year, upto) for year, (_, upto) in batch.invoices.items()])
     yield Insert("transactions", TXN_COLUMNS, batch.txn_rows)
     yield Insert("trade_lots", LOT_COLUMNS, batch.leg_rows)
     yield Insert("postings", POSTING_COLUMNS, batch.posting_rows)

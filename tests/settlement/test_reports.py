@@ -65,15 +65,26 @@ async def test_queries_page_by_cursor_and_match_a_filter_of_everything(store: An
     await booked(store, m)
     txns = await store.transactions()
     l1 = "https://trace.herbx.example/01/00400007001015/10/L1"
+    # a payment has no legs of its own: it has its trade's (the invoice's)
+    legs = {t.trade_id: t.legs for t in txns if t.kind == "trade"}
+    assert all(not t.legs for t in txns if t.kind == "payment")
+
+    def legs_of(t: LedgerTxn) -> list[Any]:
+        return legs.get(t.trade_id, []) if t.kind == "payment" else list(t.legs)
+
     cases: list[tuple[Where, Any]] = [
         (Where(participant="T1"), lambda t: "T1" in (t.buyer, t.seller, t.account)),
         (Where(participant="C1"), lambda t: "C1" in (t.buyer, t.seller, t.account)),
-        (Where(lot_id="L1"), lambda t: any(leg.lot_id == "L1" for leg in t.legs)
+        (Where(lot_id="L1"), lambda t: any(leg.lot_id == "L1" for leg in legs_of(t))
          or (t.kind in ("lot_in", "lot_out") and t.ref == "L1")),
-        (Where(trace_url=l1), lambda t: any(leg.trace_url == l1 for leg in t.legs)),
+        (Where(trace_url=l1), lambda t: any(leg.trace_url == l1 for leg in legs_of(t))),
+        (Where(trace_url=l1.replace("/L1", "/L9")), lambda t: False),
+        (Where(trace_url="not a trace code"), lambda t: False),
         (Where(participant="T2", lot_id="BARE"), lambda t: "T2" in (t.buyer, t.seller)
-         and any(leg.lot_id == "BARE" for leg in t.legs)),
+         and any(leg.lot_id == "BARE" for leg in legs_of(t))),
         (Where(trade_id=3), lambda t: t.trade_id == 3),
+        (Where(trade_id=1), lambda t: t.trade_id == 1),
+        (Where(trade_ids=(1, 3)), lambda t: t.trade_id in (1, 3)),
         (Where(kind="deposit"), lambda t: t.kind == "deposit"),
         (Where(from_ns=txns[3].ts_ns, to_ns=txns[-1].ts_ns),
          lambda t: txns[3].ts_ns <= t.ts_ns < txns[-1].ts_ns),

@@ -275,7 +275,7 @@ async def test_migration_4_rebuilds_sqlite_dvp_changes_keeping_its_rows_and_rule
     new = SqliteStore(tmp_path / "ledger.sqlite3")
     await new.open()
     try:
-        assert await new.schema_version() == LATEST == 4
+        assert await new.schema_version() == LATEST >= 4
         assert (await new.dvp_changes(), await new.transactions(), await new.load_state()) == before
         for sql in ("UPDATE dvp_changes SET state = 'settled'", "DELETE FROM dvp_changes"):
             with pytest.raises(Exception, match="immutable"):
