@@ -73,11 +73,12 @@ class StoreError(Exception):
 _SEQ_OF_TRADES = "seq IN (SELECT seq FROM dvp_changes WHERE trade_id {})"
 # The transactions with a lot leg matching ``lot_id = ?``: the trades (and a payment booked
 # before migration 5, which stored its legs), and the payments of those trades, which name
-# their trade and no legs of their own (found through the trade's id and its ``paid`` row).
-_WITH_LEGS = ("((seq, n) IN (SELECT seq, n FROM trade_lots WHERE lot_id = ?) "
-              "OR (kind = 'payment' AND (seq, trade_id) IN (SELECT d.seq, d.trade_id "
-              "FROM dvp_changes d WHERE d.state = 'paid' AND d.trade_id IN (SELECT t.trade_id FROM transactions t "
-              "WHERE (t.seq, t.n) IN (SELECT seq, n FROM trade_lots WHERE lot_id = ?)))))")
+# their trade and no legs of their own. Both through the lot id index and keys only, so the
+# cost follows the lot's legs, not the ledger's size.
+_WITH_LEGS = ("(EXISTS (SELECT 1 FROM trade_lots l WHERE l.seq = transactions.seq "
+              "AND l.n = transactions.n AND l.lot_id = ?) "
+              "OR (kind = 'payment' AND trade_id IN (SELECT t.trade_id FROM trade_lots l "
+              "JOIN transactions t ON t.seq = l.seq AND t.n = l.n WHERE l.lot_id = ?)))")
 
 
 def _lot_of(trace_url: str) -> str | None:
