@@ -25,7 +25,6 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from msgspec import Struct
 
 from grading.trace import parse_trace_url
-
 from settlement.ledger import (
     DVP_COLUMNS,
     LOT_COLUMNS,
@@ -312,7 +311,7 @@ def apply_plan(batch: Batch) -> Plan[ApplyResult]:
     skip = check_position(last, batch)
     if skip is not None:
         return skip
-    for year, stored in zip(years, row[1:]):
+    for year, stored in zip(years, row[1:], strict=True):
         check_invoice(year, 0 if stored is None else int(stored), batch.invoices[year][0])
     if years:
         yield ExecMany("INSERT INTO invoice_series (year, last_no) VALUES (?, ?) "

@@ -165,7 +165,7 @@ async def test_statements_show_sales_per_lot_and_purchases_with_trace_codes(stor
     # the JSON and the CSV forms hold the same lines, field for field
     as_json = msgspec.json.decode(msgspec.json.encode(t2), type=Statement).lines
     assert as_json == t2.lines
-    for line, text in zip(as_json, csv[1:]):
+    for line, text in zip(as_json, csv[1:], strict=True):
         cells = next(iter(_csv.reader([text])))
         assert cells == ["" if v is None else str(v)
                          for v in (getattr(line, f) for f in CSV_COLUMNS)], text
