@@ -301,19 +301,21 @@ def load_state_plan() -> Plan[LedgerState]:
 def apply_plan(batch: Batch) -> Plan[ApplyResult]:
     """The batch's writes, in the caller's one transaction; the position is read locked (a
     second booker waits instead of double-booking)."""
-    # one round trip for the position and the invoice series of the batch's years: the lock on
-    # the position row serializes every writer, so the series rows need no lock of their own
-    years = list(batch.invoices)
-    series = "".join(", (SELECT last_no FROM invoice_series WHERE year = ?)" for _ in years)
-    row = (yield Fetch(f"SELECT last_seq{series} FROM booker_state WHERE id = 1",
-                       tuple(years), lock=True))[0]
-    last = int(row[0])
+    last = int(_value((yield Fetch("SELECT last_seq FROM booker_state WHERE id = 1",
+                                   lock=True))))
     skip = check_position(last, batch)
     if skip is not None:
         return skip
-    for year, stored in zip(years, row[1:], strict=True):
-        check_invoice(year, 0 if stored is None else int(stored), batch.invoices[year][0])
+    # read after the position's lock is held, in a statement of its own: under READ COMMITTED
+    # a new statement sees what a booker we waited for committed (a subquery of the locking
+    # statement would read the series as it was before)
+    years = list(batch.invoices)
     if years:
+        rows = yield Fetch("SELECT year, last_no FROM invoice_series WHERE year IN "
+                           f"({', '.join('?' * len(years))})", tuple(years), lock=True)
+        stored = {int(r[0]): int(r[1]) for r in rows}
+        for year in years:
+            check_invoice(year, stored.get(year, 0), batch.invoices[year][0])
         yield ExecMany("INSERT INTO invoice_series (year, last_no) VALUES (?, ?) "
                        "ON CONFLICT (year) DO UPDATE SET last_no = excluded.last_no",
                        [(year, upto) for year, (_, upto) in batch.invoices.items()])
