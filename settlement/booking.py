@@ -144,8 +144,8 @@ def book(state: LedgerState, steps: Sequence[Step], schedule: Schedule,
                         ev, n, charges_of(ev.symbol, vietnam_date(ev.trade_ts_ns)))
                     txns.append(row)
                     post(ev.seq, n, "payment", entries)
-                    legs.extend([(ev.seq, n, i, leg.lot_id, leg.qty, trace(leg.lot_id), None,
-                                  None, False) for i, leg in enumerate(ev.lots)])
+                    # no lot legs: they are the trade's (the invoice), stored once with it;
+                    # the payment names its trade by trade_id (docs/settlement.md)
                     n += 1
                 elif ev.to_state == "failed":
                     txns.append((ev.seq, n, "reversal", ev.ts_ns, None, None, ev.trade_id,

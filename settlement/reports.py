@@ -9,6 +9,14 @@ A trade's fee, levy and tax are charged once on the whole trade (`settlement.boo
 statement line is a lot leg, so each charge is shared among the legs in proportion to their
 quantities, rounded down, and the last leg takes the remainder: the legs of a trade always sum
 to the trade's charges exactly.
+
+Under delivery versus payment a statement says when money really moved: the trade's lines
+(``sale``, ``purchase``: the invoice, the lots and trace codes, the charges as invoiced) move no
+cash, only hold the buyer's (``held_vnd``); the payment's lines (``sale_paid``,
+``purchase_paid``) carry the cash, and a failed trade's lines (``*_reversal``) negate the trade
+and release the hold. So a line's ``cash_vnd`` minus its ``held_vnd`` is what the ledger moved
+in the participant's available cash (``cash:``), and ``held_vnd`` what it moved in its held
+cash (``cash_held:``).
 """
 
 from __future__ import annotations
@@ -47,15 +55,19 @@ def day_range_ns(first: dt.date, last: dt.date) -> tuple[int, int]:
 
 
 class StatementLine(Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """One line: a lot leg of a sale or a purchase, a deposit or withdrawal, goods in or out.
-    ``cash_vnd`` is the change to the participant's cash (a sale: the leg's net proceeds; a
-    purchase: minus the leg's price)."""
+    """One line: a lot leg of a sale or a purchase, of its payment or of its failure, a deposit
+    or withdrawal, goods in or out. ``cash_vnd`` is the change to the cash the participant owns
+    (available or held): it moves at payment (a sale: the leg's net proceeds; a purchase: minus
+    the leg's price), never at the trade. ``held_vnd`` is the change to the part of it held for
+    trades waiting for payment (a purchase: plus the leg's price at the trade, minus it at the
+    payment or the failure)."""
 
-    kind: str  # sale, purchase, sale_reversal, purchase_reversal, deposit, withdrawal, ...
+    kind: str  # sale, purchase, sale_paid, purchase_paid, sale_reversal, purchase_reversal, ...
     seq: int
     n: int
     date: str  # Vietnam date, YYYY-MM-DD
     cash_vnd: int = 0
+    held_vnd: int = 0
     invoice: str | None = None
     trade_id: int | None = None
     symbol: str | None = None
@@ -75,7 +87,8 @@ class StatementLine(Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class LotSales(Struct, frozen=True, kw_only=True):
-    """A seller's sales of one lot in the statement's range."""
+    """A seller's sales of one lot in the statement's range: what was invoiced (less what
+    failed), and ``paid_vnd``, the net proceeds paid in the range."""
 
     lot_id: str
     trace_url: str | None
@@ -85,6 +98,7 @@ class LotSales(Struct, frozen=True, kw_only=True):
     levy_vnd: int
     tax_vnd: int
     net_vnd: int
+    paid_vnd: int = 0
 
 
 class Statement(Struct, frozen=True, kw_only=True):
@@ -108,21 +122,32 @@ def shares(total: int, qtys: list[int]) -> list[int]:
 def lines_of(participant: str, txn: LedgerTxn,
              originals: Mapping[int, LedgerTxn] | None = None) -> list[StatementLine]:
     """The statement lines one transaction gives ``participant`` (none if not theirs).
-    A reversal (a failed trade) gives the trade's own lines negated, as ``sale_reversal`` and
-    ``purchase_reversal`` on the reversal's date: it needs the trade (``originals``, by trade
-    id) because only the trade states the charges its sale lines took off."""
+
+    A payment gives the trade's own lines as ``sale_paid`` and ``purchase_paid`` on the
+    payment's date, with the cash; a reversal (a failed trade) gives them negated, as
+    ``sale_reversal`` and ``purchase_reversal``, releasing the buyer's hold. Both need the trade
+    (``originals``, by trade id), which holds the invoice, the lots and the charges per leg. A
+    payment without its trade gives one line of its own (no invoice, no lot); a reversal
+    without it is an error (the caller fetches them: `missing_trades`)."""
     date = vietnam_date(txn.ts_ns).isoformat()
     seq, n = txn.seq, txn.n
-    if txn.kind == "reversal":
+    if txn.kind in ("payment", "reversal"):
+        if participant not in (txn.buyer, txn.seller):
+            return []
         trade = None if originals is None or txn.trade_id is None else originals.get(
             txn.trade_id)
+        if txn.kind == "payment":
+            if trade is None:
+                return _payment_alone(participant, txn, date)
+            return [msgspec.structs.replace(
+                line, kind=f"{line.kind}_paid", seq=seq, n=n, date=date,
+                cash_vnd=line.net_vnd if line.kind == "sale" else -line.gross_vnd,
+                held_vnd=-line.held_vnd) for line in lines_of(participant, trade)]
         if trade is None:
-            if participant not in (txn.buyer, txn.seller):
-                return []
             raise ValueError(f"reversal ({seq}, {n}) of trade {txn.trade_id} without its trade")
         return [msgspec.structs.replace(
             line, kind=f"{line.kind}_reversal", seq=seq, n=n, date=date,
-            cash_vnd=-line.cash_vnd, qty=-line.qty, gross_vnd=-line.gross_vnd,
+            held_vnd=-line.held_vnd, qty=-line.qty, gross_vnd=-line.gross_vnd,
             fee_vnd=-line.fee_vnd, levy_vnd=-line.levy_vnd, tax_vnd=-line.tax_vnd,
             net_vnd=-line.net_vnd) for line in lines_of(participant, trade)]
     if txn.kind != "trade":
@@ -145,8 +170,9 @@ def lines_of(participant: str, txn: LedgerTxn,
             gross = leg.qty * txn.price_vnd
             sale = side == "sale"
             net = gross - fees[i] - levies[i] - taxes[i] if sale else gross
+            # no cash at the trade (delivery versus payment): the buyer's is held until paid
             out.append(StatementLine(
-                kind=side, cash_vnd=net if sale else -gross, invoice=txn.invoice,
+                kind=side, held_vnd=0 if sale else gross, invoice=txn.invoice,
                 trade_id=txn.trade_id, symbol=txn.symbol,
                 counterparty=txn.buyer if sale else txn.seller, lot_id=leg.lot_id,
                 trace_url=leg.trace_url, qty=leg.qty, price_vnd=txn.price_vnd,
@@ -157,28 +183,52 @@ def lines_of(participant: str, txn: LedgerTxn,
     return out
 
 
+def _payment_alone(participant: str, txn: LedgerTxn, date: str) -> list[StatementLine]:
+    """A payment's lines from the payment alone (its trade not given): one per side, with
+    the trade's totals as the payment booked them."""
+    charges = txn.fee_vnd + txn.levy_vnd + txn.tax_vnd
+    out = []
+    for side, who in (("sale", txn.seller), ("purchase", txn.buyer)):
+        if who != participant:
+            continue
+        sale = side == "sale"
+        net = txn.notional_vnd - charges if sale else txn.notional_vnd
+        out.append(StatementLine(
+            kind=f"{side}_paid", seq=txn.seq, n=txn.n, date=date,
+            cash_vnd=net if sale else -txn.notional_vnd,
+            held_vnd=0 if sale else -txn.notional_vnd, trade_id=txn.trade_id,
+            symbol=txn.symbol, counterparty=txn.buyer if sale else txn.seller, qty=txn.qty,
+            price_vnd=txn.price_vnd, gross_vnd=txn.notional_vnd,
+            fee_vnd=txn.fee_vnd if sale else 0, levy_vnd=txn.levy_vnd if sale else 0,
+            tax_vnd=txn.tax_vnd if sale else 0, net_vnd=net))
+    return out
+
+
 def statement(participant: str, first: dt.date, last: dt.date, txns: Iterable[LedgerTxn],
               next_cursor: str | None = None,
               originals: Iterable[LedgerTxn] = ()) -> Statement:
-    """``originals``: the trades of the reversals in ``txns`` that ``txns`` does not hold
-    (booked before the range or the page); the caller fetches them (`reversed_trades`)."""
+    """``originals``: the trades of the payments and reversals in ``txns`` that ``txns``
+    does not hold (booked before the range or the page); the caller fetches them
+    (`missing_trades`)."""
     txns = list(txns)
     trades = {t.trade_id: t for t in (*originals, *txns)
               if t.kind == "trade" and t.trade_id is not None}
     lines = [line for t in txns for line in lines_of(participant, t, trades)]
     lots: dict[str, LotSales] = {}
     for s in lines:
-        if s.kind not in ("sale", "sale_reversal") or s.lot_id is None:
+        if s.kind not in ("sale", "sale_reversal", "sale_paid") or s.lot_id is None:
             continue
-        was = lots.get(s.lot_id)
+        was = lots.get(s.lot_id) or LotSales(lot_id=s.lot_id, trace_url=s.trace_url, qty=0,
+                                             gross_vnd=0, fee_vnd=0, levy_vnd=0, tax_vnd=0,
+                                             net_vnd=0)
+        if s.kind == "sale_paid":  # the money of a sale invoiced (and counted) at its trade
+            lots[s.lot_id] = msgspec.structs.replace(was, paid_vnd=was.paid_vnd + s.cash_vnd)
+            continue
         lots[s.lot_id] = LotSales(
-            lot_id=s.lot_id, trace_url=s.trace_url, qty=s.qty, gross_vnd=s.gross_vnd,
-            fee_vnd=s.fee_vnd, levy_vnd=s.levy_vnd, tax_vnd=s.tax_vnd, net_vnd=s.net_vnd,
-        ) if was is None else LotSales(
             lot_id=s.lot_id, trace_url=was.trace_url or s.trace_url, qty=was.qty + s.qty,
             gross_vnd=was.gross_vnd + s.gross_vnd, fee_vnd=was.fee_vnd + s.fee_vnd,
             levy_vnd=was.levy_vnd + s.levy_vnd, tax_vnd=was.tax_vnd + s.tax_vnd,
-            net_vnd=was.net_vnd + s.net_vnd)
+            net_vnd=was.net_vnd + s.net_vnd, paid_vnd=was.paid_vnd)
     return Statement(
         participant=participant, from_date=first.isoformat(), to_date=last.isoformat(),
         lines=lines, lots=list(lots.values()),
@@ -186,12 +236,12 @@ def statement(participant: str, first: dt.date, last: dt.date, txns: Iterable[Le
         cash_out_vnd=-sum(s.cash_vnd for s in lines if s.cash_vnd < 0), next=next_cursor)
 
 
-def reversed_trades(txns: Iterable[LedgerTxn]) -> list[int]:
-    """The trade ids whose reversal is in ``txns`` but whose trade is not: the ``originals``
-    a statement of ``txns`` needs."""
+def missing_trades(txns: Iterable[LedgerTxn]) -> list[int]:
+    """The trade ids whose payment or reversal is in ``txns`` but whose trade is not: the
+    ``originals`` a statement of ``txns`` needs."""
     txns = list(txns)
     have = {t.trade_id for t in txns if t.kind == "trade"}
-    return sorted({t.trade_id for t in txns if t.kind == "reversal"
+    return sorted({t.trade_id for t in txns if t.kind in ("payment", "reversal")
                    and t.trade_id is not None and t.trade_id not in have})
 
 

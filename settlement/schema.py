@@ -156,6 +156,29 @@ _V4_SQLITE = [
     *_V3_SQLITE,
 ]
 
+# Fewer index entries per trade, the booking rate's largest cost on PostgreSQL (every entry is a
+# b-tree insert and a WAL record; docs/benchmarks.md). Nothing a query needs is lost:
+# - a transaction by trade id goes through dvp_changes, whose key (trade_id, state) already
+#   names the seq of every transaction of a trade (pending: the trade, paid: the payment,
+#   failed: the reversal), so transactions (trade_id) is dropped (two entries a trade);
+# - a trace code names its lot (`grading.trace.parse_trace_url`: ``…/10/<lot>``), so a leg is
+#   found by trace code through the lot id index, and trade_lots (trace_url) is dropped;
+# - PostgreSQL: the invoice number is unique through a partial index of the rows that have one
+#   (trades), not a constraint that indexed every payment, reversal and movement with NULLs.
+#   (SQLite keeps its table constraint: dropping one there means rebuilding the table.)
+# Payments no longer write lot legs (their trade's legs are the invoice's; booking), which is
+# not a schema change: a ledger booked before keeps its payments' legs, and the queries by lot
+# and trace code find a payment through its trade either way.
+_V5_COMMON = [
+    "DROP INDEX transactions_trade_id",
+    "DROP INDEX trade_lots_trace_url",
+]
+_V5_POSTGRES = [
+    "ALTER TABLE transactions DROP CONSTRAINT transactions_invoice_year_invoice_no_key",
+    "CREATE UNIQUE INDEX transactions_invoice ON transactions (invoice_year, invoice_no) "
+    "WHERE invoice_no IS NOT NULL",
+]
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "ledger, invoices, booked position, immutability", _V1_COMMON, _V1_SQLITE,
               _V1_POSTGRES),
@@ -163,5 +186,7 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "delivery versus payment: dvp_changes", _V3_COMMON, _V3_SQLITE, _V3_POSTGRES),
     Migration(4, "SQLite: dvp_changes without rowid, its state CHECK without IN", [],
               _V4_SQLITE, []),
+    Migration(5, "fewer index entries: trade id through dvp_changes, trace code through the "
+              "lot, PostgreSQL's invoice key partial", _V5_COMMON, [], _V5_POSTGRES),
 ]
 LATEST = MIGRATIONS[-1].version

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 
 from msgspec import Struct
 
+from grading.trace import parse_trace_url
 from settlement.ledger import (
     DVP_COLUMNS,
     LOT_COLUMNS,
@@ -65,6 +66,29 @@ class StoreError(Exception):
     """The batch cannot be booked as given (overlap, broken invoice series): a bug upstream."""
 
 
+# A trade's transactions by trade id, through dvp_changes' key (trade_id, state): its rows name
+# the seq of the trade (pending), the payment (paid) and the reversal (failed); migration 5
+# dropped the transactions (trade_id) index for this (one entry fewer per transaction).
+_SEQ_OF_TRADES = "seq IN (SELECT seq FROM dvp_changes WHERE trade_id {})"
+# The transactions with a lot leg matching ``lot_id = ?``: the trades (and a payment booked
+# before migration 5, which stored its legs), and the payments of those trades, which name
+# their trade and no legs of their own. Both through the lot id index and keys only, so the
+# cost follows the lot's legs, not the ledger's size.
+_WITH_LEGS = ("(EXISTS (SELECT 1 FROM trade_lots l WHERE l.seq = transactions.seq "
+              "AND l.n = transactions.n AND l.lot_id = ?) "
+              "OR (kind = 'payment' AND trade_id IN (SELECT t.trade_id FROM trade_lots l "
+              "JOIN transactions t ON t.seq = l.seq AND t.n = l.n WHERE l.lot_id = ?)))")
+
+
+def _lot_of(trace_url: str) -> str | None:
+    """The lot a trace code names (legs are found by lot: the lot id is indexed, the trace
+    code is not), or None for a text that is no trace code."""
+    try:
+        return parse_trace_url(trace_url)[1]
+    except ValueError:
+        return None
+
+
 class Where(Struct, frozen=True, kw_only=True):
     """Which transactions a query returns: every field given must match (AND).
 
@@ -96,20 +120,24 @@ class Where(Struct, frozen=True, kw_only=True):
             conds.append("(buyer = ? OR seller = ? OR account = ?)")
             args += [self.participant] * 3
         if self.lot_id is not None:
-            conds.append("((seq, n) IN (SELECT seq, n FROM trade_lots WHERE lot_id = ?) "
-                         "OR (ref = ? AND kind IN ('lot_in', 'lot_out')))")
-            args += [self.lot_id] * 2
+            conds.append(f"({_WITH_LEGS} OR (ref = ? AND kind IN ('lot_in', 'lot_out')))")
+            args += [self.lot_id] * 3
         if self.trace_url is not None:
-            conds.append("(seq, n) IN (SELECT seq, n FROM trade_lots WHERE trace_url = ?)")
-            args.append(self.trace_url)
+            lot_id = _lot_of(self.trace_url)
+            if lot_id is None:  # not a trace code this market issues: no leg has it
+                conds.append("1 = 0")
+            else:
+                conds.append(_WITH_LEGS.replace("lot_id = ?", "lot_id = ? AND trace_url = ?"))
+                args += [lot_id, self.trace_url] * 2
         if self.trade_id is not None:
-            conds.append("trade_id = ?")
-            args.append(self.trade_id)
+            conds.append(f"{_SEQ_OF_TRADES.format('= ?')} AND trade_id = ?")
+            args += [self.trade_id] * 2
         if self.trade_ids is not None:
             if not 0 < len(self.trade_ids) <= MAX_PAGE:
                 raise ValueError(f"between 1 and {MAX_PAGE} trade ids")
-            conds.append(f"trade_id IN ({', '.join('?' * len(self.trade_ids))})")
-            args += list(self.trade_ids)
+            marks = f"IN ({', '.join('?' * len(self.trade_ids))})"
+            conds.append(f"{_SEQ_OF_TRADES.format(marks)} AND trade_id {marks}")
+            args += [*self.trade_ids, *self.trade_ids]
         if self.invoice is not None:
             conds.append("invoice_year = ? AND invoice_no = ?")
             args += list(self.invoice)
@@ -278,12 +306,19 @@ def apply_plan(batch: Batch) -> Plan[ApplyResult]:
     skip = check_position(last, batch)
     if skip is not None:
         return skip
-    for year, (first, upto) in batch.invoices.items():
-        stored = _value((yield Fetch("SELECT last_no FROM invoice_series WHERE year = ?",
-                                     (year,), lock=True)))
-        check_invoice(year, 0 if stored is None else int(stored), first)
-        yield Exec("INSERT INTO invoice_series (year, last_no) VALUES (?, ?) "
-                   "ON CONFLICT (year) DO UPDATE SET last_no = excluded.last_no", (year, upto))
+    # read after the position's lock is held, in a statement of its own: under READ COMMITTED
+    # a new statement sees what a booker we waited for committed (a subquery of the locking
+    # statement would read the series as it was before)
+    years = list(batch.invoices)
+    if years:
+        rows = yield Fetch("SELECT year, last_no FROM invoice_series WHERE year IN "
+                           f"({', '.join('?' * len(years))})", tuple(years), lock=True)
+        stored = {int(r[0]): int(r[1]) for r in rows}
+        for year in years:
+            check_invoice(year, stored.get(year, 0), batch.invoices[year][0])
+        yield ExecMany("INSERT INTO invoice_series (year, last_no) VALUES (?, ?) "
+                       "ON CONFLICT (year) DO UPDATE SET last_no = excluded.last_no",
+                       [(year, upto) for year, (_, upto) in batch.invoices.items()])
     yield Insert("transactions", TXN_COLUMNS, batch.txn_rows)
     yield Insert("trade_lots", LOT_COLUMNS, batch.leg_rows)
     yield Insert("postings", POSTING_COLUMNS, batch.posting_rows)

@@ -31,8 +31,8 @@ from settlement.reports import (
     MAX_DAYS,
     Statement,
     day_range_ns,
+    missing_trades,
     parse_invoice,
-    reversed_trades,
     statement,
 )
 from settlement.reports import statement_csv as render_csv
@@ -269,7 +269,8 @@ async def get_statement(request: web.Request, gw: Gateway, who: Participant) -> 
     page = await _ask(ledger_of(gw).find(
         Where(participant=participant, from_ns=lo, to_ns=hi), cursor_query(request),
         _limit(gw, request)))
-    missing = reversed_trades(page.txns)  # failed trades booked before this range or page
+    # the trades of payments and failures booked before this range or page
+    missing = missing_trades(page.txns)
     originals = [] if not missing else (await _ask(ledger_of(gw).find(
         Where(trade_ids=tuple(missing), kind="trade"), (0, 0), MAX_PAGE))).txns
     st: Statement = statement(participant, first, last, page.txns, _cursor_text(page.next),

@@ -180,6 +180,10 @@ def main(store: str, database_url: str | None, trades: int, seed: int) -> int:
         "cpu_us_per_trade": round(figures["cpu_ns"] / count / 1000, 1),
         "db_cpu_us_per_trade": (None if figures["db_cpu_ns"] is None
                                 else round(figures["db_cpu_ns"] / count / 1000, 1)),
+        # the share of the median run's wall clock the server backend spent working: what is
+        # left, it waited for this process (booking, the driver) or for a core
+        "db_busy_pct": (None if figures["db_cpu_ns"] is None
+                        else round(100 * figures["db_cpu_ns"] / elapsed_ns)),
     }
     print(f"{store}: {count} trades ({len(steps)} commands) booked in "
           f"{elapsed_ns // 10**6} ms", file=sys.stderr)

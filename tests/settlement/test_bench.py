@@ -32,3 +32,8 @@ async def test_bench_settlement_last_line_is_json(store: str) -> None:
     assert "db_cpu_us_per_trade" in figures and "load_avg_1m" in figures
     if store == "sqlite":
         assert figures["db_cpu_us_per_trade"] is None  # no server: its work is ours
+        assert figures["db_busy_pct"] is None
+    elif figures["db_cpu_us_per_trade"] is not None:  # a server on this machine
+        # the server's CPU over the median run's wall clock, as the other figures state them
+        busy = 100 * figures["db_cpu_us_per_trade"] * figures["trades"] / 1e6 / figures["seconds"]
+        assert figures["db_busy_pct"] >= 0 and abs(figures["db_busy_pct"] - busy) <= 2

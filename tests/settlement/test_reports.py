@@ -5,11 +5,13 @@ difference."""
 
 from __future__ import annotations
 
+import csv as _csv
 import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from engine.durable.sequencer import Sequencer
@@ -19,7 +21,10 @@ from settlement.ledger import LedgerTxn, goods, kg
 from settlement.reconcile import expected_balances, reconcile, run
 from settlement.reconcile import main as reconcile_main
 from settlement.reports import (
+    CSV_COLUMNS,
+    Statement,
     day_range_ns,
+    missing_trades,
     parse_invoice,
     shares,
     statement,
@@ -65,15 +70,26 @@ async def test_queries_page_by_cursor_and_match_a_filter_of_everything(store: An
     await booked(store, m)
     txns = await store.transactions()
     l1 = "https://trace.herbx.example/01/00400007001015/10/L1"
+    # a payment has no legs of its own: it has its trade's (the invoice's)
+    legs = {t.trade_id: t.legs for t in txns if t.kind == "trade"}
+    assert all(not t.legs for t in txns if t.kind == "payment")
+
+    def legs_of(t: LedgerTxn) -> list[Any]:
+        return legs.get(t.trade_id, []) if t.kind == "payment" else list(t.legs)
+
     cases: list[tuple[Where, Any]] = [
         (Where(participant="T1"), lambda t: "T1" in (t.buyer, t.seller, t.account)),
         (Where(participant="C1"), lambda t: "C1" in (t.buyer, t.seller, t.account)),
-        (Where(lot_id="L1"), lambda t: any(leg.lot_id == "L1" for leg in t.legs)
+        (Where(lot_id="L1"), lambda t: any(leg.lot_id == "L1" for leg in legs_of(t))
          or (t.kind in ("lot_in", "lot_out") and t.ref == "L1")),
-        (Where(trace_url=l1), lambda t: any(leg.trace_url == l1 for leg in t.legs)),
+        (Where(trace_url=l1), lambda t: any(leg.trace_url == l1 for leg in legs_of(t))),
+        (Where(trace_url=l1.replace("/L1", "/L9")), lambda t: False),
+        (Where(trace_url="not a trace code"), lambda t: False),
         (Where(participant="T2", lot_id="BARE"), lambda t: "T2" in (t.buyer, t.seller)
-         and any(leg.lot_id == "BARE" for leg in t.legs)),
+         and any(leg.lot_id == "BARE" for leg in legs_of(t))),
         (Where(trade_id=3), lambda t: t.trade_id == 3),
+        (Where(trade_id=1), lambda t: t.trade_id == 1),
+        (Where(trade_ids=(1, 3)), lambda t: t.trade_id in (1, 3)),
         (Where(kind="deposit"), lambda t: t.kind == "deposit"),
         (Where(from_ns=txns[3].ts_ns, to_ns=txns[-1].ts_ns),
          lambda t: txns[3].ts_ns <= t.ts_ns < txns[-1].ts_ns),
@@ -122,19 +138,59 @@ async def test_statements_show_sales_per_lot_and_purchases_with_trace_codes(stor
     assert (sale.invoice, sale.lot_id, sale.qty, sale.gross_vnd, sale.fee_vnd, sale.levy_vnd,
             sale.net_vnd, sale.counterparty) == ("HX2026-00000001", "L1", 300, 18_510_000,
                                                  37_020, 18_510, 18_454_470, "T1")
-    assert [(x.lot_id, x.qty, x.net_vnd) for x in st.lots] == [("L1", 300, 18_454_470)]
-    assert [s.kind for s in st.lines] == ["lot_in", "sale", "withdrawal"]
+    # delivery versus payment: the sale moves no cash; its payment brings the net proceeds
+    assert (sale.cash_vnd, sale.held_vnd) == (0, 0)
+    paid = next(s for s in st.lines if s.kind == "sale_paid")
+    assert (paid.invoice, paid.lot_id, paid.trace_url, paid.cash_vnd, paid.net_vnd) == (
+        "HX2026-00000001", "L1", sale.trace_url, 18_454_470, 18_454_470)
+    assert paid.seq > sale.seq and paid.trade_id == sale.trade_id
+    assert [(x.lot_id, x.qty, x.net_vnd, x.paid_vnd) for x in st.lots] == [
+        ("L1", 300, 18_454_470, 18_454_470)]
+    assert [s.kind for s in st.lines] == ["lot_in", "sale", "sale_paid", "withdrawal"]
     assert st.cash_out_vnd == 1_000_000 and st.cash_in_vnd == 18_454_470
     t2 = statement("T2", day, day, (await store.find(Where(participant="T2"))).txns)
     buys = [s for s in t2.lines if s.kind == "purchase"]
     assert [(b.invoice, b.lot_id, b.trace_url is not None) for b in buys] == [
         ("HX2026-00000002", "L1", True), ("HX2026-00000003", "BARE", False)]
-    assert all(b.cash_vnd == -b.gross_vnd and b.fee_vnd == 0 for b in buys)
+    # a purchase holds the buyer's cash; its payment pays it out (trade 3 failed: no payment)
+    assert all(b.cash_vnd == 0 and b.held_vnd == b.gross_vnd and b.fee_vnd == 0 for b in buys)
+    (pay,) = [s for s in t2.lines if s.kind == "purchase_paid"]
+    assert (pay.invoice, pay.cash_vnd, pay.held_vnd) == ("HX2026-00000002", -6_500_000,
+                                                         -6_500_000)
     csv = statement_csv(t2).splitlines()
-    assert csv[0].startswith("kind,seq,n,date,cash_vnd,invoice") and len(csv) == 1 + len(t2.lines)
-    assert "HX2026-00000002" in csv[2] and ",-6500000," in csv[2]
+    assert csv[0].startswith("kind,seq,n,date,cash_vnd,held_vnd,invoice")
+    assert len(csv) == 1 + len(t2.lines)
+    row = csv[1 + t2.lines.index(pay)]
+    assert row.startswith("purchase_paid,") and ",-6500000,-6500000,HX2026-00000002," in row
+    # the JSON and the CSV forms hold the same lines, field for field
+    as_json = msgspec.json.decode(msgspec.json.encode(t2), type=Statement).lines
+    assert as_json == t2.lines
+    for line, text in zip(as_json, csv[1:], strict=True):
+        cells = next(iter(_csv.reader([text])))
+        assert cells == ["" if v is None else str(v)
+                         for v in (getattr(line, f) for f in CSV_COLUMNS)], text
     empty = statement("T2", day, day, (await store.find(Where(participant="T2", to_ns=lo))).txns)
     assert empty.lines == [] and empty.cash_in_vnd == 0
+
+
+async def test_a_payment_on_a_later_page_takes_its_lines_from_its_trade(store: Any) -> None:
+    """A statement page that holds a payment but not its trade (booked on an earlier page or
+    before the range) is given the trade (`missing_trades`); without it, the payment still
+    shows its cash, with the trade's totals and no invoice."""
+    m = scenario()
+    await booked(store, m)
+    day = dt.date(2026, 9, 21)
+    txns = await store.transactions()
+    payments = [t for t in txns if t.kind == "payment"]
+    assert missing_trades(payments) == [1, 2] and missing_trades(txns) == []
+    trades = (await store.find(Where(trade_ids=(1, 2), kind="trade"))).txns
+    with_trade = statement("C1", day, day, payments, originals=trades)
+    alone = statement("C1", day, day, payments)
+    assert [(s.kind, s.invoice, s.lot_id, s.cash_vnd) for s in with_trade.lines] == [
+        ("sale_paid", "HX2026-00000001", "L1", 18_454_470)]
+    assert [(s.kind, s.invoice, s.lot_id, s.cash_vnd) for s in alone.lines] == [
+        ("sale_paid", None, None, 18_454_470)]
+    assert with_trade.cash_in_vnd == alone.cash_in_vnd == 18_454_470
 
 
 # --- reconcile ------------------------------------------------------------------------------
@@ -235,9 +291,10 @@ def test_the_reconcile_command_exits_0_clean_and_1_on_a_difference(
     assert reconcile_main(data, None, data / "missing.sqlite3", strict=False) == 2
 
 
-def _cash_change(txns: list[LedgerTxn], participant: str) -> int:
-    """What the ledger moved into ``cash:<participant>`` (credits less debits)."""
-    return sum(-p.amount for t in txns for p in t.postings if p.account == f"cash:{participant}")
+def _cash_change(txns: list[LedgerTxn], participant: str, account: str = "cash") -> int:
+    """What the ledger moved into ``<account>:<participant>`` (credits less debits)."""
+    return sum(-p.amount for t in txns for p in t.postings
+               if p.account == f"{account}:{participant}")
 
 
 async def test_a_failed_trade_is_reversed_on_both_statements(store: Any) -> None:
@@ -248,20 +305,22 @@ async def test_a_failed_trade_is_reversed_on_both_statements(store: Any) -> None
     await booked(store, m)
     day = dt.date(2026, 9, 21)
     txns = await store.transactions()
-    for who in ("C2", "T2"):
+    for who in ("C1", "C2", "C3", "S2", "T1", "T2"):
         page = await store.find(Where(participant=who))
         st = statement(who, day, day, page.txns)
-        assert sum(s.cash_vnd for s in st.lines) == _cash_change(txns, who), who
+        # every line says what the ledger moved: the available cash, and the held cash
+        assert sum(s.cash_vnd - s.held_vnd for s in st.lines) == _cash_change(txns, who), who
+        assert sum(s.held_vnd for s in st.lines) == _cash_change(txns, who, "cash_held"), who
     c2 = statement("C2", day, day, (await store.find(Where(participant="C2"))).txns)
     assert [s.kind for s in c2.lines if s.trade_id == 3] == ["sale", "sale_reversal"]
-    assert c2.cash_in_vnd - c2.cash_out_vnd == 0
-    assert [(x.lot_id, x.qty, x.net_vnd) for x in c2.lots] == [("BARE", 0, 0)]
+    assert c2.cash_in_vnd == c2.cash_out_vnd == 0
+    assert [(x.lot_id, x.qty, x.net_vnd, x.paid_vnd) for x in c2.lots] == [("BARE", 0, 0, 0)]
     # the reversal's own page (the trade on an earlier page) is given its trade to negate
     rev = [t for t in txns if t.kind == "reversal"]
     trade = [t for t in txns if t.kind == "trade" and t.trade_id == 3]
     alone = statement("T2", day, day, rev, originals=trade)
-    assert [(s.kind, s.cash_vnd, s.invoice) for s in alone.lines] == [
-        ("purchase_reversal", 6_170_000, "HX2026-00000003")]
+    assert [(s.kind, s.cash_vnd, s.held_vnd, s.gross_vnd, s.invoice) for s in alone.lines] == [
+        ("purchase_reversal", 0, -6_170_000, -6_170_000, "HX2026-00000003")]
 
 
 async def test_reconcile_counts_recorded_lots_still_in_the_warehouse(store: Any) -> None:

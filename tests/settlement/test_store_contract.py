@@ -34,7 +34,7 @@ from settlement.ledger import (
 from settlement.schedule import Schedule
 from settlement.schema import LATEST, MIGRATIONS
 from settlement.sqlite_store import SqliteStore
-from settlement.store import StoreError
+from settlement.store import StoreError, Where
 from tests.settlement.conftest import Stores, scenario
 
 SCHEDULE = Schedule.load()
@@ -275,7 +275,7 @@ async def test_migration_4_rebuilds_sqlite_dvp_changes_keeping_its_rows_and_rule
     new = SqliteStore(tmp_path / "ledger.sqlite3")
     await new.open()
     try:
-        assert await new.schema_version() == LATEST == 4
+        assert await new.schema_version() == LATEST >= 4
         assert (await new.dvp_changes(), await new.transactions(), await new.load_state()) == before
         for sql in ("UPDATE dvp_changes SET state = 'settled'", "DELETE FROM dvp_changes"):
             with pytest.raises(Exception, match="immutable"):
@@ -287,3 +287,45 @@ async def test_migration_4_rebuilds_sqlite_dvp_changes_keeping_its_rows_and_rule
         assert len(await new.dvp_changes()) == len(before[0])
     finally:
         await new.close()
+
+
+async def test_migration_5_keeps_a_ledger_whose_payments_stored_their_legs(
+        stores: Stores, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ledger booked at schema 4, its payments with lot legs of their own (as booking wrote
+    them before), answers the queries by lot, trace code, trade and invoice the same after
+    migration 5 drops the trade id and trace code indexes; new payments write no legs, and the
+    invoice number stays unique."""
+    m = scenario()
+    batch, _ = book(LedgerState(), m.steps, SCHEDULE, m.trace())
+    trade_legs: dict[int, list[Any]] = {}
+    for r in batch.txn_rows:
+        if r[2] == "trade":
+            trade_legs[r[6]] = [x for x in batch.leg_rows if (x[0], x[1]) == (r[0], r[1])]
+    old_legs = [(r[0], r[1], x[2], x[3], x[4], x[5], None, None, False)
+                for r in batch.txn_rows if r[2] == "payment" for x in trade_legs[r[6]]]
+    assert old_legs and not any((x[0], x[1]) in {(r[0], r[1]) for r in batch.txn_rows
+                                                 if r[2] == "payment"} for x in batch.leg_rows)
+    old_batch = msgspec.structs.replace(batch, leg_rows=sorted(batch.leg_rows + old_legs))
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:4])
+    old = await stores.open()
+    assert await old.schema_version() == 4
+    await old.apply(old_batch)
+    l1 = "https://trace.herbx.example/01/00400007001015/10/L1"
+    queries = [Where(lot_id="L1"), Where(trace_url=l1), Where(trade_id=1), Where(trade_id=3),
+               Where(trade_ids=(1, 2, 3)), Where(participant="T2", lot_id="BARE")]
+    before = [(await old.find(w)).txns for w in queries]
+    await old.close()
+    monkeypatch.undo()
+    new = await stores.open()
+    assert await new.schema_version() == LATEST == 5
+    assert [(await new.find(w)).txns for w in queries] == before
+    assert [t.kind for t in before[0]] == ["lot_in", "trade", "payment", "trade", "payment"]
+    assert [t.kind for t in before[2]] == ["trade", "payment"]
+    assert [t.kind for t in before[3]] == ["trade", "reversal"]
+    first = before[2][0]
+    assert first.invoice_no is not None
+    assert await new.invoice(2026, first.invoice_no) == first
+    # a second trade with the same invoice number is refused by the (partial) unique index
+    twin = msgspec.structs.replace(first, seq=m.seq + 1, trade_id=99)
+    with pytest.raises(Exception, match="(?i)unique"):
+        await new.apply(Batch.of(m.seq + 1, m.seq + 1, [twin]))
