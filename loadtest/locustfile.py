@@ -20,14 +20,16 @@ User classes (weights give the mix; see docs/loadtest.md):
 - `Auctioneer` (one): keeps one English and one Dutch auction of load lots running, each lot
   brought through register → assay → receive first.
 
-WebSocket: `websockets.sync.client`, whose connection reads its socket in a background thread;
-under locust's gevent monkey-patching that thread and its locks are greenlets, so a reader
-blocks only its own greenlet. (The asyncio client would need an event loop inside gevent.) Its
-messages go into locust's statistics: request type ``WS`` for connect and subscribe (latency =
-time to the answer), type ``FEED`` for book updates and trades, whose response time is the feed
-latency: receive time minus the server's ``ts`` (the sequencer's stamp of the change; clocks
-are one machine's, resolution 1 ms). Each user keeps its book from the snapshot and updates
-(`loadtest.watch.WatchedBook`): a sequence gap or a checksum mismatch is a failure.
+WebSocket: the websockets library's sans-I/O client protocol, driven by the user's own feed
+greenlet on a gevent socket (no reader thread: the threaded `websockets.sync.client` spent more
+of locust's CPU handing each message from its thread to the reader than on the message; the
+asyncio client would need an event loop inside gevent). Frames are decoded by msgspec into a
+small struct of the fields the user reads. Its messages go into locust's statistics: request
+type ``WS`` for connect and subscribe (latency = time to the answer), type ``FEED`` for book
+updates and trades, whose response time is the feed latency: receive time minus the server's
+``ts`` (the sequencer's stamp of the change; clocks are one machine's, resolution 1 ms). Each
+user keeps its book from the snapshot and updates (`loadtest.watch.WatchedBook`): a sequence
+gap or a checksum mismatch is a failure.
 
 A refusal the load provokes on purpose (a bid overtaken, a stale Dutch price, a cancel racing
 a fill) is a success of its request and is counted as type ``REFUSED`` with its code; every
@@ -36,10 +38,12 @@ other 4xx/5xx is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import random
+import socket
 import threading
 import time
 from datetime import datetime
@@ -47,9 +51,14 @@ from pathlib import Path
 from typing import Any
 
 import gevent  # type: ignore[import-untyped]
+import msgspec
 from locust import FastHttpUser, between, constant_pacing, task
 from locust.env import Environment
-from websockets.sync.client import connect as ws_connect
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.uri import parse_uri
 
 from loadtest.watch import WatchedBook
 
@@ -141,13 +150,49 @@ class MarketUser(FastHttpUser):
         return max(lo // tick * tick + tick, min(hi // tick * tick, price // tick * tick))
 
 
+class FeedMessage(msgspec.Struct):
+    """The fields of a stream message the load user reads; the rest (a trade's lots, a
+    heartbeat's seqs) is skipped by the decoder without being built."""
+
+    type: str = ""
+    seq: int = 0
+    ts: str = ""
+    bids: list[tuple[int, int]] = []
+    asks: list[tuple[int, int]] = []
+    checksum: int = 0
+    code: str = ""
+    detail: str = ""
+
+
+_decode_feed = msgspec.json.Decoder(FeedMessage).decode
+_seconds: dict[str, float] = {}  # "2026-11-30T03:04:55" -> its epoch ms (a second's ts share it)
+
+
+def _ts_ms(ts: str) -> float:
+    """``2026-11-30T03:04:55.123Z`` (the server's `iso_ts`) as epoch milliseconds; the date
+    and time part is parsed once per second of the run."""
+    head = ts[:19]
+    base = _seconds.get(head)
+    if base is None:
+        if len(_seconds) > 4096:
+            _seconds.clear()
+        base = _seconds[head] = _iso_ms(head + "Z")
+    return base + int(ts[20:23])
+
+
 class Feed:
-    """One WebSocket of a user: book and trades of one symbol, reported into locust."""
+    """One WebSocket of a user: book and trades of one symbol, reported into locust.
+
+    The websockets library's sans-I/O client (`websockets.client.ClientProtocol`: handshake,
+    frame parsing, pings and the closing handshake) driven by this greenlet on a gevent socket:
+    no reader thread, so no thread hand-off (locks and conditions, which gevent emulates at a
+    cost) per message, and frames are decoded into `FeedMessage` by msgspec."""
 
     def __init__(self, user: MarketUser, symbol: str) -> None:
         self.user, self.symbol = user, symbol
         self.book = WatchedBook()
-        self.ws: Any = None
+        self.sock: socket.socket | None = None
+        self.proto: ClientProtocol | None = None
         self.closing = False
         self.greenlet = gevent.spawn(self.run)
 
@@ -156,51 +201,94 @@ class Feed:
             request_type=kind, name=name, response_time=max(ms, 0.0), response_length=0,
             exception=exc, context={})
 
+    def send(self, msg: dict[str, Any]) -> None:
+        proto, sock = self.proto, self.sock
+        if proto is None or sock is None:
+            return
+        proto.send_text(json.dumps(msg).encode())
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what the protocol has to send (pongs, our messages, the close frame)."""
+        proto, sock = self.proto, self.sock
+        assert proto is not None and sock is not None
+        for data in proto.data_to_send():
+            if data:
+                sock.sendall(data)
+            else:  # the protocol is done with the connection (after the closing handshake)
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
+
     def run(self) -> None:
-        url = str(self.user.host).replace("http", "ws", 1) + "/ws"
+        uri = parse_uri(str(self.user.host).replace("http", "ws", 1) + "/ws")
         t0 = time.perf_counter()
         try:
-            conn = ws_connect(url, additional_headers=self.user.h, compression=None,
-                              open_timeout=30, max_size=1 << 22)
+            self.sock = socket.create_connection((uri.host, uri.port), timeout=30)
+            self.proto = ClientProtocol(uri, max_size=1 << 22)
+            request = self.proto.connect()
+            request.headers["Authorization"] = self.user.h["Authorization"]
+            self.proto.send_request(request)
+            self.flush()
+            self.read(t0)
         except Exception as exc:
-            self.fire("WS", "connect", (time.perf_counter() - t0) * 1000, exc)
-            return
-        self.fire("WS", "connect", (time.perf_counter() - t0) * 1000)
-        with conn as ws:
-            self.ws = ws
-            try:
-                self.read(ws)
-            except Exception as exc:
-                if not self.closing:
-                    self.fire("WS", "closed", 0, exc)
-                return
-        if not self.closing:
-            code = getattr(conn, "close_code", None)
-            self.fire("WS", "closed", 0, ConnectionError(f"server closed the stream ({code})"))
+            if self.proto is None or self.proto.state is State.CONNECTING:
+                self.fire("WS", "connect", (time.perf_counter() - t0) * 1000, exc)
+            elif not self.closing:
+                self.fire("WS", "closed", 0, exc)
+        finally:
+            if self.sock is not None:
+                self.sock.close()
 
-    def read(self, ws: Any) -> None:
+    def read(self, t0: float) -> None:
+        proto, sock = self.proto, self.sock
+        assert proto is not None and sock is not None
         channel = f"book:{self.symbol}"
-        t_sub = time.perf_counter()
-        ws.send(json.dumps({"op": "subscribe", "channels": [channel, f"trades:{self.symbol}"]}))
-        for raw in ws:
-            now_ms = time.time() * 1000
-            msg = json.loads(raw)
-            kind = msg.get("type")
-            if kind == "subscribed":
-                self.fire("WS", "subscribe", (time.perf_counter() - t_sub) * 1000)
-            elif kind in ("snapshot", "update"):
-                why = self.book.apply(msg)
-                if kind == "update":
-                    self.fire("FEED", "book update", now_ms - _iso_ms(msg["ts"]))
-                if why is not None:
-                    self.book.resyncs += 1
-                    self.fire("FEED", "book proof", 0, AssertionError(why))
-                    ws.send(json.dumps({"op": "snapshot", "channel": channel}))
-            elif kind == "trade":
-                self.fire("FEED", "trade", now_ms - _iso_ms(msg["ts"]))
-            elif kind == "error":
-                self.fire("WS", f"error {msg.get('code')}", 0,
-                          RuntimeError(msg.get("detail", "")))
+        t_sub = 0.0
+        while True:
+            data = sock.recv(1 << 16)
+            if data:
+                proto.receive_data(data)
+            else:
+                proto.receive_eof()
+            for ev in proto.events_received():
+                if isinstance(ev, Response):
+                    if proto.handshake_exc is not None:
+                        raise proto.handshake_exc
+                    sock.settimeout(None)  # the 30 s bound was for the upgrade
+                    self.fire("WS", "connect", (time.perf_counter() - t0) * 1000)
+                    t_sub = time.perf_counter()
+                    self.send({"op": "subscribe",
+                               "channels": [channel, f"trades:{self.symbol}"]})
+                elif isinstance(ev, Frame) and ev.opcode is Opcode.TEXT:
+                    # the server sends each message as one final text frame
+                    self.on_message(ev.data, channel, t_sub)
+            self.flush()
+            if not data or proto.state is State.CLOSED:
+                break
+        if not self.closing:
+            self.fire("WS", "closed", 0,
+                      ConnectionError(f"server closed the stream ({proto.close_code})"))
+
+    def on_message(self, raw: bytes | bytearray | memoryview, channel: str,
+                   t_sub: float) -> None:
+        now_ms = time.time() * 1000
+        msg = _decode_feed(raw)
+        kind = msg.type
+        if kind == "update" or kind == "snapshot":
+            why = self.book.apply_parts(kind == "snapshot", msg.seq, msg.bids, msg.asks,
+                                        msg.checksum)
+            if kind == "update":
+                self.fire("FEED", "book update", now_ms - _ts_ms(msg.ts))
+            if why is not None:
+                self.book.resyncs += 1
+                self.fire("FEED", "book proof", 0, AssertionError(why))
+                self.send({"op": "snapshot", "channel": channel})
+        elif kind == "trade":
+            self.fire("FEED", "trade", now_ms - _ts_ms(msg.ts))
+        elif kind == "subscribed":
+            self.fire("WS", "subscribe", (time.perf_counter() - t_sub) * 1000)
+        elif kind == "error":
+            self.fire("WS", f"error {msg.code}", 0, RuntimeError(msg.detail))
 
     def best(self) -> tuple[int | None, int | None]:
         bids, asks = self.book.bids, self.book.asks
@@ -208,9 +296,14 @@ class Feed:
 
     def stop(self) -> None:
         self.closing = True
-        if self.ws is not None:
-            self.ws.close()
+        proto = self.proto
+        if proto is not None and proto.state is State.OPEN:
+            with contextlib.suppress(Exception):
+                proto.send_close(1000)
+                self.flush()
         self.greenlet.join(timeout=5)
+        if not self.greenlet.dead:
+            self.greenlet.kill(block=False)
 
 
 class Trader(MarketUser):
