@@ -292,7 +292,10 @@ def run_locust(out: Path, config: Path, users: int, seconds: int, processes: int
            "--exit-code-on-error", "0", "--loglevel", "WARNING"]
     if processes != 1:
         cmd += ["--processes", str(processes)]
-    env = {**os.environ, "HERBX_LOAD_CONFIG": str(config), "PYTHONPATH": str(ROOT)}
+    # GEVENT_RESOLVER=block: the hosts are IP literals, so resolving needs no thread pool (the
+    # default resolver's hand-off to its threads took ~8% of locust's time, once per socket)
+    env = {**os.environ, "HERBX_LOAD_CONFIG": str(config), "PYTHONPATH": str(ROOT),
+           "GEVENT_RESOLVER": "block"}
     with open(out / "locust.log", "wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     # the load generator is profiled too: its CPU per request matters as much as the market's
@@ -383,7 +386,10 @@ def start_profile(out: Path, pid: int, seconds: int, name: str = "server-profile
         return None
     return subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(seconds),
                              "--rate", str(PROFILE_RATE), "--format", "raw", "--nonblocking",
-                             "--threads", *(["--subprocesses"] if children else []),
+                             # only the thread holding the GIL: where the process's one
+                             # Python core goes (a thread waiting for the GIL or for a CPU
+                             # is not counted as busy)
+                             "--gil", "--threads", *(["--subprocesses"] if children else []),
                              "--output", str(out / name)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -392,10 +398,11 @@ PROFILE_RATE = 200  # py-spy samples per second
 
 
 def profile_top(path: Path, seconds: int, n: int = 15) -> list[str]:
-    """From py-spy's collapsed stacks (``--threads``): how busy each thread was (py-spy
-    samples a thread only while it runs or waits for the GIL, not while it sleeps in a
-    system call such as the event loop's poll), then the functions with the most samples on
-    top of the stack (self) and anywhere on it (inclusive)."""
+    """From py-spy's collapsed stacks (``--gil --threads``): how much of the run each thread
+    held the GIL (py-spy samples only the thread holding it; not one that sleeps in a system
+    call such as the event loop's poll or fdatasync, nor one waiting for the GIL), then the
+    functions with the most samples on top of the stack (self) and anywhere on it
+    (inclusive)."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     threads: Counter[str] = Counter()
@@ -414,7 +421,7 @@ def profile_top(path: Path, seconds: int, n: int = 15) -> list[str]:
             inclusive[f] += k
     if not total:
         return []
-    out = ["  threads, share of the run's wall time they were busy: " + ", ".join(
+    out = ["  threads, share of the run's wall time they held the GIL: " + ", ".join(
         f"{name} {100 * c / (PROFILE_RATE * seconds):.0f}%" for name, c in threads.most_common(4))]
     out.append(f"  samples {total}; self time:")
     out += [f"  {100 * c / total:5.1f}%  {f[:110]}" for f, c in own.most_common(n)]
