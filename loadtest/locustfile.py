@@ -20,11 +20,12 @@ User classes (weights give the mix; see docs/loadtest.md):
 - `Auctioneer` (one): keeps one English and one Dutch auction of load lots running, each lot
   brought through register → assay → receive first.
 
-WebSocket: the websockets library's sans-I/O client protocol, driven by the user's own feed
-greenlet on a gevent socket (no reader thread: the threaded `websockets.sync.client` spent more
-of locust's CPU handing each message from its thread to the reader than on the message; the
-asyncio client would need an event loop inside gevent). Frames are decoded by msgspec into a
-small struct of the fields the user reads. Its messages go into locust's statistics: request
+WebSocket: each trader's feed is a greenlet of its own on a gevent socket, with no reader
+thread (the threaded `websockets.sync.client` spent more of locust's CPU handing each message
+from its thread to the reader than on the message; the asyncio client would need an event loop
+inside gevent): an RFC 6455 upgrade checked with websockets' `accept_key`, the server's frames
+cut from the stream by `Feed.read`, and each text frame decoded by msgspec into a small struct
+of the fields the user reads. Its messages go into locust's statistics: request
 type ``WS`` for connect and subscribe (latency = time to the answer), type ``FEED`` for book
 updates and trades, whose response time is the feed latency: receive time minus the server's
 ``ts`` (the sequencer's stamp of the change; clocks are one machine's, resolution 1 ms). Each
@@ -54,11 +55,9 @@ import gevent  # type: ignore[import-untyped]
 import msgspec
 from locust import FastHttpUser, between, constant_pacing, task
 from locust.env import Environment
-from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Response
-from websockets.protocol import State
 from websockets.uri import parse_uri
+from websockets.utils import accept_key, generate_key
 
 from loadtest.watch import WatchedBook
 
@@ -105,6 +104,8 @@ class MarketUser(FastHttpUser):
         hosts = CONFIG["hosts"]
         self.host = hosts[slot % len(hosts)]  # users spread over the gateways
         super().__init__(environment)
+        # the market sets no cookies (bearer tokens): skip the cookie jar's work per request
+        self.client.client.cookiejar = None
         people = CONFIG[self.kind]
         self.me: dict[str, Any] = people[slot % len(people)]
         self.h = {"Authorization": f"Bearer {self.me['token']}"}
@@ -184,17 +185,25 @@ def _ts_ms(ts: str) -> float:
 class Feed:
     """One WebSocket of a user: book and trades of one symbol, reported into locust.
 
-    The websockets library's sans-I/O client (`websockets.client.ClientProtocol`: handshake,
-    frame parsing, pings and the closing handshake) driven by this greenlet on a gevent socket:
-    no reader thread, so no thread hand-off (locks and conditions, which gevent emulates at a
-    cost) per message, and frames are decoded into `FeedMessage` by msgspec."""
+    A greenlet of its own on a gevent socket, no reader thread (the threaded client's hand-off
+    of every message through gevent's emulated locks cost more than the message: see
+    docs/loadtest.md). The upgrade is checked as RFC 6455 says (status 101, the
+    ``Sec-WebSocket-Accept`` of our key, websockets' `accept_key`); the server's frames
+    (unmasked, one final text frame per message, no extension) are cut from the byte stream
+    here, which costs a fraction of a general parser per message; pings are answered, a close
+    frame is answered and ends the feed, anything else (a fragment, a binary frame, a masked
+    or oversized frame) is a protocol failure. Our frames are masked and built by websockets'
+    `Frame.serialize`. Text frames are decoded into `FeedMessage` by msgspec."""
+
+    MAX_FRAME = 1 << 22
 
     def __init__(self, user: MarketUser, symbol: str) -> None:
         self.user, self.symbol = user, symbol
         self.book = WatchedBook()
         self.sock: socket.socket | None = None
-        self.proto: ClientProtocol | None = None
+        self.open = False
         self.closing = False
+        self.close_code: int | None = None
         self.greenlet = gevent.spawn(self.run)
 
     def fire(self, kind: str, name: str, ms: float, exc: Exception | None = None) -> None:
@@ -202,73 +211,108 @@ class Feed:
             request_type=kind, name=name, response_time=max(ms, 0.0), response_length=0,
             exception=exc, context={})
 
-    def send(self, msg: dict[str, Any]) -> None:
-        proto, sock = self.proto, self.sock
-        if proto is None or sock is None:
-            return
-        proto.send_text(json.dumps(msg).encode())
-        self.flush()
+    def send_frame(self, opcode: Opcode, data: bytes) -> None:
+        sock = self.sock
+        if sock is not None:
+            sock.sendall(Frame(opcode, data).serialize(mask=True))
 
-    def flush(self) -> None:
-        """Write what the protocol has to send (pongs, our messages, the close frame)."""
-        proto, sock = self.proto, self.sock
-        assert proto is not None and sock is not None
-        for data in proto.data_to_send():
-            if data:
-                sock.sendall(data)
-            else:  # the protocol is done with the connection (after the closing handshake)
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_WR)
+    def send(self, msg: dict[str, Any]) -> None:
+        self.send_frame(Opcode.TEXT, json.dumps(msg).encode())
 
     def run(self) -> None:
-        uri = parse_uri(str(self.user.host).replace("http", "ws", 1) + "/ws")
         t0 = time.perf_counter()
         try:
-            self.sock = socket.create_connection((uri.host, uri.port), timeout=30)
-            self.proto = ClientProtocol(uri, max_size=1 << 22)
-            request = self.proto.connect()
-            request.headers["Authorization"] = self.user.h["Authorization"]
-            self.proto.send_request(request)
-            self.flush()
-            self.read(t0)
+            rest = self.connect()
         except Exception as exc:
-            if self.proto is None or self.proto.state is State.CONNECTING:
-                self.fire("WS", "connect", (time.perf_counter() - t0) * 1000, exc)
-            elif not self.closing:
-                self.fire("WS", "closed", 0, exc)
-        finally:
+            self.fire("WS", "connect", (time.perf_counter() - t0) * 1000, exc)
             if self.sock is not None:
                 self.sock.close()
-
-    def read(self, t0: float) -> None:
-        proto, sock = self.proto, self.sock
-        assert proto is not None and sock is not None
-        channel = f"book:{self.symbol}"
-        t_sub = 0.0
-        while True:
-            data = sock.recv(1 << 16)
-            if data:
-                proto.receive_data(data)
-            else:
-                proto.receive_eof()
-            for ev in proto.events_received():
-                if isinstance(ev, Response):
-                    if proto.handshake_exc is not None:
-                        raise proto.handshake_exc
-                    sock.settimeout(None)  # the 30 s bound was for the upgrade
-                    self.fire("WS", "connect", (time.perf_counter() - t0) * 1000)
-                    t_sub = time.perf_counter()
-                    self.send({"op": "subscribe",
-                               "channels": [channel, f"trades:{self.symbol}"]})
-                elif isinstance(ev, Frame) and ev.opcode is Opcode.TEXT:
-                    # the server sends each message as one final text frame
-                    self.on_message(ev.data, channel, t_sub)
-            self.flush()
-            if not data or proto.state is State.CLOSED:
-                break
+            return
+        self.fire("WS", "connect", (time.perf_counter() - t0) * 1000)
+        try:
+            self.read(rest)
+        except Exception as exc:
+            if not self.closing:
+                self.fire("WS", "closed", 0, exc)
+            return
+        finally:
+            self.open = False
+            if self.sock is not None:
+                self.sock.close()
         if not self.closing:
             self.fire("WS", "closed", 0,
-                      ConnectionError(f"server closed the stream ({proto.close_code})"))
+                      ConnectionError(f"server closed the stream ({self.close_code})"))
+
+    def connect(self) -> bytearray:
+        """The upgraded socket's first bytes after the response head (frames may follow it
+        in the same read)."""
+        uri = parse_uri(str(self.user.host).replace("http", "ws", 1) + "/ws")
+        self.sock = sock = socket.create_connection((uri.host, uri.port), timeout=30)
+        key = generate_key()
+        sock.sendall((f"GET {uri.resource_name} HTTP/1.1\r\nHost: {uri.host}:{uri.port}\r\n"
+                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                      f"Authorization: {self.user.h['Authorization']}\r\n\r\n").encode())
+        buf = bytearray()
+        while (end := buf.find(b"\r\n\r\n")) < 0:
+            data = sock.recv(1 << 16)
+            if not data or len(buf) > 1 << 16:
+                raise ConnectionError("no upgrade response")
+            buf += data
+        status, *lines = buf[:end].decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip()
+                   for k, _, v in (line.partition(":") for line in lines)}
+        if status.split(" ", 2)[1:2] != ["101"]:
+            raise ConnectionError(f"upgrade refused: {status}")
+        if headers.get("sec-websocket-accept") != accept_key(key):
+            raise ConnectionError("upgrade answered with a wrong Sec-WebSocket-Accept")
+        sock.settimeout(None)  # the 30 s bound was for the upgrade
+        self.open = True
+        return buf[end + 4:]
+
+    def read(self, buf: bytearray) -> None:
+        sock = self.sock
+        assert sock is not None
+        channel = f"book:{self.symbol}"
+        t_sub = time.perf_counter()
+        self.send({"op": "subscribe", "channels": [channel, f"trades:{self.symbol}"]})
+        while True:
+            pos, size = 0, len(buf)
+            while size - pos >= 2:
+                b0, b1 = buf[pos], buf[pos + 1]
+                n, head = b1 & 0x7F, 2
+                if n == 126:
+                    if size - pos < 4:
+                        break
+                    n, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+                elif n == 127:
+                    if size - pos < 10:
+                        break
+                    n, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+                if b1 & 0x80 or b0 & 0x70 or n > self.MAX_FRAME:
+                    raise ConnectionError("protocol error: masked, extended or oversized frame")
+                if size - pos < head + n:
+                    break
+                payload = bytes(buf[pos + head:pos + head + n])
+                pos += head + n
+                opcode = b0 & 0x0F
+                if opcode == 1 and b0 & 0x80:
+                    self.on_message(payload, channel, t_sub)
+                elif opcode == 9:  # ping
+                    self.send_frame(Opcode.PONG, payload)
+                elif opcode == 8:  # close: answer it (RFC 6455 §5.5.1) and stop reading
+                    self.close_code = int.from_bytes(payload[:2], "big") if n >= 2 else 1005
+                    if not self.closing:
+                        with contextlib.suppress(OSError):
+                            self.send_frame(Opcode.CLOSE, payload[:2])
+                    return
+                elif opcode != 10:  # a pong is ignored; fragments and binary are not ours
+                    raise ConnectionError(f"protocol error: unexpected frame opcode {opcode}")
+            del buf[:pos]
+            data = sock.recv(1 << 16)
+            if not data:
+                return
+            buf += data
 
     def on_message(self, raw: bytes | bytearray | memoryview, channel: str,
                    t_sub: float) -> None:
@@ -297,11 +341,9 @@ class Feed:
 
     def stop(self) -> None:
         self.closing = True
-        proto = self.proto
-        if proto is not None and proto.state is State.OPEN:
-            with contextlib.suppress(Exception):
-                proto.send_close(1000)
-                self.flush()
+        if self.open:
+            with contextlib.suppress(OSError):
+                self.send_frame(Opcode.CLOSE, (1000).to_bytes(2, "big"))
         self.greenlet.join(timeout=5)
         if not self.greenlet.dead:
             self.greenlet.kill(block=False)
