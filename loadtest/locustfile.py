@@ -59,6 +59,7 @@ from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 from websockets.utils import accept_key, generate_key
 
+from loadtest.frames import CLOSE, FIN, PING, PONG, TEXT, ProtocolError, cut_frames
 from loadtest.watch import WatchedBook
 
 if "HERBX_LOAD_CONFIG" not in os.environ:  # the users need the participants run.py created
@@ -277,37 +278,22 @@ class Feed:
         t_sub = time.perf_counter()
         self.send({"op": "subscribe", "channels": [channel, f"trades:{self.symbol}"]})
         while True:
-            pos, size = 0, len(buf)
-            while size - pos >= 2:
-                b0, b1 = buf[pos], buf[pos + 1]
-                n, head = b1 & 0x7F, 2
-                if n == 126:
-                    if size - pos < 4:
-                        break
-                    n, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
-                elif n == 127:
-                    if size - pos < 10:
-                        break
-                    n, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-                if b1 & 0x80 or b0 & 0x70 or n > self.MAX_FRAME:
-                    raise ConnectionError("protocol error: masked, extended or oversized frame")
-                if size - pos < head + n:
-                    break
-                payload = bytes(buf[pos + head:pos + head + n])
-                pos += head + n
+            frames, pos = cut_frames(buf, self.MAX_FRAME)
+            for b0, payload in frames:
                 opcode = b0 & 0x0F
-                if opcode == 1 and b0 & 0x80:
+                if opcode == TEXT and b0 & FIN:
                     self.on_message(payload, channel, t_sub)
-                elif opcode == 9:  # ping
+                elif opcode == PING:
                     self.send_frame(Opcode.PONG, payload)
-                elif opcode == 8:  # close: answer it (RFC 6455 §5.5.1) and stop reading
-                    self.close_code = int.from_bytes(payload[:2], "big") if n >= 2 else 1005
+                elif opcode == CLOSE:  # answer it (RFC 6455 §5.5.1) and stop reading
+                    self.close_code = int.from_bytes(payload[:2], "big") \
+                        if len(payload) >= 2 else 1005
                     if not self.closing:
                         with contextlib.suppress(OSError):
                             self.send_frame(Opcode.CLOSE, payload[:2])
                     return
-                elif opcode != 10:  # a pong is ignored; fragments and binary are not ours
-                    raise ConnectionError(f"protocol error: unexpected frame opcode {opcode}")
+                elif opcode != PONG:  # fragments and binary frames are not the market's
+                    raise ProtocolError(f"unexpected frame (first byte {b0:#04x})")
             del buf[:pos]
             data = sock.recv(1 << 16)
             if not data:
