@@ -24,9 +24,9 @@ WebSocket: each trader's feed is a greenlet of its own on a gevent socket, with 
 thread (the threaded `websockets.sync.client` spent more of locust's CPU handing each message
 from its thread to the reader than on the message; the asyncio client would need an event loop
 inside gevent): an RFC 6455 upgrade checked with websockets' `accept_key`, the server's frames
-cut from the stream by `Feed.read`, and each text frame decoded by msgspec into a small struct
-of the fields the user reads. Its messages go into locust's statistics: request
-type ``WS`` for connect and subscribe (latency = time to the answer), type ``FEED`` for book
+cut from the stream by `loadtest.frames.cut_frames`, and each text frame decoded by msgspec
+into a small struct of the fields the user reads. Its messages go into locust's statistics:
+request type ``WS`` for connect and subscribe (latency = time to the answer), type ``FEED`` for book
 updates and trades, whose response time is the feed latency: receive time minus the server's
 ``ts`` (the sequencer's stamp of the change; clocks are one machine's, resolution 1 ms). Each
 user keeps its book from the snapshot and updates (`loadtest.watch.WatchedBook`): a sequence
@@ -191,7 +191,7 @@ class Feed:
     docs/loadtest.md). The upgrade is checked as RFC 6455 says (status 101, the
     ``Sec-WebSocket-Accept`` of our key, websockets' `accept_key`); the server's frames
     (unmasked, one final text frame per message, no extension) are cut from the byte stream
-    here, which costs a fraction of a general parser per message; pings are answered, a close
+    by `cut_frames`, a fraction of a general parser's cost per message; pings are answered, a close
     frame is answered and ends the feed, anything else (a fragment, a binary frame, a masked
     or oversized frame) is a protocol failure. Our frames are masked and built by websockets'
     `Frame.serialize`. Text frames are decoded into `FeedMessage` by msgspec."""
