@@ -117,6 +117,8 @@ class MirrorBook:
         assert all(q > 0 for q in self.bids.values()) and all(q > 0 for q in self.asks.values())
         if self.bids and self.asks:
             assert max(self.bids) < min(self.asks), "crossed book at rest"
+        # what waits for the conflated update has a timer to release it
+        assert self.timer is not None or not (self.held_trades or self.ticker_due)
 
 
 class Stats:
@@ -280,9 +282,9 @@ class MarketData:
 
         A client of a book follows its trades too (the trading floor, the load test's
         traders); sending the trades of every commit group at once and the book's update up
-        to ``conflate_s`` later cost two writes per client where one carries both, and the
-        trade reaches the client no later than the book change it caused. A trade waits at
-        most ``conflate_s``."""
+        to ``conflate_s`` later cost two writes per client where one carries both; held, a
+        trade never reaches a client before the book change it made. A trade waits at most
+        ``conflate_s``."""
         kept: list[tuple[Target, Message]] = []
         for item in out:
             (kind, name), msg = item

@@ -110,7 +110,9 @@ async def test_a_trade_goes_out_with_its_books_conflated_update(tmp_path) -> Non
             while (msg := json.loads(await ws.recv()))["type"] != "pong":
                 before.append(msg)
             assert [x for x in before if x["type"] in ("trade", "update", "ticker")] == []
+            m.gw.market.books[SYMBOL]._check()
             m.gw.market.flush_all()
+            m.gw.market.books[SYMBOL]._check()
             trade = await recv(ws, channel=trades)
             update = json.loads(await ws.recv())
             ticker = json.loads(await ws.recv())
