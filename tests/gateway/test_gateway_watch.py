@@ -68,3 +68,23 @@ def test_watched_book_checksum_counts_the_top_ten_of_a_deep_book() -> None:
         b.asks = {rng.randrange(60_001, 70_000) * 100: rng.randrange(1, 500) for _ in range(depth)}
         bids, asks = b.levels()
         assert b.checksum() == book_checksum(bids, asks)
+
+
+def test_iso_ts_keeps_its_format_across_seconds_and_far_times() -> None:
+    """`iso_ts` reuses the text of the last second it formatted; every time still comes out
+    as the plain UTC form, to the millisecond, and reads back to the same millisecond."""
+    import random
+    import time
+
+    from gateway.stream.wire import iso_ts, parse_iso_ns
+
+    rng = random.Random(15)
+    base = 1_796_000_000 * 10**9
+    times = sorted(base + rng.randrange(0, 5 * 10**9) for _ in range(500))
+    times += [rng.randrange(0, 2**62) for _ in range(500)] + [0, base - 1, base]
+    for t in times:
+        secs, ns = divmod(t, 10**9)
+        text = iso_ts(t)
+        assert text == time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + \
+            f".{ns // 10**6:03d}Z"
+        assert parse_iso_ns(text) == t // 10**6 * 10**6
