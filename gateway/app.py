@@ -47,6 +47,7 @@ from gateway.state import GATEWAY, Gateway
 from gateway.stream.auction_board import AuctionBoard
 from gateway.stream.fanout import Hub
 from gateway.stream.marketdata import MarketData
+from gateway.stream.wire import now_iso
 from grading.catalogue import load_catalogue
 from grading.trace import TraceConfig
 from settlement.ticks.writer import TickWriter
@@ -302,5 +303,7 @@ async def clock(gw: Gateway) -> None:
 async def heartbeats(gw: Gateway) -> None:
     while True:
         await asyncio.sleep(gw.settings.heartbeat_s)
+        frames: dict[tuple[str, ...], bytes] = {}  # one heartbeat per distinct channel list
+        ts = now_iso()
         for c in list(gw.clients):
-            c.heartbeat()
+            c.heartbeat(frames, ts)

@@ -37,6 +37,7 @@ log = logging.getLogger("herbx.connections")
 assert {"_waiter", "_request_count"} <= set(web.RequestHandler.__slots__)
 
 FD_RESERVE = 256  # descriptors kept for the journal, the databases, logs and the listener
+LISTEN_BACKLOG = 4096  # connections the kernel may queue before the loop accepts them
 
 
 def _refusal() -> bytes:
@@ -165,5 +166,10 @@ async def listen(server: web.Server, *, host: str, port: int, max_connections: i
                     guard.max_connections, max_connections,
                     resource.getrlimit(resource.RLIMIT_NOFILE)[0])
     loop = asyncio.get_running_loop()
-    listener = await loop.create_server(guard, host, port, backlog=128)
+    # The accept queue must hold a connection storm (a thousand clients connecting within
+    # seconds, each with its HTTP and WebSocket connections) while the loop is busy: a full
+    # queue drops SYNs, and the client's kernel retries after 1, 3, 7, 15, 31 s, which is what
+    # made the load test's p99s 15-60 s (docs/benchmarks.md). The kernel caps it at somaxconn.
+    listener = await loop.create_server(guard, host, port,
+                                        backlog=min(guard.max_connections, LISTEN_BACKLOG))
     return listener, guard

@@ -20,14 +20,17 @@ User classes (weights give the mix; see docs/loadtest.md):
 - `Auctioneer` (one): keeps one English and one Dutch auction of load lots running, each lot
   brought through register → assay → receive first.
 
-WebSocket: `websockets.sync.client`, whose connection reads its socket in a background thread;
-under locust's gevent monkey-patching that thread and its locks are greenlets, so a reader
-blocks only its own greenlet. (The asyncio client would need an event loop inside gevent.) Its
-messages go into locust's statistics: request type ``WS`` for connect and subscribe (latency =
-time to the answer), type ``FEED`` for book updates and trades, whose response time is the feed
-latency: receive time minus the server's ``ts`` (the sequencer's stamp of the change; clocks
-are one machine's, resolution 1 ms). Each user keeps its book from the snapshot and updates
-(`loadtest.watch.WatchedBook`): a sequence gap or a checksum mismatch is a failure.
+WebSocket: each trader's feed is a greenlet of its own on a gevent socket, with no reader
+thread (the threaded `websockets.sync.client` spent more of locust's CPU handing each message
+from its thread to the reader than on the message; the asyncio client would need an event loop
+inside gevent): an RFC 6455 upgrade checked with websockets' `accept_key`, the server's frames
+cut from the stream by `loadtest.frames.cut_frames`, and each text frame decoded by msgspec
+into a small struct of the fields the user reads. Its messages go into locust's statistics:
+request type ``WS`` for connect and subscribe (latency = time to the answer), type ``FEED`` for book
+updates and trades, whose response time is the feed latency: receive time minus the server's
+``ts`` (the sequencer's stamp of the change; clocks are one machine's, resolution 1 ms). Each
+user keeps its book from the snapshot and updates (`loadtest.watch.WatchedBook`): a sequence
+gap or a checksum mismatch is a failure.
 
 A refusal the load provokes on purpose (a bid overtaken, a stale Dutch price, a cancel racing
 a fill) is a success of its request and is counted as type ``REFUSED`` with its code; every
@@ -36,10 +39,12 @@ other 4xx/5xx is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import random
+import socket
 import threading
 import time
 from datetime import datetime
@@ -47,10 +52,14 @@ from pathlib import Path
 from typing import Any
 
 import gevent  # type: ignore[import-untyped]
+import msgspec
 from locust import FastHttpUser, between, constant_pacing, task
 from locust.env import Environment
-from websockets.sync.client import connect as ws_connect
+from websockets.frames import Frame, Opcode
+from websockets.uri import parse_uri
+from websockets.utils import accept_key, generate_key
 
+from loadtest.frames import CLOSE, FIN, PING, PONG, TEXT, ProtocolError, cut_frames
 from loadtest.watch import WatchedBook
 
 if "HERBX_LOAD_CONFIG" not in os.environ:  # the users need the participants run.py created
@@ -61,6 +70,7 @@ _ids = itertools.count(1)
 _slots: dict[str, itertools.count[int]] = {}
 _slots_lock = threading.Lock()
 ORDERS = "/api/v1/orders"
+_decode_json = msgspec.json.decode
 
 
 def _next_slot(kind: str) -> int:
@@ -95,6 +105,8 @@ class MarketUser(FastHttpUser):
         hosts = CONFIG["hosts"]
         self.host = hosts[slot % len(hosts)]  # users spread over the gateways
         super().__init__(environment)
+        # the market sets no cookies (bearer tokens): skip the cookie jar's work per request
+        self.client.client.cookiejar = None
         people = CONFIG[self.kind]
         self.me: dict[str, Any] = people[slot % len(people)]
         self.h = {"Authorization": f"Bearer {self.me['token']}"}
@@ -113,7 +125,7 @@ class MarketUser(FastHttpUser):
                 r.success()
                 if "json" not in (r.headers.get("Content-Type") or ""):
                     return len(r.content or b"")
-                return r.json()
+                return _decode_json(r.content)  # msgspec: the stdlib's json.loads cost more
             try:
                 problem = r.json()
                 code = str(problem.get("code", ""))
@@ -141,14 +153,58 @@ class MarketUser(FastHttpUser):
         return max(lo // tick * tick + tick, min(hi // tick * tick, price // tick * tick))
 
 
+class FeedMessage(msgspec.Struct):
+    """The fields of a stream message the load user reads; the rest (a trade's lots, a
+    heartbeat's seqs) is skipped by the decoder without being built."""
+
+    type: str = ""
+    seq: int = 0
+    ts: str = ""
+    bids: list[tuple[int, int]] = []
+    asks: list[tuple[int, int]] = []
+    checksum: int = 0
+    code: str = ""
+    detail: str = ""
+
+
+_decode_feed = msgspec.json.Decoder(FeedMessage).decode
+_seconds: dict[str, float] = {}  # "2026-11-30T03:04:55" -> its epoch ms (a second's ts share it)
+
+
+def _ts_ms(ts: str) -> float:
+    """``2026-11-30T03:04:55.123Z`` (the server's `iso_ts`) as epoch milliseconds; the date
+    and time part is parsed once per second of the run."""
+    head = ts[:19]
+    base = _seconds.get(head)
+    if base is None:
+        if len(_seconds) > 4096:
+            _seconds.clear()
+        base = _seconds[head] = _iso_ms(head + "Z")
+    return base + int(ts[20:23])
+
+
 class Feed:
-    """One WebSocket of a user: book and trades of one symbol, reported into locust."""
+    """One WebSocket of a user: book and trades of one symbol, reported into locust.
+
+    A greenlet of its own on a gevent socket, no reader thread (the threaded client's hand-off
+    of every message through gevent's emulated locks cost more than the message: see
+    docs/loadtest.md). The upgrade is checked as RFC 6455 says (status 101, the
+    ``Sec-WebSocket-Accept`` of our key, websockets' `accept_key`); the server's frames
+    (unmasked, one final text frame per message, no extension) are cut from the byte stream
+    by `cut_frames`, a fraction of a general parser's cost per message; pings are answered, a close
+    frame is answered and ends the feed, anything else (a fragment, a binary frame, a masked
+    or oversized frame) is a protocol failure. Our frames are masked and built by websockets'
+    `Frame.serialize`. Text frames are decoded into `FeedMessage` by msgspec."""
+
+    MAX_FRAME = 1 << 22
 
     def __init__(self, user: MarketUser, symbol: str) -> None:
         self.user, self.symbol = user, symbol
         self.book = WatchedBook()
-        self.ws: Any = None
+        self.sock: socket.socket | None = None
+        self.open = False
         self.closing = False
+        self.close_code: int | None = None
         self.greenlet = gevent.spawn(self.run)
 
     def fire(self, kind: str, name: str, ms: float, exc: Exception | None = None) -> None:
@@ -156,51 +212,114 @@ class Feed:
             request_type=kind, name=name, response_time=max(ms, 0.0), response_length=0,
             exception=exc, context={})
 
+    def send_frame(self, opcode: Opcode, data: bytes) -> None:
+        sock = self.sock
+        if sock is not None:
+            sock.sendall(Frame(opcode, data).serialize(mask=True))
+
+    def send(self, msg: dict[str, Any]) -> None:
+        self.send_frame(Opcode.TEXT, json.dumps(msg).encode())
+
     def run(self) -> None:
-        url = str(self.user.host).replace("http", "ws", 1) + "/ws"
         t0 = time.perf_counter()
         try:
-            conn = ws_connect(url, additional_headers=self.user.h, compression=None,
-                              open_timeout=30, max_size=1 << 22)
+            rest = self.connect()
         except Exception as exc:
             self.fire("WS", "connect", (time.perf_counter() - t0) * 1000, exc)
+            if self.sock is not None:
+                self.sock.close()
             return
         self.fire("WS", "connect", (time.perf_counter() - t0) * 1000)
-        with conn as ws:
-            self.ws = ws
-            try:
-                self.read(ws)
-            except Exception as exc:
-                if not self.closing:
-                    self.fire("WS", "closed", 0, exc)
-                return
+        try:
+            self.read(rest)
+        except Exception as exc:
+            if not self.closing:
+                self.fire("WS", "closed", 0, exc)
+            return
+        finally:
+            self.open = False
+            if self.sock is not None:
+                self.sock.close()
         if not self.closing:
-            code = getattr(conn, "close_code", None)
-            self.fire("WS", "closed", 0, ConnectionError(f"server closed the stream ({code})"))
+            self.fire("WS", "closed", 0,
+                      ConnectionError(f"server closed the stream ({self.close_code})"))
 
-    def read(self, ws: Any) -> None:
+    def connect(self) -> bytearray:
+        """The upgraded socket's first bytes after the response head (frames may follow it
+        in the same read)."""
+        uri = parse_uri(str(self.user.host).replace("http", "ws", 1) + "/ws")
+        self.sock = sock = socket.create_connection((uri.host, uri.port), timeout=30)
+        key = generate_key()
+        sock.sendall((f"GET {uri.resource_name} HTTP/1.1\r\nHost: {uri.host}:{uri.port}\r\n"
+                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                      f"Authorization: {self.user.h['Authorization']}\r\n\r\n").encode())
+        buf = bytearray()
+        while (end := buf.find(b"\r\n\r\n")) < 0:
+            data = sock.recv(1 << 16)
+            if not data or len(buf) > 1 << 16:
+                raise ConnectionError("no upgrade response")
+            buf += data
+        status, *lines = buf[:end].decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip()
+                   for k, _, v in (line.partition(":") for line in lines)}
+        if status.split(" ", 2)[1:2] != ["101"]:
+            raise ConnectionError(f"upgrade refused: {status}")
+        if headers.get("sec-websocket-accept") != accept_key(key):
+            raise ConnectionError("upgrade answered with a wrong Sec-WebSocket-Accept")
+        sock.settimeout(None)  # the 30 s bound was for the upgrade
+        self.open = True
+        return buf[end + 4:]
+
+    def read(self, buf: bytearray) -> None:
+        sock = self.sock
+        assert sock is not None
         channel = f"book:{self.symbol}"
         t_sub = time.perf_counter()
-        ws.send(json.dumps({"op": "subscribe", "channels": [channel, f"trades:{self.symbol}"]}))
-        for raw in ws:
-            now_ms = time.time() * 1000
-            msg = json.loads(raw)
-            kind = msg.get("type")
-            if kind == "subscribed":
-                self.fire("WS", "subscribe", (time.perf_counter() - t_sub) * 1000)
-            elif kind in ("snapshot", "update"):
-                why = self.book.apply(msg)
-                if kind == "update":
-                    self.fire("FEED", "book update", now_ms - _iso_ms(msg["ts"]))
-                if why is not None:
-                    self.book.resyncs += 1
-                    self.fire("FEED", "book proof", 0, AssertionError(why))
-                    ws.send(json.dumps({"op": "snapshot", "channel": channel}))
-            elif kind == "trade":
-                self.fire("FEED", "trade", now_ms - _iso_ms(msg["ts"]))
-            elif kind == "error":
-                self.fire("WS", f"error {msg.get('code')}", 0,
-                          RuntimeError(msg.get("detail", "")))
+        self.send({"op": "subscribe", "channels": [channel, f"trades:{self.symbol}"]})
+        while True:
+            frames, pos = cut_frames(buf, self.MAX_FRAME)
+            for b0, payload in frames:
+                opcode = b0 & 0x0F
+                if opcode == TEXT and b0 & FIN:
+                    self.on_message(payload, channel, t_sub)
+                elif opcode == PING:
+                    self.send_frame(Opcode.PONG, payload)
+                elif opcode == CLOSE:  # answer it (RFC 6455 §5.5.1) and stop reading
+                    self.close_code = int.from_bytes(payload[:2], "big") \
+                        if len(payload) >= 2 else 1005
+                    if not self.closing:
+                        with contextlib.suppress(OSError):
+                            self.send_frame(Opcode.CLOSE, payload[:2])
+                    return
+                elif opcode != PONG:  # fragments and binary frames are not the market's
+                    raise ProtocolError(f"unexpected frame (first byte {b0:#04x})")
+            del buf[:pos]
+            data = sock.recv(1 << 16)
+            if not data:
+                return
+            buf += data
+
+    def on_message(self, raw: bytes | bytearray | memoryview, channel: str,
+                   t_sub: float) -> None:
+        now_ms = time.time() * 1000
+        msg = _decode_feed(raw)
+        kind = msg.type
+        if kind == "update" or kind == "snapshot":
+            why = self.book.apply_parts(kind == "snapshot", msg.seq, msg.bids, msg.asks,
+                                        msg.checksum)
+            if kind == "update":
+                self.fire("FEED", "book update", now_ms - _ts_ms(msg.ts))
+            if why is not None:
+                self.book.resyncs += 1
+                self.fire("FEED", "book proof", 0, AssertionError(why))
+                self.send({"op": "snapshot", "channel": channel})
+        elif kind == "trade":
+            self.fire("FEED", "trade", now_ms - _ts_ms(msg.ts))
+        elif kind == "subscribed":
+            self.fire("WS", "subscribe", (time.perf_counter() - t_sub) * 1000)
+        elif kind == "error":
+            self.fire("WS", f"error {msg.code}", 0, RuntimeError(msg.detail))
 
     def best(self) -> tuple[int | None, int | None]:
         bids, asks = self.book.bids, self.book.asks
@@ -208,9 +327,12 @@ class Feed:
 
     def stop(self) -> None:
         self.closing = True
-        if self.ws is not None:
-            self.ws.close()
+        if self.open:
+            with contextlib.suppress(OSError):
+                self.send_frame(Opcode.CLOSE, (1000).to_bytes(2, "big"))
         self.greenlet.join(timeout=5)
+        if not self.greenlet.dead:
+            self.greenlet.kill(block=False)
 
 
 class Trader(MarketUser):

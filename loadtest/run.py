@@ -26,7 +26,6 @@ import json
 import math
 import os
 import re
-import resource
 import secrets
 import shutil
 import subprocess
@@ -270,7 +269,21 @@ async def seed(base: str, operator: str, users: int, symbols: int,
 # -- locust and its figures -----------------------------------------------------------------------
 
 
-def run_locust(out: Path, config: Path, users: int, seconds: int, processes: int) -> int:
+def listen_drops() -> int:
+    """The kernel's count of connections dropped because a listen queue was full
+    (``TcpExt ListenDrops``; this network namespace, every listener in it)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        lines = [ln.split() for ln in Path("/proc/net/netstat").read_text().splitlines()
+                 if ln.startswith("TcpExt:")]
+        names, values = lines[0], lines[1]
+        return int(values[names.index("ListenDrops")])
+    return 0
+
+
+def run_locust(out: Path, config: Path, users: int, seconds: int, processes: int,
+               profile: bool = False) -> tuple[int, float]:
+    """Locust's exit code and the CPU seconds it used (its own and its workers', from
+    ``wait4``: not the profiler's, which is another child of this process)."""
     spawn_rate = max(1, min(users, 100))
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
            "-u", str(users), "-r", str(spawn_rate), "-t", f"{seconds}s",
@@ -279,10 +292,29 @@ def run_locust(out: Path, config: Path, users: int, seconds: int, processes: int
            "--exit-code-on-error", "0", "--loglevel", "WARNING"]
     if processes != 1:
         cmd += ["--processes", str(processes)]
-    env = {**os.environ, "HERBX_LOAD_CONFIG": str(config), "PYTHONPATH": str(ROOT)}
+    # GEVENT_RESOLVER=block: the hosts are IP literals, so resolving needs no thread pool (the
+    # default resolver's hand-off to its threads took ~8% of locust's time, once per socket)
+    env = {**os.environ, "HERBX_LOAD_CONFIG": str(config), "PYTHONPATH": str(ROOT),
+           "GEVENT_RESOLVER": "block"}
     with open(out / "locust.log", "wb") as log:
-        return subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              timeout=seconds + 300).returncode
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # the load generator is profiled too: its CPU per request matters as much as the market's
+    # when both share the machine (with --processes, py-spy follows the forked workers)
+    spy = start_profile(out, proc.pid, seconds, "locust-profile.txt",
+                        children=processes != 1) if profile else None
+    deadline = time.monotonic() + seconds + 300
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+        time.sleep(0.2)
+    if spy is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            spy.wait(60)
+    return proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def read_stats(path: Path) -> list[dict[str, Any]]:
@@ -346,14 +378,19 @@ def failure_lines(path: Path, limit: int = 8) -> list[str]:
 # -- profile --------------------------------------------------------------------------------------
 
 
-def start_profile(out: Path, pid: int, seconds: int) -> subprocess.Popen[bytes] | None:
+def start_profile(out: Path, pid: int, seconds: int, name: str = "server-profile.txt",
+                  children: bool = False) -> subprocess.Popen[bytes] | None:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
         print("loadtest: --profile needs py-spy (.venv/bin/pip install py-spy)", file=sys.stderr)
         return None
     return subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(seconds),
                              "--rate", str(PROFILE_RATE), "--format", "raw", "--nonblocking",
-                             "--threads", "--output", str(out / "server-profile.txt")],
+                             # only the thread holding the GIL: where the process's one
+                             # Python core goes (a thread waiting for the GIL or for a CPU
+                             # is not counted as busy)
+                             "--gil", "--threads", *(["--subprocesses"] if children else []),
+                             "--output", str(out / name)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -361,10 +398,11 @@ PROFILE_RATE = 200  # py-spy samples per second
 
 
 def profile_top(path: Path, seconds: int, n: int = 15) -> list[str]:
-    """From py-spy's collapsed stacks (``--threads``): how busy each thread was (py-spy
-    samples a thread only while it runs or waits for the GIL, not while it sleeps in a
-    system call such as the event loop's poll), then the functions with the most samples on
-    top of the stack (self) and anywhere on it (inclusive)."""
+    """From py-spy's collapsed stacks (``--gil --threads``): how much of the run each thread
+    held the GIL (py-spy samples only the thread holding it; not one that sleeps in a system
+    call such as the event loop's poll or fdatasync, nor one waiting for the GIL), then the
+    functions with the most samples on top of the stack (self) and anywhere on it
+    (inclusive)."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     threads: Counter[str] = Counter()
@@ -383,7 +421,7 @@ def profile_top(path: Path, seconds: int, n: int = 15) -> list[str]:
             inclusive[f] += k
     if not total:
         return []
-    out = ["  threads, share of the run's wall time they were busy: " + ", ".join(
+    out = ["  threads, share of the run's wall time they held the GIL: " + ", ".join(
         f"{name} {100 * c / (PROFILE_RATE * seconds):.0f}%" for name, c in threads.most_common(4))]
     out.append(f"  samples {total}; self time:")
     out += [f"  {100 * c / total:5.1f}%  {f[:110]}" for f, c in own.most_common(n)]
@@ -440,17 +478,14 @@ def main(*, users: int, duration: str, gateways: int = 0, symbols: int = 8,
         print(f"loadtest: seeded {sum(len(config[k]) for k in pools(users))} load "
               f"participants, {len(config['symbols'])} books; running locust ...", flush=True)
         spy = start_profile(out, market.engine_pid, seconds) if profile else None
-        market_cpu0, load0 = market.cpu_seconds(), time.monotonic()
-        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        code = run_locust(out, config_path, users, seconds, processes)
-        children1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # locust (and its workers)
+        market_cpu0, load0, drops0 = market.cpu_seconds(), time.monotonic(), listen_drops()
+        code, locust_s = run_locust(out, config_path, users, seconds, processes, profile)
         wall = time.monotonic() - load0
         market_s = market.cpu_seconds() - market_cpu0
-        locust_s = (children1.ru_utime + children1.ru_stime - children0.ru_utime
-                    - children0.ru_stime)
         cpu = {"market": round(market_s / wall, 3), "locust": round(locust_s / wall, 3),
                "market_cpu_s": round(market_s, 1), "locust_cpu_s": round(locust_s, 1),
                "wall_s": round(wall, 1), "load_average_1min": round(os.getloadavg()[0], 1)}
+        drops = listen_drops() - drops0
         if spy is not None:
             spy.wait(60)
     finally:
@@ -463,7 +498,15 @@ def main(*, users: int, duration: str, gateways: int = 0, symbols: int = 8,
     rows = read_stats(stats)
     summary = summarise(rows, users, gateways, seconds)
     summary["machine"] = f"{os.cpu_count()} cpu, {sys.platform}"
+    # CPU per request (feed included): the figure that does not depend on how much of the
+    # machine the run got
+    for who in ("market", "locust"):
+        cpu[f"{who}_cpu_ms_per_request"] = round(
+            1000 * cpu[f"{who}_cpu_s"] / max(1, summary["requests"]), 3)
     summary["cpu_cores_used"] = cpu
+    # connections the kernel dropped at a full accept queue during the run (the machine's
+    # count: another program's listener would show here too); each costs its client 1-60 s
+    summary["listen_drops"] = drops
     summary["reports"] = str(out)
     print(table(rows))
     fails = failure_lines(out / "locust_failures.csv")
@@ -479,9 +522,16 @@ def main(*, users: int, duration: str, gateways: int = 0, symbols: int = 8,
         (out / "server-profile-top.txt").write_text("\n".join(top) + "\n")
         print("where the server's time went (py-spy):")
         print("\n".join(top[:19]))
+    if profile and (out / "locust-profile.txt").exists():
+        top = profile_top(out / "locust-profile.txt", seconds)
+        (out / "locust-profile-top.txt").write_text("\n".join(top) + "\n")
+        print("where locust's time went (py-spy): " + str(out / "locust-profile-top.txt"))
     print(f"CPU cores used during the run: market {cpu['market']} ({cpu['market_cpu_s']} s), "
           f"locust {cpu['locust']} ({cpu['locust_cpu_s']} s) in {cpu['wall_s']} s; load "
-          f"average {cpu['load_average_1min']} on {os.cpu_count()} cores")
+          f"average {cpu['load_average_1min']} on {os.cpu_count()} cores; per request "
+          f"market {cpu['market_cpu_ms_per_request']} ms, locust "
+          f"{cpu['locust_cpu_ms_per_request']} ms; connections dropped at a full accept "
+          f"queue: {drops}")
     print(f"throughput {summary['requests_per_s']} req/s, order ack p99 "
           f"{summary['order_ack_p99_ms']} ms, feed p99 {summary['feed_p99_ms']} ms, "
           f"failures {summary['failures']}")

@@ -45,6 +45,9 @@ def _loadtest(tmp_path: Path, *args: str) -> dict[str, object]:
     assert summary["users"] == 12
     assert summary["failures"] == 0, result.stdout[-4000:]
     assert summary["requests_per_s"] > 0 and summary["order_ack_p99_ms"] is not None
+    cpu = summary["cpu_cores_used"]
+    assert isinstance(cpu, dict) and cpu["market_cpu_ms_per_request"] > 0
+    assert cpu["locust_cpu_ms_per_request"] > 0 and isinstance(summary["listen_drops"], int)
     run = Path(str(summary["reports"]))
     assert (run / "locust_stats.csv").exists() and (run / "report.html").exists()
     log = (run / "locust.log").read_text()

@@ -46,7 +46,8 @@ class MirrorBook:
     """Price levels of one book as published; ``seq`` is the engine's ``book_seq``."""
 
     __slots__ = ("symbol", "seq", "bids", "asks", "channel_seq", "pending_bids",
-                 "pending_asks", "pending_checksum", "pending_ts_ns", "last_flush", "timer")
+                 "pending_asks", "pending_checksum", "pending_ts_ns", "last_flush", "timer",
+                 "held_trades", "trade_seq_sent", "ticker_due")
 
     def __init__(self, symbol: str, seq: int = 0) -> None:
         self.symbol = symbol
@@ -62,6 +63,11 @@ class MirrorBook:
         self.pending_ts_ns = 0  # the engine's time of the last change pending
         self.last_flush = float("-inf")
         self.timer: asyncio.TimerHandle | None = None
+        # Trade messages of this symbol that wait for the conflated update the timer will
+        # send (see `MarketData.apply`), oldest first; and the newest trade id sent
+        self.held_trades: list[tuple[Target, Message]] = []
+        self.trade_seq_sent = 0
+        self.ticker_due = False  # the symbol's ticker goes out with that update
 
     def apply(self, ev: BookUpdated, checksum: int) -> None:
         assert ev.book_seq == self.seq + 1, (self.symbol, self.seq, ev.book_seq)
@@ -111,6 +117,8 @@ class MirrorBook:
         assert all(q > 0 for q in self.bids.values()) and all(q > 0 for q in self.asks.values())
         if self.bids and self.asks:
             assert max(self.bids) < min(self.asks), "crossed book at rest"
+        # what waits for the conflated update has a timer to release it
+        assert self.timer is not None or not (self.held_trades or self.ticker_due)
 
 
 class Stats:
@@ -195,8 +203,8 @@ class MarketData:
         kind, _, name = channel.partition(":")
         if kind == "book" and name in self.books:
             return self.books[name].channel_seq
-        if kind == "trades" and name in self.stats:
-            return self.stats[name].last_trade_id
+        if kind == "trades" and name in self.books:
+            return self.books[name].trade_seq_sent
         return self.channel_seqs.get(channel, 0)
 
     def ticker(self, symbol: str) -> Message:
@@ -251,11 +259,51 @@ class MarketData:
                     self._other(ev, out)
         for book in changed.values():
             self._schedule(book, out)
+        if self.conflate_s > 0:
+            out = self._hold_trades(out)
+        else:
+            self._sent_trades(out)
         for symbol in tickers:
-            out.append((("channel", "ticker"), {"channel": "ticker", "type": "ticker",
-                                                "seq": self._next("ticker"),
-                                                **self.ticker(symbol)}))
+            book = self.books[symbol]
+            if book.timer is not None:
+                book.ticker_due = True  # it goes out with the book's update, as its trades
+            else:
+                out.append(self._ticker_message(symbol))
         return out
+
+    def _ticker_message(self, symbol: str) -> tuple[Target, Message]:
+        return (("channel", "ticker"), {"channel": "ticker", "type": "ticker",
+                                        "seq": self._next("ticker"), **self.ticker(symbol)})
+
+    def _hold_trades(self, out: list[tuple[Target, Message]]) -> list[tuple[Target, Message]]:
+        """``out`` without the trade messages of books whose conflated update is still due:
+        those wait (in order) and go out with that update, in the same write to each client
+        (the symbol's ticker too, so that it never announces a trade not yet sent).
+
+        A client of a book follows its trades too (the trading floor, the load test's
+        traders); sending the trades of every commit group at once and the book's update up
+        to ``conflate_s`` later cost two writes per client where one carries both; held, a
+        trade never reaches a client before the book change it made. A trade waits at most
+        ``conflate_s``."""
+        kept: list[tuple[Target, Message]] = []
+        for item in out:
+            (kind, name), msg = item
+            if kind == "channel" and msg.get("type") == "trade":
+                book = self.books.get(msg["channel"][7:])  # "trades:<symbol>"
+                if book is not None:
+                    if book.timer is not None:
+                        book.held_trades.append(item)
+                        continue
+                    book.trade_seq_sent = msg["seq"]
+            kept.append(item)
+        return kept
+
+    def _sent_trades(self, out: list[tuple[Target, Message]]) -> None:
+        for (kind, _), msg in out:
+            if kind == "channel" and msg.get("type") == "trade":
+                book = self.books.get(msg["channel"][7:])
+                if book is not None:
+                    book.trade_seq_sent = msg["seq"]
 
     def _schedule(self, book: MirrorBook, out: list[tuple[Target, Message]]) -> None:
         if book.timer is not None:
@@ -272,7 +320,14 @@ class MarketData:
 
     def _flush_later(self, book: MirrorBook) -> None:
         msg = book.flush(asyncio.get_running_loop().time())
-        self.deliver([(("channel", f"book:{book.symbol}"), msg)])
+        held, book.held_trades = book.held_trades, []
+        if held:
+            book.trade_seq_sent = held[-1][1]["seq"]
+        out = [*held, (("channel", f"book:{book.symbol}"), msg)]
+        if book.ticker_due:
+            book.ticker_due = False
+            out.append(self._ticker_message(book.symbol))
+        self.deliver(out)
 
     def flush_all(self) -> None:
         """Send every conflated change now (tests; shutdown)."""
@@ -286,6 +341,7 @@ class MarketData:
         for t in trades:
             if t.symbol in self.stats:
                 self._trade(t, [])
+                self.books[t.symbol].trade_seq_sent = t.trade_id
 
     def _trade(self, t: TradeExecuted, out: list[tuple[Target, Message]]) -> None:
         self.stats[t.symbol].add(t)

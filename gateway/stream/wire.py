@@ -22,10 +22,19 @@ _TIMES = {"ts_ns": "ts", "expire_at_ns": "expire_at", "close_ns": "close_at",
           "close_at_ns": "close_at"}
 
 
+_last_second: tuple[int, str] = (-1, "")  # a whole second and its text (one tuple: thread-safe)
+
+
 def iso_ts(ts_ns: int) -> str:
-    """``2026-11-29T09:00:00.123Z`` (UTC, milliseconds)."""
+    """``2026-11-29T09:00:00.123Z`` (UTC, milliseconds). The date and time of the last second
+    asked for is kept: every message of a commit group, and of most groups in a second, has
+    the same one (this runs once per published trade, fill and book update)."""
+    global _last_second
     secs, ns = divmod(ts_ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{ns // 1_000_000:03d}Z"
+    cached = _last_second
+    if cached[0] != secs:
+        cached = _last_second = (secs, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)))
+    return f"{cached[1]}.{ns // 1_000_000:03d}Z"
 
 
 _FRACTION = re.compile(r"(.{10}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?"

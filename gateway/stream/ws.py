@@ -311,9 +311,19 @@ class Client:
         else:
             self.gw.hub.unsubscribe(channel, self)
 
-    def heartbeat(self) -> None:
-        seqs = {ch: self.gw.market.seq_of(ch) for ch in self.channels if ch != PRIVATE}
-        self.send({"type": "heartbeat", "ts": now_iso(), "seqs": seqs})
+    def heartbeat(self, frames: dict[tuple[str, ...], bytes] | None = None,
+                  ts: str | None = None) -> None:
+        """``frames``: heartbeats already built in this round, by channel list; clients that
+        follow the same channels get the same frame (one encoding, not one per client)."""
+        key = tuple(self.channels)
+        frame = None if frames is None else frames.get(key)
+        if frame is None:
+            seqs = {ch: self.gw.market.seq_of(ch) for ch in key if ch != PRIVATE}
+            frame = text_frame(encode({"type": "heartbeat", "ts": ts or now_iso(),
+                                       "seqs": seqs}))
+            if frames is not None:
+                frames[key] = frame
+        self.push(frame)
 
 
 def _undecodable(exc: Exception) -> str:

@@ -52,3 +52,39 @@ def test_checksum_is_crc32_of_asks_then_bids_top_ten() -> None:
     deep = [[1000 - i, 1] for i in range(15)]
     assert book_checksum(deep, []) == book_checksum(deep[:10], [])
     assert book_checksum(deep, []) != book_checksum(deep[1:], [])
+
+
+def test_watched_book_checksum_counts_the_top_ten_of_a_deep_book() -> None:
+    """The copy's checksum (top 10 found by selection, not a full sort) is the contract's
+    checksum of the whole sorted book, for books deeper and shallower than ten levels."""
+    import random
+
+    from gateway.stream.checksum import book_checksum
+
+    rng = random.Random(15)
+    for depth in (0, 3, 10, 11, 40):
+        b = WatchedBook()
+        b.bids = {rng.randrange(50_000, 60_000) * 100: rng.randrange(1, 500) for _ in range(depth)}
+        b.asks = {rng.randrange(60_001, 70_000) * 100: rng.randrange(1, 500) for _ in range(depth)}
+        bids, asks = b.levels()
+        assert b.checksum() == book_checksum(bids, asks)
+
+
+def test_iso_ts_keeps_its_format_across_seconds_and_far_times() -> None:
+    """`iso_ts` reuses the text of the last second it formatted; every time still comes out
+    as the plain UTC form, to the millisecond, and reads back to the same millisecond."""
+    import random
+    import time
+
+    from gateway.stream.wire import iso_ts, parse_iso_ns
+
+    rng = random.Random(15)
+    base = 1_796_000_000 * 10**9
+    times = sorted(base + rng.randrange(0, 5 * 10**9) for _ in range(500))
+    times += [rng.randrange(0, 2**62) for _ in range(500)] + [0, base - 1, base]
+    for t in times:
+        secs, ns = divmod(t, 10**9)
+        text = iso_ts(t)
+        assert text == time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + \
+            f".{ns // 10**6:03d}Z"
+        assert parse_iso_ns(text) == t // 10**6 * 10**6

@@ -90,6 +90,41 @@ async def test_conflated_updates_keep_seq_and_checksum(tmp_path) -> None:
         await m.client.close()
 
 
+async def test_a_trade_goes_out_with_its_books_conflated_update(tmp_path) -> None:
+    """While a book's update waits for the conflation interval, the trades of that book and
+    its ticker wait with it: then trade, update and ticker arrive in that order (one write),
+    and the trade never reaches a client before the book change it made."""
+    m = await start(settings(tmp_path, conflate_ms=3_600_000))
+    trades = f"trades:{SYMBOL}"
+    try:
+        async with connect(m.ws_url) as ws:
+            await send(ws, op="subscribe", channels=[BOOK, trades, "ticker"])
+            book = LocalBook()
+            book.apply(await recv(ws, channel=BOOK, type="snapshot"))
+            await m.order("C1", side="sell", price=61_000, qty=10)  # goes out at once
+            book.apply(await recv(ws, channel=BOOK, type="update"))
+            await recv(ws, type="ticker", best_ask=61_000)
+            await m.order("T1", side="buy", price=61_000, qty=4)  # trades; update conflated
+            await send(ws, op="ping")
+            before = []  # everything sent before the pong: no trade yet
+            while (msg := json.loads(await ws.recv()))["type"] != "pong":
+                before.append(msg)
+            assert [x for x in before if x["type"] in ("trade", "update", "ticker")] == []
+            m.gw.market.books[SYMBOL]._check()
+            m.gw.market.flush_all()
+            m.gw.market.books[SYMBOL]._check()
+            trade = await recv(ws, channel=trades)
+            update = json.loads(await ws.recv())
+            ticker = json.loads(await ws.recv())
+            assert (trade["type"], trade["price"], trade["qty"]) == ("trade", 61_000, 4)
+            assert (update["channel"], update["type"]) == (BOOK, "update")
+            book.apply(update)
+            assert book.asks == {61_000: 6}
+            assert (ticker["type"], ticker["last"], ticker["volume"]) == ("ticker", 61_000, 4)
+    finally:
+        await m.client.close()
+
+
 async def test_trades_and_ticker_channels(market: Market) -> None:
     async with connect(market.ws_url) as ws:
         await send(ws, op="subscribe", channels=[f"trades:{SYMBOL}", "ticker"])
