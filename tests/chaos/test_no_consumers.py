@@ -90,26 +90,22 @@ async def test_herbx_consume_writes_the_ticks_in_its_own_process(tmp_path: Path)
     try:
         assert proc.stdout is not None
         assert b"ticks of" in await asyncio.wait_for(proc.stdout.readline(), 60)
-        store = SqliteTickStore(tmp_path / "ticks.sqlite")
-        async with asyncio.timeout(60):
+        # the health endpoint first: opening the store here while the process is still
+        # creating it would race its migration ("table tick_state already exists")
+        async with aiohttp.ClientSession() as http, asyncio.timeout(60):
             while True:
-                await asyncio.sleep(0.1)
-                if not (tmp_path / "ticks.sqlite").exists():
-                    continue
-                await store.open()
-                try:
-                    if (await store.load_state())[0] == last:
-                        ticks = await store.ticks(TickQuery(), 100)
-                        break
-                finally:
-                    await store.close()
-        async with aiohttp.ClientSession() as http, asyncio.timeout(30):
-            while True:  # the store may be read before the process has seen its own write
                 async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
                     doc = await r.json()
                 if doc["consumers"]["ticks"]["position"] == last:
                     break
                 await asyncio.sleep(0.02)
+        store = SqliteTickStore(tmp_path / "ticks.sqlite")
+        await store.open()
+        try:
+            assert (await store.load_state())[0] == last  # its position is in the store
+            ticks = await store.ticks(TickQuery(), 100)
+        finally:
+            await store.close()
         assert doc["seq"] == last
         health = doc["consumers"]["ticks"]
         assert (health["state"], health["position"], health["lag_commands"], health["gaps"],
