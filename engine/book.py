@@ -404,8 +404,8 @@ class Book(OrderBook):
                 bids = [(price, level.qty)]
             changed_bids.clear()
             self.book_seq += 1
-            events.append(BookUpdated(seq=seq, ts_ns=ts, symbol=self.symbol,
-                                      book_seq=self.book_seq, bids=bids, asks=[]))
+            # positional: seq, ts_ns, symbol, book_seq, bids, asks
+            events.append(BookUpdated(seq, ts, self.symbol, self.book_seq, bids, []))
         elif changed_asks:
             if len(changed_asks) > 1:
                 self._publish_many(events, seq, ts)
@@ -414,8 +414,7 @@ class Book(OrderBook):
                 asks = [(price, level.qty)]
             changed_asks.clear()
             self.book_seq += 1
-            events.append(BookUpdated(seq=seq, ts_ns=ts, symbol=self.symbol,
-                                      book_seq=self.book_seq, bids=[], asks=asks))
+            events.append(BookUpdated(seq, ts, self.symbol, self.book_seq, [], asks))
 
     def _publish_many(self, events: list[Event], seq: int, ts: int) -> None:
         changes = self.take_changes()
