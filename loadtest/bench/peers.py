@@ -57,19 +57,22 @@ def _feed(stream: list[tuple]) -> tuple[int, int]:  # type: ignore[type-arg]
         setup_cmd.seq = seq
         ex.apply(setup_cmd)
     apply = ex.apply
-    ids: dict[int, tuple[int, str]] = {}
+    # the driver's order id -> our order id, negated for a sell (so the owner is known without a
+    # tuple per order: one object fewer for the collector per order)
+    ids: dict[int, int] = {}
     seq = len(setup)
     trades = volume = 0
     for c in stream:
         seq += 1
         kind = c[0]
         if kind == 2:  # cancel
-            order_id, account = ids.pop(c[1], (0, BUYER))
-            cmd: Command = CancelOrder(seq=seq, account=account, order_id=order_id)
+            signed = ids.pop(c[1], 0)
+            cmd: Command = CancelOrder(seq=seq, account=BUYER if signed >= 0 else SELLER,
+                                       order_id=signed if signed >= 0 else -signed)
         else:
             is_buy = c[2]
             account = BUYER if is_buy else SELLER
-            ids[c[1]] = (seq, account)
+            ids[c[1]] = seq if is_buy else -seq
             if kind == 3:  # market, IOC
                 cmd = PlaceOrder(seq=seq, account=account, client_order_id=str(seq),
                                  symbol=SYMBOL, side="buy" if is_buy else "sell",
