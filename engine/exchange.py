@@ -326,8 +326,11 @@ class Exchange:
         if post_only and tif != "gtc" and tif != "gtd":
             return self._reject(cmd, "post_only_requires_resting_tif")
         expire_at = cmd.expire_at_ns
-        seq = cmd.seq
-        ts = cmd.ts_ns
+        # the command's own int objects, kept boxed (``Any``): a compiled `int` local is
+        # unboxed, and then each event field, order-map key and index entry made from it would
+        # allocate a new int object (four for ``seq`` alone; issue 16)
+        seq: Any = cmd.seq
+        ts: Any = cmd.ts_ns
         if tif == "gtd":
             if expire_at is None:
                 return self._reject(cmd, "expire_at_required", "a gtd order needs expire_at_ns")
@@ -506,7 +509,8 @@ class Exchange:
         ``in_call`` for a book order (or a refusal). The hot path of a quarter of all
         commands, so written out flat: it is `finish` with the hold release inlined (a resting
         order's hold is exactly price * leaves)."""
-        order = self.orders.get(cmd.order_id)
+        order_id: Any = cmd.order_id  # kept boxed for the event, as ``seq`` in `_place`
+        order = self.orders.get(order_id)
         if not in_call:
             calls = self.calls_running
             if calls and order is not None and order.symbol in calls:
@@ -522,11 +526,11 @@ class Exchange:
         else:
             self.accounts[order.account].holdings[symbol].held -= leaves
         transition(order, CANCELLED)
-        seq = cmd.seq
-        ts = cmd.ts_ns
+        seq: Any = cmd.seq  # boxed: see `_place`
+        ts: Any = cmd.ts_ns
         events: list[Event] = [
             OrderCancelled(  # positional, in the field order of `OrderCancelled`
-                seq, ts, order.order_id, order.account, symbol,
+                seq, ts, order_id, order.account, symbol,
                 "buy" if order.is_buy else "sell",  # side
                 "user",  # reason
                 order.qty - leaves, leaves,  # filled_qty, leaves_qty
