@@ -46,7 +46,7 @@ def test_cpu_clock_times_the_adapter_on_the_drivers_stream(tmp_path) -> None:  #
     prints the driver's JSON lines, timed by CPU time (a stand-in driver with this stream)."""
     import sys
 
-    from loadtest.bench.peers import ADAPTER, ROOT, _run_cpu
+    from loadtest.bench.peers import ADAPTER, ROOT, run_cpu
 
     driver = tmp_path / "peer_bench.py"
     driver.write_text(
@@ -55,7 +55,7 @@ def test_cpu_clock_times_the_adapter_on_the_drivers_stream(tmp_path) -> None:  #
         "def generate_commands(n, seed):\n"
         "    return STREAM, {'trades': 3, 'volume': 12}\n"
     )
-    lines = _run_cpu(sys.executable, driver, len(STREAM), 42, 2, [ADAPTER], [str(ROOT)])
+    lines = run_cpu(sys.executable, driver, len(STREAM), 42, 2, [ADAPTER], [str(ROOT)])
     runs = [line for line in lines if "run" in line]
     assert [line["match_ref"] for line in runs] == [True, True]
     assert lines[-1]["clock"] == "cpu" and int(lines[-1]["median_ops_per_s"]) > 0  # type: ignore[call-overload]

@@ -180,7 +180,7 @@ def _run(python: Path | str, driver: Path, args: list[str], pythonpath: list[str
     return _lines(out)
 
 
-def _run_cpu(python: Path | str, driver: Path, n: int, seed: int, runs: int, names: list[str],
+def run_cpu(python: Path | str, driver: Path, n: int, seed: int, runs: int, names: list[str],
              pythonpath: list[str]) -> list[dict[str, object]]:
     """As `_run`, timed by CPU time (`CPU_CHILD`); ``names`` are the driver's peer names or
     ``MODULE:FUNC`` adapters."""
@@ -232,7 +232,7 @@ def main(driver: str | None, orders: int, seed: int, runs: int, workdir: str | N
 
     def run(python: Path | str, peers: list[str], path: list[str]) -> list[dict[str, object]]:
         if cpu:
-            return _run_cpu(python, drv, orders, seed, runs, peers, path)
+            return run_cpu(python, drv, orders, seed, runs, peers, path)
         builtin = ",".join(p for p in peers if ":" not in p)
         extra = [a for p in peers if ":" in p for a in ("--extra", p)]
         return _run(python, drv, [*common, "--peers", builtin, *extra], path)
