@@ -273,7 +273,13 @@ class Exchange:
         # read twice), so the checks stay inline.
         if inst.halted:
             return self._reject(cmd, "instrument_halted")
-        qty = cmd.qty
+        # ``raw``: the command read as ``Any``, so that the compiled core keeps the command's
+        # own int objects for the events, order-map keys and index entries made from them: a
+        # read typed `int` is unboxed at once, and each such use would then box a new int
+        # (four for ``seq`` alone; issue 16)
+        raw: Any = cmd
+        qty_obj = raw.qty
+        qty: int = qty_obj
         if qty <= 0 or qty > MAX_QTY:
             return self._reject(cmd, "invalid_qty", f"qty must be 1..{MAX_QTY}")
         step = inst.qty_step
@@ -326,11 +332,8 @@ class Exchange:
         if post_only and tif != "gtc" and tif != "gtd":
             return self._reject(cmd, "post_only_requires_resting_tif")
         expire_at = cmd.expire_at_ns
-        # the command's own int objects, kept boxed (``Any``): a compiled `int` local is
-        # unboxed, and then each event field, order-map key and index entry made from it would
-        # allocate a new int object (four for ``seq`` alone; issue 16)
-        seq: Any = cmd.seq
-        ts: Any = cmd.ts_ns
+        seq = raw.seq
+        ts = raw.ts_ns
         if tif == "gtd":
             if expire_at is None:
                 return self._reject(cmd, "expire_at_required", "a gtd order needs expire_at_ns")
@@ -359,7 +362,7 @@ class Exchange:
             return self._reject(cmd, "post_only_would_cross")
         # Accepted: take the hold, then rest the order, match it, or kill it (FOK). One
         # function with the checks above, because this is the hot path of every order.
-        limit = price if price else None
+        limit = price_vnd  # the limit price, None for a market order (its price is 0)
         order = Order(
             seq, account_id, cid, symbol, is_buy, price, qty, tif, post_only, expire_at,
         )
@@ -378,7 +381,7 @@ class Exchange:
                 seq, ts,  # seq, ts_ns
                 seq,  # order_id
                 account_id, cid, symbol, side, order_type,
-                price_vnd, qty, tif, post_only,
+                price_vnd, qty_obj, tif, post_only,
                 expire_at,  # expire_at_ns
             )
         ]
@@ -509,7 +512,8 @@ class Exchange:
         ``in_call`` for a book order (or a refusal). The hot path of a quarter of all
         commands, so written out flat: it is `finish` with the hold release inlined (a resting
         order's hold is exactly price * leaves)."""
-        order_id: Any = cmd.order_id  # kept boxed for the event, as ``seq`` in `_place`
+        raw: Any = cmd  # the command's int objects, kept boxed for the event: see `_place`
+        order_id = raw.order_id
         order = self.orders.get(order_id)
         if not in_call:
             calls = self.calls_running
@@ -526,8 +530,8 @@ class Exchange:
         else:
             self.accounts[order.account].holdings[symbol].held -= leaves
         transition(order, CANCELLED)
-        seq: Any = cmd.seq  # boxed: see `_place`
-        ts: Any = cmd.ts_ns
+        seq = raw.seq
+        ts = raw.ts_ns
         events: list[Event] = [
             OrderCancelled(  # positional, in the field order of `OrderCancelled`
                 seq, ts, order_id, order.account, symbol,
