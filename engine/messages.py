@@ -364,7 +364,9 @@ class Ev(Struct, tag_field="type", omit_defaults=True, frozen=True, gc=False):
     `OrderCancelled`, `TradeExecuted` and `BookUpdated`): the engine builds those positionally,
     about a third cheaper than by keywords (issue 16, docs/benchmarks.md). Everything else
     still builds every event by keywords. Field order and the encoding are unchanged (keys are
-    written in declaration order either way), so journals, streams and hashes are too."""
+    written in declaration order either way), so journals, streams and hashes are too. A new
+    field of those four goes last, with a default, or every positional call site
+    (`engine.exchange`, `engine.book`, `engine.fills`) changes with it."""
 
     seq: int
     ts_ns: int
