@@ -27,6 +27,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from engine.messages import BookUpdated, Event
 from engine.order import Order
@@ -118,7 +119,10 @@ class OrderBook:
     def take_changes(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
         raise NotImplementedError
 
-    def publish(self, events: list[Event], seq: int, ts: int) -> None:
+    def publish(self, events: list[Event], seq: Any, ts: Any) -> None:
+        """Append one `BookUpdated` with the levels changed since the last call, if any.
+        ``seq`` and ``ts`` are ints, typed ``Any`` so that the compiled core passes a caller's
+        int objects on into the event instead of boxing new ones (issue 16)."""
         raise NotImplementedError
 
     def level_qty(self, is_buy: bool, price: int) -> int:
@@ -391,33 +395,33 @@ class Book(OrderBook):
             changed_asks.clear()
         return bids, asks
 
-    def publish(self, events: list[Event], seq: int, ts: int) -> None:
+    def publish(self, events: list[Event], seq: Any, ts: Any) -> None:
         """Append one `BookUpdated` with the levels changed since the last call, if any, and
-        advance ``book_seq``. The common single-level change takes a short path."""
+        advance ``book_seq``. The common single-level change takes a short path (one
+        ``popitem`` empties the dict it came from)."""
         changed_bids = self.changed_bids
         changed_asks = self.changed_asks
         if changed_bids:
             if changed_asks or len(changed_bids) > 1:
                 self._publish_many(events, seq, ts)
                 return
-            for price, level in changed_bids.items():
-                bids = [(price, level.qty)]
-            changed_bids.clear()
+            price, level = changed_bids.popitem()
             self.book_seq += 1
-            events.append(BookUpdated(seq=seq, ts_ns=ts, symbol=self.symbol,
-                                      book_seq=self.book_seq, bids=bids, asks=[]))
+            # positional: seq, ts_ns, symbol, book_seq, bids, asks
+            events.append(
+                BookUpdated(seq, ts, self.symbol, self.book_seq, [(price, level.qty)], [])
+            )
         elif changed_asks:
             if len(changed_asks) > 1:
                 self._publish_many(events, seq, ts)
                 return
-            for price, level in changed_asks.items():
-                asks = [(price, level.qty)]
-            changed_asks.clear()
+            price, level = changed_asks.popitem()
             self.book_seq += 1
-            events.append(BookUpdated(seq=seq, ts_ns=ts, symbol=self.symbol,
-                                      book_seq=self.book_seq, bids=[], asks=asks))
+            events.append(
+                BookUpdated(seq, ts, self.symbol, self.book_seq, [], [(price, level.qty)])
+            )
 
-    def _publish_many(self, events: list[Event], seq: int, ts: int) -> None:
+    def _publish_many(self, events: list[Event], seq: Any, ts: Any) -> None:
         changes = self.take_changes()
         assert changes is not None
         self.book_seq += 1

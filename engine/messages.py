@@ -357,8 +357,16 @@ class DelistLot(Cmd, tag="delist_lot", kw_only=True, omit_defaults=True):
 # ---------------------------------------------------------------------------------------------
 
 
-class Ev(Struct, tag_field="type", kw_only=True, omit_defaults=True, frozen=True, gc=False):
-    """Base of every event: the command's global ``seq`` and ``ts_ns``."""
+class Ev(Struct, tag_field="type", omit_defaults=True, frozen=True, gc=False):
+    """Base of every event: the command's global ``seq`` and ``ts_ns``.
+
+    Not ``kw_only`` (nor are the four events of the order hot path below, `OrderAccepted`,
+    `OrderCancelled`, `TradeExecuted` and `BookUpdated`): the engine builds those positionally,
+    about a third cheaper than by keywords (issue 16, docs/benchmarks.md). Everything else
+    still builds every event by keywords. Field order and the encoding are unchanged (keys are
+    written in declaration order either way), so journals, streams and hashes are too. A new
+    field of those four goes last, with a default, or every positional call site
+    (`engine.exchange`, `engine.book`, `engine.fills`) changes with it."""
 
     seq: int
     ts_ns: int
@@ -442,7 +450,7 @@ class CancelRejected(Ev, tag="cancel_rejected", kw_only=True, omit_defaults=True
     detail: str = ""
 
 
-class OrderAccepted(Ev, tag="order_accepted", kw_only=True, omit_defaults=True, frozen=True):
+class OrderAccepted(Ev, tag="order_accepted", omit_defaults=True, frozen=True):
     """The order passed validation and its risk hold was taken; ``order_id`` is the seq of the
     command that placed it."""
 
@@ -492,7 +500,7 @@ class LotLeg(Struct, array_like=True, frozen=True, gc=False):  # a value: see `C
     qty: int
 
 
-class TradeExecuted(Ev, tag="trade_executed", kw_only=True, omit_defaults=True, frozen=True):
+class TradeExecuted(Ev, tag="trade_executed", omit_defaults=True, frozen=True):
     """A fill at the resting (maker) order's price. ``lots`` lists the seller's lots that
     delivered the goods, oldest received first. Leaves are what each order has left unfilled."""
 
@@ -512,7 +520,7 @@ class TradeExecuted(Ev, tag="trade_executed", kw_only=True, omit_defaults=True, 
     lot_values: list[LotValue] = []
 
 
-class OrderCancelled(Ev, tag="order_cancelled", kw_only=True, omit_defaults=True, frozen=True):
+class OrderCancelled(Ev, tag="order_cancelled", omit_defaults=True, frozen=True):
     """The order is done with ``leaves_qty`` unfilled. Reasons: ``user``, ``ioc`` (an IOC or
     market remainder), ``fok``, ``self_trade``, ``cash_cap``, ``balance_limit`` (the seller may
     take no more cash: `engine.accounts.MAX_BALANCE_VND`), ``lot_rejected`` (a sell on goods of
@@ -547,7 +555,7 @@ class OrderReplaced(Ev, tag="order_replaced", kw_only=True, omit_defaults=True, 
     priority_kept: bool
 
 
-class BookUpdated(Ev, tag="book_updated", kw_only=True, omit_defaults=True, frozen=True):
+class BookUpdated(Ev, tag="book_updated", omit_defaults=True, frozen=True):
     """The price levels one command changed on one book, as absolute quantities (0 = the level
     is gone). ``book_seq`` rises by exactly one per event of the same symbol."""
 

@@ -6,6 +6,7 @@ an exchange on each and require identical events; never use it in production.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from engine.book import Fill, OrderBook, ProceedsGuard
 from engine.messages import BookUpdated, Event
@@ -123,7 +124,7 @@ class NaiveBook(OrderBook):
             [(p, self.level_qty(False, p)) for p in asks],
         )
 
-    def publish(self, events: list[Event], seq: int, ts: int) -> None:
+    def publish(self, events: list[Event], seq: Any, ts: Any) -> None:
         changes = self.take_changes()
         if changes is not None:
             self.book_seq += 1

@@ -11,7 +11,17 @@ Status changes go through `transition`, which refuses anything the table does no
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable
+from typing import Final, TypeVar
+
+_T = TypeVar("_T")
+
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # mypyc's decorator only: the interpreted core runs without the build tools
+
+    def mypyc_attr(*_args: object, **_kwargs: object) -> Callable[[_T], _T]:  # type: ignore[misc]
+        return lambda cls: cls
 
 NEW: Final = "new"
 PARTIALLY_FILLED: Final = "partially_filled"
@@ -36,8 +46,15 @@ class IllegalTransition(Exception):
     """A bug: the engine tried a status change the table forbids."""
 
 
+@mypyc_attr(acyclic=True)
 class Order:
-    """One accepted order. Prices in VND per unit, quantities in units; ``expire_at`` in ns."""
+    """One accepted order. Prices in VND per unit, quantities in units; ``expire_at`` in ns.
+
+    Acyclic (compiled: not tracked by the cyclic garbage collector): an order holds only values
+    (numbers, strings, a tuple of numbers), never anything that could point back at it. Orders
+    are the engine's most numerous long-lived objects, and each tracked one cost every young
+    collection a visit (issue 16, docs/benchmarks.md). Nothing may give it a field that holds
+    a container of objects."""
 
     __slots__ = (
         "order_id",

@@ -78,7 +78,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from loadtest.bench.peers import main as peers_bench
 
         return peers_bench(driver=args.peer_driver, orders=args.orders or 200_000, seed=args.seed,
-                           runs=args.runs, workdir=args.workdir, python312=args.python312)
+                           runs=args.runs, workdir=args.workdir, python312=args.python312,
+                           clock=args.clock)
     if args.part == "auctions":
         from loadtest.bench.auctions import main as auctions_bench
 
@@ -271,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=_env("workdir"),
                    help="peers: where the throwaway virtual environments go (default: "
                         "<temp dir>/herbx-peers)")
+    p.add_argument("--clock", choices=["wall", "cpu"], default=_env("clock", "wall"),
+                   help="peers: time each engine by the driver's wall clock, or by its "
+                        "process's CPU time (steadier on a shared machine)")
     p.add_argument("--python312", default=_env("python312"),
                    help="peers: a Python 3.12 for matching-engine (default: python3.12 on the "
                         "path, else pyenv's)")

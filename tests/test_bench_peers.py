@@ -39,3 +39,23 @@ def test_the_adapter_restores_the_collector_thresholds() -> None:
 def test_bench_peers_needs_the_driver(capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert main(["bench", "peers", "--peer-driver", str(tmp_path / "missing.py")]) == 2
     assert "--peer-driver" in capsys.readouterr().err
+
+
+def test_cpu_clock_times_the_adapter_on_the_drivers_stream(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``--clock cpu`` imports the driver's generator and adapters from its directory and
+    prints the driver's JSON lines, timed by CPU time (a stand-in driver with this stream)."""
+    import sys
+
+    from loadtest.bench.peers import ADAPTER, ROOT, run_cpu
+
+    driver = tmp_path / "peer_bench.py"
+    driver.write_text(
+        f"STREAM = {STREAM!r}\n"
+        "PEERS = {}\n"
+        "def generate_commands(n, seed):\n"
+        "    return STREAM, {'trades': 3, 'volume': 12}\n"
+    )
+    lines = run_cpu(sys.executable, driver, len(STREAM), 42, 2, [ADAPTER], [str(ROOT)])
+    runs = [line for line in lines if "run" in line]
+    assert [line["match_ref"] for line in runs] == [True, True]
+    assert lines[-1]["clock"] == "cpu" and int(lines[-1]["median_ops_per_s"]) > 0  # type: ignore[call-overload]

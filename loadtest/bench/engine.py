@@ -14,7 +14,8 @@ The process's garbage collector is tuned as the server's is (`engine.tools.runti
 ``--compiled`` runs the same benchmark on the mypyc build of the core (`engine.tools.compiled`).
 Figures: ``commands_per_s`` is the median of three timed replays (after one untimed warm-up
 replay) without per-command timing (``cpu_commands_per_s``: the same replays by this process's
-CPU time, steadier on a shared machine); ``p50_ns``/``p99_ns``/
+CPU time, steadier on a shared machine; ``runs_gc``: the cyclic collector's collections in each
+replay and the CPU milliseconds spent in them); ``p50_ns``/``p99_ns``/
 ``p999_ns`` from a second run that times every ``apply``; with ``--journal DIR`` the first run
 goes through the sequencer (stamp, journal, apply) with a group commit (fdatasync) every
 ``COMMIT_EVERY`` commands. ``--resting N`` also fills a fresh exchange with N non-crossing
@@ -153,17 +154,32 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def run_throughput(cmds: list[Command]) -> tuple[int, Exchange, int]:
+def run_throughput(cmds: list[Command]) -> tuple[int, Exchange, int, tuple[int, int]]:
     """Replay ``cmds`` into a fresh exchange; (elapsed ns, the exchange, CPU ns of this
-    process over the same span: what it cost when other processes share the cores)."""
+    process over the same span: what it cost when other processes share the cores, and the
+    cyclic collector's part of it: (collections, CPU ns inside them))."""
     ex = Exchange()
     apply = ex.apply
     gc.collect()
-    c0 = time.process_time_ns()
-    t0 = time.perf_counter_ns()
-    for cmd in cmds:
-        apply(cmd)
-    return time.perf_counter_ns() - t0, ex, time.process_time_ns() - c0
+    collections = [0, 0, 0]  # count, CPU ns inside them, when the current one started
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections[2] = time.process_time_ns()
+        else:
+            collections[0] += 1
+            collections[1] += time.process_time_ns() - collections[2]
+
+    gc.callbacks.append(on_gc)
+    try:
+        c0 = time.process_time_ns()
+        t0 = time.perf_counter_ns()
+        for cmd in cmds:
+            apply(cmd)
+        elapsed, cpu = time.perf_counter_ns() - t0, time.process_time_ns() - c0
+    finally:
+        gc.callbacks.remove(on_gc)
+    return elapsed, ex, cpu, (collections[0], collections[1])
 
 
 def run_latency(cmds: list[Command]) -> tuple[list[int], dict[str, int]]:
@@ -271,10 +287,12 @@ def main(
     run_throughput(cmds)
     runs = []
     cpu_runs = []
+    gc_runs = []
     for _ in range(RUNS):
-        elapsed_ns, ex, cpu_ns = run_throughput(cmds)
+        elapsed_ns, ex, cpu_ns, gc_run = run_throughput(cmds)
         runs.append(elapsed_ns)
         cpu_runs.append(cpu_ns)
+        gc_runs.append(gc_run)
     elapsed_ns = sorted(runs)[len(runs) // 2]
     trades = ex.trade_seq
     resting_now = sum(o.resting for o in ex.orders.values())
@@ -287,6 +305,8 @@ def main(
         "runs_commands_per_s": [n * 10**9 // r for r in runs],
         # the same replays by CPU time: steadier than wall time on a shared machine
         "cpu_commands_per_s": n * 10**9 // sorted(cpu_runs)[len(cpu_runs) // 2],
+        # the cyclic collector inside each timed replay: [collections, CPU ms inside them]
+        "runs_gc": [[count, ns // 10**6] for count, ns in gc_runs],
         "trades": trades,
         "resting_orders": resting_now,
     }

@@ -18,6 +18,10 @@ project's ``.venv``; they are reused by a later run), then runs, one after the o
 Each run is the driver's: N commands, seed, the median of ``--runs`` runs. The load average
 before and after is printed too, since the figures mean something only side by side. The last
 line is one JSON object with every engine's median ops/s and its ratio to liquibook.
+``--clock cpu`` times the same engines on the same stream by each process's CPU time instead of
+the driver's wall clock (`CPU_CHILD` imports the driver's generator and adapters): on a machine
+that other work shares, the wall-clock ratios move by tens of percent between sittings, the
+CPU-time ones much less.
 
 `peer_run` feeds the driver's tuples to a fresh `Exchange` as `PlaceOrder` / `CancelOrder`
 commands built and stamped inside the timed loop (as every peer's adapter builds its own
@@ -45,6 +49,40 @@ from engine.messages import CancelOrder, Command, PlaceOrder, TradeExecuted
 from loadtest.bench.engine import BUYER, PRICE_MAX, SELLER, SYMBOL, setup_commands
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+# ``--clock cpu``: the same engines, stream and runs, timed by the process's CPU time
+# (`time.process_time`) instead of the driver's wall clock, so that other work on a shared
+# machine does not count. Run in each peer's virtual environment with the driver's directory as
+# the working directory; it imports the driver's generator and adapters (nothing is copied) and
+# prints the driver's JSON lines with the CPU figures in place of the wall ones.
+CPU_CHILD = """
+import gc, importlib, json, logging, statistics, sys, time
+sys.path.insert(0, ".")
+import peer_bench as pb
+n, seed, runs, names = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+logging.disable(logging.CRITICAL)
+cmds, exp = pb.generate_commands(n, seed)
+for name in names:
+    if name in pb.PEERS:
+        fn = pb.PEERS[name][0]
+    else:
+        mod, _, func = name.partition(":")
+        fn = getattr(importlib.import_module(mod), func)
+    times = []
+    for i in range(runs):
+        gc.collect()
+        t = time.process_time()
+        trades, vol = fn(cmds)
+        dt = time.process_time() - t
+        times.append(dt)
+        print(json.dumps({"peer": name, "n": n, "run": i + 1, "cpu_seconds": round(dt, 4),
+                          "ops_per_s": round(n / dt), "trades": trades, "volume": int(vol),
+                          "match_ref": trades == exp["trades"] and int(vol) == exp["volume"]}),
+              flush=True)
+    med = statistics.median(times)
+    print(json.dumps({"peer": name, "n": n, "runs": runs, "clock": "cpu",
+                      "median_cpu_seconds": round(med, 4), "median_ops_per_s": round(n / med)}),
+          flush=True)
+"""
 PEERS_311 = ("sortedcontainers==2.4.0", "liquibook==2.0.1", "pyorderbook==0.4.9")
 PEERS_312 = ("sortedcontainers==2.4.0", "matching-engine==0.1.1")
 ADAPTER = "loadtest.bench.peers:peer_run"
@@ -57,19 +95,22 @@ def _feed(stream: list[tuple]) -> tuple[int, int]:  # type: ignore[type-arg]
         setup_cmd.seq = seq
         ex.apply(setup_cmd)
     apply = ex.apply
-    ids: dict[int, tuple[int, str]] = {}
+    # the driver's order id -> our order id, negated for a sell (so the owner is known without a
+    # tuple per order: one object fewer for the collector per order)
+    ids: dict[int, int] = {}
     seq = len(setup)
     trades = volume = 0
     for c in stream:
         seq += 1
         kind = c[0]
         if kind == 2:  # cancel
-            order_id, account = ids.pop(c[1], (0, BUYER))
-            cmd: Command = CancelOrder(seq=seq, account=account, order_id=order_id)
+            signed = ids.pop(c[1], 0)
+            cmd: Command = CancelOrder(seq=seq, account=BUYER if signed >= 0 else SELLER,
+                                       order_id=signed if signed >= 0 else -signed)
         else:
             is_buy = c[2]
             account = BUYER if is_buy else SELLER
-            ids[c[1]] = (seq, account)
+            ids[c[1]] = seq if is_buy else -seq
             if kind == 3:  # market, IOC
                 cmd = PlaceOrder(seq=seq, account=account, client_order_id=str(seq),
                                  symbol=SYMBOL, side="buy" if is_buy else "sell",
@@ -136,6 +177,20 @@ def _run(python: Path | str, driver: Path, args: list[str], pythonpath: list[str
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(pythonpath))
     out = subprocess.run([str(python), str(driver), *args], env=env, cwd=driver.parent,
                          capture_output=True, text=True, check=False)
+    return _lines(out)
+
+
+def run_cpu(python: Path | str, driver: Path, n: int, seed: int, runs: int, names: list[str],
+             pythonpath: list[str]) -> list[dict[str, object]]:
+    """As `_run`, timed by CPU time (`CPU_CHILD`); ``names`` are the driver's peer names or
+    ``MODULE:FUNC`` adapters."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(pythonpath))
+    out = subprocess.run([str(python), "-c", CPU_CHILD, str(n), str(seed), str(runs), *names],
+                         env=env, cwd=driver.parent, capture_output=True, text=True, check=False)
+    return _lines(out)
+
+
+def _lines(out: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
     if out.returncode != 0:
         raise RuntimeError(f"peer driver failed:\n{out.stdout}\n{out.stderr}")
     lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
@@ -145,7 +200,7 @@ def _run(python: Path | str, driver: Path, args: list[str], pythonpath: list[str
 
 
 def main(driver: str | None, orders: int, seed: int, runs: int, workdir: str | None,
-         python312: str | None) -> int:
+         python312: str | None, clock: str = "wall") -> int:
     if not driver or not Path(driver).is_file():
         print("herbx bench peers: give the peer driver peer_bench.py with --peer-driver PATH (or "
               "HERBX_PEER_DRIVER); it is not part of this repository", file=sys.stderr)
@@ -173,8 +228,17 @@ def main(driver: str | None, orders: int, seed: int, runs: int, workdir: str | N
             if "match_ref" in line:
                 match[name] = bool(match.get(name, True) and line["match_ref"])
 
-    collect(_run(py311, drv, [*common, "--peers", "liquibook,pyorderbook", "--extra", ADAPTER],
-                 [str(ROOT)]), {ADAPTER: "herbx-interpreted"})
+    cpu = clock == "cpu"
+
+    def run(python: Path | str, peers: list[str], path: list[str]) -> list[dict[str, object]]:
+        if cpu:
+            return run_cpu(python, drv, orders, seed, runs, peers, path)
+        builtin = ",".join(p for p in peers if ":" not in p)
+        extra = [a for p in peers if ":" in p for a in ("--extra", p)]
+        return _run(python, drv, [*common, "--peers", builtin, *extra], path)
+
+    collect(run(py311, ["liquibook", "pyorderbook", ADAPTER], [str(ROOT)]),
+            {ADAPTER: "herbx-interpreted"})
     try:
         target = build()
     except Exception as exc:  # no C compiler: the row is left out, and said so
@@ -187,14 +251,13 @@ def main(driver: str | None, orders: int, seed: int, runs: int, workdir: str | N
             cwd=drv.parent, capture_output=True, text=True, check=False)
         if probe.stdout.strip() != "True":  # the row would silently time the interpreted core
             raise RuntimeError(f"the compiled core did not load: {probe.stderr}")
-        collect(_run(py311, drv, [*common, "--peers", "", "--extra", ADAPTER], path),
-                {ADAPTER: "herbx-compiled"})
+        collect(run(py311, [ADAPTER], path), {ADAPTER: "herbx-compiled"})
     if py312_exe is None:
         print("herbx bench peers: no Python 3.12 found (--python312): matching-engine left out",
               file=sys.stderr)
     else:
         py312 = _venv(py312_exe, work / "py312", PEERS_312)
-        collect(_run(py312, drv, [*common, "--peers", "matching-engine"], []), {})
+        collect(run(py312, ["matching-engine"], []), {})
     load_after = os.getloadavg()
     base = medians.get("liquibook")
     print(f"{'engine':<22} {'ops/s':>10} {'vs liquibook':>13}", file=sys.stderr)
@@ -202,7 +265,7 @@ def main(driver: str | None, orders: int, seed: int, runs: int, workdir: str | N
         ratio = f"{ops / base:.2f}" if base else "-"
         print(f"{name:<22} {ops:>10,} {ratio:>13}", file=sys.stderr)
     result = {
-        "orders": orders, "seed": seed, "runs": runs,
+        "orders": orders, "seed": seed, "runs": runs, "clock": clock,
         "median_ops_per_s": medians,
         "vs_liquibook": {k: round(v / base, 2) for k, v in medians.items()} if base else {},
         "match_ref": match,
