@@ -565,6 +565,25 @@ class BookUpdated(Ev, tag="book_updated", omit_defaults=True, frozen=True):
     asks: list[tuple[int, int]]
 
 
+#: The field order the positional call sites (`engine.exchange`, `engine.book`, `engine.fills`)
+#: are written against: a field added in the middle of one of these events would shift values
+#: silently where the types match, so a module that moved one refuses to load.
+POSITIONAL_EVENT_FIELDS: dict[type[Struct], tuple[str, ...]] = {
+    OrderAccepted: ("seq", "ts_ns", "order_id", "account", "client_order_id", "symbol", "side",
+                    "order_type", "price_vnd", "qty", "tif", "post_only", "expire_at_ns"),
+    OrderCancelled: ("seq", "ts_ns", "order_id", "account", "symbol", "side", "reason",
+                     "filled_qty", "leaves_qty"),
+    TradeExecuted: ("seq", "ts_ns", "trade_id", "symbol", "price_vnd", "qty", "aggressor",
+                    "maker_order_id", "taker_order_id", "buyer", "seller", "maker_leaves_qty",
+                    "taker_leaves_qty", "lots", "lot_values"),
+    BookUpdated: ("seq", "ts_ns", "symbol", "book_seq", "bids", "asks"),
+}
+for _cls, _fields in POSITIONAL_EVENT_FIELDS.items():
+    # a new field may go last, with a default: the call sites then leave it at its default
+    if _cls.__struct_fields__[:len(_fields)] != _fields:
+        raise ImportError(f"{_cls.__name__}'s fields moved: the positional call sites in "
+                          "engine.exchange, engine.book and engine.fills must move with them")
+
 
 # -- lots (issue 11) ---------------------------------------------------------------------------
 
