@@ -517,7 +517,8 @@ class JournalReader:
         path = seg.path
         data = path.read_bytes()
         head_size = FILE_HEADER.size
-        magic, version = FILE_HEADER.unpack_from(data, 0)[:2] if len(data) >= head_size else (b"", 0)
+        magic, version = (FILE_HEADER.unpack_from(data, 0)[:2] if len(data) >= head_size
+                          else (b"", 0))
         if magic == MAGIC and version in OLDER_RULES:
             raise JournalCorrupt(path, 0, "written by an engine of the market rules before "
                                  f"{OLDER_RULES[version]}; replayed under today's rules it would "
