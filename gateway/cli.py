@@ -174,7 +174,7 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
 
     return main(users=args.users, duration=args.duration, gateways=args.gateways,
                 symbols=args.symbols, redis_url=args.redis_url, processes=args.processes,
-                profile=args.profile, out_root=args.out)
+                profile=args.profile, out_root=args.out, database_url=args.database_url)
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
@@ -413,6 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample the engine-owning process with py-spy during the run")
     p.add_argument("--out", default=_env("out", "var/loadtest"),
                    help="reports go to a new directory <out>/<UTC time>/")
+    p.add_argument("--database-url", default=_env("database_url"),
+                   help="the market's ledger and tick store in this PostgreSQL, in schemas of "
+                        "the run's own (dropped afterwards); needed for a multi-process market "
+                        "to serve statements and tick reads from every gateway")
     p.set_defaults(func=cmd_loadtest)
     p = sub.add_parser("fuzz", help="schemathesis over the served OpenAPI document (every "
                                     "role, stateful too) and hostile WebSocket frames, then "

@@ -11,6 +11,12 @@ account. Locust runs as its own process (gevent and asyncio do not mix) with
 go to ``var/loadtest/<UTC time>/``. The summary's last line is one JSON object with ``users``,
 ``requests_per_s``, ``order_ack_p99_ms``, ``feed_p99_ms`` and ``failures`` (and more).
 
+``database_url``: the ledger and the tick store in PostgreSQL, in schemas of the run's own
+(``herbx_load_<run>`` and its ``_ticks``, dropped afterwards), for every process of the market:
+without it a multi-process market's gateways keep no ledger or tick store and answer
+statements and tick reads with 503 (``no_ledger``, ``ticks_unavailable``), as a real one would
+not.
+
 ``profile``: py-spy samples the engine-owning process for the whole run (``pip install
 py-spy``; not a project dependency) and the summary lists where its time went.
 
@@ -60,8 +66,11 @@ def parse_duration(text: str) -> int:
 class Market:
     """The processes of the market under test, their logs in ``out``."""
 
-    def __init__(self, out: Path, gateways: int, redis_url: str) -> None:
+    def __init__(self, out: Path, gateways: int, redis_url: str,
+                 database_url: str | None = None) -> None:
         self.out, self.gateways, self.redis_url = out, gateways, redis_url
+        self.database_url = database_url
+        self.schema = "herbx_load_" + out.name.lower()  # the run's UTC time: [0-9tz]
         self.data = out / "data"
         self.operator = "hx_load_" + secrets.token_hex(12)
         self.prefix = f"herbx-load-{out.name}"
@@ -91,6 +100,8 @@ class Market:
 
     def start(self) -> None:
         common = ["--data-dir", str(self.data), "--log-level", "warning"]
+        if self.database_url:
+            common += ["--database-url", self.database_url, "--database-schema", self.schema]
         if self.gateways == 0:
             port = free_port()
             p = self._spawn("serve", ["serve", "--demo", "--port", str(port), *common])
@@ -130,6 +141,24 @@ class Market:
                 p.wait()
         if self.gateways:
             self._drop_streams()
+        if self.database_url:
+            self._drop_schemas()
+
+    def _drop_schemas(self) -> None:
+        async def drop() -> None:
+            import asyncpg
+
+            conn = await asyncpg.connect(self.database_url)
+            try:
+                for schema in (self.schema, f"{self.schema}_ticks"):
+                    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            finally:
+                await conn.close()
+
+        try:
+            asyncio.run(drop())
+        except Exception as exc:  # the run's figures stand; say what is left behind
+            print(f"loadtest: could not drop schema {self.schema}: {exc}", file=sys.stderr)
 
     def _drop_streams(self) -> None:
         async def drop() -> None:
@@ -460,13 +489,16 @@ def profile_areas(path: Path) -> list[str]:
 
 def main(*, users: int, duration: str, gateways: int = 0, symbols: int = 8,
          redis_url: str = "redis://127.0.0.1:6379/0", processes: int = 1,
-         profile: bool = False, out_root: str = "var/loadtest") -> int:
+         profile: bool = False, out_root: str = "var/loadtest",
+         database_url: str | None = None) -> int:
     seconds = parse_duration(duration)
     out = Path(out_root).resolve() / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out.mkdir(parents=True)
-    market = Market(out, gateways, redis_url)
+    market = Market(out, gateways, redis_url, database_url)
     mode = "single process (herbx serve --demo)" if gateways == 0 else \
         f"herbx engine + {gateways} herbx gateway over Redis"
+    if database_url:
+        mode += f", ledger and ticks in PostgreSQL (schema {market.schema})"
     print(f"loadtest: {users} users for {seconds} s, {mode}; reports in {out}", flush=True)
     try:
         market.start()

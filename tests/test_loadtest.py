@@ -8,6 +8,7 @@ the refusals the load provokes on purpose. (Figures are for `docs/benchmarks.md`
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -28,10 +29,17 @@ pytestmark = pytest.mark.skipif(
     not HAVE_LOCUST, reason="locust is not installed (pip install -e '.[load]')")
 
 
-def _redis_up() -> bool:
+def _up(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", 6379)) == 0
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _need(port: int, what: str) -> None:
+    if not _up(port):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{what} is not running at 127.0.0.1:{port} (CI needs it)")
+        pytest.skip(f"{what} is not running at 127.0.0.1:{port}")
 
 
 def _loadtest(tmp_path: Path, *args: str) -> dict[str, object]:
@@ -66,9 +74,28 @@ def test_loadtest_single_process(tmp_path: Path) -> None:
 
 
 def test_loadtest_engine_and_gateway_over_redis(tmp_path: Path) -> None:
-    if not _redis_up():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Redis is not running at 127.0.0.1:6379 (CI needs it)")
-        pytest.skip("Redis is not running at 127.0.0.1:6379")
-    summary = _loadtest(tmp_path, "--gateways", "1")
+    """With ``--database-url`` the gateways read the ledger and the ticks the engine writes in
+    PostgreSQL: statements and tick reads are answered, not refused for want of a store, and
+    the run's schemas are dropped afterwards."""
+    _need(6379, "Redis")
+    _need(5432, "PostgreSQL")
+    url = "postgresql://127.0.0.1:5432/test"
+    summary = _loadtest(tmp_path, "--gateways", "1", "--database-url", url)
     assert summary["gateways"] == 1
+    refusals = summary["refusals"]
+    assert isinstance(refusals, dict)
+    assert not {"no_ledger", "ticks_unavailable"} & refusals.keys(), refusals
+    schema = "herbx_load_" + Path(str(summary["reports"])).name.lower()
+
+    async def schemas_left() -> list[str]:
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
+                                    schema + "%")
+        finally:
+            await conn.close()
+        return [r["nspname"] for r in rows]
+
+    assert asyncio.run(schemas_left()) == []
