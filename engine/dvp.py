@@ -53,25 +53,22 @@ SETTLED: SettlementState = "settled"
 FAILED: SettlementState = "failed"
 
 
-class Settlement:
-    """One trade waiting for settlement: what it moves and where it is in the lifecycle."""
+class Settlement(Struct, gc=False):
+    """One trade waiting for settlement: what it moves and where it is in the lifecycle.
 
-    __slots__ = ("trade_id", "symbol", "price_vnd", "qty", "buyer", "seller", "lots", "ts_ns",
-                 "state")
+    Not tracked by the cyclic collector (``gc=False``): it holds values and the trade's lot
+    legs (gc=False structs) only, so it can never be part of a cycle, and an open settlement
+    per trade would otherwise be most of what the collector walks on a busy book."""
 
-    def __init__(
-        self, trade_id: int, symbol: str, price_vnd: int, qty: int, buyer: str, seller: str,
-        lots: list[LotLeg], ts_ns: int, state: SettlementState = PENDING,
-    ) -> None:
-        self.trade_id = trade_id
-        self.symbol = symbol
-        self.price_vnd = price_vnd
-        self.qty = qty
-        self.buyer = buyer
-        self.seller = seller
-        self.lots = lots
-        self.ts_ns = ts_ns
-        self.state = state
+    trade_id: int
+    symbol: str
+    price_vnd: int
+    qty: int
+    buyer: str
+    seller: str
+    lots: list[LotLeg]
+    ts_ns: int
+    state: SettlementState = PENDING
 
     @property
     def value_vnd(self) -> int:
