@@ -53,8 +53,10 @@ SETTLED: SettlementState = "settled"
 FAILED: SettlementState = "failed"
 
 
-class Settlement(Struct, gc=False):
-    """One trade waiting for settlement: what it moves and where it is in the lifecycle.
+class Settlement(Struct, array_like=True, gc=False):
+    """One trade waiting for settlement: what it moves and where it is in the lifecycle. Also
+    its own snapshot record (`encode`): an array in this field order, the lot legs as
+    ``[lot_id, qty]`` (field order is format).
 
     Not tracked by the cyclic collector (``gc=False``): it holds values and the trade's lot
     legs (gc=False structs) only, so it can never be part of a cycle, and an open settlement
@@ -195,31 +197,11 @@ def check(settlements: dict[int, Settlement]) -> None:
         assert all(leg.qty > 0 for leg in s.lots), trade_id
 
 
-class SettlementRecord(Struct, array_like=True):
-    """A settlement in a snapshot (field order is format)."""
-
-    trade_id: int
-    symbol: str
-    price_vnd: int
-    qty: int
-    buyer: str
-    seller: str
-    lots: list[tuple[str, int]]
-    ts_ns: int
-    state: SettlementState
+def encode(settlements: dict[int, Settlement]) -> list[Settlement]:
+    """The open settlements for a snapshot (each encodes as its own record)."""
+    return list(settlements.values())
 
 
-def encode(settlements: dict[int, Settlement]) -> list[SettlementRecord]:
-    return [
-        SettlementRecord(s.trade_id, s.symbol, s.price_vnd, s.qty, s.buyer, s.seller,
-                         [(leg.lot_id, leg.qty) for leg in s.lots], s.ts_ns, s.state)
-        for s in settlements.values()
-    ]
-
-
-def decode(records: list[SettlementRecord], settlements: dict[int, Settlement]) -> None:
+def decode(records: list[Settlement], settlements: dict[int, Settlement]) -> None:
     for r in records:
-        settlements[r.trade_id] = Settlement(
-            r.trade_id, r.symbol, r.price_vnd, r.qty, r.buyer, r.seller,
-            [LotLeg(lot_id, qty) for lot_id, qty in r.lots], r.ts_ns, r.state,
-        )
+        settlements[r.trade_id] = r

@@ -17,7 +17,7 @@ from msgspec import Struct
 
 from engine import dvp
 from engine.accounts import Account, LotEntry
-from engine.dvp import SettlementRecord
+from engine.dvp import Settlement
 from engine.instruments import Instrument
 from engine.market import Market
 from engine.order import Order
@@ -91,7 +91,7 @@ class ExchangeState(Struct, array_like=True):
     transfers: list[tuple[str, int]] = []  # transfer id -> seq (added after version 1 shipped)
     lot_book: bytes = b""  # recorded lots, engine.lots' own encoding (issue 11)
     insurance: bytes = b""  # price-insurance terms, engine.insurance's encoding (issue 13)
-    settlements: list[SettlementRecord] = []  # open settlements, engine.dvp (issue 12)
+    settlements: list[Settlement] = []  # open settlements, engine.dvp (issue 12)
 
 
 _encoder = msgspec.msgpack.Encoder()
