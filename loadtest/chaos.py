@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadtest.bench.gateway import free_port
 from loadtest.chaos_check import CheckResult, check_market
 from loadtest.chaos_load import Load
 from loadtest.chaos_services import PrivatePostgres, unavailable
@@ -47,10 +48,6 @@ RESUME_TIMEOUT_S = 30.0  # after a restart, the first order must be acknowledged
 EXTERNAL = ("consumer", "ticks")  # the `herbx consume` processes of --consumer
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def herbx(*args: str) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import msgspec
 import pytest
 
 from engine.messages import Event, TradeExecuted
+from loadtest.bench.gateway import free_port
 
 HERBX = [sys.executable, "-m", "gateway.cli"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,10 +106,6 @@ def test_scenario_seq_may_jump_ahead_and_lines_without_seq_follow(tmp_path: Path
     assert [json.loads(line)["seq"] for line in result.stdout.splitlines()] == [1, 2, 3, 11]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_a_second_market_on_one_data_dir_says_who_holds_it_in_one_line(tmp_path: Path) -> None:

@@ -28,6 +28,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from loadtest.bench.gateway import free_port
+
 CHROMIUM = os.environ.get("HERBX_CHROMIUM", "/usr/bin/chromium")
 
 WEIGHT_JS = """() => {
@@ -39,12 +41,6 @@ WEIGHT_JS = """() => {
 }"""
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def floor_load(browser: Any, base: str, token: str, width: int = 1440) -> dict[str, Any]:

@@ -6,7 +6,6 @@ consumer is live at the journal's end again once the store works."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import aiohttp
 
 from engine.durable.sequencer import Sequencer
 from gateway.link.consume import Follower, serve_health
+from loadtest.bench.gateway import free_port
 from settlement.booker import Booker
 from settlement.booking import Step
 from settlement.schedule import Schedule
@@ -24,10 +24,6 @@ from tests.test_recovery import StepClock, command_stream
 CLOCK_START_NS = 1_800_000_000_000_000_000  # StepClock's start: the commands' stamps
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class FlakyBooker(Booker):

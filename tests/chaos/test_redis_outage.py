@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from gateway.link import redis_engine
 from gateway.link.pipeline import Overloaded
 from gateway.link.redis_engine import StreamEntry, append_pending, run_engine
 from gateway.link.redis_link import Outage, RedisPipeline, connect, keys
+from loadtest.bench.gateway import free_port
 from tests.test_recovery import StepClock, command_stream
 
 REDIS_URL = os.environ.get("HERBX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -49,10 +49,6 @@ def _redis_up() -> bool:
         return False
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 need_redis = pytest.mark.skipif(

@@ -30,6 +30,7 @@ from gateway.config import Settings
 from gateway.link.ledger import lot_trace
 from gateway.lots import LotViews
 from grading.catalogue import load_catalogue
+from loadtest.bench.gateway import free_port
 from settlement.booker import Booker
 from settlement.booking import TraceResolver
 from settlement.ledger import LedgerTxn
@@ -302,12 +303,6 @@ async def test_the_market_trades_through_a_postgresql_outage_and_the_ledger_catc
 # ---------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(port: int, path: str) -> Any:
