@@ -5,7 +5,7 @@
 // payment (the private `settlement` messages) is a notice.
 
 import { boot } from './shell.js';
-import { api, code, h, kg, num, t, translate, vnd, notify, debounce, clientId, $ } from './core.js';
+import { api, code, h, kg, num, t, translate, vnd, notify, debounce, clientId, latestOnly, $ } from './core.js';
 import { settlementNotice } from './notices.js';
 import { gate, field, select, refusalText, values, int, lotState, table, panel, download, offered, dec, kv, dateOf } from './desk.js';
 
@@ -150,15 +150,15 @@ boot(async ({ main, stream, session, onLang, openSignIn }) => {
 
   // Renders overlap (a click, a reload, the 10 s poll): only the newest may paint, or a slower
   // earlier one would show another lot's card under the chosen row.
-  let detailRender = 0;
+  const newestDetail = latestOnly();
   async function renderDetail() {
-    const mine = ++detailRender;
+    const fresh = newestDetail();
     const lot = lots.find((l) => l.lot_id === chosen);
     if (!lot) { detail.replaceChildren(); return; }
     const spec = specOf(lot);
     const card = await api(`/trace/${encodeURIComponent(lot.lot_id)}/card`, { token: null });
     const auctions = (await api('/auctions?status=all', { token: null })).auctions.filter((a) => a.lot_id === lot.lot_id);
-    if (mine !== detailRender) return;
+    if (!fresh()) return;
     const err = h('p', { class: 'error', role: 'alert', id: 'lot-error' });
     const act = (fn) => async (e) => {
       e.preventDefault();

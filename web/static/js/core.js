@@ -144,6 +144,15 @@ export function debounce(fn, ms) {
   return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
 }
 
+/** For renders that fetch before they paint and may overlap (a click, a reload, a poll):
+ * with `const begin = latestOnly()` once, each call does `const fresh = begin(); …await…;
+ * if (!fresh()) return;`, so only the latest call paints: a slower earlier one would paint
+ * over it with what was chosen before. */
+export function latestOnly() {
+  let n = 0;
+  return () => { const mine = ++n; return () => mine === n; };
+}
+
 /** A fresh client order id. */
 export function clientId(prefix = 'web') {
   const a = new Uint32Array(2);

@@ -4,7 +4,7 @@
 // better band that the lot missed, each value beside its limit.
 
 import { boot } from './shell.js';
-import { api, code, h, kg, t, translate, notify, debounce, $ } from './core.js';
+import { api, code, h, kg, t, translate, notify, debounce, latestOnly, $ } from './core.js';
 import { gate, field, select, refusalText, values, lotState, table, dec } from './desk.js';
 
 const WAITING = ['registered', 'sampled', 'rejected', 'graded', 'received'];
@@ -92,7 +92,9 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
     translate(formBox);
   }
 
+  const newestResult = latestOnly(); // as the cooperative's lot card: the latest render paints
   async function renderResult() {
+    const fresh = newestResult();
     const lot = lots.find((l) => l.lot_id === chosen);
     const grades = lot?.record?.grades ?? [];
     if (!lot || !grades.length) { resultBox.replaceChildren(); return; }
@@ -102,6 +104,7 @@ boot(async ({ main, stream, onLang, openSignIn }) => {
     const all = [...spec.parameters, ...Object.values(spec.contaminants).flat()];
     const labelOf = (name) => all.find((p) => p.name === name)?.label ?? name;
     const card = await api(`/trace/${encodeURIComponent(lot.lot_id)}/card`, { token: null });
+    if (!fresh()) return;
     const reasons = d.grade === 'REJECT'
       ? d.failures.map((f) => t('lab.reason.fail', { param: labelOf(f.parameter), measured: f.measured, unit: f.unit, bound: f.bound === 'min' ? '≥' : '≤', allowed: f.allowed }))
       : [d.decided_by === d.active_parameter && d.grade === spec.grades[0]?.grade
