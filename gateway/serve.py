@@ -155,6 +155,7 @@ def command(args: argparse.Namespace, mode: str = "single") -> int:
 
 
 def main(s: Settings) -> int:
+    from engine.durable.journal import JournalCorrupt
     from gateway.demo.market import demo_refusal
 
     refusal = demo_refusal(s.data_dir, s.demo)
@@ -177,7 +178,7 @@ def main(s: Settings) -> int:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             tune_gc()
             runner.run(serve(s))
-    except OSError as exc:
-        print(f"herbx serve: {exc}", file=sys.stderr)
+    except (OSError, JournalCorrupt) as exc:  # a held, unreadable or older-rules data directory
+        print(f"herbx {'gateway' if s.mode == 'gateway' else 'serve'}: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -106,8 +106,6 @@ def test_scenario_seq_may_jump_ahead_and_lines_without_seq_follow(tmp_path: Path
     assert [json.loads(line)["seq"] for line in result.stdout.splitlines()] == [1, 2, 3, 11]
 
 
-
-
 def test_a_second_market_on_one_data_dir_says_who_holds_it_in_one_line(tmp_path: Path) -> None:
     serve = ["serve", "--data-dir", str(tmp_path), "--tick-ms", "0", "--host", "127.0.0.1"]
     first = subprocess.Popen([*HERBX, *serve, "--port", str(free_port())], cwd=ROOT, text=True,
@@ -127,6 +125,35 @@ def test_a_second_market_on_one_data_dir_says_who_holds_it_in_one_line(tmp_path:
         first.wait(timeout=30)
         if first.stdout is not None:
             first.stdout.close()
+
+
+def test_a_data_dir_of_older_market_rules_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A journal written under older rules (here: version 2, before a failed trade undid its
+    lots' sales) stops `herbx serve` with the reason in one line, not a traceback."""
+    import struct
+    import zlib
+
+    serve = ["serve", "--data-dir", str(tmp_path), "--tick-ms", "0", "--host", "127.0.0.1"]
+    first = subprocess.Popen([*HERBX, *serve, "--port", str(free_port())], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert first.stdout is not None
+        assert "HerbX market on" in first.stdout.readline()
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+        if first.stdout is not None:
+            first.stdout.close()
+    segment = sorted((tmp_path / "engine" / "journal").glob("journal-*.log"))[0]
+    data = bytearray(segment.read_bytes())
+    struct.pack_into("<I", data, 8, 2)  # the header's version, then its crc
+    struct.pack_into("<I", data, 20, zlib.crc32(bytes(data[:20])))
+    segment.write_bytes(bytes(data))
+    again = herbx(*serve, "--port", str(free_port()))
+    assert again.returncode == 2, again.stderr
+    lines = again.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("herbx serve: journal corrupt: "), lines
+    assert "(journal version 2)" in lines[0] and "start a new data directory" in lines[0]
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:

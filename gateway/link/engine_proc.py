@@ -51,10 +51,12 @@ def main(*, redis_url: str | None, data_dir: str, prefix: str, tick_ms: int, log
         await run_engine(url, Path(data_dir), prefix, tick_ms=tick_ms, stop=stop,
                          order_retention_s=order_retention_s, consumers_of=consumers)
 
+    from engine.durable.journal import JournalCorrupt
+
     tune_gc()
     try:
         asyncio.run(run())
-    except OSError as exc:
+    except (OSError, JournalCorrupt) as exc:  # a held, unreadable or older-rules data directory
         print(f"herbx engine: {exc}", file=sys.stderr)
         return 2
     return 0
