@@ -154,6 +154,10 @@ def test_a_data_dir_of_older_market_rules_is_refused_in_one_line(tmp_path: Path)
     lines = again.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("herbx serve: journal corrupt: "), lines
     assert "(journal version 2)" in lines[0] and "start a new data directory" in lines[0]
+    # a consumer cannot read it either, and says so once instead of retrying for good
+    consume = herbx("consume", "--consumer", "ticks", "--data-dir", str(tmp_path))
+    assert consume.returncode == 2, consume.stdout + consume.stderr
+    assert "(journal version 2)" in consume.stdout.splitlines()[-1]
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:

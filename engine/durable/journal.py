@@ -112,6 +112,12 @@ class JournalCorrupt(JournalError):
         self.reason = reason
 
 
+class JournalOfOlderRules(JournalCorrupt):
+    """The journal was written under older market rules (its segment header's version): it is
+    whole, but replaying it today would not give the state its clients saw. Final: waiting or
+    retrying changes nothing."""
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
     first_seq: int
@@ -520,7 +526,7 @@ class JournalReader:
         magic, version = (FILE_HEADER.unpack_from(data, 0)[:2] if len(data) >= head_size
                           else (b"", 0))
         if magic == MAGIC and version in OLDER_RULES:
-            raise JournalCorrupt(path, 0, "written by an engine of the market rules before "
+            raise JournalOfOlderRules(path, 0, "written by an engine of the market rules before "
                                  f"{OLDER_RULES[version]}; replayed under today's rules it would "
                                  "not give the state its clients saw: start a new data "
                                  "directory, or run the release that wrote it")

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.durable.journal import JournalCorrupt, JournalTail
+from engine.durable.journal import JournalCorrupt, JournalOfOlderRules, JournalTail
 from settlement.consumer import Consumer, Step
 
 log = logging.getLogger("herbx.consume")
@@ -80,6 +80,8 @@ class Follower:
                 await self._follow(consumer, stop)
                 self.state = STOPPED
                 return
+            except JournalOfOlderRules:
+                raise  # final: no retry reads it (`herbx consume` says why and exits)
             except Exception as exc:  # noqa: BLE001 - any failure: back off, reload, resume
                 self.errors += 1
                 self.state = RETRYING
@@ -249,7 +251,7 @@ def main(*, data_dir: str, database_url: str | None, database_schema: str | None
 
     try:
         asyncio.run(run())
-    except OSError as exc:  # the health port is taken
+    except (OSError, JournalOfOlderRules) as exc:  # the health port is taken; older rules
         print(f"herbx consume: {exc}")
         return 2
     return 0
